@@ -1,0 +1,81 @@
+/* arena.c — the compilation arena: large blocks carved by bumping a pointer. */
+#include "arena.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mig_arena_block {
+    struct mig_arena_block *next;
+    size_t used, size;
+    max_align_t data[];
+};
+
+enum { BLOCK_MIN = 64 * 1024 };
+
+void *mig_arena_alloc(struct mig_arena *a, size_t size)
+{
+    size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    struct mig_arena_block *b = a->head;
+    if (!b || b->size - b->used < size) {
+        size_t cap = size > BLOCK_MIN ? size : BLOCK_MIN;
+        b = malloc(sizeof(*b) + cap);
+        if (!b) {
+            fputs("fatal: out of memory\n", stderr);
+            abort();
+        }
+        b->used = 0;
+        b->size = cap;
+        b->next = a->head;
+        a->head = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+char *mig_arena_strndup(struct mig_arena *a, const char *s, size_t n)
+{
+    char *p = mig_arena_alloc(a, n + 1);
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+char *mig_arena_strdup(struct mig_arena *a, const char *s)
+{
+    return mig_arena_strndup(a, s, strlen(s));
+}
+
+char *mig_arena_printf(struct mig_arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = mig_arena_alloc(a, (size_t)(n < 0 ? 0 : n) + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+void *mig_arena_grow(struct mig_arena *a, void *old, size_t n, size_t cap, size_t sz)
+{
+    void *p = mig_arena_alloc(a, cap * sz);
+    if (n)
+        memcpy(p, old, n * sz);
+    return p;
+}
+
+void mig_arena_free(struct mig_arena *a)
+{
+    struct mig_arena_block *b = a->head;
+    while (b) {
+        struct mig_arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->head = NULL;
+}

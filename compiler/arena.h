@@ -1,0 +1,39 @@
+/* arena.h — bump allocator owning every AST node and analysis table of one
+ * compilation; everything is released by one mig_arena_free() call. */
+#ifndef MIG_ARENA_H
+#define MIG_ARENA_H
+#include <stddef.h>
+
+struct mig_arena_block;
+struct mig_arena {
+    struct mig_arena_block *head;
+};
+
+/* Zeroed memory owned by the arena. Aborts the process when memory is out
+ * (there is nothing sensible a compiler can do then). */
+void *mig_arena_alloc(struct mig_arena *a, size_t size);
+/* NUL-terminated copy of s[0..n) owned by the arena. */
+char *mig_arena_strndup(struct mig_arena *a, const char *s, size_t n);
+char *mig_arena_strdup(struct mig_arena *a, const char *s);
+/* printf into the arena. */
+char *mig_arena_printf(struct mig_arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Grow an arena-owned array: returns a copy of old (n elements of size sz)
+ * with room for cap elements; the old block stays owned by the arena. */
+void *mig_arena_grow(struct mig_arena *a, void *old, size_t n, size_t cap, size_t sz);
+void mig_arena_free(struct mig_arena *a);
+
+#define MIG_NEW(a, T) ((T *)mig_arena_alloc((a), sizeof(T)))
+
+/* Append x to an arena-owned vector {T *v; size_t n, cap;}. */
+#define MIG_VEC(T) struct { T *v; size_t n, cap; }
+#define MIG_PUSH(a, vec, x) do { \
+        if ((vec).n == (vec).cap) { \
+            size_t nc_ = (vec).cap ? (vec).cap * 2 : 4; \
+            (vec).v = mig_arena_grow((a), (vec).v, (vec).n, nc_, sizeof(*(vec).v)); \
+            (vec).cap = nc_; \
+        } \
+        (vec).v[(vec).n++] = (x); \
+    } while (0)
+
+#endif

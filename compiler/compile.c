@@ -1,0 +1,259 @@
+/* compile.c — the compilation driver: collecting input files, parsing them
+ * and their imports (the standard library comes from the embedded texts),
+ * and running the checking passes in order. */
+#include "compiler.h"
+#include "parse.h"
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+extern const char mig_stdlib_std[], mig_stdlib_pg[], mig_stdlib_sqlite[];
+
+static const struct { const char *module, *path; const char *text; } stdlib_modules[] = {
+    { "std", "<std>", mig_stdlib_std },
+    { "std.pg", "<std.pg>", mig_stdlib_pg },
+    { "std.sqlite", "<std.sqlite>", mig_stdlib_sqlite },
+};
+enum { N_STDLIB = sizeof(stdlib_modules) / sizeof(stdlib_modules[0]) };
+
+const char *mig_stdlib_text(const char *module)
+{
+    for (size_t i = 0; i < N_STDLIB; i++)
+        if (strcmp(stdlib_modules[i].module, module) == 0)
+            return stdlib_modules[i].text;
+    return NULL;
+}
+
+struct mig_program *mig_program_new(void)
+{
+    struct mig_program *p = calloc(1, sizeof(*p));
+    if (!p) {
+        fputs("fatal: out of memory\n", stderr);
+        abort();
+    }
+    p->sources.arena = &p->arena;
+    p->diags.sources = &p->sources;
+    return p;
+}
+
+void mig_program_free(struct mig_program *p)
+{
+    if (!p)
+        return;
+    mig_arena_free(&p->arena);
+    free(p);
+}
+
+static int ends_with_mig(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && strcmp(name + n - 4, ".mig") == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static char *join_path(struct mig_arena *a, const char *dir, const char *name)
+{
+    size_t n = strlen(dir);
+    if (n && dir[n - 1] == '/')
+        return mig_arena_printf(a, "%s%s", dir, name);
+    return mig_arena_printf(a, "%s/%s", dir, name);
+}
+
+static int add_dir(struct mig_program *p, const char *dir, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "cannot read directory '%s': %s", dir, strerror(errno));
+        return -1;
+    }
+    MIG_VEC(const char *) names = { 0 };
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;       /* ., .., and hidden entries such as .git */
+        MIG_PUSH(&p->arena, names, mig_arena_strdup(&p->arena, e->d_name));
+    }
+    closedir(d);
+    qsort(names.v, names.n, sizeof(*names.v), cmp_str);
+    for (size_t i = 0; i < names.n; i++) {
+        const char *full = join_path(&p->arena, dir, names.v[i]);
+        struct stat st;
+        if (stat(full, &st) != 0)
+            continue;       /* a dangling link inside a tree is not an input */
+        if (S_ISDIR(st.st_mode)) {
+            if (add_dir(p, full, err, errlen) != 0)
+                return -1;
+        } else if (S_ISREG(st.st_mode) && ends_with_mig(names.v[i])) {
+            MIG_PUSH(&p->arena, p->input_paths, full);
+        }
+    }
+    return 0;
+}
+
+int mig_program_add_path(struct mig_program *p, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode))
+        return add_dir(p, path, err, errlen);
+    MIG_PUSH(&p->arena, p->input_paths, mig_arena_strdup(&p->arena, path));
+    return 0;
+}
+
+/* Files are identified by their real path, so that a file named twice, or
+ * imported and also given as input, is parsed once. */
+struct file_key { const char *real; struct mig_file *file; };
+static MIG_VEC(struct file_key) *file_keys;
+
+static struct mig_file *find_file(const char *real)
+{
+    for (size_t i = 0; i < file_keys->n; i++)
+        if (strcmp(file_keys->v[i].real, real) == 0)
+            return file_keys->v[i].file;
+    return NULL;
+}
+
+static struct mig_file *parse_text(struct mig_program *p, struct mig_source *src)
+{
+    struct mig_file *f = mig_parse_source(&p->arena, &p->diags, src);
+    MIG_PUSH(&p->arena, p->files, f);
+    return f;
+}
+
+static struct mig_file *load_file(struct mig_program *p, const char *path, const char **why)
+{
+    char rbuf[PATH_MAX];
+    const char *real = realpath(path, rbuf) ? rbuf : path;
+    struct mig_file *f = find_file(real);
+    if (f)
+        return f;
+    struct mig_source *src = mig_source_read(&p->sources, path);
+    if (!src) {
+        *why = strerror(errno);
+        return NULL;
+    }
+    f = parse_text(p, src);
+    struct file_key k = { mig_arena_strdup(&p->arena, real), f };
+    MIG_PUSH(&p->arena, *file_keys, k);
+    return f;
+}
+
+static struct mig_file *load_std(struct mig_program *p, size_t i)
+{
+    struct mig_file *f = find_file(stdlib_modules[i].path);
+    if (f)
+        return f;
+    struct mig_source *src = mig_source_add(&p->sources, stdlib_modules[i].path,
+                                            stdlib_modules[i].text, strlen(stdlib_modules[i].text));
+    f = parse_text(p, src);
+    f->is_std = true;
+    struct file_key k = { stdlib_modules[i].path, f };
+    MIG_PUSH(&p->arena, *file_keys, k);
+    return f;
+}
+
+static void add_visible(struct mig_program *p, struct mig_file *f, struct mig_file *g)
+{
+    for (size_t i = 0; i < f->visible.n; i++)
+        if (f->visible.v[i] == g)
+            return;
+    MIG_PUSH(&p->arena, f->visible, g);
+}
+
+static void resolve_file_imports(struct mig_program *p, struct mig_file *f)
+{
+    if (f->resolved)
+        return;
+    f->resolved = true;
+    for (size_t i = 0; i < f->imports.n; i++) {
+        struct mig_import *im = &f->imports.v[i];
+        if (!im->is_path) {
+            size_t plen = strlen(im->name);
+            int found = 0;
+            /* `import std;` brings std and its submodules; `import std.pg;` only std.pg */
+            for (size_t k = 0; k < N_STDLIB; k++) {
+                const char *m = stdlib_modules[k].module;
+                if (strcmp(m, im->name) == 0 ||
+                    (strncmp(m, im->name, plen) == 0 && m[plen] == '.')) {
+                    struct mig_file *g = load_std(p, k);
+                    if (strcmp(m, im->name) == 0)
+                        im->file = g;
+                    add_visible(p, f, g);
+                    found = 1;
+                }
+            }
+            if (!found)
+                mig_diag(&p->diags, MIG_ERROR, im->span.file, im->span.start, im->span.end,
+                         "unknown-import",
+                         "unknown module '%s' (the standard modules are std, std.pg and std.sqlite; "
+                         "import another file by its path, as in import \"lib.mig\";)", im->name);
+            continue;
+        }
+        const char *base = f->src->path;
+        const char *slash = strrchr(base, '/');
+        const char *path = im->name[0] == '/' || !slash ? im->name
+            : mig_arena_printf(&p->arena, "%.*s/%s", (int)(slash - base), base, im->name);
+        if (f->is_std) {
+            mig_diag(&p->diags, MIG_ERROR, im->span.file, im->span.start, im->span.end,
+                     "unknown-import", "the standard library cannot import files");
+            continue;
+        }
+        const char *why = NULL;
+        struct mig_file *g = load_file(p, path, &why);
+        if (!g) {
+            mig_diag(&p->diags, MIG_ERROR, im->span.file, im->span.start, im->span.end,
+                     "unknown-import", "cannot import '%s': %s", path, why);
+            continue;
+        }
+        if (g == f) {
+            mig_diag(&p->diags, MIG_ERROR, im->span.file, im->span.start, im->span.end,
+                     "unknown-import", "a file cannot import itself");
+            continue;
+        }
+        im->file = g;
+        add_visible(p, f, g);
+    }
+}
+
+void mig_resolve_imports(struct mig_program *p)
+{
+    /* p->files grows while we walk it: imported files are resolved in turn */
+    for (size_t i = 0; i < p->files.n; i++)
+        resolve_file_imports(p, p->files.v[i]);
+}
+
+unsigned mig_program_check(struct mig_program *p)
+{
+    MIG_VEC(struct file_key) keys = { 0 };
+    file_keys = (void *)&keys;
+    for (size_t i = 0; i < p->input_paths.n; i++) {
+        const char *why = NULL;
+        struct mig_file *f = load_file(p, p->input_paths.v[i], &why);
+        if (!f) {
+            mig_diag(&p->diags, MIG_ERROR, UINT32_MAX, 0, 0, "io",
+                     "cannot read '%s': %s", p->input_paths.v[i], why);
+            continue;
+        }
+        f->is_input = true;
+    }
+    mig_resolve_imports(p);
+    file_keys = NULL;
+    if (p->diags.errors == 0) {
+        mig_check_decls(p);
+        mig_check_types(p);
+        mig_check_rules(p);
+        mig_check_recursion(p);
+    }
+    mig_diags_sort(&p->diags);
+    return p->diags.errors;
+}

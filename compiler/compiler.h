@@ -1,0 +1,53 @@
+/* compiler.h — the public face of the front end: collect .mig inputs, parse
+ * them with their imports, run every check, and hand the checked program
+ * (AST, run order, diagnostics) to codegen, migc and migrun. */
+#ifndef MIG_COMPILER_H
+#define MIG_COMPILER_H
+#include <stdbool.h>
+#include "arena.h"
+#include "ast.h"
+#include "diag.h"
+#include "source.h"
+
+struct mig_program {
+    struct mig_arena arena;         /* owns everything below */
+    struct mig_sources sources;
+    struct mig_diags diags;
+    MIG_VEC(struct mig_file *) files;           /* every parsed file, inputs first */
+    MIG_VEC(struct mig_migration *) order;      /* run order of input migrations (after check) */
+    MIG_VEC(const char *) input_paths;          /* collected .mig paths, sorted per argument */
+};
+
+/* A new, empty program; free with mig_program_free(). */
+struct mig_program *mig_program_new(void);
+void mig_program_free(struct mig_program *p);
+
+/* Adds a file or (recursively) every *.mig file of a directory. Returns 0,
+ * or -1 when the path does not exist or cannot be read, with a message in
+ * err (a usage error: exit 2). */
+int mig_program_add_path(struct mig_program *p, const char *path, char *err, size_t errlen);
+
+/* Parses the inputs and their imports, then runs name resolution, type and
+ * structural checks, stopping between passes on errors. Diagnostics are in
+ * p->diags, sorted. Returns the number of errors. */
+unsigned mig_program_check(struct mig_program *p);
+
+/* The embedded standard library: the text of module "std", "std.pg" or
+ * "std.sqlite", or NULL. */
+const char *mig_stdlib_text(const char *module);
+
+/* Internal passes (called by mig_program_check, in this order). */
+void mig_resolve_imports(struct mig_program *p);
+void mig_check_decls(struct mig_program *p);     /* names, after graph, order */
+void mig_check_types(struct mig_program *p);     /* expressions, ${…}, sql file */
+void mig_check_rules(struct mig_program *p);     /* rollback pairs and plan rules */
+void mig_check_recursion(struct mig_program *p); /* fn call cycles (after types) */
+
+
+
+/* A diagnostic at a span. */
+#define MIG_DIAG_AT(p, sev, sp, rule, ...) \
+    mig_diag(&(p)->diags, (sev), (sp).file, (sp).start, (sp).end, (rule), __VA_ARGS__)
+/* 1-based line of a span's start (for "first defined at line N"). */
+unsigned mig_span_line(struct mig_program *p, struct mig_span s);
+#endif

@@ -1,0 +1,137 @@
+/* rules.c — structural rules of migrations: every step has its rollback
+ * pair, SQL exists for every targeted dialect, batches run outside phase
+ * transactions, `transaction none` steps hold one statement; and fn
+ * recursion. */
+#include "compiler.h"
+#include <string.h>
+
+/* Number of statements in a SQL text; *second gets the offset of the
+ * second statement's first token. */
+static unsigned count_statements(const struct mig_sql *q, size_t *second)
+{
+    unsigned n = 0;
+    int in_stmt = 0;
+    struct mig_sqltoken t;
+    for (size_t pos = 0;; pos = t.end) {
+        mig_sql_next(q->text, pos, q->len, &t);
+        if (t.kind == SQLT_EOF || t.kind == SQLT_UNTERMINATED)
+            break;
+        if (t.kind == SQLT_SEMI) {
+            in_stmt = 0;
+        } else if (mig_sqltok_is_code(t.kind) && !in_stmt) {
+            in_stmt = 1;
+            if (++n == 2)
+                *second = t.start;
+        }
+    }
+    return n;
+}
+
+static const struct mig_sql *variant_for(const struct mig_sql *q, enum mig_dialect d)
+{
+    const struct mig_sql *any = NULL;
+    for (; q; q = q->next) {
+        if (q->dialect == d)
+            return q;
+        if (q->dialect == MIG_D_ANY)
+            any = q;
+    }
+    return any;
+}
+
+static void check_action(struct mig_program *p, struct mig_migration *m, struct mig_step *st,
+                         const struct mig_sql *q, const char *what, struct mig_span kw)
+{
+    for (size_t i = 0; i < m->targets.n; i++) {
+        enum mig_dialect d = m->targets.v[i].dialect;
+        if (!variant_for(q, d))
+            MIG_DIAG_AT(p, MIG_ERROR, kw, "missing-variant",
+                        "step '%s' has no '%s' SQL for %s, which migration '%s' targets "
+                        "(add 'sql %s { … }' or a variant without a dialect)",
+                        st->name, what, mig_dialect_name(d), m->name, mig_dialect_name(d));
+    }
+}
+
+static void check_step(struct mig_program *p, struct mig_migration *m, struct mig_phase *ph,
+                       struct mig_step *st)
+{
+    if (!st->has_up)
+        MIG_DIAG_AT(p, MIG_ERROR, st->span, "missing-up", "step '%s' has no 'up'", st->name);
+    if (!st->has_down)
+        MIG_DIAG_AT(p, MIG_ERROR, st->span, "missing-down",
+                    "step '%s' has no 'down': write how to undo it, or 'down irreversible \"why\";'",
+                    st->name);
+    if (st->up)
+        check_action(p, m, st, st->up, "up", st->up_span);
+    if (st->down)
+        check_action(p, m, st, st->down, "down", st->down_span);
+    if (st->batch && (ph->txn == MIG_TXN_DEFAULT || ph->txn == MIG_TXN_PHASE))
+        MIG_DIAG_AT(p, MIG_ERROR, st->batch_span, "batch-transaction",
+                    "batch step '%s' commits each iteration, so its phase '%s' must be "
+                    "'transaction step' or 'transaction none'", st->name, ph->name);
+    if (ph->txn == MIG_TXN_NONE)
+        for (const struct mig_sql *q = st->up; q; q = q->next) {
+            size_t second = 0;
+            if (count_statements(q, &second) > 1) {
+                struct mig_span at = { q->text_file, q->text_off + (uint32_t)second,
+                                       q->text_off + (uint32_t)second + 1 };
+                MIG_DIAG_AT(p, MIG_WARNING, at, "txn-none-multi",
+                            "several statements in one 'up' of a 'transaction none' phase: "
+                            "a failure after the first leaves it applied; use one step per statement");
+            }
+        }
+}
+
+void mig_check_rules(struct mig_program *p)
+{
+    for (size_t f = 0; f < p->files.n; f++) {
+        if (!p->files.v[f]->is_input)
+            continue;
+        for (size_t i = 0; i < p->files.v[f]->migrations.n; i++) {
+            struct mig_migration *m = p->files.v[f]->migrations.v[i];
+            for (size_t k = 0; k < m->phases.n; k++) {
+                struct mig_phase *ph = m->phases.v[k];
+                for (size_t j = 0; j < ph->steps.n; j++)
+                    check_step(p, m, ph, ph->steps.v[j]);
+            }
+        }
+    }
+}
+
+/* Depth-first search over the calls between user functions. */
+static void visit_fn(struct mig_program *p, struct mig_fn *f, struct mig_fn **stack, size_t depth)
+{
+    f->visit = 1;
+    stack[depth] = f;
+    for (size_t i = 0; i < f->calls.n; i++) {
+        struct mig_fn *g = f->calls.v[i].callee;
+        if (g->visit == 1) {
+            size_t k = depth;
+            while (stack[k] != g)
+                k--;
+            char *path = mig_arena_strdup(&p->arena, g->sym->name);
+            for (size_t j = k + 1; j <= depth; j++)
+                path = mig_arena_printf(&p->arena, "%s -> %s", path, stack[j]->sym->name);
+            path = mig_arena_printf(&p->arena, "%s -> %s", path, g->sym->name);
+            MIG_DIAG_AT(p, MIG_ERROR, f->calls.v[i].at, "fn-recursion",
+                        "recursive call: %s (functions may not call themselves, directly or not)", path);
+        } else if (g->visit == 0) {
+            visit_fn(p, g, stack, depth + 1);
+        }
+    }
+    f->visit = 2;
+}
+
+void mig_check_recursion(struct mig_program *p)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < p->files.n; i++)
+        total += p->files.v[i]->fns.n;
+    struct mig_fn **stack = mig_arena_alloc(&p->arena, (total + 1) * sizeof(*stack));
+    for (size_t i = 0; i < p->files.n; i++)
+        for (size_t k = 0; k < p->files.v[i]->fns.n; k++) {
+            struct mig_fn *f = p->files.v[i]->fns.v[k]->fn;
+            if (f->visit == 0)
+                visit_fn(p, f, stack, 0);
+        }
+}

@@ -1,0 +1,38 @@
+/* source.h — the table of source texts of one compilation (.mig files, the
+ * embedded standard library, files read by `sql file`). Positions elsewhere
+ * are (file id, byte offset); lines and columns are computed only here. */
+#ifndef MIG_SOURCE_H
+#define MIG_SOURCE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "arena.h"
+
+struct mig_source {
+    uint32_t id;
+    const char *path;   /* as the user named it, or "<std>" etc.; arena-owned */
+    const char *text;   /* NUL-terminated; arena-owned (or static for stdlib) */
+    size_t len;
+    uint32_t *lines;    /* offsets of line starts, built on first use */
+    size_t nlines;
+    struct mig_arena *arena;   /* borrowed: where lines live */
+};
+
+struct mig_sources {
+    struct mig_arena *arena;    /* borrowed */
+    MIG_VEC(struct mig_source *) v;
+};
+
+/* Registers a text (borrowed: must outlive the table). Returns its id. */
+struct mig_source *mig_source_add(struct mig_sources *t, const char *path,
+                                  const char *text, size_t len);
+/* Reads a file into the arena. NULL with errno set when unreadable. */
+struct mig_source *mig_source_read(struct mig_sources *t, const char *path);
+struct mig_source *mig_source_get(const struct mig_sources *t, uint32_t id);
+struct mig_source *mig_source_find(const struct mig_sources *t, const char *path);
+
+/* 1-based line and column (in UTF-8 code points) of a byte offset. */
+void mig_source_linecol(struct mig_source *s, size_t off, unsigned *line, unsigned *col);
+/* The line containing off: start offset and length without the newline. */
+void mig_source_line(struct mig_source *s, size_t off, size_t *start, size_t *len);
+
+#endif

@@ -1,0 +1,239 @@
+/* sqllex.c — the SQL body tokenizer (see sqllex.h). */
+#include "sqllex.h"
+#include <string.h>
+
+static int is_ident_start(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80;
+}
+
+static int is_ident_char(unsigned char c)
+{
+    return is_ident_start(c) || (c >= '0' && c <= '9');
+}
+
+/* Length of a dollar-quote tag "$tag$" or "$$" at s[pos], or 0. */
+static size_t dollar_tag(const char *s, size_t pos, size_t end)
+{
+    size_t i = pos + 1;
+    if (i < end && s[i] == '$')
+        return 2;
+    if (i >= end || !is_ident_start((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80)
+        return 0;
+    while (i < end && is_ident_char((unsigned char)s[i]) && (unsigned char)s[i] < 0x80)
+        i++;
+    if (i < end && s[i] == '$')
+        return i + 1 - pos;
+    return 0;
+}
+
+/* Scans a quoted literal whose content starts at s[i]; q doubled escapes
+ * itself, and with backslash set (E'…') a backslash escapes any byte. */
+static void quoted(const char *s, size_t i, size_t end, struct mig_sqltoken *t, char q, int backslash)
+{
+    while (i < end) {
+        if (backslash && s[i] == '\\') {
+            i += 2;
+            continue;
+        }
+        if (s[i] == q) {
+            if (i + 1 < end && s[i + 1] == q) {
+                i += 2;
+                continue;
+            }
+            t->end = i + 1;
+            return;
+        }
+        i++;
+    }
+    t->kind = SQLT_UNTERMINATED;
+    t->what = q == '\'' ? "string literal" : "quoted identifier";
+    t->end = end;
+}
+
+static void interp(const char *s, size_t end, struct mig_sqltoken *t)
+{
+    size_t i = t->start + 2;
+    t->kind = SQLT_BAD_INTERP;
+    t->what = "expected ${name}, ${name:ident} or ${name:raw}";
+    t->end = i;
+    if (i >= end || !is_ident_start((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80)
+        return;
+    t->name_start = i;
+    while (i < end && is_ident_char((unsigned char)s[i]) && (unsigned char)s[i] < 0x80)
+        i++;
+    t->name_len = i - t->name_start;
+    t->mode = MIG_INTERP_LITERAL;
+    if (i < end && s[i] == ':') {
+        size_t m = ++i;
+        while (i < end && s[i] >= 'a' && s[i] <= 'z')
+            i++;
+        if (i - m == 5 && memcmp(s + m, "ident", 5) == 0)
+            t->mode = MIG_INTERP_IDENT;
+        else if (i - m == 3 && memcmp(s + m, "raw", 3) == 0)
+            t->mode = MIG_INTERP_RAW;
+        else {
+            t->what = "unknown interpolation mode: expected ${name:ident} or ${name:raw}";
+            t->end = i;
+            return;
+        }
+    }
+    if (i < end && s[i] == '}') {
+        t->kind = SQLT_INTERP;
+        t->what = NULL;
+        t->end = i + 1;
+        return;
+    }
+    t->end = i;
+}
+
+void mig_sql_next(const char *s, size_t pos, size_t end, struct mig_sqltoken *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->start = pos;
+    t->end = pos;
+    if (pos >= end) {
+        t->kind = SQLT_EOF;
+        return;
+    }
+    unsigned char c = (unsigned char)s[pos];
+    size_t i = pos + 1;
+    switch (c) {
+    case ' ': case '\t': case '\n': case '\r': case '\f': case '\v':
+        while (i < end && strchr(" \t\n\r\f\v", s[i]) && s[i])
+            i++;
+        t->kind = SQLT_SPACE;
+        t->end = i;
+        return;
+    case '\'':
+        t->kind = SQLT_STRING;
+        quoted(s, i, end, t, '\'', 0);
+        return;
+    case '"':
+        t->kind = SQLT_QIDENT;
+        quoted(s, i, end, t, '"', 0);
+        return;
+    case '-':
+        if (i < end && s[i] == '-') {
+            while (i < end && s[i] != '\n')
+                i++;
+            t->kind = SQLT_LINE_COMMENT;
+            t->end = i;
+            return;
+        }
+        break;
+    case '/':
+        if (i < end && s[i] == '*') {
+            int depth = 1;
+            i++;
+            while (i < end && depth > 0) {
+                if (s[i] == '/' && i + 1 < end && s[i + 1] == '*') {
+                    depth++;
+                    i += 2;
+                } else if (s[i] == '*' && i + 1 < end && s[i + 1] == '/') {
+                    depth--;
+                    i += 2;
+                } else
+                    i++;
+            }
+            t->end = i;
+            if (depth > 0) {
+                t->kind = SQLT_UNTERMINATED;
+                t->what = "block comment";
+            } else
+                t->kind = SQLT_BLOCK_COMMENT;
+            return;
+        }
+        break;
+    case '$': {
+        if (i < end && s[i] == '{') {
+            interp(s, end, t);
+            return;
+        }
+        size_t tag = dollar_tag(s, pos, end);
+        if (tag) {
+            i = pos + tag;
+            while (i < end) {
+                if (s[i] == '$' && i + tag <= end && memcmp(s + i, s + pos, tag) == 0) {
+                    t->kind = SQLT_DOLLAR;
+                    t->end = i + tag;
+                    return;
+                }
+                i++;
+            }
+            t->kind = SQLT_UNTERMINATED;
+            t->what = "dollar-quoted string";
+            t->end = end;
+            return;
+        }
+        break;
+    }
+    case '{':
+        t->kind = SQLT_LBRACE;
+        t->end = i;
+        return;
+    case '}':
+        t->kind = SQLT_RBRACE;
+        t->end = i;
+        return;
+    case ';':
+        t->kind = SQLT_SEMI;
+        t->end = i;
+        return;
+    default:
+        if ((c == 'E' || c == 'e') && i < end && s[i] == '\'') {
+            /* E'…': PostgreSQL escape string, backslash escapes */
+            t->kind = SQLT_STRING;
+            quoted(s, i + 1, end, t, '\'', 1);
+            return;
+        }
+        if (is_ident_char(c)) {
+            while (i < end && (is_ident_char((unsigned char)s[i]) || s[i] == '$'))
+                i++;
+            t->kind = SQLT_WORD;
+            t->end = i;
+            return;
+        }
+        break;
+    }
+    t->kind = SQLT_PUNCT;
+    t->end = i;
+}
+
+int mig_sqltok_is_code(enum mig_sqltok k)
+{
+    return k != SQLT_SPACE && k != SQLT_LINE_COMMENT && k != SQLT_BLOCK_COMMENT && k != SQLT_EOF;
+}
+
+int mig_sql_body_end(const char *s, size_t pos, size_t end, size_t *close,
+                     const char **why, size_t *why_off)
+{
+    int depth = 0;
+    struct mig_sqltoken t;
+    for (;;) {
+        mig_sql_next(s, pos, end, &t);
+        switch (t.kind) {
+        case SQLT_EOF:
+            *why = "braces";
+            *why_off = end;
+            return 0;
+        case SQLT_UNTERMINATED:
+            *why = t.what;
+            *why_off = t.start;
+            return 0;
+        case SQLT_LBRACE:
+            depth++;
+            break;
+        case SQLT_RBRACE:
+            if (depth == 0) {
+                *close = t.start;
+                return 1;
+            }
+            depth--;
+            break;
+        default:
+            break;
+        }
+        pos = t.end;
+    }
+}

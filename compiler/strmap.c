@@ -1,0 +1,59 @@
+/* strmap.c — open addressing with linear probing, FNV-1a hashes. */
+#include "strmap.h"
+#include <stdint.h>
+#include <string.h>
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+void *mig_strmap_get(const struct mig_strmap *m, const char *key)
+{
+    if (!m->cap)
+        return NULL;
+    for (size_t i = hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->keys[i])
+            return NULL;
+        if (strcmp(m->keys[i], key) == 0)
+            return m->vals[i];
+    }
+}
+
+static void insert(const char **keys, void **vals, size_t cap, const char *key, void *val)
+{
+    size_t i = hash(key) & (cap - 1);
+    while (keys[i])
+        i = (i + 1) & (cap - 1);
+    keys[i] = key;
+    vals[i] = val;
+}
+
+void *mig_strmap_put(struct mig_strmap *m, const char *key, void *val)
+{
+    if (m->cap) {
+        for (size_t i = hash(key) & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1))
+            if (strcmp(m->keys[i], key) == 0) {
+                void *old = m->vals[i];
+                m->vals[i] = val;
+                return old;
+            }
+    }
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 16;
+        const char **keys = mig_arena_alloc(m->arena, cap * sizeof(*keys));
+        void **vals = mig_arena_alloc(m->arena, cap * sizeof(*vals));
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i])
+                insert(keys, vals, cap, m->keys[i], m->vals[i]);
+        m->keys = keys;
+        m->vals = vals;
+        m->cap = cap;
+    }
+    insert(m->keys, m->vals, m->cap, key, val);
+    m->n++;
+    return NULL;
+}

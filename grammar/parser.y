@@ -1,0 +1,514 @@
+/* parser.y — the grammar of .mig files (LANGUAGE.md §3–4): a pure bison
+ * parser with byte-offset locations, building the AST of compiler/ast.h in
+ * the compilation's arena. Syntax errors are collected; recovery resumes at
+ * the next ';' so that one file reports several errors. */
+%code requires {
+#include "compiler/parse.h"
+struct mig_str { const char *s; uint32_t n; };
+}
+
+%code provides {
+int mig_yylex(MIG_YYSTYPE *lval, MIG_YYLTYPE *lloc, void *scanner);
+}
+
+%code {
+#include <string.h>
+
+#define YYLLOC_DEFAULT(Cur, Rhs, N) do { \
+        if (N) { (Cur).start = YYRHSLOC(Rhs, 1).start; (Cur).end = YYRHSLOC(Rhs, N).end; } \
+        else { (Cur).start = (Cur).end = YYRHSLOC(Rhs, 0).end; } \
+    } while (0)
+
+static void yyerror(YYLTYPE *loc, void *scanner, struct mig_parse *ps, const char *msg);
+#define SPAN(l) mig_span_of(ps, (l))
+#define A (ps->arena)
+
+static struct mig_expr *mk(struct mig_parse *ps, enum mig_expr_kind k, YYLTYPE l);
+static struct mig_expr *mkbin(struct mig_parse *ps, enum mig_binop op, struct mig_expr *l,
+                              struct mig_expr *r, YYLTYPE opl);
+static struct mig_expr *mkcall(struct mig_parse *ps, struct mig_name n, struct mig_exprs *args, YYLTYPE l);
+static struct mig_phase *implicit_phase(struct mig_parse *ps, struct mig_span at);
+static void add_step(struct mig_parse *ps, struct mig_step *st);
+static void add_cond(struct mig_parse *ps, int where, struct mig_expr *e, const char *msg, YYLTYPE kw);
+static void add_let(struct mig_parse *ps, struct mig_name n, enum mig_type t, bool typed, struct mig_expr *e);
+static void set_when(struct mig_parse *ps, struct mig_expr **slot, struct mig_expr *e, YYLTYPE kw);
+static void set_action(struct mig_parse *ps, int up, struct mig_sql *q, YYLTYPE kw);
+static void top_item(struct mig_parse *ps, YYLTYPE l);
+}
+
+%define api.pure full
+%define api.prefix {mig_yy}
+%define api.location.type {struct mig_loc}
+%define parse.error detailed
+%locations
+%lex-param {void *scanner}
+%parse-param {void *scanner} {struct mig_parse *ps}
+
+%union {
+    int64_t i;
+    struct mig_str str;
+    struct mig_name name;
+    struct mig_sql *sql;
+    struct mig_expr *expr;
+    struct mig_exprs *exprs;
+    enum mig_dialect dialect;
+    enum mig_type type;
+}
+
+%token IMPORT "import" MODULE "module" MIGRATION "migration" AFTER "after"
+%token TARGET "target" PARAM "param" LET "let" FN "fn" REQUIRE "require" ELSE "else"
+%token PHASE "phase" STEP "step" WHEN "when" UP "up" DOWN "down" VERIFY "verify"
+%token ASSERT "assert" SQL "sql" FILE_KW "file" IRREVERSIBLE "irreversible"
+%token TRANSACTION "transaction" TIMEOUT "timeout" LOCK_TIMEOUT "lock_timeout"
+%token RETRY "retry" EVERY "every" BATCH "batch" MAX "max" EXISTS "exists" SCALAR "scalar"
+%token AND "and" OR "or" NOT "not" TRUE "true" FALSE "false" NULL_KW "null"
+%token T_INT "int" T_STRING "string" T_BOOL "bool" T_DURATION "duration"
+%token POSTGRES "postgres" SQLITE "sqlite"
+%token EQ "==" NE "!=" LE "<=" GE ">=" ARROW "->"
+%token <i> INT "integer" DURATION "duration literal"
+%token <str> STRING "string literal"
+%token <name> NAME "identifier"
+%token <sql> SQLBODY "SQL body"
+
+%type <name> qname name_part
+%type <str> opt_title opt_else
+%type <sql> sqlsrc sqlsrcs
+%type <expr> expr primary
+%type <exprs> args arglist
+%type <dialect> dialect
+%type <type> type
+
+%left OR
+%left AND
+%precedence NOT
+%nonassoc EQ NE '<' LE '>' GE
+%left '+' '-'
+%left '*' '/' '%'
+%precedence UMINUS
+
+%%
+
+file
+    : %empty
+    | file top_item
+    ;
+
+top_item
+    : import        { top_item(ps, @1); }
+    | module_decl
+    | let_decl      { top_item(ps, @1); }
+    | fn_decl       { top_item(ps, @1); }
+    | migration     { top_item(ps, @1); }
+    | error ';'     { yyerrok; }
+    | error '}'     { yyerrok; }
+    ;
+
+import
+    : IMPORT qname ';'
+        { struct mig_import im = { false, $2.text, $2.span, NULL };
+          MIG_PUSH(A, ps->file->imports, im); }
+    | IMPORT STRING ';'
+        { struct mig_import im = { true, $2.s, SPAN(@2), NULL };
+          MIG_PUSH(A, ps->file->imports, im); }
+    ;
+
+module_decl
+    : MODULE qname ';'
+        { if (ps->seen_item || ps->file->module)
+              mig_diag(ps->diags, MIG_ERROR, ps->src->id, @1.start, @1.end, "syntax",
+                       "'module' must be the first item of a file");
+          else { ps->file->module = $2.text; ps->file->module_span = $2.span; }
+          ps->seen_item = true; }
+    ;
+
+qname
+    : NAME
+    | qname '.' name_part
+        { $$.text = mig_arena_printf(A, "%s.%s", $1.text, $3.text);
+          $$.span = $1.span; $$.span.end = $3.span.end; }
+    ;
+
+name_part
+    : NAME
+    | POSTGRES  { $$.text = "postgres"; $$.span = SPAN(@1); }
+    | SQLITE    { $$.text = "sqlite"; $$.span = SPAN(@1); }
+    ;
+
+type
+    : T_INT       { $$ = MIG_T_INT; }
+    | T_STRING    { $$ = MIG_T_STRING; }
+    | T_BOOL      { $$ = MIG_T_BOOL; }
+    | T_DURATION  { $$ = MIG_T_DURATION; }
+    ;
+
+let_decl
+    : LET NAME ':' type '=' expr ';'    { add_let(ps, $2, $4, true, $6); }
+    | LET NAME '=' expr ';'             { add_let(ps, $2, MIG_T_ANY, false, $4); }
+    ;
+
+fn_decl
+    : FN NAME
+        { struct mig_fn *f = MIG_NEW(A, struct mig_fn);
+          struct mig_symbol *s = MIG_NEW(A, struct mig_symbol);
+          s->kind = MIG_SYM_FN; s->name = $2.text; s->span = $2.span; s->fn = f; s->file = ps->file;
+          f->sym = s; f->file = ps->file; ps->fn = f; }
+      '(' fn_params ')' ARROW type '=' expr ';'
+        { struct mig_fn *f = ps->fn;
+          f->ret = $8; f->ret_span = SPAN(@8); f->sym->type = $8; f->body = $10;
+          MIG_PUSH(A, ps->file->fns, f->sym);
+          MIG_PUSH(A, ps->file->decls, f->sym);
+          ps->fn = NULL; }
+    ;
+
+fn_params
+    : %empty
+    | fn_param_list
+    ;
+
+fn_param_list
+    : fn_param
+    | fn_param_list ',' fn_param
+    ;
+
+fn_param
+    : NAME ':' type
+        { struct mig_symbol *s = MIG_NEW(A, struct mig_symbol);
+          s->kind = MIG_SYM_FNPARAM; s->name = $1.text; s->span = $1.span; s->type = $3;
+          s->has_type = true; s->file = ps->file;
+          s->index = (uint32_t)ps->fn->params.n;
+          MIG_PUSH(A, ps->fn->params, s); }
+    ;
+
+migration
+    : MIGRATION NAME opt_title '{'
+        { struct mig_migration *m = MIG_NEW(A, struct mig_migration);
+          m->name = $2.text; m->title = $3.s; m->span = $2.span; m->file = ps->file;
+          ps->mig = m; }
+      mig_items '}'
+        { MIG_PUSH(A, ps->file->migrations, ps->mig); ps->mig = NULL; }
+    ;
+
+opt_title
+    : %empty    { $$.s = NULL; $$.n = 0; }
+    | STRING
+    ;
+
+mig_items
+    : %empty
+    | mig_items mig_item
+    ;
+
+mig_item
+    : AFTER after_list ';'
+    | TARGET target_list ';'
+    | PARAM NAME ':' type '=' expr ';'
+        { struct mig_symbol *s = MIG_NEW(A, struct mig_symbol);
+          s->kind = MIG_SYM_PARAM; s->name = $2.text; s->span = $2.span; s->type = $4;
+          s->has_type = true; s->init = $6; s->file = ps->file;
+          MIG_PUSH(A, ps->mig->params, s); }
+    | let_decl
+    | REQUIRE expr opt_else ';'     { add_cond(ps, 0, $2, $3.s, @1); }
+    | phase
+    | step
+    | assert
+    | error ';'     { yyerrok; }
+    ;
+
+after_list
+    : NAME                  { MIG_PUSH(A, ps->mig->after, $1); }
+    | after_list ',' NAME   { MIG_PUSH(A, ps->mig->after, $3); }
+    ;
+
+target_list
+    : target_req
+    | target_list ',' target_req
+    ;
+
+target_req
+    : dialect
+        { struct mig_target t = { $1, 0, SPAN(@1) }; MIG_PUSH(A, ps->mig->targets, t); }
+    | dialect GE INT
+        { struct mig_target t = { $1, $3, SPAN(@1) }; MIG_PUSH(A, ps->mig->targets, t); }
+    ;
+
+dialect
+    : POSTGRES  { $$ = MIG_D_POSTGRES; }
+    | SQLITE    { $$ = MIG_D_SQLITE; }
+    ;
+
+opt_else
+    : %empty        { $$.s = NULL; $$.n = 0; }
+    | ELSE STRING   { $$ = $2; }
+    ;
+
+assert
+    : ASSERT expr opt_else ';'      { add_cond(ps, 1, $2, $3.s, @1); }
+    ;
+
+phase
+    : PHASE NAME opt_title '{'
+        { struct mig_phase *p = MIG_NEW(A, struct mig_phase);
+          p->name = $2.text; p->title = $3.s; p->span = $2.span;
+          ps->phase = p; }
+      phase_items '}'
+        { MIG_PUSH(A, ps->mig->phases, ps->phase); ps->phase = NULL; }
+    ;
+
+phase_items
+    : %empty
+    | phase_items phase_item
+    ;
+
+phase_item
+    : WHEN expr ';'                 { set_when(ps, &ps->phase->when, $2, @1); }
+    | TRANSACTION PHASE ';'         { ps->phase->txn = MIG_TXN_PHASE; ps->phase->txn_span = SPAN(@2); }
+    | TRANSACTION STEP ';'          { ps->phase->txn = MIG_TXN_STEP; ps->phase->txn_span = SPAN(@2); }
+    | TRANSACTION NAME ';'
+        { if (strcmp($2.text, "none") == 0) { ps->phase->txn = MIG_TXN_NONE; ps->phase->txn_span = $2.span; }
+          else mig_diag(ps->diags, MIG_ERROR, ps->src->id, @2.start, @2.end, "syntax",
+                        "unknown transaction mode '%s' (expected phase, step or none)", $2.text); }
+    | TIMEOUT DURATION ';'          { ps->phase->timeout_ms = $2; }
+    | LOCK_TIMEOUT DURATION ';'     { ps->phase->lock_timeout_ms = $2; }
+    | RETRY INT ';'                 { ps->phase->retry = $2; }
+    | RETRY INT EVERY DURATION ';'  { ps->phase->retry = $2; ps->phase->retry_every_ms = $4; }
+    | step
+    | assert
+    | error ';'     { yyerrok; }
+    ;
+
+step
+    : STEP NAME opt_title '{'
+        { struct mig_step *st = MIG_NEW(A, struct mig_step);
+          st->name = $2.text; st->title = $3.s; st->span = $2.span;
+          ps->step = st; }
+      step_items '}'
+        { add_step(ps, ps->step); ps->step = NULL; }
+    ;
+
+step_items
+    : %empty
+    | step_items step_item
+    ;
+
+step_item
+    : WHEN expr ';'                 { set_when(ps, &ps->step->when, $2, @1); }
+    | UP sqlsrcs opt_semi           { set_action(ps, 1, $2, @1); }
+    | DOWN sqlsrcs opt_semi         { set_action(ps, 0, $2, @1); }
+    | DOWN IRREVERSIBLE STRING opt_semi
+        { set_action(ps, 0, NULL, @1);
+          ps->step->down_irreversible = true; ps->step->irreversible_why = $3.s; }
+    | VERIFY expr opt_else ';'      { add_cond(ps, 2, $2, $3.s, @1); }
+    | BATCH ';'                     { ps->step->batch = true; ps->step->batch_span = SPAN(@1); }
+    | BATCH MAX INT ';'
+        { ps->step->batch = true; ps->step->batch_max = $3; ps->step->batch_span = SPAN(@1);
+          if ($3 <= 0) mig_diag(ps->diags, MIG_ERROR, ps->src->id, @3.start, @3.end, "syntax",
+                                "batch max must be at least 1"); }
+    | error ';'     { yyerrok; }
+    ;
+
+opt_semi
+    : %empty
+    | ';'
+    ;
+
+sqlsrcs
+    : sqlsrc
+    | sqlsrcs sqlsrc
+        { struct mig_sql *q = $1; while (q->next) q = q->next; q->next = $2; $$ = $1; }
+    ;
+
+sqlsrc
+    : SQL SQLBODY
+        { $$ = $2; $$->dialect = MIG_D_ANY; $$->span = SPAN(@$); }
+    | SQL dialect SQLBODY
+        { $$ = $3; $$->dialect = $2; $$->span = SPAN(@$); $$->dialect_span = SPAN(@2); }
+    | SQL FILE_KW STRING
+        { $$ = MIG_NEW(A, struct mig_sql); $$->dialect = MIG_D_ANY; $$->span = SPAN(@$);
+          $$->is_file = true; $$->file_path = $3.s; $$->file_span = SPAN(@3); }
+    | SQL dialect FILE_KW STRING
+        { $$ = MIG_NEW(A, struct mig_sql); $$->dialect = $2; $$->span = SPAN(@$);
+          $$->dialect_span = SPAN(@2);
+          $$->is_file = true; $$->file_path = $4.s; $$->file_span = SPAN(@4); }
+    ;
+
+expr
+    : expr OR expr      { $$ = mkbin(ps, MIG_OP_OR, $1, $3, @2); }
+    | expr AND expr     { $$ = mkbin(ps, MIG_OP_AND, $1, $3, @2); }
+    | NOT expr          { $$ = mk(ps, MIG_E_NOT, @$); $$->op_span = SPAN(@1); $$->u.sub = $2; }
+    | expr EQ expr      { $$ = mkbin(ps, MIG_OP_EQ, $1, $3, @2); }
+    | expr NE expr      { $$ = mkbin(ps, MIG_OP_NE, $1, $3, @2); }
+    | expr '<' expr     { $$ = mkbin(ps, MIG_OP_LT, $1, $3, @2); }
+    | expr LE expr      { $$ = mkbin(ps, MIG_OP_LE, $1, $3, @2); }
+    | expr '>' expr     { $$ = mkbin(ps, MIG_OP_GT, $1, $3, @2); }
+    | expr GE expr      { $$ = mkbin(ps, MIG_OP_GE, $1, $3, @2); }
+    | expr '+' expr     { $$ = mkbin(ps, MIG_OP_ADD, $1, $3, @2); }
+    | expr '-' expr     { $$ = mkbin(ps, MIG_OP_SUB, $1, $3, @2); }
+    | expr '*' expr     { $$ = mkbin(ps, MIG_OP_MUL, $1, $3, @2); }
+    | expr '/' expr     { $$ = mkbin(ps, MIG_OP_DIV, $1, $3, @2); }
+    | expr '%' expr     { $$ = mkbin(ps, MIG_OP_MOD, $1, $3, @2); }
+    | '-' expr %prec UMINUS
+        { $$ = mk(ps, MIG_E_NEG, @$); $$->op_span = SPAN(@1); $$->u.sub = $2; }
+    | primary
+    ;
+
+primary
+    : INT           { $$ = mk(ps, MIG_E_INT, @$); $$->u.ival = $1; }
+    | DURATION      { $$ = mk(ps, MIG_E_DURATION, @$); $$->u.ival = $1; }
+    | STRING        { $$ = mk(ps, MIG_E_STRING, @$); $$->u.str.s = $1.s; $$->u.str.n = $1.n; }
+    | TRUE          { $$ = mk(ps, MIG_E_BOOL, @$); $$->u.ival = 1; }
+    | FALSE         { $$ = mk(ps, MIG_E_BOOL, @$); $$->u.ival = 0; }
+    | NULL_KW       { $$ = mk(ps, MIG_E_NULL, @$); }
+    | qname         { $$ = mk(ps, MIG_E_NAME, @$); $$->u.ref.name = $1; }
+    | qname '(' args ')'    { $$ = mkcall(ps, $1, $3, @$); }
+    | T_INT '(' args ')'
+        { struct mig_name n = { "int", SPAN(@1) }; $$ = mkcall(ps, n, $3, @$); }
+    | T_STRING '(' args ')'
+        { struct mig_name n = { "string", SPAN(@1) }; $$ = mkcall(ps, n, $3, @$); }
+    | '(' expr ')'  { $$ = $2; }
+    | EXISTS sqlsrcs    { $$ = mk(ps, MIG_E_EXISTS, @$); $$->u.sql = $2; }
+    | SCALAR sqlsrcs    { $$ = mk(ps, MIG_E_SCALAR, @$); $$->u.sql = $2; }
+    ;
+
+args
+    : %empty        { $$ = MIG_NEW(A, struct mig_exprs); }
+    | arglist
+    ;
+
+arglist
+    : expr              { $$ = MIG_NEW(A, struct mig_exprs); MIG_PUSH(A, *$$, $1); }
+    | arglist ',' expr  { $$ = $1; MIG_PUSH(A, *$$, $3); }
+    ;
+
+%%
+
+static void yyerror(YYLTYPE *loc, void *scanner, struct mig_parse *ps, const char *msg)
+{
+    (void)scanner;
+    if (ps->at_eof_error)
+        return;     /* an unterminated body swallowed the rest: it explains the end */
+    mig_diag(ps->diags, MIG_ERROR, ps->src->id, loc->start, loc->end, "syntax", "%s", msg);
+}
+
+struct mig_span mig_span_of(const struct mig_parse *ps, struct mig_loc l)
+{
+    struct mig_span s = { ps->src->id, l.start, l.end };
+    return s;
+}
+
+static struct mig_expr *mk(struct mig_parse *ps, enum mig_expr_kind k, YYLTYPE l)
+{
+    struct mig_expr *e = MIG_NEW(A, struct mig_expr);
+    e->kind = k;
+    e->span = SPAN(l);
+    return e;
+}
+
+static struct mig_expr *mkbin(struct mig_parse *ps, enum mig_binop op, struct mig_expr *l,
+                              struct mig_expr *r, YYLTYPE opl)
+{
+    struct mig_expr *e = MIG_NEW(A, struct mig_expr);
+    e->kind = MIG_E_BINARY;
+    e->u.bin.op = op;
+    e->u.bin.l = l;
+    e->u.bin.r = r;
+    e->op_span = SPAN(opl);
+    e->span = l->span;
+    e->span.end = r->span.end;
+    return e;
+}
+
+static struct mig_expr *mkcall(struct mig_parse *ps, struct mig_name n, struct mig_exprs *args, YYLTYPE l)
+{
+    struct mig_expr *e = mk(ps, MIG_E_CALL, l);
+    e->u.ref.name = n;
+    e->u.ref.args = *args;
+    return e;
+}
+
+static void top_item(struct mig_parse *ps, YYLTYPE l)
+{
+    (void)l;
+    ps->seen_item = true;
+}
+
+static struct mig_phase *implicit_phase(struct mig_parse *ps, struct mig_span at)
+{
+    struct mig_migration *m = ps->mig;
+    for (size_t i = 0; i < m->phases.n; i++)
+        if (m->phases.v[i]->implicit)
+            return m->phases.v[i];
+    struct mig_phase *p = MIG_NEW(A, struct mig_phase);
+    p->name = "main";
+    p->implicit = true;
+    p->span = at;
+    MIG_PUSH(A, m->phases, p);
+    return p;
+}
+
+static void add_step(struct mig_parse *ps, struct mig_step *st)
+{
+    struct mig_phase *p = ps->phase ? ps->phase : implicit_phase(ps, st->span);
+    MIG_PUSH(A, p->steps, st);
+}
+
+/* where: 0 require, 1 assert, 2 verify */
+static void add_cond(struct mig_parse *ps, int where, struct mig_expr *e, const char *msg, YYLTYPE kw)
+{
+    struct mig_cond c = { e, msg, SPAN(kw) };
+    if (where == 0)
+        MIG_PUSH(A, ps->mig->requires, c);
+    else if (where == 2)
+        MIG_PUSH(A, ps->step->verify, c);
+    else if (ps->phase)
+        MIG_PUSH(A, ps->phase->asserts, c);
+    else
+        MIG_PUSH(A, ps->mig->asserts, c);
+}
+
+static void add_let(struct mig_parse *ps, struct mig_name n, enum mig_type t, bool typed, struct mig_expr *e)
+{
+    struct mig_symbol *s = MIG_NEW(A, struct mig_symbol);
+    s->kind = MIG_SYM_LET;
+    s->name = n.text;
+    s->span = n.span;
+    s->type = t;
+    s->has_type = typed;
+    s->init = e;
+    s->file = ps->file;
+    if (ps->mig) {
+        MIG_PUSH(A, ps->mig->lets, s);
+    } else {
+        MIG_PUSH(A, ps->file->lets, s);
+        MIG_PUSH(A, ps->file->decls, s);
+    }
+}
+
+static void set_when(struct mig_parse *ps, struct mig_expr **slot, struct mig_expr *e, YYLTYPE kw)
+{
+    if (*slot)
+        mig_diag(ps->diags, MIG_ERROR, ps->src->id, kw.start, kw.end, "duplicate-clause",
+                 "a second 'when' guard (combine the conditions with 'and')");
+    else
+        *slot = e;
+}
+
+static void set_action(struct mig_parse *ps, int up, struct mig_sql *q, YYLTYPE kw)
+{
+    struct mig_step *st = ps->step;
+    bool *has = up ? &st->has_up : &st->has_down;
+    if (*has) {
+        mig_diag(ps->diags, MIG_ERROR, ps->src->id, kw.start, kw.end, "duplicate-clause",
+                 "step '%s' has a second '%s' (put dialect variants in one '%s')",
+                 st->name, up ? "up" : "down", up ? "up" : "down");
+        return;
+    }
+    *has = true;
+    if (up) {
+        st->up = q;
+        st->up_span = SPAN(kw);
+    } else {
+        st->down = q;
+        st->down_span = SPAN(kw);
+    }
+}
+

@@ -1,0 +1,159 @@
+/* test_sqllex.c — the SQL body scanner: where bodies end, what is a literal
+ * or comment, which ${…} are interpolations. */
+#include <criterion/criterion.h>
+#include <string.h>
+#include "compiler/sqllex.h"
+
+/* Offset of the '}' closing a body that starts right after s[0] == '{'. */
+static long body_end(const char *s)
+{
+    size_t close = 0, why_off = 0;
+    const char *why = NULL;
+    cr_assert_eq(s[0], '{');
+    if (!mig_sql_body_end(s, 1, strlen(s), &close, &why, &why_off))
+        return -1;
+    return (long)close;
+}
+
+static const char *unterminated_why(const char *s, size_t *off)
+{
+    size_t close = 0;
+    const char *why = NULL;
+    cr_assert_eq(mig_sql_body_end(s, 1, strlen(s), &close, &why, off), 0, "body of %s ended", s);
+    return why;
+}
+
+Test(body, plain) {
+    cr_assert_eq(body_end("{ SELECT 1 } tail"), 11);
+}
+
+Test(body, nested_braces_balance) {
+    cr_assert_eq(body_end("{ a { b } c } x"), 12);
+}
+
+Test(body, brace_in_single_quotes) {
+    cr_assert_eq(body_end("{ DEFAULT '{}' }"), 15);
+    cr_assert_eq(body_end("{ '}' }"), 6);
+    cr_assert_eq(body_end("{ 'it''s }' }"), 12);
+}
+
+Test(body, brace_in_escape_string) {
+    cr_assert_eq(body_end("{ E'\\'}' }"), 9);
+}
+
+Test(body, brace_in_double_quotes) {
+    cr_assert_eq(body_end("{ \"a}b\" }"), 8);
+    cr_assert_eq(body_end("{ \"a\"\"}\" }"), 9);
+}
+
+Test(body, brace_in_dollar_quotes) {
+    cr_assert_eq(body_end("{ $$ } $$ }"), 10);
+    cr_assert_eq(body_end("{ $fn$ begin } $$ } end $fn$ }"), 29);
+}
+
+Test(body, dollar_tag_must_match) {
+    /* $a$ is not closed by $b$ */
+    size_t off = 0;
+    cr_assert_str_eq(unterminated_why("{ $a$ } $b$ }", &off), "dollar-quoted string");
+    cr_assert_eq(off, 2);
+}
+
+Test(body, positional_param_is_not_a_dollar_quote) {
+    cr_assert_eq(body_end("{ SELECT $1 }"), 12);
+}
+
+Test(body, brace_in_line_comment) {
+    cr_assert_eq(body_end("{ -- } here\n }"), 13);
+}
+
+Test(body, brace_in_nested_block_comment) {
+    cr_assert_eq(body_end("{ /* } /* } */ } */ }"), 20);
+}
+
+Test(body, unterminated_braces) {
+    size_t off = 0;
+    cr_assert_str_eq(unterminated_why("{ SELECT 1", &off), "braces");
+}
+
+Test(body, unterminated_string) {
+    size_t off = 0;
+    cr_assert_str_eq(unterminated_why("{ SELECT 'abc }", &off), "string literal");
+    cr_assert_eq(off, 9);
+}
+
+Test(body, unterminated_comment) {
+    size_t off = 0;
+    cr_assert_str_eq(unterminated_why("{ /* /* */ }", &off), "block comment");
+    cr_assert_eq(off, 2);
+}
+
+Test(body, unterminated_identifier) {
+    size_t off = 0;
+    cr_assert_str_eq(unterminated_why("{ \"abc }", &off), "quoted identifier");
+}
+
+/* Interpolations */
+
+static int collect(const char *s, struct mig_sqltoken *out, int max)
+{
+    int n = 0;
+    struct mig_sqltoken t;
+    for (size_t pos = 0;; pos = t.end) {
+        mig_sql_next(s, pos, strlen(s), &t);
+        if (t.kind == SQLT_EOF)
+            break;
+        if ((t.kind == SQLT_INTERP || t.kind == SQLT_BAD_INTERP) && n < max)
+            out[n++] = t;
+        cr_assert_gt(t.end, t.start, "token makes progress");
+    }
+    return n;
+}
+
+Test(interp, modes) {
+    struct mig_sqltoken t[4];
+    const char *s = "x ${a} ${b_2:ident} ${c:raw}";
+    cr_assert_eq(collect(s, t, 4), 3);
+    cr_assert_eq(t[0].kind, SQLT_INTERP);
+    cr_assert_eq(t[0].mode, MIG_INTERP_LITERAL);
+    cr_assert_eq(t[0].start, 2);
+    cr_assert_eq(t[0].end, 6);
+    cr_assert_eq(t[0].name_len, 1);
+    cr_assert_eq(t[1].mode, MIG_INTERP_IDENT);
+    cr_assert_eq(strncmp(s + t[1].name_start, "b_2", t[1].name_len), 0);
+    cr_assert_eq(t[2].mode, MIG_INTERP_RAW);
+}
+
+Test(interp, not_inside_literals_or_comments) {
+    struct mig_sqltoken t[4];
+    cr_assert_eq(collect("'${a}' \"${b}\" $$${c}$$ -- ${d}\n /* ${e} */", t, 4), 0);
+}
+
+Test(interp, malformed) {
+    struct mig_sqltoken t[4];
+    cr_assert_eq(collect("${ a } ${a:upper} ${1}", t, 4), 3);
+    cr_assert_eq(t[0].kind, SQLT_BAD_INTERP);
+    cr_assert_eq(t[1].kind, SQLT_BAD_INTERP);
+    cr_assert(strstr(t[1].what, "mode") != NULL);
+    cr_assert_eq(t[2].kind, SQLT_BAD_INTERP);
+}
+
+Test(tokens, kinds) {
+    const char *s = "a 'b' \"c\" $$d$$ -- e\n/* f */;{}";
+    enum mig_sqltok want[] = { SQLT_WORD, SQLT_SPACE, SQLT_STRING, SQLT_SPACE, SQLT_QIDENT, SQLT_SPACE,
+                               SQLT_DOLLAR, SQLT_SPACE, SQLT_LINE_COMMENT, SQLT_SPACE, SQLT_BLOCK_COMMENT,
+                               SQLT_SEMI, SQLT_LBRACE, SQLT_RBRACE, SQLT_EOF };
+    struct mig_sqltoken t;
+    size_t pos = 0;
+    for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
+        mig_sql_next(s, pos, strlen(s), &t);
+        cr_assert_eq(t.kind, want[i], "token %zu: kind %d, want %d", i, t.kind, want[i]);
+        pos = t.end;
+    }
+}
+
+Test(tokens, identifier_with_dollar_is_one_word) {
+    struct mig_sqltoken t;
+    mig_sql_next("a$b$ c", 0, 6, &t);
+    cr_assert_eq(t.kind, SQLT_WORD);
+    cr_assert_eq(t.end, 4);
+}
