@@ -39,7 +39,7 @@ static void top_item(struct mig_parse *ps, YYLTYPE l);
 %define api.pure full
 %define api.prefix {mig_yy}
 %define api.location.type {struct mig_loc}
-%define parse.error detailed
+%define parse.error custom
 %locations
 %lex-param {void *scanner}
 %parse-param {void *scanner} {struct mig_parse *ps}
@@ -186,6 +186,11 @@ migration
           ps->mig = m; }
       mig_items '}'
         { MIG_PUSH(A, ps->file->migrations, ps->mig); ps->mig = NULL; }
+    | MIGRATION error '{'
+        { ps->mig = MIG_NEW(A, struct mig_migration); ps->mig->name = ""; ps->mig->span = SPAN(@1);
+          ps->mig->file = ps->file; yyerrok; }
+      mig_items '}'
+        { ps->mig = NULL; }
     ;
 
 opt_title
@@ -252,6 +257,12 @@ phase
           ps->phase = p; }
       phase_items '}'
         { MIG_PUSH(A, ps->mig->phases, ps->phase); ps->phase = NULL; }
+    | PHASE error '{'
+        { /* a malformed header: parse the body anyway, into a phase nobody sees */
+          ps->phase = MIG_NEW(A, struct mig_phase); ps->phase->name = "";
+          ps->phase->span = SPAN(@1); yyerrok; }
+      phase_items '}'
+        { ps->phase = NULL; }
     ;
 
 phase_items
@@ -283,6 +294,10 @@ step
           ps->step = st; }
       step_items '}'
         { add_step(ps, ps->step); ps->step = NULL; }
+    | STEP error '{'
+        { ps->step = MIG_NEW(A, struct mig_step); ps->step->name = ""; ps->step->span = SPAN(@1); yyerrok; }
+      step_items '}'
+        { ps->step = NULL; }
     ;
 
 step_items
@@ -380,6 +395,37 @@ arglist
     ;
 
 %%
+
+/* "unexpected keyword 'import', expecting identifier": keywords and
+ * punctuation quoted as written, at most four alternatives listed. */
+static const char *describe(struct mig_parse *ps, yysymbol_kind_t k)
+{
+    const char *name = yysymbol_name(k);
+    if (k >= YYSYMBOL_IMPORT && k <= YYSYMBOL_SQLITE)
+        return mig_arena_printf(A, "keyword '%s'", name);
+    if (k >= YYSYMBOL_EQ && k <= YYSYMBOL_ARROW)
+        return mig_arena_printf(A, "'%s'", name);
+    return name;
+}
+
+static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, struct mig_parse *ps)
+{
+    (void)scanner;
+    if (ps->at_eof_error)
+        return 0;   /* an unterminated body swallowed the rest: it explains the end */
+    yysymbol_kind_t exp[5];
+    int n = yypcontext_expected_tokens(ctx, exp, 5);
+    yysymbol_kind_t tok = yypcontext_token(ctx);
+    const YYLTYPE *loc = yypcontext_location(ctx);
+    char *msg = mig_arena_printf(A, "syntax error: unexpected %s", describe(ps, tok));
+    if (n > 0 && n <= 4) {
+        for (int i = 0; i < n; i++)
+            msg = mig_arena_printf(A, "%s%s%s", msg, i == 0 ? ", expecting " : i == n - 1 ? " or " : ", ",
+                                   describe(ps, exp[i]));
+    }
+    mig_diag(ps->diags, MIG_ERROR, ps->src->id, loc->start, loc->end, "syntax", "%s", msg);
+    return 0;
+}
 
 static void yyerror(YYLTYPE *loc, void *scanner, struct mig_parse *ps, const char *msg)
 {
