@@ -3,6 +3,7 @@
  * and running the checking passes in order. */
 #include "compiler.h"
 #include "parse.h"
+#include "strmap.h"
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -111,16 +112,13 @@ int mig_program_add_path(struct mig_program *p, const char *path, char *err, siz
 }
 
 /* Files are identified by their real path, so that a file named twice, or
- * imported and also given as input, is parsed once. */
-struct file_key { const char *real; struct mig_file *file; };
-static MIG_VEC(struct file_key) *file_keys;
+ * imported and also given as input, is parsed once. Set during
+ * mig_program_check. */
+static struct mig_strmap *file_keys;
 
 static struct mig_file *find_file(const char *real)
 {
-    for (size_t i = 0; i < file_keys->n; i++)
-        if (strcmp(file_keys->v[i].real, real) == 0)
-            return file_keys->v[i].file;
-    return NULL;
+    return mig_strmap_get(file_keys, real);
 }
 
 static struct mig_file *parse_text(struct mig_program *p, struct mig_source *src)
@@ -143,8 +141,7 @@ static struct mig_file *load_file(struct mig_program *p, const char *path, const
         return NULL;
     }
     f = parse_text(p, src);
-    struct file_key k = { mig_arena_strdup(&p->arena, real), f };
-    MIG_PUSH(&p->arena, *file_keys, k);
+    mig_strmap_put(file_keys, mig_arena_strdup(&p->arena, real), f);
     return f;
 }
 
@@ -157,8 +154,7 @@ static struct mig_file *load_std(struct mig_program *p, size_t i)
                                             stdlib_modules[i].text, strlen(stdlib_modules[i].text));
     f = parse_text(p, src);
     f->is_std = true;
-    struct file_key k = { stdlib_modules[i].path, f };
-    MIG_PUSH(&p->arena, *file_keys, k);
+    mig_strmap_put(file_keys, stdlib_modules[i].path, f);
     return f;
 }
 
@@ -192,11 +188,13 @@ static void resolve_file_imports(struct mig_program *p, struct mig_file *f)
                     found = 1;
                 }
             }
-            if (!found)
+            if (!found) {
+                p->diags.fatal++;
                 mig_diag(&p->diags, MIG_ERROR, im->span.file, im->span.start, im->span.end,
                          "unknown-import",
                          "unknown module '%s' (the standard modules are std, std.pg and std.sqlite; "
                          "import another file by its path, as in import \"lib.mig\";)", im->name);
+            }
             continue;
         }
         const char *base = f->src->path;
@@ -206,6 +204,7 @@ static void resolve_file_imports(struct mig_program *p, struct mig_file *f)
         if (f->is_std) {
             mig_diag(&p->diags, MIG_ERROR, im->span.file, im->span.start, im->span.end,
                      "unknown-import", "the standard library cannot import files");
+            p->diags.fatal++;
             continue;
         }
         const char *why = NULL;
@@ -213,11 +212,13 @@ static void resolve_file_imports(struct mig_program *p, struct mig_file *f)
         if (!g) {
             mig_diag(&p->diags, MIG_ERROR, im->span.file, im->span.start, im->span.end,
                      "unknown-import", "cannot import '%s': %s", path, why);
+            p->diags.fatal++;
             continue;
         }
         if (g == f) {
             mig_diag(&p->diags, MIG_ERROR, im->span.file, im->span.start, im->span.end,
                      "unknown-import", "a file cannot import itself");
+            p->diags.fatal++;
             continue;
         }
         im->file = g;
@@ -234,21 +235,22 @@ void mig_resolve_imports(struct mig_program *p)
 
 unsigned mig_program_check(struct mig_program *p)
 {
-    MIG_VEC(struct file_key) keys = { 0 };
-    file_keys = (void *)&keys;
+    struct mig_strmap keys = { .arena = &p->arena };
+    file_keys = &keys;
     for (size_t i = 0; i < p->input_paths.n; i++) {
         const char *why = NULL;
         struct mig_file *f = load_file(p, p->input_paths.v[i], &why);
         if (!f) {
             mig_diag(&p->diags, MIG_ERROR, UINT32_MAX, 0, 0, "io",
                      "cannot read '%s': %s", p->input_paths.v[i], why);
+            p->diags.fatal++;
             continue;
         }
         f->is_input = true;
     }
     mig_resolve_imports(p);
     file_keys = NULL;
-    if (p->diags.errors == 0) {
+    if (p->diags.fatal == 0) {
         mig_check_decls(p);
         mig_check_types(p);
         mig_check_rules(p);

@@ -22,6 +22,8 @@ struct mig_diags {
     struct mig_sources *sources;    /* borrowed */
     MIG_VEC(struct mig_diag) v;
     unsigned errors, warnings;
+    unsigned fatal;     /* errors after which the AST is incomplete (syntax,
+                           missing imports): later passes would only cascade */
 };
 
 void mig_diag(struct mig_diags *d, enum mig_severity sev, uint32_t file,

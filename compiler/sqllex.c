@@ -51,22 +51,33 @@ static void quoted(const char *s, size_t i, size_t end, struct mig_sqltoken *t, 
     t->end = end;
 }
 
+/* ${name}, ${name:ident}, ${name:raw}. Anything else from "${" to the next
+ * '}' on the same line is one malformed token, so that its braces never
+ * count as the body's own. */
 static void interp(const char *s, size_t end, struct mig_sqltoken *t)
 {
-    size_t i = t->start + 2;
+    size_t close = t->start + 2;
+    while (close < end && s[close] != '}' && s[close] != '\n')
+        close++;
     t->kind = SQLT_BAD_INTERP;
+    if (close >= end || s[close] != '}') {
+        t->what = "'${' without its closing '}'";
+        t->end = t->start + 2;
+        return;
+    }
+    t->end = close + 1;
     t->what = "expected ${name}, ${name:ident} or ${name:raw}";
-    t->end = i;
-    if (i >= end || !is_ident_start((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80)
+    size_t i = t->start + 2;
+    if (!is_ident_start((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80)
         return;
     t->name_start = i;
-    while (i < end && is_ident_char((unsigned char)s[i]) && (unsigned char)s[i] < 0x80)
+    while (is_ident_char((unsigned char)s[i]) && (unsigned char)s[i] < 0x80)
         i++;
     t->name_len = i - t->name_start;
     t->mode = MIG_INTERP_LITERAL;
-    if (i < end && s[i] == ':') {
+    if (s[i] == ':') {
         size_t m = ++i;
-        while (i < end && s[i] >= 'a' && s[i] <= 'z')
+        while (i < close && s[i] != '}')
             i++;
         if (i - m == 5 && memcmp(s + m, "ident", 5) == 0)
             t->mode = MIG_INTERP_IDENT;
@@ -74,17 +85,13 @@ static void interp(const char *s, size_t end, struct mig_sqltoken *t)
             t->mode = MIG_INTERP_RAW;
         else {
             t->what = "unknown interpolation mode: expected ${name:ident} or ${name:raw}";
-            t->end = i;
             return;
         }
     }
-    if (i < end && s[i] == '}') {
+    if (i == close) {
         t->kind = SQLT_INTERP;
         t->what = NULL;
-        t->end = i + 1;
-        return;
     }
-    t->end = i;
 }
 
 void mig_sql_next(const char *s, size_t pos, size_t end, struct mig_sqltoken *t)

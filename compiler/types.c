@@ -156,11 +156,6 @@ static struct mig_symbol *lookup_fn(struct tctx *c, const char *name, struct mig
 static enum mig_type check_expr(struct tctx *c, struct mig_expr *e);
 static void check_sql(struct tctx *c, struct mig_sql *q, const char *what);
 
-static void type_error(struct tctx *c, struct mig_span at, const char *fmt, const char *a, const char *b)
-{
-    MIG_DIAG_AT(c->p, MIG_ERROR, at, "type-mismatch", fmt, a, b);
-}
-
 static const struct { const char *name; enum mig_builtin b; int min, max; enum mig_type ret; } builtins[] = {
     { "dialect", MIG_B_DIALECT, 0, 0, MIG_T_STRING },
     { "server_version", MIG_B_SERVER_VERSION, 0, 0, MIG_T_INT },
@@ -198,11 +193,11 @@ static enum mig_type check_call(struct tctx *c, struct mig_expr *e)
         if (builtins[i].b == MIG_B_ENV)
             for (size_t k = 0; k < args->n; k++)
                 if (!compat(at[k], MIG_T_STRING) || at[k] == MIG_T_NULL)
-                    type_error(c, args->v[k]->span, "env() takes string arguments, not %s%s",
-                               mig_type_name(at[k]), "");
+                    MIG_DIAG_AT(c->p, MIG_ERROR, args->v[k]->span, "type-mismatch",
+                                "env() takes string arguments, not %s", mig_type_name(at[k]));
         if (builtins[i].b == MIG_B_INT && at[0] == MIG_T_BOOL)
-            type_error(c, args->v[0]->span, "int() converts strings and durations, not %s%s",
-                       mig_type_name(at[0]), "");
+            MIG_DIAG_AT(c->p, MIG_ERROR, args->v[0]->span, "type-mismatch",
+                        "int() converts strings and durations, not %s", mig_type_name(at[0]));
         return builtins[i].ret;
     }
     struct mig_symbol *s = lookup_fn(c, name, e->u.ref.name.span);

@@ -424,6 +424,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, struct 
                                    describe(ps, exp[i]));
     }
     mig_diag(ps->diags, MIG_ERROR, ps->src->id, loc->start, loc->end, "syntax", "%s", msg);
+    ps->diags->fatal++;
     return 0;
 }
 
@@ -433,6 +434,7 @@ static void yyerror(YYLTYPE *loc, void *scanner, struct mig_parse *ps, const cha
     if (ps->at_eof_error)
         return;     /* an unterminated body swallowed the rest: it explains the end */
     mig_diag(ps->diags, MIG_ERROR, ps->src->id, loc->start, loc->end, "syntax", "%s", msg);
+    ps->diags->fatal++;
 }
 
 struct mig_span mig_span_of(const struct mig_parse *ps, struct mig_loc l)

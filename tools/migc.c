@@ -2,6 +2,7 @@
  * its cmd_ function (as git.c does). Exit codes: 0 clean, 1 errors (or
  * warnings with -Werror), 2 usage. */
 #include "config.h"
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +18,14 @@ static const char usage_text[] =
     "\n"
     "PATH is a .mig file or a directory searched recursively for *.mig files.\n";
 
-static int usage_error(const char *fmt, const char *arg)
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fputs("migc: error: ", stderr);
-    fprintf(stderr, fmt, arg);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fputs("\n", stderr);
     fputs(usage_text, stderr);
     return EXIT_USAGE;

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# dev.sh — the two commands of the README quick start, runnable as root on a
+# fresh Debian 12 machine (or as a user with sudo):
+#   ./dev.sh demo    install what is missing, build, run the main job on SQLite
+#   ./dev.sh test    install what is missing, build, run every test
+# and, for developers:
+#   ./dev.sh build | distcheck
+set -euo pipefail
+cd "$(dirname "$0")"
+TOP=$PWD
+BUILD=$TOP/build
+
+PKGS=(build-essential flex bison autoconf automake libtool pkg-config
+      libpq-dev libsqlite3-dev libcriterion-dev libssl-dev libjansson-dev
+      postgresql postgresql-common sqlite3)
+
+install_missing() {
+    local missing=() p
+    for p in "${PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "dev.sh: installing ${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build() {
+    if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+        autoreconf -fi
+    fi
+    mkdir -p "$BUILD"
+    if [ ! -f "$BUILD/Makefile" ]; then
+        (cd "$BUILD" && "$TOP/configure" ${CONFIGURE_FLAGS:-})
+    fi
+    make -C "$BUILD" -j"$(nproc)"
+}
+
+run_tests() {
+    local rc=0
+    make -C "$BUILD" -j"$(nproc)" check || rc=$?
+    if [ $rc -ne 0 ]; then
+        # show what failed: the harness keeps each test's output in its .log
+        local trs
+        for trs in $(grep -l -E '^:test-result: (FAIL|ERROR)' \
+                     $(find "$BUILD/tests" -name '*.trs') 2>/dev/null || true); do
+            echo "==== ${trs%.trs}.log"
+            cat "${trs%.trs}.log"
+        done
+    fi
+    bash "$TOP/tests/summary.sh" "$BUILD"
+    return $rc
+}
+
+demo() {
+    local migc=$BUILD/migc
+    echo "== migc check samples/"
+    "$migc" check samples/ && echo "samples: clean"
+}
+
+case "${1:-}" in
+    demo) install_missing; build; demo ;;
+    test) install_missing; build; run_tests ;;
+    build) install_missing; build ;;
+    distcheck) install_missing; build; make -C "$BUILD" distcheck ;;
+    *) echo "usage: $0 demo|test|build|distcheck" >&2; exit 2 ;;
+esac

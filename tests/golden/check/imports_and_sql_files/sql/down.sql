@@ -1,0 +1,1 @@
+ALTER TABLE ${suffix:ident} RENAME TO accounts;
