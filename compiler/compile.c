@@ -82,7 +82,8 @@ static int add_dir(struct mig_program *p, const char *dir, char *err, size_t err
         MIG_PUSH(&p->arena, names, mig_arena_strdup(&p->arena, e->d_name));
     }
     closedir(d);
-    qsort(names.v, names.n, sizeof(*names.v), cmp_str);
+    if (names.n > 1)
+        qsort(names.v, names.n, sizeof(*names.v), cmp_str);
     for (size_t i = 0; i < names.n; i++) {
         const char *full = join_path(&p->arena, dir, names.v[i]);
         struct stat st;
@@ -121,8 +122,48 @@ static struct mig_file *find_file(const char *real)
     return mig_strmap_get(file_keys, real);
 }
 
+/* Offset of the first byte that is not part of valid UTF-8, or len. */
+static size_t utf8_invalid_at(const unsigned char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned c = s[i];
+        size_t n;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 1;
+        else if (c >= 0xE0 && c <= 0xEF)
+            n = 2;
+        else if (c >= 0xF0 && c <= 0xF4)
+            n = 3;
+        else
+            return i;
+        if (i + n >= len)
+            return i;
+        for (size_t k = 1; k <= n; k++)
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+        i += n + 1;
+    }
+    return len;
+}
+
 static struct mig_file *parse_text(struct mig_program *p, struct mig_source *src)
 {
+    size_t bad = utf8_invalid_at((const unsigned char *)src->text, src->len);
+    if (bad < src->len) {
+        /* not a .mig text at all: one error, not hundreds */
+        mig_diag(&p->diags, MIG_ERROR, src->id, (uint32_t)bad, (uint32_t)bad + 1, "syntax",
+                 "the file is not UTF-8 text (byte 0x%02x at offset %zu)",
+                 (unsigned char)src->text[bad], bad);
+        p->diags.fatal++;
+        struct mig_file *f = MIG_NEW(&p->arena, struct mig_file);
+        f->src = src;
+        MIG_PUSH(&p->arena, p->files, f);
+        return f;
+    }
     struct mig_file *f = mig_parse_source(&p->arena, &p->diags, src);
     MIG_PUSH(&p->arena, p->files, f);
     return f;

@@ -47,7 +47,8 @@ static int cmp_diag(const void *pa, const void *pb)
 void mig_diags_sort(struct mig_diags *d)
 {
     sort_sources = d->sources;
-    qsort(d->v.v, d->v.n, sizeof(*d->v.v), cmp_diag);
+    if (d->v.n > 1)
+        qsort(d->v.v, d->v.n, sizeof(*d->v.v), cmp_diag);
     sort_sources = NULL;
 }
 

@@ -210,7 +210,8 @@ void mig_check_decls(struct mig_program *p)
         for (size_t k = 0; k < f->migrations.n; k++)
             MIG_PUSH(&p->arena, all, f->migrations.v[k]);
     }
-    qsort(all.v, all.n, sizeof(*all.v), cmp_mig);
+    if (all.n > 1)
+        qsort(all.v, all.n, sizeof(*all.v), cmp_mig);
     for (size_t i = 0; i < all.n; i++) {
         struct mig_migration *m = all.v[i];
         struct mig_migration *old = mig_strmap_get(&byname, m->name);

@@ -433,6 +433,8 @@ static void yyerror(YYLTYPE *loc, void *scanner, struct mig_parse *ps, const cha
     (void)scanner;
     if (ps->at_eof_error)
         return;     /* an unterminated body swallowed the rest: it explains the end */
+    if (strcmp(msg, "memory exhausted") == 0)
+        msg = "nesting too deep for the parser (simplify the expression)";
     mig_diag(ps->diags, MIG_ERROR, ps->src->id, loc->start, loc->end, "syntax", "%s", msg);
     ps->diags->fatal++;
 }

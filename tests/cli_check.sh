@@ -47,6 +47,9 @@ cat > "$tmp/bad.mig" <<'MIG'
 migration b { step s { up sql { SELECT 1 } } }
 MIG
 
+printf 'let a = "\377\376";\n' > "$tmp/latin.mig"
+expect "a file that is not UTF-8: one clear error" 1 "latin.mig:1:10: error: the file is not UTF-8 text" -- check "$tmp/latin.mig"
+
 expect "clean directory: exit 0, no output" 0 "" -- check "$tmp/tree"
 expect "after across a directory tree" 0 "" -- check "$tmp/tree/top.mig" "$tmp/tree/a"
 expect "after names a file not given" 1 "unknown-after" -- check "$tmp/tree/top.mig"
