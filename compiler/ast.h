@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "arena.h"
 #include "sqllex.h"
+#include "runtime/plan.h"
 
 struct mig_span {
     uint32_t file;
@@ -22,7 +23,6 @@ enum mig_type {
 };
 const char *mig_type_name(enum mig_type t);
 
-enum mig_dialect { MIG_D_ANY = 0, MIG_D_POSTGRES = 1, MIG_D_SQLITE = 2 };
 const char *mig_dialect_name(enum mig_dialect d);
 
 struct mig_name {           /* an identifier or a dotted name as written */
@@ -64,10 +64,6 @@ enum mig_binop {
 };
 const char *mig_binop_text(enum mig_binop op);
 
-enum mig_builtin {
-    MIG_B_NONE, MIG_B_DIALECT, MIG_B_SERVER_VERSION, MIG_B_ENV, MIG_B_INT,
-    MIG_B_STRING, MIG_B_IS_NULL,
-};
 
 struct mig_expr;
 struct mig_exprs { struct mig_expr **v; size_t n, cap; };
@@ -109,7 +105,8 @@ struct mig_symbol {
     bool has_type;              /* a `let` with ": type" */
     struct mig_expr *init;      /* let, param default */
     struct mig_fn *fn;          /* FN */
-    uint32_t index;             /* FNPARAM: position; LET/PARAM: slot */
+    uint32_t index;             /* FNPARAM: position; LET/PARAM: slot or global (codegen) */
+    bool global;                /* a file-level let (codegen) */
     bool used;
     struct mig_file *file;      /* where it is defined */
 };
@@ -127,7 +124,6 @@ struct mig_fn {
     int visit;                  /* recursion check */
 };
 
-enum mig_txn { MIG_TXN_DEFAULT, MIG_TXN_PHASE, MIG_TXN_STEP, MIG_TXN_NONE };
 
 struct mig_step {
     const char *name;

@@ -5,15 +5,20 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "compiler/codegen.h"
 #include "compiler/compiler.h"
+#include "load.h"
 
 enum { EXIT_CLEAN = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
     "usage: migc check [--format text] [-Werror] PATH...\n"
+    "       migc build PATH... [-o plan.migb]\n"
+    "       migc disasm (plan.migb | PATH...)\n"
     "       migc --version | --help\n"
     "\n"
     "PATH is a .mig file or a directory searched recursively for *.mig files.\n";
@@ -89,11 +94,92 @@ static int cmd_check(int argc, char **argv)
     return rc;
 }
 
+static int cmd_build(int argc, char **argv)
+{
+    const char *out = "plan.migb";
+    char **paths = calloc((size_t)argc + 1, sizeof(*paths));
+    int n = 0;
+    bool opts = true;
+    if (!paths)
+        return usage_error("out of memory");
+    for (int i = 1; i < argc; i++) {
+        if (opts && strcmp(argv[i], "--") == 0) {
+            opts = false;
+        } else if (opts && (strcmp(argv[i], "-o") == 0 || strncmp(argv[i], "-o", 2) == 0)) {
+            out = argv[i][2] ? argv[i] + 2 : i + 1 < argc ? argv[++i] : NULL;
+            if (!out) {
+                free(paths);
+                return usage_error("-o needs a file name");
+            }
+        } else if (opts && argv[i][0] == '-' && argv[i][1]) {
+            free(paths);
+            return usage_error("unknown option '%s'", argv[i]);
+        } else {
+            paths[n++] = argv[i];
+        }
+    }
+    if (n == 0) {
+        free(paths);
+        return usage_error("build needs at least one PATH");
+    }
+    for (int i = 0; i < n; i++)
+        if (mig_is_bytecode_path(paths[i])) {
+            free(paths);
+            return usage_error("'%s' is already bytecode", paths[i]);
+        }
+    bool usage = false;
+    struct mig_plan *p = mig_load_inputs("migc", paths, n, stderr, use_color(stderr), &usage);
+    free(paths);
+    if (!p)
+        return usage ? EXIT_USAGE : EXIT_ERRORS;
+    size_t size = 0;
+    unsigned char *buf = mig_plan_write(p, &size);
+    mig_plan_free(p);
+    /* write beside, then rename: a failed build never leaves half a file */
+    size_t tl = strlen(out) + 8;
+    char *tmp = malloc(tl);
+    if (!tmp) {
+        free(buf);
+        return EXIT_ERRORS;
+    }
+    snprintf(tmp, tl, "%s.tmp", out);
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(buf, 1, size, f) == size;
+    ok = f && fclose(f) == 0 && ok;
+    if (ok && rename(tmp, out) != 0)
+        ok = false;
+    if (!ok) {
+        fprintf(stderr, "migc: error: cannot write '%s': %s\n", out, strerror(errno));
+        remove(tmp);
+    }
+    free(tmp);
+    free(buf);
+    return ok ? EXIT_CLEAN : EXIT_ERRORS;
+}
+
+static int cmd_disasm(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-' && argv[i][1])
+            return usage_error("unknown option '%s'", argv[i]);
+    if (argc < 2)
+        return usage_error("disasm needs a .migb file (or .mig sources)");
+    bool usage = false;
+    struct mig_plan *p = mig_load_inputs("migc", argv + 1, argc - 1, stderr, use_color(stderr), &usage);
+    if (!p)
+        return usage || mig_is_bytecode_path(argv[1]) ? EXIT_USAGE : EXIT_ERRORS;
+    mig_plan_disasm(p, stdout);
+    mig_plan_free(p);
+    return EXIT_CLEAN;
+}
+
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
 } commands[] = {
     { "check", cmd_check },
+    { "build", cmd_build },
+    { "disasm", cmd_disasm },
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,180 @@
+/* disasm.c — `migc disasm`: a listing in the spirit of SQLite's EXPLAIN and
+ * `luac -l`: address, source line, opcode, operands, and a comment showing
+ * what the operands mean (the constant, the SQL, the step). */
+#include "plan.h"
+#include "opcodes.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void print_value(FILE *out, const struct mig_value *v)
+{
+    switch (v->t) {
+    case MIG_V_NULL: fputs("null", out); break;
+    case MIG_V_INT: fprintf(out, "%lld", (long long)v->i); break;
+    case MIG_V_BOOL: fputs(v->i ? "true" : "false", out); break;
+    case MIG_V_DURATION: fprintf(out, "%lldms", (long long)v->i); break;
+    case MIG_V_STRING:
+        fputc('"', out);
+        for (uint32_t i = 0; i < v->n && i < 60; i++) {
+            char c = v->s[i];
+            if (c == '\n')
+                fputs("\\n", out);
+            else if (c == '"' || c == '\\')
+                fprintf(out, "\\%c", c);
+            else
+                fputc(c, out);
+        }
+        fputs(v->n > 60 ? "\"…" : "\"", out);
+        break;
+    default: fputs("?", out); break;
+    }
+}
+
+/* The SQL of a variant on one line, whitespace collapsed, shortened. */
+static void print_sql(FILE *out, const struct mig_plan *p, const struct mig_pvariant *v)
+{
+    const char *s = mig_plan_str(p, v->text);
+    int col = 0, space = 0;
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    for (; *s && col < 60; s++) {
+        if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') {
+            space = 1;
+            continue;
+        }
+        if (space && col) {
+            fputc(' ', out);
+            col++;
+        }
+        space = 0;
+        fputc(*s, out);
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            col++;
+    }
+    if (*s)
+        fputs("…", out);
+}
+
+static void print_query(FILE *out, const struct mig_plan *p, uint32_t q)
+{
+    const struct mig_pquery *qq = &p->queries[q];
+    for (uint32_t i = 0; i < qq->nvariants; i++) {
+        static const char *const d[] = { "", "postgres: ", "sqlite: " };
+        fprintf(out, "%s%s", i ? " | " : "", d[qq->v[i].dialect]);
+        print_sql(out, p, &qq->v[i]);
+    }
+}
+
+static const char *step_path(const struct mig_plan *p, uint32_t s, char *buf, size_t n)
+{
+    const struct mig_pstep *st = &p->steps[s];
+    snprintf(buf, n, "%s.%s.%s", mig_plan_str(p, p->migrations[st->migration].name),
+             mig_plan_str(p, p->phases[st->phase].name), mig_plan_str(p, st->name));
+    return buf;
+}
+
+static void comment(FILE *out, const struct mig_plan *p, uint32_t pc)
+{
+    enum mig_opcode op = (enum mig_opcode)p->code[pc];
+    const uint32_t *a = &p->code[pc + 1];
+    char buf[512];
+    switch (op) {
+    case OP_CONST: print_value(out, &p->consts[a[0]]); break;
+    case OP_LOAD_GLOBAL: case OP_STORE_GLOBAL: fputs(mig_plan_str(p, p->global_names[a[0]]), out); break;
+    case OP_CHECK_TYPE: fputs(mig_vtype_name((enum mig_vtype)a[0]), out); break;
+    case OP_CALL: fprintf(out, "%s()", mig_plan_str(p, p->fns[a[0]].name)); break;
+    case OP_BUILTIN: fprintf(out, "%s()", mig_builtin_name[a[0]]); break;
+    case OP_EXISTS: case OP_SCALAR: print_query(out, p, a[0]); break;
+    case OP_REQUIRE: case OP_VERIFY: case OP_ASSERT: {
+        const struct mig_pcheck *c = &p->checks[a[0]];
+        fputs(mig_plan_str(p, c->msg != MIG_NONE ? c->msg : c->text), out);
+        break;
+    }
+    case OP_PHASE: case OP_PHASE_WHEN: case OP_TXN_BEGIN: case OP_TXN_COMMIT: case OP_PHASE_END: {
+        const struct mig_pphase *ph = &p->phases[a[0]];
+        static const char *const txn[] = { "", "transaction phase", "transaction step", "transaction none" };
+        fprintf(out, "%s.%s", mig_plan_str(p, p->migrations[ph->migration].name), mig_plan_str(p, ph->name));
+        if (op == OP_TXN_BEGIN)
+            fprintf(out, " (%s)", txn[ph->txn]);
+        break;
+    }
+    case OP_UP: {
+        const struct mig_pstep *st = &p->steps[a[0]];
+        fprintf(out, "%s: ", step_path(p, a[0], buf, sizeof(buf)));
+        print_query(out, p, st->up);
+        if (st->batch)
+            fputs(st->batch_max ? " (batch max)" : " (batch)", out);
+        break;
+    }
+    case OP_STEP: case OP_STEP_WHEN: case OP_STEP_END: {
+        const struct mig_pstep *st = &p->steps[a[0]];
+        fputs(step_path(p, a[0], buf, sizeof(buf)), out);
+        if (op == OP_STEP && st->down == MIG_NONE)
+            fprintf(out, " (down irreversible: %s)", mig_plan_str(p, st->irreversible));
+        break;
+    }
+    default: break;
+    }
+}
+
+static void block_title(FILE *out, const struct mig_plan *p, const struct mig_pblock *b)
+{
+    switch ((enum mig_blockkind)b->kind) {
+    case MIG_BLOCK_GLOBALS: fputs("; file-level lets\n", out); break;
+    case MIG_BLOCK_FN:
+        fprintf(out, "; fn %s (%u parameter%s)\n", mig_plan_str(p, p->fns[b->owner].name),
+                p->fns[b->owner].nparams, p->fns[b->owner].nparams == 1 ? "" : "s");
+        break;
+    case MIG_BLOCK_PROLOGUE: case MIG_BLOCK_BODY: {
+        const struct mig_pmigration *m = &p->migrations[b->owner];
+        fprintf(out, "; migration %s %s (%s:%u)\n", mig_plan_str(p, m->name),
+                b->kind == MIG_BLOCK_PROLOGUE ? "prologue: params, lets, requires" : "body: phases and steps",
+                mig_plan_str(p, m->file), m->line);
+        break;
+    }
+    }
+}
+
+void mig_plan_disasm(const struct mig_plan *p, FILE *out)
+{
+    fprintf(out, "; mig bytecode, format %d: %u migration%s, %u phase%s, %u step%s, %u function%s, "
+            "%u instruction words\n", MIG_FORMAT_VERSION, p->nmigrations, p->nmigrations == 1 ? "" : "s",
+            p->nphases, p->nphases == 1 ? "" : "s", p->nsteps, p->nsteps == 1 ? "" : "s",
+            p->nfns, p->nfns == 1 ? "" : "s", p->ncode);
+    for (uint32_t i = 0; i < p->nmigrations; i++) {
+        const struct mig_pmigration *m = &p->migrations[i];
+        fprintf(out, "; %u. %s", i + 1, mig_plan_str(p, m->name));
+        for (uint32_t k = 0; k < m->nafter; k++)
+            fprintf(out, "%s%s", k ? ", " : " after ", mig_plan_str(p, m->after[k]));
+        fputc('\n', out);
+    }
+    for (uint32_t bi = 0; bi < p->nblocks; bi++) {
+        const struct mig_pblock *b = &p->blocks[bi];
+        fputc('\n', out);
+        block_title(out, p, b);
+        fputs("addr  line  opcode        operands        comment\n", out);
+        for (uint32_t pc = b->start; pc < b->end; pc += 1 + (uint32_t)mig_opinfo[p->code[pc]].nops) {
+            const struct mig_opinfo *oi = &mig_opinfo[p->code[pc]];
+            const char *file;
+            uint32_t line;
+            mig_plan_line(p, pc, &file, &line);
+            char ops[64] = "";
+            size_t k = 0;
+            for (int i = 0; i < oi->nops && k < sizeof(ops); i++)
+                k += (size_t)snprintf(ops + k, sizeof(ops) - k, "%s%u", i ? " " : "", p->code[pc + 1 + i]);
+            char *text = NULL;
+            size_t len = 0;
+            FILE *m = open_memstream(&text, &len);
+            if (!m)
+                return;
+            fprintf(m, "%04u  %4u  %-13s %-15s ", pc, line, oi->name, ops);
+            comment(m, p, pc);
+            fclose(m);
+            while (len > 0 && text[len - 1] == ' ')
+                len--;
+            fwrite(text, 1, len, out);
+            fputc('\n', out);
+            free(text);
+        }
+    }
+}

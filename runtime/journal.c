@@ -1,0 +1,400 @@
+/* journal.c — the undo log in SQLite (see journal.h and doc/journal.md). */
+#include "journal.h"
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct mig_journal {
+    sqlite3 *db;
+    char err[1024];
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);\n"
+    "CREATE TABLE IF NOT EXISTS runs (\n"
+    "  id          INTEGER PRIMARY KEY,\n"
+    "  command     TEXT NOT NULL,      -- apply, rollback\n"
+    "  target      TEXT NOT NULL,      -- database identity (no password)\n"
+    "  display     TEXT NOT NULL,      -- the --db URL as printed (password masked)\n"
+    "  dialect     TEXT NOT NULL,\n"
+    "  user        TEXT, host TEXT, pid INTEGER,\n"
+    "  started_at  TEXT NOT NULL, finished_at TEXT,\n"
+    "  outcome     TEXT NOT NULL       -- running, success, failed, rolled_back, refused, interrupted\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS entries (\n"
+    "  id           INTEGER PRIMARY KEY,\n"
+    "  run_id       INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  uid          TEXT NOT NULL UNIQUE, -- also mig_applied.entry_uid in the target\n"
+    "  migration    TEXT NOT NULL, phase TEXT NOT NULL, step TEXT NOT NULL,\n"
+    "  action       TEXT NOT NULL,       -- applied, skipped, undone\n"
+    "  state        TEXT NOT NULL,       -- pending, done, aborted, interrupted\n"
+    "  txn          TEXT,                -- phase, step, none\n"
+    "  checksum     TEXT,                -- SHA-256 of the up source (hex)\n"
+    "  up_sql       TEXT, down_sql TEXT, -- rendered with the values in effect\n"
+    "  irreversible TEXT,                -- the reason of a down irreversible\n"
+    "  undoes       TEXT,                -- for undone: the uid of the entry undone\n"
+    "  file TEXT, line INTEGER,\n"
+    "  rows INTEGER, duration_ms INTEGER,\n"
+    "  recorded_at  TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS entries_run ON entries(run_id);\n"
+    "CREATE INDEX IF NOT EXISTS entries_state ON entries(state);\n"
+    "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');\n";
+
+static void now_iso(char out[64])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+void mig_journal_uid(char out[33])
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        srand((unsigned)(ts.tv_nsec ^ getpid()));
+        for (size_t i = 0; i < sizeof(b); i++)
+            b[i] = (unsigned char)rand();
+    }
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static int jfail(struct mig_journal *j, const char *what)
+{
+    snprintf(j->err, sizeof(j->err), "%s: %s", what, sqlite3_errmsg(j->db));
+    return -1;
+}
+
+const char *mig_journal_error(struct mig_journal *j)
+{
+    return j->err;
+}
+
+static int mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+int mig_journal_open(const char *path, struct mig_journal **out, char *err, size_t errlen)
+{
+    struct mig_journal *j = calloc(1, sizeof(*j));
+    if (!j) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (mkdirs(path) != 0) {
+        snprintf(err, errlen, "cannot create the folder of the journal '%s': %s", path, strerror(errno));
+        free(j);
+        return -1;
+    }
+    int rc = sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    char *msg = NULL;
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(j->db, 10000);
+        rc = sqlite3_exec(j->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(j->db, schema, NULL, NULL, &msg);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot use the journal '%s': %s", path,
+                 msg ? msg : j->db ? sqlite3_errmsg(j->db) : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        sqlite3_close_v2(j->db);
+        free(j);
+        return -1;
+    }
+    *out = j;
+    return 0;
+}
+
+void mig_journal_close(struct mig_journal *j)
+{
+    if (!j)
+        return;
+    sqlite3_close_v2(j->db);
+    free(j);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+int64_t mig_journal_run_begin(struct mig_journal *j, const char *command, const char *target,
+                              const char *display, const char *dialect)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "INSERT INTO runs (command, target, display, dialect, user, host, pid, "
+                           "started_at, outcome) VALUES (?,?,?,?,?,?,?,?,'running')", -1, &st, NULL) != SQLITE_OK) {
+        jfail(j, "cannot record the run");
+        return -1;
+    }
+    char now[64], host[256] = "";
+    now_iso(now);
+    gethostname(host, sizeof(host) - 1);
+    const char *user = getenv("USER");
+    bind_text(st, 1, command);
+    bind_text(st, 2, target);
+    bind_text(st, 3, display);
+    bind_text(st, 4, dialect);
+    bind_text(st, 5, user);
+    bind_text(st, 6, host);
+    sqlite3_bind_int64(st, 7, getpid());
+    bind_text(st, 8, now);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        jfail(j, "cannot record the run");
+        return -1;
+    }
+    return sqlite3_last_insert_rowid(j->db);
+}
+
+int mig_journal_run_end(struct mig_journal *j, int64_t run, const char *outcome)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "UPDATE runs SET outcome = ?, finished_at = ? WHERE id = ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return jfail(j, "cannot finish the run");
+    char now[64];
+    now_iso(now);
+    bind_text(st, 1, outcome);
+    bind_text(st, 2, now);
+    sqlite3_bind_int64(st, 3, run);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : jfail(j, "cannot finish the run");
+}
+
+int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return jfail(j, "cannot write the journal");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "INSERT INTO entries (run_id, uid, migration, phase, step, action, state, "
+                           "txn, checksum, up_sql, down_sql, irreversible, undoes, file, line, rows, "
+                           "duration_ms, recorded_at) VALUES (?,?,?,?,?,?,'pending',?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        jfail(j, "cannot write the journal");
+        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    char now[64];
+    now_iso(now);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, run);
+        bind_text(st, 2, e[i].uid);
+        bind_text(st, 3, e[i].migration);
+        bind_text(st, 4, e[i].phase);
+        bind_text(st, 5, e[i].step);
+        bind_text(st, 6, e[i].action);
+        bind_text(st, 7, e[i].txn);
+        bind_text(st, 8, e[i].checksum);
+        bind_text(st, 9, e[i].up_sql);
+        bind_text(st, 10, e[i].down_sql);
+        bind_text(st, 11, e[i].irreversible);
+        bind_text(st, 12, e[i].undoes);
+        bind_text(st, 13, e[i].file);
+        sqlite3_bind_int64(st, 14, e[i].line);
+        sqlite3_bind_int64(st, 15, e[i].rows);
+        sqlite3_bind_int64(st, 16, e[i].duration_ms);
+        bind_text(st, 17, now);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            jfail(j, "cannot write the journal");
+            sqlite3_finalize(st);
+            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        e[i].id = sqlite3_last_insert_rowid(j->db);
+    }
+    sqlite3_finalize(st);
+    if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        jfail(j, "cannot commit the journal");
+        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int mig_journal_set_state(struct mig_journal *j, const struct mig_jentry *e, size_t n, const char *state)
+{
+    if (n == 0)
+        return 0;
+    if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return jfail(j, "cannot update the journal");
+    int ok = 1;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = mig_journal_set_state_uid(j, e[i].uid, state) == 0;
+    if (!ok || sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+        return jfail(j, "cannot update the journal");
+    }
+    return 0;
+}
+
+int mig_journal_set_state_uid(struct mig_journal *j, const char *uid, const char *state)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "UPDATE entries SET state = ? WHERE uid = ?", -1, &st, NULL) != SQLITE_OK)
+        return jfail(j, "cannot update the journal");
+    bind_text(st, 1, state);
+    bind_text(st, 2, uid);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : jfail(j, "cannot update the journal");
+}
+
+int mig_journal_pending(struct mig_journal *j, const char *target,
+                        void (*cb)(void *ctx, const char *uid, const char *action, const char *undoes,
+                                   const char *txn, const char *migration, const char *phase,
+                                   const char *step),
+                        void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT e.uid, e.action, e.undoes, e.txn, e.migration, e.phase, e.step "
+                           "FROM entries e JOIN runs r ON r.id = e.run_id "
+                           "WHERE e.state = 'pending' AND r.target = ? ORDER BY e.id", -1, &st, NULL) != SQLITE_OK)
+        return jfail(j, "cannot read the journal");
+    bind_text(st, 1, target);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        cb(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+           (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+           (const char *)sqlite3_column_text(st, 4), (const char *)sqlite3_column_text(st, 5),
+           (const char *)sqlite3_column_text(st, 6));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : jfail(j, "cannot read the journal");
+}
+
+int mig_journal_close_stale_runs(struct mig_journal *j, const char *target)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "UPDATE runs SET outcome = 'interrupted' WHERE outcome = 'running' "
+                           "AND target = ?", -1, &st, NULL) != SQLITE_OK)
+        return jfail(j, "cannot update the journal");
+    bind_text(st, 1, target);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : jfail(j, "cannot update the journal");
+}
+
+static char *dup_col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+int mig_journal_lookup(struct mig_journal *j, const char *uid, int64_t *id, int64_t *run, char **down,
+                       char **irreversible, char **txn, char **file, int64_t *line)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT id, run_id, down_sql, irreversible, txn, file, line FROM entries "
+                           "WHERE uid = ? AND action IN ('applied', 'skipped')", -1, &st, NULL) != SQLITE_OK)
+        return jfail(j, "cannot read the journal");
+    bind_text(st, 1, uid);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        *run = sqlite3_column_int64(st, 1);
+        *down = dup_col(st, 2);
+        *irreversible = dup_col(st, 3);
+        *txn = dup_col(st, 4);
+        *file = dup_col(st, 5);
+        *line = sqlite3_column_int64(st, 6);
+        sqlite3_finalize(st);
+        return 0;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 1 : jfail(j, "cannot read the journal");
+}
+
+int mig_journal_print(struct mig_journal *j, const char *target, bool json, FILE *out)
+{
+    sqlite3_stmt *runs, *ents;
+    if (sqlite3_prepare_v2(j->db, "SELECT id, command, display, started_at, finished_at, outcome, user, host "
+                           "FROM runs WHERE target = ? ORDER BY id", -1, &runs, NULL) != SQLITE_OK)
+        return jfail(j, "cannot read the journal");
+    if (sqlite3_prepare_v2(j->db, "SELECT migration, phase, step, action, state, rows, duration_ms, "
+                           "irreversible, file, line FROM entries WHERE run_id = ? ORDER BY id",
+                           -1, &ents, NULL) != SQLITE_OK) {
+        sqlite3_finalize(runs);
+        return jfail(j, "cannot read the journal");
+    }
+    bind_text(runs, 1, target);
+    int nruns = 0;
+    while (sqlite3_step(runs) == SQLITE_ROW) {
+        nruns++;
+        int64_t id = sqlite3_column_int64(runs, 0);
+#define COL(st, i) ((const char *)sqlite3_column_text((st), (i)))
+        if (json) {
+            json_t *o = json_pack("{s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "event", "run", "run", (json_int_t)id,
+                                  "command", COL(runs, 1), "target", COL(runs, 2), "started_at", COL(runs, 3),
+                                  "finished_at", COL(runs, 4), "outcome", COL(runs, 5), "user", COL(runs, 6),
+                                  "host", COL(runs, 7));
+            char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            if (s)
+                fprintf(out, "%s\n", s);
+            free(s);
+            json_decref(o);
+        } else {
+            fprintf(out, "run %lld  %s  %s  %s  %s%s%s\n", (long long)id, COL(runs, 1), COL(runs, 3),
+                    COL(runs, 5), COL(runs, 2), COL(runs, 6) ? "  by " : "", COL(runs, 6) ? COL(runs, 6) : "");
+        }
+        sqlite3_reset(ents);
+        sqlite3_bind_int64(ents, 1, id);
+        while (sqlite3_step(ents) == SQLITE_ROW) {
+            if (json) {
+                json_t *o = json_pack("{s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:I,s:s?,s:s?,s:I}", "event", "entry",
+                                      "run", (json_int_t)id, "migration", COL(ents, 0), "phase", COL(ents, 1),
+                                      "step", COL(ents, 2), "action", COL(ents, 3), "state", COL(ents, 4),
+                                      "rows", (json_int_t)sqlite3_column_int64(ents, 5),
+                                      "ms", (json_int_t)sqlite3_column_int64(ents, 6),
+                                      "irreversible", COL(ents, 7), "file", COL(ents, 8),
+                                      "line", (json_int_t)sqlite3_column_int64(ents, 9));
+                char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+                if (s)
+                    fprintf(out, "%s\n", s);
+                free(s);
+                json_decref(o);
+            } else {
+                const char *state = COL(ents, 4);
+                fprintf(out, "  %-8s %s.%s.%s  (%lld ms%s%s)\n", COL(ents, 3), COL(ents, 0), COL(ents, 1),
+                        COL(ents, 2), (long long)sqlite3_column_int64(ents, 6),
+                        strcmp(state, "done") ? ", " : "", strcmp(state, "done") ? state : "");
+            }
+        }
+#undef COL
+    }
+    sqlite3_finalize(runs);
+    sqlite3_finalize(ents);
+    if (!json && nruns == 0)
+        fprintf(out, "no runs recorded for this database in this journal\n");
+    return 0;
+}

@@ -1,0 +1,67 @@
+/* journal.h — the undo log: a SQLite database (WAL) of runs and their
+ * entries, each applied, skipped or undone step with its rendered SQL. Its
+ * schema is documented in doc/journal.md; users may query it with sqlite3.
+ * Entries are written `pending` and committed (durably) before the target
+ * transaction they describe commits, then marked `done`; at start every
+ * command reconciles `pending` entries with the target's mig_applied. */
+#ifndef MIG_JOURNAL_H
+#define MIG_JOURNAL_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct mig_journal;
+
+struct mig_jentry {
+    int64_t id;             /* set when added */
+    char uid[33];           /* random, also stored in mig_applied.entry_uid */
+    const char *migration, *phase, *step;
+    const char *action;     /* "applied", "skipped", "undone" */
+    const char *txn;        /* "phase", "step", "none" */
+    const char *checksum;   /* hex SHA-256 of the up source, or NULL */
+    const char *up_sql, *down_sql;  /* rendered; down NULL when irreversible */
+    const char *irreversible;       /* the reason, or NULL */
+    const char *undoes;     /* for "undone": the uid of the entry it undid */
+    const char *file;
+    int64_t line;
+    int64_t rows, duration_ms;
+};
+
+/* Opens (creating the file, its folder and the schema) the journal at path.
+ * -1 with a message. */
+int mig_journal_open(const char *path, struct mig_journal **out, char *err, size_t errlen);
+void mig_journal_close(struct mig_journal *j);
+const char *mig_journal_error(struct mig_journal *j);
+
+int64_t mig_journal_run_begin(struct mig_journal *j, const char *command, const char *target,
+                              const char *display, const char *dialect);
+int mig_journal_run_end(struct mig_journal *j, int64_t run, const char *outcome);
+
+/* Adds entries of run as `pending` in one durable transaction. */
+int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, size_t n);
+/* Moves entries to a state ("done", "aborted", "interrupted"). */
+int mig_journal_set_state(struct mig_journal *j, const struct mig_jentry *e, size_t n, const char *state);
+int mig_journal_set_state_uid(struct mig_journal *j, const char *uid, const char *state);
+
+/* Every pending entry of a target: callback(ctx, uid, action, undoes, txn, migration, phase, step). */
+int mig_journal_pending(struct mig_journal *j, const char *target,
+                        void (*cb)(void *ctx, const char *uid, const char *action, const char *undoes,
+                                   const char *txn, const char *migration, const char *phase,
+                                   const char *step),
+                        void *ctx);
+/* Marks runs of target still "running" as "interrupted". */
+int mig_journal_close_stale_runs(struct mig_journal *j, const char *target);
+
+/* The applied/skipped entry with this uid: its id, rendered down,
+ * irreversible reason and txn mode (strings malloc'd; free them). 0 found,
+ * 1 not found, -1 error. */
+int mig_journal_lookup(struct mig_journal *j, const char *uid, int64_t *id, int64_t *run, char **down,
+                       char **irreversible, char **txn, char **file, int64_t *line);
+
+/* Prints runs and entries of target (migrun log). */
+int mig_journal_print(struct mig_journal *j, const char *target, bool json, FILE *out);
+
+/* A new random entry uid (32 hex digits). */
+void mig_journal_uid(char out[33]);
+
+#endif

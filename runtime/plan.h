@@ -1,0 +1,181 @@
+/* plan.h — a compiled plan in memory: what codegen builds, what a .migb
+ * file holds, what the loader verifies and the VM runs. Everything is owned
+ * by the plan's arena (mig_plan_free). Indexes refer to the tables here;
+ * MIG_NONE marks an absent optional index. */
+#ifndef MIG_PLAN_H
+#define MIG_PLAN_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "compiler/arena.h"
+
+#define MIG_NONE UINT32_MAX
+#define MIG_FORMAT_VERSION 1
+
+/* Shared by the compiler and the runtime: values of these enums are stored
+ * in .migb files, so they never change. */
+enum mig_dialect { MIG_D_ANY = 0, MIG_D_POSTGRES = 1, MIG_D_SQLITE = 2 };
+enum mig_txn { MIG_TXN_DEFAULT, MIG_TXN_PHASE, MIG_TXN_STEP, MIG_TXN_NONE };
+enum mig_builtin {
+    MIG_B_NONE, MIG_B_DIALECT, MIG_B_SERVER_VERSION, MIG_B_ENV, MIG_B_INT,
+    MIG_B_STRING, MIG_B_IS_NULL, MIG_B__COUNT
+};
+/* Arity of each builtin: min and max arguments. */
+extern const uint8_t mig_builtin_arity[MIG_B__COUNT][2];
+extern const char *const mig_builtin_name[MIG_B__COUNT];
+
+enum mig_vtype { MIG_V_NULL, MIG_V_INT, MIG_V_STRING, MIG_V_BOOL, MIG_V_DURATION, MIG_V__COUNT };
+
+struct mig_value {
+    enum mig_vtype t;
+    int64_t i;              /* INT, BOOL (0/1), DURATION (ms) */
+    const char *s;          /* STRING: NUL-terminated; owned by whoever made the value */
+    uint32_t n;             /* STRING: length */
+};
+
+const char *mig_vtype_name(enum mig_vtype t);
+
+enum mig_varkind { MIG_VAR_GLOBAL, MIG_VAR_SLOT, MIG_VAR_ARG };
+
+struct mig_pinterp {        /* one ${…} of a SQL template */
+    uint32_t off, len;      /* in the template text */
+    uint8_t mode;           /* enum mig_interp_mode */
+    uint8_t kind;           /* enum mig_varkind */
+    uint32_t index;
+    uint32_t name;          /* string: the name, for messages */
+};
+
+struct mig_pvariant {       /* one dialect's SQL of an action or query */
+    uint8_t dialect;        /* enum mig_dialect; 0 = any */
+    uint32_t text;          /* string: the SQL exactly as written */
+    uint32_t ninterps;
+    struct mig_pinterp *interps;
+    uint8_t sha256[32];     /* of the text bytes (the checksum of DESIGN.md) */
+    uint32_t file, line;    /* where the text starts (string, 1-based line) */
+};
+
+struct mig_pquery {         /* an up, a down, or an exists/scalar query */
+    uint32_t nvariants;
+    struct mig_pvariant *v;
+};
+
+enum mig_checkkind { MIG_CHECK_REQUIRE, MIG_CHECK_VERIFY, MIG_CHECK_ASSERT };
+
+struct mig_pcheck {         /* a require, verify or assert */
+    uint8_t kind;
+    uint32_t msg;           /* string or MIG_NONE */
+    uint32_t text;          /* string: the condition's source text */
+    uint32_t file, line;
+};
+
+struct mig_pstep {
+    uint32_t name, title;   /* strings (title MIG_NONE) */
+    uint32_t migration, phase;
+    uint32_t file, line;
+    uint32_t up, down;      /* queries; down MIG_NONE when irreversible */
+    uint32_t irreversible;  /* string: the reason, or MIG_NONE */
+    uint8_t batch;
+    int64_t batch_max;      /* 0: until no rows change */
+};
+
+struct mig_pphase {
+    uint32_t name, title;
+    uint32_t migration;
+    uint32_t file, line;
+    uint8_t txn;            /* enum mig_txn (DEFAULT means phase) */
+    uint8_t implicit;
+    int64_t timeout_ms, lock_timeout_ms, retry, retry_every_ms;
+    uint32_t first_step, nsteps;
+};
+
+struct mig_ptarget {
+    uint8_t dialect;
+    int64_t min_version;
+};
+
+struct mig_pparam {
+    uint32_t name;
+    uint8_t type;           /* enum mig_vtype */
+    uint32_t slot;
+};
+
+enum mig_blockkind { MIG_BLOCK_FN, MIG_BLOCK_GLOBALS, MIG_BLOCK_PROLOGUE, MIG_BLOCK_BODY };
+
+struct mig_pblock {
+    uint8_t kind;
+    uint32_t owner;         /* fn or migration index */
+    uint32_t start, end;    /* code words [start, end) */
+    uint32_t max_stack;     /* computed by the verifier */
+};
+
+struct mig_pmigration {
+    uint32_t name, title, file, line;
+    uint32_t ntargets;
+    struct mig_ptarget *targets;
+    uint32_t nafter;
+    uint32_t *after;        /* strings */
+    uint32_t nparams;
+    struct mig_pparam *params;
+    uint32_t nslots;        /* params then lets */
+    uint32_t prologue, body;    /* blocks */
+    uint32_t first_phase, nphases;
+};
+
+struct mig_pfn {
+    uint32_t name;          /* string, qualified ("std.table_exists") */
+    uint32_t nparams;
+    uint32_t block;
+};
+
+struct mig_pline {          /* from addr on, code comes from file:line */
+    uint32_t addr, file, line;
+};
+
+struct mig_plan {
+    struct mig_arena arena;
+    uint32_t nstrings;
+    const char **strings;   /* NUL-terminated */
+    uint32_t *string_len;
+    uint32_t nconsts;
+    struct mig_value *consts;
+    uint32_t nqueries;
+    struct mig_pquery *queries;
+    uint32_t nchecks;
+    struct mig_pcheck *checks;
+    uint32_t nfns;
+    struct mig_pfn *fns;
+    uint32_t nglobals;
+    uint32_t *global_names; /* strings */
+    uint32_t globals_block;
+    uint32_t nmigrations;   /* in run order */
+    struct mig_pmigration *migrations;
+    uint32_t nphases;
+    struct mig_pphase *phases;
+    uint32_t nsteps;
+    struct mig_pstep *steps;
+    uint32_t nblocks;
+    struct mig_pblock *blocks;
+    uint32_t ncode;
+    uint32_t *code;
+    uint32_t nlines;
+    struct mig_pline *lines;
+};
+
+void mig_plan_free(struct mig_plan *p);
+const char *mig_plan_str(const struct mig_plan *p, uint32_t s);  /* "" for MIG_NONE */
+/* The source line of the instruction at addr (0 when unknown). */
+void mig_plan_line(const struct mig_plan *p, uint32_t addr, const char **file, uint32_t *line);
+/* The variant of a query for a dialect (its own, else the one without a
+ * dialect), or NULL. */
+const struct mig_pvariant *mig_plan_variant(const struct mig_plan *p, uint32_t query, int dialect);
+
+/* Serialises the plan (.migb). Returns a malloc'd buffer and its size. */
+unsigned char *mig_plan_write(const struct mig_plan *p, size_t *size);
+/* Loads and verifies a .migb image. NULL on any problem, with a message. */
+struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err, size_t errlen);
+/* Verifies a plan (bounds, blocks, jumps, stack depth); 0 or -1 with err. */
+int mig_plan_verify(struct mig_plan *p, char *err, size_t errlen);
+/* EXPLAIN-style listing. */
+void mig_plan_disasm(const struct mig_plan *p, FILE *out);
+
+#endif

@@ -1,0 +1,315 @@
+/* verify.c — the loader's verifier: every index in bounds, every block a
+ * clean sequence of instructions ending in HALT or RET, every jump on an
+ * instruction of its own block, every operand meaningful where it is used,
+ * and a consistent stack depth at every instruction. A plan that passes can
+ * be run without bounds checks in the VM's hot path. */
+#include "plan.h"
+#include "opcodes.h"
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct vctx {
+    struct mig_plan *p;
+    char *err;
+    size_t errlen;
+};
+
+static int fail(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct vctx *v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = snprintf(v->err, v->errlen, "invalid bytecode: ");
+    if (n >= 0 && (size_t)n < v->errlen)
+        vsnprintf(v->err + n, v->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+#define STR_OK(x) ((x) < p->nstrings)
+#define OPT_STR_OK(x) ((x) == MIG_NONE || (x) < p->nstrings)
+
+/* Variables a query may use from a block: nslots (migration) and nargs (fn). */
+static int check_query(struct vctx *v, uint32_t q, uint32_t nslots, uint32_t nargs, const char *where)
+{
+    struct mig_plan *p = v->p;
+    if (q >= p->nqueries)
+        return fail(v, "%s: query %u of %u", where, q, p->nqueries);
+    const struct mig_pquery *qq = &p->queries[q];
+    if (qq->nvariants == 0)
+        return fail(v, "%s: query %u has no SQL", where, q);
+    for (uint32_t i = 0; i < qq->nvariants; i++) {
+        const struct mig_pvariant *var = &qq->v[i];
+        if (var->dialect > MIG_D_SQLITE || !STR_OK(var->text) || !STR_OK(var->file))
+            return fail(v, "%s: query %u variant %u is malformed", where, q, i);
+        for (uint32_t k = 0; k < i; k++)
+            if (qq->v[k].dialect == var->dialect)
+                return fail(v, "%s: query %u has two variants for one dialect", where, q);
+        uint32_t tl = p->string_len[var->text], prev_end = 0;
+        for (uint32_t j = 0; j < var->ninterps; j++) {
+            const struct mig_pinterp *in = &var->interps[j];
+            if (in->off < prev_end || in->len < 3 || in->off > tl || in->len > tl - in->off ||
+                in->mode > 2 || !STR_OK(in->name))
+                return fail(v, "%s: interpolation %u of query %u is malformed", where, j, q);
+            prev_end = in->off + in->len;
+            uint32_t limit = in->kind == MIG_VAR_GLOBAL ? p->nglobals : in->kind == MIG_VAR_SLOT ? nslots
+                           : in->kind == MIG_VAR_ARG ? nargs : 0;
+            if (in->index >= limit)
+                return fail(v, "%s: interpolation ${%s} of query %u refers to a variable out of range",
+                            where, p->strings[in->name], q);
+        }
+    }
+    return 0;
+}
+
+static int verify_tables(struct vctx *v)
+{
+    struct mig_plan *p = v->p;
+    for (uint32_t i = 0; i < p->nconsts; i++) {
+        const struct mig_value *c = &p->consts[i];
+        if (c->t >= MIG_V__COUNT || (c->t == MIG_V_BOOL && (c->i & ~1LL)))
+            return fail(v, "constant %u is malformed", i);
+    }
+    for (uint32_t i = 0; i < p->nchecks; i++) {
+        const struct mig_pcheck *c = &p->checks[i];
+        if (c->kind > MIG_CHECK_ASSERT || !OPT_STR_OK(c->msg) || !STR_OK(c->text) || !STR_OK(c->file))
+            return fail(v, "check %u is malformed", i);
+    }
+    for (uint32_t i = 0; i < p->nfns; i++) {
+        const struct mig_pfn *f = &p->fns[i];
+        if (!STR_OK(f->name) || f->block >= p->nblocks || p->blocks[f->block].kind != MIG_BLOCK_FN ||
+            p->blocks[f->block].owner != i || f->nparams > 255)
+            return fail(v, "function %u is malformed", i);
+    }
+    for (uint32_t i = 0; i < p->nglobals; i++)
+        if (!STR_OK(p->global_names[i]))
+            return fail(v, "global %u has no name", i);
+    if (p->globals_block >= p->nblocks || p->blocks[p->globals_block].kind != MIG_BLOCK_GLOBALS)
+        return fail(v, "the globals block is missing");
+    uint32_t next_phase = 0, next_step = 0;
+    for (uint32_t i = 0; i < p->nmigrations; i++) {
+        const struct mig_pmigration *m = &p->migrations[i];
+        if (!STR_OK(m->name) || !OPT_STR_OK(m->title) || !STR_OK(m->file))
+            return fail(v, "migration %u has malformed names", i);
+        for (uint32_t k = 0; k < m->ntargets; k++)
+            if (m->targets[k].dialect < MIG_D_POSTGRES || m->targets[k].dialect > MIG_D_SQLITE)
+                return fail(v, "migration %u has a malformed target", i);
+        for (uint32_t k = 0; k < m->nafter; k++)
+            if (!STR_OK(m->after[k]))
+                return fail(v, "migration %u has a malformed after", i);
+        for (uint32_t k = 0; k < m->nparams; k++)
+            if (!STR_OK(m->params[k].name) || m->params[k].type >= MIG_V__COUNT ||
+                m->params[k].slot >= m->nslots)
+                return fail(v, "migration %u has a malformed param", i);
+        if (m->prologue >= p->nblocks || p->blocks[m->prologue].kind != MIG_BLOCK_PROLOGUE ||
+            p->blocks[m->prologue].owner != i || m->body >= p->nblocks ||
+            p->blocks[m->body].kind != MIG_BLOCK_BODY || p->blocks[m->body].owner != i)
+            return fail(v, "migration %u has malformed code blocks", i);
+        if (m->first_phase != next_phase || m->nphases > p->nphases - next_phase)
+            return fail(v, "migration %u has malformed phases", i);
+        for (uint32_t k = 0; k < m->nphases; k++) {
+            const struct mig_pphase *ph = &p->phases[next_phase];
+            if (!STR_OK(ph->name) || !OPT_STR_OK(ph->title) || !STR_OK(ph->file) || ph->migration != i ||
+                ph->txn < MIG_TXN_PHASE || ph->txn > MIG_TXN_NONE || ph->first_step != next_step ||
+                ph->nsteps > p->nsteps - next_step || ph->timeout_ms < 0 || ph->lock_timeout_ms < 0 ||
+                ph->retry < 0 || ph->retry_every_ms < 0)
+                return fail(v, "phase %u is malformed", next_phase);
+            for (uint32_t j = 0; j < ph->nsteps; j++) {
+                const struct mig_pstep *s = &p->steps[next_step];
+                if (!STR_OK(s->name) || !OPT_STR_OK(s->title) || !STR_OK(s->file) || s->migration != i ||
+                    s->phase != next_phase || (s->down == MIG_NONE) != (s->irreversible != MIG_NONE) ||
+                    !OPT_STR_OK(s->irreversible) || s->batch > 1 || s->batch_max < 0)
+                    return fail(v, "step %u is malformed", next_step);
+                if (check_query(v, s->up, m->nslots, 0, "step up") != 0)
+                    return -1;
+                if (s->down != MIG_NONE && check_query(v, s->down, m->nslots, 0, "step down") != 0)
+                    return -1;
+                next_step++;
+            }
+            next_phase++;
+        }
+    }
+    if (next_phase != p->nphases || next_step != p->nsteps)
+        return fail(v, "phases or steps outside any migration");
+    for (uint32_t i = 0; i < p->nlines; i++)
+        if (p->lines[i].addr > p->ncode || !STR_OK(p->lines[i].file) ||
+            (i && p->lines[i].addr < p->lines[i - 1].addr))
+            return fail(v, "line table entry %u is malformed", i);
+    return 0;
+}
+
+/* One block: decode, check operands, then stack depths by a worklist. */
+static int verify_block(struct vctx *v, uint32_t bi, unsigned char *starts, int32_t *depth,
+                        uint32_t *work)
+{
+    struct mig_plan *p = v->p;
+    struct mig_pblock *b = &p->blocks[bi];
+    uint32_t nslots = 0, nargs = 0, first_phase = 0, nphases = 0;
+    const struct mig_pmigration *m = NULL;
+    if (b->kind == MIG_BLOCK_FN) {
+        if (b->owner >= p->nfns)
+            return fail(v, "block %u belongs to no function", bi);
+        nargs = p->fns[b->owner].nparams;
+    } else if (b->kind == MIG_BLOCK_PROLOGUE || b->kind == MIG_BLOCK_BODY) {
+        if (b->owner >= p->nmigrations)
+            return fail(v, "block %u belongs to no migration", bi);
+        m = &p->migrations[b->owner];
+        nslots = m->nslots;
+        first_phase = m->first_phase;
+        nphases = m->nphases;
+    } else if (b->kind != MIG_BLOCK_GLOBALS) {
+        return fail(v, "block %u has an unknown kind", bi);
+    }
+    if (b->start >= b->end || b->end > p->ncode)
+        return fail(v, "block %u has a malformed range", bi);
+    /* decode */
+    uint32_t pc = b->start;
+    enum mig_opcode last = OP_HALT;
+    while (pc < b->end) {
+        uint32_t op = p->code[pc];
+        if (op >= OP__COUNT)
+            return fail(v, "unknown opcode %u at %u", op, pc);
+        const struct mig_opinfo *oi = &mig_opinfo[op];
+        if (pc + 1 + (uint32_t)oi->nops > b->end)
+            return fail(v, "%s at %u runs past the end of its block", oi->name, pc);
+        if ((oi->flags & OPF_PLAN) && b->kind != MIG_BLOCK_BODY)
+            return fail(v, "%s at %u outside a migration body", oi->name, pc);
+        if ((oi->flags & OPF_PROLOGUE) && b->kind != MIG_BLOCK_PROLOGUE)
+            return fail(v, "%s at %u outside a migration prologue", oi->name, pc);
+        if ((oi->flags & OPF_FN) && b->kind != MIG_BLOCK_FN)
+            return fail(v, "%s at %u outside a function", oi->name, pc);
+        if (op == OP_HALT && b->kind == MIG_BLOCK_FN)
+            return fail(v, "HALT at %u inside a function", pc);
+        const uint32_t *a = &p->code[pc + 1];
+        int bad = 0;
+        switch ((enum mig_opcode)op) {
+        case OP_CONST: bad = a[0] >= p->nconsts; break;
+        case OP_LOAD_GLOBAL: case OP_STORE_GLOBAL: bad = a[0] >= p->nglobals; break;
+        case OP_LOAD_SLOT: case OP_STORE_SLOT: bad = a[0] >= nslots; break;
+        case OP_LOAD_ARG: bad = a[0] >= nargs; break;
+        case OP_CHECK_TYPE: bad = a[0] >= MIG_V__COUNT; break;
+        case OP_CALL: bad = a[0] >= p->nfns || a[1] != p->fns[a[0]].nparams; break;
+        case OP_BUILTIN:
+            bad = a[0] == MIG_B_NONE || a[0] >= MIG_B__COUNT || a[1] < mig_builtin_arity[a[0]][0] ||
+                  a[1] > mig_builtin_arity[a[0]][1];
+            break;
+        case OP_EXISTS: case OP_SCALAR:
+            if (check_query(v, a[0], nslots, nargs, "query") != 0)
+                return -1;
+            break;
+        case OP_PARAM: bad = a[0] >= nslots; break;
+        case OP_REQUIRE: bad = a[0] >= p->nchecks || p->checks[a[0]].kind != MIG_CHECK_REQUIRE; break;
+        case OP_VERIFY: bad = a[0] >= p->nchecks || p->checks[a[0]].kind != MIG_CHECK_VERIFY; break;
+        case OP_ASSERT: bad = a[0] >= p->nchecks || p->checks[a[0]].kind != MIG_CHECK_ASSERT; break;
+        case OP_PHASE: case OP_PHASE_WHEN: case OP_TXN_BEGIN: case OP_TXN_COMMIT: case OP_PHASE_END:
+            bad = a[0] < first_phase || a[0] - first_phase >= nphases;
+            break;
+        case OP_STEP: case OP_STEP_WHEN: case OP_UP: case OP_STEP_END:
+            bad = a[0] >= p->nsteps || p->steps[a[0]].migration != b->owner;
+            break;
+        default: break;
+        }
+        if (bad)
+            return fail(v, "%s at %u has an operand out of range", oi->name, pc);
+        starts[pc - b->start] = 1;
+        last = (enum mig_opcode)op;
+        pc += 1 + (uint32_t)oi->nops;
+    }
+    if (!(mig_opinfo[last].flags & OPF_TERM))
+        return fail(v, "block %u does not end with HALT or RET", bi);
+    /* jump targets */
+    for (pc = b->start; pc < b->end; pc += 1 + (uint32_t)mig_opinfo[p->code[pc]].nops) {
+        const struct mig_opinfo *oi = &mig_opinfo[p->code[pc]];
+        if (!(oi->flags & OPF_JUMP))
+            continue;
+        uint32_t t = p->code[pc + oi->nops];   /* the address is the last operand */
+        if (t <= pc || t >= b->end || !starts[t - b->start])
+            return fail(v, "%s at %u jumps to %u, not forward to an instruction of its block", oi->name, pc, t);
+    }
+    /* stack depths */
+    uint32_t len = b->end - b->start, nw = 0, max = 0;
+    for (uint32_t i = 0; i < len; i++)
+        depth[i] = -1;
+    depth[0] = 0;
+    work[nw++] = b->start;
+    while (nw) {
+        pc = work[--nw];
+        uint32_t op = p->code[pc];
+        const struct mig_opinfo *oi = &mig_opinfo[op];
+        int32_t d = depth[pc - b->start];
+        int32_t pop = oi->pop < 0 ? (int32_t)p->code[pc + 2] : oi->pop;
+        if (d < pop)
+            return fail(v, "%s at %u pops %d values from a stack of %d", oi->name, pc, pop, d);
+        int32_t after = d - pop + oi->push;
+        if ((uint32_t)after > max)
+            max = (uint32_t)after;
+        if (op == OP_RET && d != 1)
+            return fail(v, "RET at %u with %d values on the stack", pc, d);
+        if (op == OP_HALT && d != 0)
+            return fail(v, "HALT at %u with %d values on the stack", pc, d);
+        uint32_t succ[2];
+        int32_t sd[2];
+        int ns = 0;
+        if (!(oi->flags & OPF_TERM) && op != OP_JUMP) {
+            succ[ns] = pc + 1 + (uint32_t)oi->nops;
+            sd[ns++] = after;
+        }
+        if (oi->flags & OPF_JUMP) {
+            succ[ns] = p->code[pc + oi->nops];
+            sd[ns++] = (oi->flags & OPF_KEEP) ? d : after;
+        }
+        for (int i = 0; i < ns; i++) {
+            if (succ[i] >= b->end)
+                return fail(v, "%s at %u falls off the end of its block", oi->name, pc);
+            int32_t *slot = &depth[succ[i] - b->start];
+            if (*slot == -1) {
+                *slot = sd[i];
+                work[nw++] = succ[i];
+            } else if (*slot != sd[i]) {
+                return fail(v, "stack depth %d and %d meet at %u", *slot, sd[i], succ[i]);
+            }
+        }
+    }
+    b->max_stack = max;
+    return 0;
+}
+
+int mig_plan_verify(struct mig_plan *p, char *err, size_t errlen)
+{
+    struct vctx v = { p, err, errlen };
+    if (verify_tables(&v) != 0)
+        return -1;
+    /* blocks cover the code without overlapping */
+    unsigned char *owned = calloc(p->ncode + 1, 1);
+    unsigned char *starts = calloc(p->ncode + 1, 1);
+    int32_t *depth = malloc((p->ncode + 1) * sizeof(*depth));
+    uint32_t *work = malloc((p->ncode + 1) * sizeof(*work));
+    int rc = 0;
+    if (!owned || !starts || !depth || !work) {
+        rc = fail(&v, "out of memory");
+        goto out;
+    }
+    for (uint32_t i = 0; i < p->nblocks && rc == 0; i++) {
+        struct mig_pblock *b = &p->blocks[i];
+        if (b->start >= b->end || b->end > p->ncode) {
+            rc = fail(&v, "block %u has a malformed range", i);
+            break;
+        }
+        for (uint32_t k = b->start; k < b->end; k++) {
+            if (owned[k]) {
+                rc = fail(&v, "blocks overlap at %u", k);
+                break;
+            }
+            owned[k] = 1;
+        }
+        if (rc == 0)
+            rc = verify_block(&v, i, starts + b->start, depth, work);
+    }
+out:
+    free(owned);
+    free(starts);
+    free(depth);
+    free(work);
+    return rc;
+}

@@ -1,0 +1,766 @@
+/* vm.c — the dispatch loop and the expression ops. The handler table is
+ * generated from opcodes.h, so an opcode without a handler does not link.
+ * Each handler is documented in one shape: the opcode, its operands and its
+ * effect, above its definition. */
+#include "vm.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_CALL_DEPTH = 200 };
+
+int mig_vm_init(struct mig_vm *vm, const struct mig_plan *plan, struct mig_conn *conn)
+{
+    memset(vm, 0, sizeof(*vm));
+    vm->plan = plan;
+    vm->conn = conn;
+    vm->globals = mig_arena_alloc(&vm->arena, (plan->nglobals + 1) * sizeof(*vm->globals));
+    vm->slots = mig_arena_alloc(&vm->arena, (plan->nmigrations + 1) * sizeof(*vm->slots));
+    vm->overrides = mig_arena_alloc(&vm->arena, (plan->nmigrations + 1) * sizeof(*vm->overrides));
+    vm->has_override = mig_arena_alloc(&vm->arena, (plan->nmigrations + 1) * sizeof(*vm->has_override));
+    uint32_t cap = 16;
+    for (uint32_t i = 0; i < plan->nblocks; i++)
+        if (plan->blocks[i].max_stack > cap)
+            cap = plan->blocks[i].max_stack;
+    /* each call frame needs its block's stack on top of the caller's */
+    vm->stack_cap = cap * (MAX_CALL_DEPTH + 2);
+    vm->stack = calloc(vm->stack_cap, sizeof(*vm->stack));
+    return vm->stack ? 0 : -1;
+}
+
+void mig_vm_free(struct mig_vm *vm)
+{
+    free(vm->stack);
+    mig_arena_free(&vm->arena);
+}
+
+static struct mig_value *mig_slots(struct mig_vm *vm, uint32_t m)
+{
+    if (!vm->slots[m])
+        vm->slots[m] = mig_arena_alloc(&vm->arena, (vm->plan->migrations[m].nslots + 1) * sizeof(struct mig_value));
+    return vm->slots[m];
+}
+
+void mig_vm_set_param(struct mig_vm *vm, uint32_t migration, uint32_t slot, const struct mig_value *v)
+{
+    uint32_t n = vm->plan->migrations[migration].nslots + 1;
+    if (!vm->overrides[migration]) {
+        vm->overrides[migration] = mig_arena_alloc(&vm->arena, n * sizeof(struct mig_value));
+        vm->has_override[migration] = mig_arena_alloc(&vm->arena, n * sizeof(bool));
+    }
+    struct mig_value c = *v;
+    if (c.t == MIG_V_STRING)
+        c.s = mig_arena_strndup(&vm->arena, v->s, v->n);
+    vm->overrides[migration][slot] = c;
+    vm->has_override[migration][slot] = true;
+}
+
+void mig_vm_fail(struct mig_vm *vm, uint32_t pc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(vm->err, sizeof(vm->err), fmt, ap);
+    va_end(ap);
+    vm->err_pc = pc;
+}
+
+const char *mig_value_show(struct mig_vm *vm, const struct mig_value *v)
+{
+    switch (v->t) {
+    case MIG_V_NULL: return "null";
+    case MIG_V_INT: return mig_arena_printf(&vm->arena, "%" PRId64, v->i);
+    case MIG_V_BOOL: return v->i ? "true" : "false";
+    case MIG_V_DURATION: return mig_arena_printf(&vm->arena, "%" PRId64 "ms", v->i);
+    case MIG_V_STRING: return mig_arena_printf(&vm->arena, "\"%.200s%s\"", v->s, v->n > 200 ? "…" : "");
+    default: return "?";
+    }
+}
+
+int mig_value_parse(struct mig_arena *a, enum mig_vtype t, const char *text, struct mig_value *out,
+                    char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    out->t = t;
+    char *end = NULL;
+    switch (t) {
+    case MIG_V_STRING:
+        out->s = mig_arena_strdup(a, text);
+        out->n = (uint32_t)strlen(text);
+        return 0;
+    case MIG_V_BOOL:
+        if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0) {
+            out->i = text[0] == 't';
+            return 0;
+        }
+        snprintf(err, errlen, "'%s' is not a bool (true or false)", text);
+        return -1;
+    case MIG_V_INT:
+        errno = 0;
+        out->i = strtoll(text, &end, 10);
+        if (errno == 0 && end != text && *end == 0)
+            return 0;
+        snprintf(err, errlen, "'%s' is not an int", text);
+        return -1;
+    case MIG_V_DURATION: {
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        int64_t unit = 0;
+        if (end != text && v >= 0 && errno == 0) {
+            if (strcmp(end, "ms") == 0)
+                unit = 1;
+            else if (strcmp(end, "s") == 0)
+                unit = 1000;
+            else if (strcmp(end, "m") == 0)
+                unit = 60000;
+            else if (strcmp(end, "h") == 0)
+                unit = 3600000;
+        }
+        if (unit && v <= INT64_MAX / unit) {
+            out->i = v * unit;
+            return 0;
+        }
+        snprintf(err, errlen, "'%s' is not a duration (such as 250ms, 30s, 5m, 2h)", text);
+        return -1;
+    }
+    default:
+        snprintf(err, errlen, "a param cannot have type %s", mig_vtype_name(t));
+        return -1;
+    }
+}
+
+/* ---- rendering ${…} --------------------------------------------------------- */
+
+static bool append(char **buf, size_t *n, size_t *cap, const char *s, size_t len)
+{
+    if (*n + len + 1 > *cap) {
+        size_t c = *cap ? *cap * 2 : 256;
+        while (c < *n + len + 1)
+            c *= 2;
+        char *nb = realloc(*buf, c);
+        if (!nb)
+            return false;
+        *buf = nb;
+        *cap = c;
+    }
+    memcpy(*buf + *n, s, len);
+    *n += len;
+    (*buf)[*n] = 0;
+    return true;
+}
+
+char *mig_vm_render(struct mig_vm *vm, const struct mig_pvariant *v, const struct mig_value *args)
+{
+    const struct mig_plan *p = vm->plan;
+    const char *text = p->strings[v->text];
+    uint32_t tl = p->string_len[v->text], pos = 0;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    bool pg = vm->conn->drv->dialect == MIG_D_POSTGRES;
+    for (uint32_t i = 0; i <= v->ninterps; i++) {
+        uint32_t upto = i < v->ninterps ? v->interps[i].off : tl;
+        if (!append(&buf, &n, &cap, text + pos, upto - pos))
+            goto oom;
+        if (i == v->ninterps)
+            break;
+        const struct mig_pinterp *in = &v->interps[i];
+        pos = in->off + in->len;
+        const struct mig_value *val = in->kind == MIG_VAR_GLOBAL ? &vm->globals[in->index]
+                                    : in->kind == MIG_VAR_SLOT ? &mig_slots(vm, vm->migration)[in->index]
+                                    : &args[in->index];
+        const char *name = p->strings[in->name];
+        char num[32];
+        char *q = NULL;
+        const char *piece = NULL;
+        if (in->mode == 1) {            /* ident */
+            if (val->t != MIG_V_STRING) {
+                mig_vm_fail(vm, MIG_NONE, "${%s:ident} needs a string, but %s is %s", name, name,
+                            mig_value_show(vm, val));
+                free(buf);
+                return NULL;
+            }
+            piece = q = vm->conn->drv->quote_ident(vm->conn, val->s, val->n);
+        } else if (val->t == MIG_V_STRING) {
+            if (in->mode == 2)
+                piece = val->s;
+            else
+                piece = q = vm->conn->drv->quote_literal(vm->conn, val->s, val->n);
+        } else if (val->t == MIG_V_NULL) {
+            piece = "NULL";
+        } else if (val->t == MIG_V_BOOL) {
+            piece = pg ? (val->i ? "TRUE" : "FALSE") : (val->i ? "1" : "0");
+        } else {
+            snprintf(num, sizeof(num), "%" PRId64, val->i);
+            piece = num;
+        }
+        if (!piece || !append(&buf, &n, &cap, piece, strlen(piece))) {
+            free(q);
+            goto oom;
+        }
+        free(q);
+    }
+    if (!buf)
+        buf = calloc(1, 1);
+    return buf;
+oom:
+    free(buf);
+    mig_vm_fail(vm, MIG_NONE, "out of memory while rendering SQL");
+    return NULL;
+}
+
+/* ---- the machine ------------------------------------------------------------- */
+
+struct frame {
+    const uint32_t *code;
+    struct mig_value *base;     /* arguments of the current function */
+};
+
+typedef int (*op_handler)(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a);
+
+#define TOP (vm->stack[vm->sp - 1])
+#define POP() (vm->stack[--vm->sp])
+#define PUSH(v) (vm->stack[vm->sp++] = (v))
+#define NEXT(op) ((int)(pc + 1 + (uint32_t)mig_opinfo[op].nops))
+
+static int type_error(struct mig_vm *vm, uint32_t pc, const char *what, const struct mig_value *l,
+                      const struct mig_value *r)
+{
+    if (r)
+        mig_vm_fail(vm, pc, "%s: cannot use %s (%s) with %s (%s)", what, mig_value_show(vm, l),
+                    mig_vtype_name(l->t), mig_value_show(vm, r), mig_vtype_name(r->t));
+    else
+        mig_vm_fail(vm, pc, "%s: cannot use %s (%s)", what, mig_value_show(vm, l), mig_vtype_name(l->t));
+    return -1;
+}
+
+static struct mig_value mkint(enum mig_vtype t, int64_t i)
+{
+    struct mig_value v = { t, i, NULL, 0 };
+    return v;
+}
+
+/* CONST k — push K[k] */
+static int op_CONST(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    PUSH(vm->plan->consts[a[0]]);
+    return NEXT(OP_CONST);
+}
+
+/* LOAD_GLOBAL g — push global g */
+static int op_LOAD_GLOBAL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    PUSH(vm->globals[a[0]]);
+    return NEXT(OP_LOAD_GLOBAL);
+}
+
+/* LOAD_SLOT s — push slot s of the running migration */
+static int op_LOAD_SLOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    PUSH(mig_slots(vm, vm->migration)[a[0]]);
+    return NEXT(OP_LOAD_SLOT);
+}
+
+/* LOAD_ARG a — push argument a of the running function */
+static int op_LOAD_ARG(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    PUSH(f->base[a[0]]);
+    return NEXT(OP_LOAD_ARG);
+}
+
+/* STORE_GLOBAL g — pop into global g */
+static int op_STORE_GLOBAL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    vm->globals[a[0]] = POP();
+    return NEXT(OP_STORE_GLOBAL);
+}
+
+/* STORE_SLOT s — pop into slot s of the running migration */
+static int op_STORE_SLOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    mig_slots(vm, vm->migration)[a[0]] = POP();
+    return NEXT(OP_STORE_SLOT);
+}
+
+/* CHECK_TYPE t — fail unless the top is null or of type t */
+static int op_CHECK_TYPE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    if (TOP.t != MIG_V_NULL && TOP.t != (enum mig_vtype)a[0]) {
+        mig_vm_fail(vm, pc, "a %s value was expected, but the value is %s (%s)", mig_vtype_name((enum mig_vtype)a[0]),
+                    mig_value_show(vm, &TOP), mig_vtype_name(TOP.t));
+        return -1;
+    }
+    return NEXT(OP_CHECK_TYPE);
+}
+
+/* NOT — pop a bool, push its negation */
+static int op_NOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    (void)a;
+    if (TOP.t != MIG_V_BOOL)
+        return type_error(vm, pc, "'not'", &TOP, NULL);
+    TOP.i = !TOP.i;
+    return NEXT(OP_NOT);
+}
+
+/* NEG — pop an int or duration, push its negation */
+static int op_NEG(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    (void)a;
+    if ((TOP.t != MIG_V_INT && TOP.t != MIG_V_DURATION) || TOP.i == INT64_MIN)
+        return type_error(vm, pc, "unary '-'", &TOP, NULL);
+    TOP.i = -TOP.i;
+    return NEXT(OP_NEG);
+}
+
+static int arith(struct mig_vm *vm, uint32_t pc, enum mig_opcode op)
+{
+    struct mig_value r = POP(), l = POP();
+    static const char *const sym[] = { [OP_ADD] = "'+'", [OP_SUB] = "'-'", [OP_MUL] = "'*'",
+                                       [OP_DIV] = "'/'", [OP_MOD] = "'%'" };
+    if (op == OP_ADD && l.t == MIG_V_STRING && r.t == MIG_V_STRING) {
+        char *s = mig_arena_alloc(&vm->arena, (size_t)l.n + r.n + 1);
+        memcpy(s, l.s, l.n);
+        memcpy(s + l.n, r.s, r.n);
+        struct mig_value v = { MIG_V_STRING, 0, s, l.n + r.n };
+        PUSH(v);
+        return NEXT(op);
+    }
+    bool ok = l.t == r.t && (l.t == MIG_V_INT || (l.t == MIG_V_DURATION && (op == OP_ADD || op == OP_SUB)));
+    if (!ok)
+        return type_error(vm, pc, sym[op], &l, &r);
+    int64_t out = 0;
+    bool overflow = false;
+    switch (op) {
+    case OP_ADD: overflow = __builtin_add_overflow(l.i, r.i, &out); break;
+    case OP_SUB: overflow = __builtin_sub_overflow(l.i, r.i, &out); break;
+    case OP_MUL: overflow = __builtin_mul_overflow(l.i, r.i, &out); break;
+    case OP_DIV: case OP_MOD:
+        if (r.i == 0) {
+            mig_vm_fail(vm, pc, "division by zero");
+            return -1;
+        }
+        if (l.i == INT64_MIN && r.i == -1)
+            overflow = true;
+        else
+            out = op == OP_DIV ? l.i / r.i : l.i % r.i;
+        break;
+    default: break;
+    }
+    if (overflow) {
+        mig_vm_fail(vm, pc, "integer overflow in %s", sym[op]);
+        return -1;
+    }
+    PUSH(mkint(l.t, out));
+    return NEXT(op);
+}
+
+/* ADD — pop r, l; push l + r (ints, durations; strings concatenate) */
+static int op_ADD(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_ADD); }
+/* SUB — pop r, l; push l - r */
+static int op_SUB(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_SUB); }
+/* MUL — pop r, l; push l * r */
+static int op_MUL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_MUL); }
+/* DIV — pop r, l; push l / r (error on zero) */
+static int op_DIV(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_DIV); }
+/* MOD — pop r, l; push l % r (error on zero) */
+static int op_MOD(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_MOD); }
+
+static int compare(struct mig_vm *vm, uint32_t pc, enum mig_opcode op)
+{
+    struct mig_value r = POP(), l = POP();
+    static const char *const sym[] = { [OP_EQ] = "'=='", [OP_NE] = "'!='", [OP_LT] = "'<'",
+                                       [OP_LE] = "'<='", [OP_GT] = "'>'", [OP_GE] = "'>='" };
+    int c;
+    if (op == OP_EQ || op == OP_NE) {
+        if (l.t == MIG_V_NULL || r.t == MIG_V_NULL) {
+            c = l.t == r.t ? 0 : 1;
+        } else if (l.t != r.t) {
+            return type_error(vm, pc, sym[op], &l, &r);
+        } else if (l.t == MIG_V_STRING) {
+            c = l.n != r.n || memcmp(l.s, r.s, l.n) != 0;
+        } else {
+            c = l.i != r.i;
+        }
+        PUSH(mkint(MIG_V_BOOL, op == OP_EQ ? c == 0 : c != 0));
+        return NEXT(op);
+    }
+    if (l.t != r.t || l.t == MIG_V_NULL || l.t == MIG_V_BOOL)
+        return type_error(vm, pc, sym[op], &l, &r);
+    if (l.t == MIG_V_STRING) {
+        int m = memcmp(l.s, r.s, l.n < r.n ? l.n : r.n);
+        c = m ? m : (l.n > r.n) - (l.n < r.n);
+    } else {
+        c = (l.i > r.i) - (l.i < r.i);
+    }
+    bool res = op == OP_LT ? c < 0 : op == OP_LE ? c <= 0 : op == OP_GT ? c > 0 : c >= 0;
+    PUSH(mkint(MIG_V_BOOL, res));
+    return NEXT(op);
+}
+
+/* EQ — pop r, l; push l == r (null equals only null; other mixed types fail) */
+static int op_EQ(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_EQ); }
+/* NE — pop r, l; push l != r */
+static int op_NE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_NE); }
+/* LT — pop r, l; push l < r (ints, strings, durations) */
+static int op_LT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_LT); }
+/* LE — pop r, l; push l <= r */
+static int op_LE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_LE); }
+/* GT — pop r, l; push l > r */
+static int op_GT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_GT); }
+/* GE — pop r, l; push l >= r */
+static int op_GE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_GE); }
+
+/* JUMP a — go to a */
+static int op_JUMP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)vm; (void)f; (void)pc;
+    return (int)a[0];
+}
+
+static int want_bool(struct mig_vm *vm, uint32_t pc, const struct mig_value *v, const char *what)
+{
+    if (v->t == MIG_V_BOOL)
+        return 0;
+    mig_vm_fail(vm, pc, "%s needs a bool, but the value is %s (%s)", what, mig_value_show(vm, v),
+                mig_vtype_name(v->t));
+    return -1;
+}
+
+/* JUMP_FALSE a — pop a bool; go to a if it is false */
+static int op_JUMP_FALSE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    struct mig_value v = POP();
+    if (want_bool(vm, pc, &v, "a condition") != 0)
+        return -1;
+    return v.i ? NEXT(OP_JUMP_FALSE) : (int)a[0];
+}
+
+/* AND_JUMP a — top false: go to a keeping it; else pop it (and's left side) */
+static int op_AND_JUMP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    if (want_bool(vm, pc, &TOP, "'and'") != 0)
+        return -1;
+    if (!TOP.i)
+        return (int)a[0];
+    vm->sp--;
+    return NEXT(OP_AND_JUMP);
+}
+
+/* OR_JUMP a — top true: go to a keeping it; else pop it (or's left side) */
+static int op_OR_JUMP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    if (want_bool(vm, pc, &TOP, "'or'") != 0)
+        return -1;
+    if (TOP.i)
+        return (int)a[0];
+    vm->sp--;
+    return NEXT(OP_OR_JUMP);
+}
+
+static int run_code(struct mig_vm *vm, uint32_t block, struct mig_value *args);
+
+/* CALL f n — call function f with the top n values as arguments; push its result */
+static int op_CALL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    if (vm->depth >= MAX_CALL_DEPTH) {
+        mig_vm_fail(vm, pc, "calls nested deeper than %d", MAX_CALL_DEPTH);
+        return -1;
+    }
+    const struct mig_pfn *fn = &vm->plan->fns[a[0]];
+    struct mig_value *args = &vm->stack[vm->sp - a[1]];
+    uint32_t base_sp = vm->sp;
+    vm->depth++;
+    int rc = run_code(vm, fn->block, args);
+    vm->depth--;
+    if (rc != 0)
+        return -1;
+    struct mig_value result = vm->stack[base_sp];   /* RET leaves it just above the args */
+    vm->sp = base_sp - a[1];
+    PUSH(result);
+    return NEXT(OP_CALL);
+}
+
+/* BUILTIN b n — call builtin b with the top n values; push its result */
+static int op_BUILTIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    struct mig_value *args = &vm->stack[vm->sp - a[1]];
+    struct mig_value out = { MIG_V_NULL, 0, NULL, 0 };
+    switch ((enum mig_builtin)a[0]) {
+    case MIG_B_DIALECT:
+        out.t = MIG_V_STRING;
+        out.s = vm->conn->drv->dialect == MIG_D_POSTGRES ? "postgres" : "sqlite";
+        out.n = (uint32_t)strlen(out.s);
+        break;
+    case MIG_B_SERVER_VERSION:
+        out = mkint(MIG_V_INT, vm->conn->drv->server_version(vm->conn));
+        break;
+    case MIG_B_ENV: {
+        for (uint32_t i = 0; i < a[1]; i++)
+            if (args[i].t != MIG_V_STRING)
+                return type_error(vm, pc, "env()", &args[i], NULL);
+        const char *e = getenv(args[0].s);
+        if (e) {
+            out.t = MIG_V_STRING;
+            out.s = mig_arena_strdup(&vm->arena, e);
+            out.n = (uint32_t)strlen(e);
+        } else if (a[1] == 2) {
+            out = args[1];
+        }
+        break;
+    }
+    case MIG_B_INT:
+        if (args[0].t == MIG_V_INT || args[0].t == MIG_V_DURATION || args[0].t == MIG_V_NULL) {
+            out = args[0];
+            if (out.t == MIG_V_DURATION)
+                out.t = MIG_V_INT;
+        } else if (args[0].t == MIG_V_STRING) {
+            char *end = NULL;
+            errno = 0;
+            long long v = strtoll(args[0].s, &end, 10);
+            if (errno || end == args[0].s || *end) {
+                mig_vm_fail(vm, pc, "int(): %s is not an integer", mig_value_show(vm, &args[0]));
+                return -1;
+            }
+            out = mkint(MIG_V_INT, v);
+        } else {
+            return type_error(vm, pc, "int()", &args[0], NULL);
+        }
+        break;
+    case MIG_B_STRING:
+        switch (args[0].t) {
+        case MIG_V_STRING: case MIG_V_NULL: out = args[0]; break;
+        case MIG_V_BOOL:
+            out.t = MIG_V_STRING;
+            out.s = args[0].i ? "true" : "false";
+            break;
+        case MIG_V_INT:
+            out.t = MIG_V_STRING;
+            out.s = mig_arena_printf(&vm->arena, "%" PRId64, args[0].i);
+            break;
+        case MIG_V_DURATION:
+            out.t = MIG_V_STRING;
+            out.s = mig_arena_printf(&vm->arena, "%" PRId64 "ms", args[0].i);
+            break;
+        default: break;
+        }
+        if (out.t == MIG_V_STRING && args[0].t != MIG_V_STRING)
+            out.n = (uint32_t)strlen(out.s);
+        break;
+    case MIG_B_IS_NULL:
+        out = mkint(MIG_V_BOOL, args[0].t == MIG_V_NULL);
+        break;
+    default:
+        mig_vm_fail(vm, pc, "unknown builtin %u", a[0]);
+        return -1;
+    }
+    vm->sp -= a[1];
+    PUSH(out);
+    return NEXT(OP_BUILTIN);
+}
+
+static int run_query(struct mig_vm *vm, struct frame *f, uint32_t pc, uint32_t q, bool exists,
+                     struct mig_value *out)
+{
+    const struct mig_pvariant *v = mig_plan_variant(vm->plan, q, vm->conn->drv->dialect);
+    if (!v) {
+        mig_vm_fail(vm, pc, "this query has no SQL for %s", vm->conn->drv->name);
+        return -1;
+    }
+    char *sql = mig_vm_render(vm, v, f->base);
+    if (!sql) {
+        vm->err_pc = pc;
+        return -1;
+    }
+    bool has_row = false;
+    struct mig_value r;
+    memset(&r, 0, sizeof(r));
+    memset(&vm->dberr, 0, sizeof(vm->dberr));
+    int rc = vm->conn->drv->query(vm->conn, sql, &has_row, &r, &vm->dberr);
+    free(sql);
+    if (rc != 0) {
+        vm->has_dberr = true;
+        mig_vm_fail(vm, pc, "%s query failed: %s", exists ? "exists" : "scalar", vm->dberr.message);
+        return -1;
+    }
+    if (exists) {
+        *out = mkint(MIG_V_BOOL, has_row);
+    } else if (!has_row) {
+        *out = mkint(MIG_V_NULL, 0);
+    } else {
+        *out = r;
+    }
+    if (r.t == MIG_V_STRING) {
+        if (!exists)
+            out->s = mig_arena_strndup(&vm->arena, r.s, r.n);
+        free((void *)r.s);
+    }
+    return 0;
+}
+
+/* EXISTS q — push whether query q (rendered with ${…}) returns a row */
+static int op_EXISTS(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    struct mig_value v;
+    if (run_query(vm, f, pc, a[0], true, &v) != 0)
+        return -1;
+    PUSH(v);
+    return NEXT(OP_EXISTS);
+}
+
+/* SCALAR q — push the first column of the first row of query q, or null */
+static int op_SCALAR(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    struct mig_value v;
+    if (run_query(vm, f, pc, a[0], false, &v) != 0)
+        return -1;
+    PUSH(v);
+    return NEXT(OP_SCALAR);
+}
+
+/* RET — return the top to the caller (the block ends) */
+static int op_RET(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)vm; (void)f; (void)pc; (void)a;
+    return -2;
+}
+
+/* HALT — end of the block */
+static int op_HALT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)vm; (void)f; (void)pc; (void)a;
+    return -2;
+}
+
+/* PARAM s a — a -p value given for slot s: store it and go to a (skip the default) */
+static int op_PARAM(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    uint32_t m = vm->migration;
+    if (vm->has_override[m] && vm->has_override[m][a[0]]) {
+        mig_slots(vm, m)[a[0]] = vm->overrides[m][a[0]];
+        return (int)a[1];
+    }
+    return NEXT(OP_PARAM);
+}
+
+/* The plan ops: the host decides. Ops that pop take a bool condition. */
+static int host_op(struct mig_vm *vm, uint32_t pc, enum mig_opcode op, const uint32_t *a)
+{
+    bool cond = false;
+    if (mig_opinfo[op].pop == 1) {
+        struct mig_value v = POP();
+        static const char *const what[] = { [OP_REQUIRE] = "a 'require' condition",
+            [OP_PHASE_WHEN] = "a 'when' guard", [OP_STEP_WHEN] = "a 'when' guard",
+            [OP_VERIFY] = "a 'verify' condition", [OP_ASSERT] = "an 'assert' condition" };
+        if (want_bool(vm, pc, &v, what[op]) != 0)
+            return -1;
+        cond = v.i != 0;
+    }
+    int rc = vm->host(vm->host_ctx, vm, op, a, cond);
+    if (rc < 0) {
+        if (vm->err_pc == MIG_NONE)
+            vm->err_pc = pc;
+        return -1;
+    }
+    if (rc == 1 && (mig_opinfo[op].flags & OPF_JUMP))
+        return (int)a[mig_opinfo[op].nops - 1];
+    return NEXT(op);
+}
+
+/* REQUIRE c — pop; a false require refuses the run (preflight) */
+static int op_REQUIRE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_REQUIRE, a); }
+/* PHASE p a — enter phase p; the host jumps to a when all its steps are done */
+static int op_PHASE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_PHASE, a); }
+/* PHASE_WHEN p a — pop the phase guard; false: its steps are recorded skipped, go to a */
+static int op_PHASE_WHEN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_PHASE_WHEN, a); }
+/* TXN_BEGIN p — begin phase p's transaction (transaction phase) */
+static int op_TXN_BEGIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_TXN_BEGIN, a); }
+/* STEP s a — enter step s; the host jumps to a when it is already applied or skipped */
+static int op_STEP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_STEP, a); }
+/* STEP_WHEN s a — pop the step guard; false: the step is recorded skipped, go to a */
+static int op_STEP_WHEN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_STEP_WHEN, a); }
+/* UP s — run step s's up; record it (rendered down) in the undo log and mig_applied */
+static int op_UP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_UP, a); }
+/* VERIFY c — pop; false fails the step */
+static int op_VERIFY(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_VERIFY, a); }
+/* STEP_END s — leave step s (commits it under transaction step) */
+static int op_STEP_END(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_STEP_END, a); }
+/* ASSERT c — pop; false fails the phase or migration */
+static int op_ASSERT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_ASSERT, a); }
+/* TXN_COMMIT p — commit phase p's transaction with its undo-log entries */
+static int op_TXN_COMMIT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_TXN_COMMIT, a); }
+/* PHASE_END p — leave phase p */
+static int op_PHASE_END(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_PHASE_END, a); }
+
+static const op_handler handlers[OP__COUNT] = {
+#define OP_HANDLER(name, nops, pop, push, flags, doc) [OP_##name] = op_##name,
+    MIG_OPCODES(OP_HANDLER)
+#undef OP_HANDLER
+};
+
+static void trace(struct mig_vm *vm, uint32_t pc)
+{
+    const struct mig_opinfo *oi = &mig_opinfo[vm->plan->code[pc]];
+    const char *file;
+    uint32_t line;
+    mig_plan_line(vm->plan, pc, &file, &line);
+    fprintf(vm->trace, "trace: %04u %-12s", pc, oi->name);
+    for (int i = 0; i < oi->nops; i++)
+        fprintf(vm->trace, " %u", vm->plan->code[pc + 1 + i]);
+    fprintf(vm->trace, "  [%s:%u] stack=%u", file, line, vm->sp);
+    if (vm->sp)
+        fprintf(vm->trace, " top=%s", mig_value_show(vm, &vm->stack[vm->sp - 1]));
+    fputc('\n', vm->trace);
+}
+
+static int run_code(struct mig_vm *vm, uint32_t block, struct mig_value *args)
+{
+    const struct mig_pblock *b = &vm->plan->blocks[block];
+    struct frame f = { vm->plan->code, args };
+    if (vm->sp + b->max_stack + 1 > vm->stack_cap) {
+        mig_vm_fail(vm, b->start, "the VM stack is exhausted");
+        return -1;
+    }
+    int pc = (int)b->start;
+    for (;;) {
+        if (vm->trace)
+            trace(vm, (uint32_t)pc);
+        uint32_t op = f.code[pc];
+        int next = handlers[op](vm, &f, (uint32_t)pc, &f.code[pc + 1]);
+        if (next == -2)
+            return 0;
+        if (next < 0) {
+            if (vm->err_pc == MIG_NONE)
+                vm->err_pc = (uint32_t)pc;
+            return -1;
+        }
+        pc = next;
+    }
+}
+
+int mig_vm_run(struct mig_vm *vm, uint32_t block, uint32_t migration)
+{
+    vm->migration = migration;
+    vm->sp = 0;
+    vm->depth = 0;
+    vm->err[0] = 0;
+    vm->err_pc = MIG_NONE;
+    vm->has_dberr = false;
+    int rc = run_code(vm, block, NULL);
+    vm->sp = 0;
+    return rc;
+}

@@ -1,0 +1,96 @@
+/* load.c — PATH arguments to a plan (see load.h). */
+#include "load.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "compiler/codegen.h"
+#include "compiler/compiler.h"
+
+bool mig_is_bytecode_path(const char *path)
+{
+    size_t n = strlen(path);
+    if (n > 5 && strcmp(path + n - 5, ".migb") == 0)
+        return true;
+    FILE *f = fopen(path, "rb");
+    char magic[4] = { 0 };
+    bool yes = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "MIGB", 4) == 0;
+    if (f)
+        fclose(f);
+    return yes;
+}
+
+static struct mig_plan *load_bytecode(const char *prog, const char *path, FILE *err, bool *usage)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(err, "%s: error: cannot open '%s': %s\n", prog, path, strerror(errno));
+        *usage = true;
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            unsigned char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = nb;
+        }
+    }
+    bool rerr = ferror(f);
+    fclose(f);
+    if (!buf || rerr) {
+        fprintf(err, "%s: error: cannot read '%s'\n", prog, path);
+        free(buf);
+        return NULL;
+    }
+    char msg[512];
+    struct mig_plan *p = mig_plan_load(buf, n, msg, sizeof(msg));
+    free(buf);
+    if (!p)
+        fprintf(err, "%s: error: %s: %s\n", prog, path, msg);
+    return p;
+}
+
+struct mig_plan *mig_load_inputs(const char *prog, char **paths, int n, FILE *err, bool color, bool *usage)
+{
+    *usage = false;
+    if (n == 1 && mig_is_bytecode_path(paths[0]))
+        return load_bytecode(prog, paths[0], err, usage);
+    for (int i = 0; i < n; i++)
+        if (mig_is_bytecode_path(paths[i])) {
+            fprintf(err, "%s: error: '%s' is bytecode: give one .migb file, or .mig sources, not both\n", prog,
+                    paths[i]);
+            *usage = true;
+            return NULL;
+        }
+    struct mig_program *prog_ = mig_program_new();
+    char msg[512];
+    for (int i = 0; i < n; i++)
+        if (mig_program_add_path(prog_, paths[i], msg, sizeof(msg)) != 0) {
+            fprintf(err, "%s: error: %s\n", prog, msg);
+            mig_program_free(prog_);
+            *usage = true;
+            return NULL;
+        }
+    unsigned errors = mig_program_check(prog_);
+    if (errors || prog_->diags.warnings)
+        mig_diags_print_text(&prog_->diags, err, color);
+    if (errors) {
+        fprintf(err, "%s: %u error%s: nothing was run\n", prog, errors, errors == 1 ? "" : "s");
+        mig_program_free(prog_);
+        return NULL;
+    }
+    struct mig_plan *p = mig_codegen(prog_);
+    mig_program_free(prog_);
+    if (mig_plan_verify(p, msg, sizeof(msg)) != 0) {
+        fprintf(err, "%s: internal error: the compiled plan does not verify: %s\n", prog, msg);
+        mig_plan_free(p);
+        return NULL;
+    }
+    return p;
+}

@@ -1,0 +1,15 @@
+/* load.h — what migc and migrun share on their command lines: turning PATH
+ * arguments (.mig files and folders, or one .migb) into a verified plan. */
+#ifndef MIG_TOOLS_LOAD_H
+#define MIG_TOOLS_LOAD_H
+#include <stdbool.h>
+#include <stdio.h>
+#include "runtime/plan.h"
+
+/* Compiles sources (printing diagnostics to err) or loads a .migb. Returns
+ * NULL on failure after printing why; *usage is set when the failure is a
+ * missing path rather than a compile error. */
+struct mig_plan *mig_load_inputs(const char *prog, char **paths, int n, FILE *err, bool color, bool *usage);
+bool mig_is_bytecode_path(const char *path);
+
+#endif
