@@ -102,8 +102,10 @@ static void comment(FILE *out, const struct mig_plan *p, uint32_t pc)
         const struct mig_pstep *st = &p->steps[a[0]];
         fprintf(out, "%s: ", step_path(p, a[0], buf, sizeof(buf)));
         print_query(out, p, st->up);
-        if (st->batch)
-            fputs(st->batch_max ? " (batch max)" : " (batch)", out);
+        if (st->batch && st->batch_max)
+            fprintf(out, " (batch, max %lld)", (long long)st->batch_max);
+        else if (st->batch)
+            fputs(" (batch)", out);
         break;
     }
     case OP_STEP: case OP_STEP_WHEN: case OP_STEP_END: {

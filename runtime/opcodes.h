@@ -25,20 +25,20 @@
     OP(STORE_GLOBAL, 1, 1, 0, 0,        "pop into global g") \
     OP(STORE_SLOT,   1, 1, 0, 0,        "pop into slot s of the current migration") \
     OP(CHECK_TYPE,   1, 1, 1, 0,        "fail unless the top is of type t (or null)") \
-    OP(NOT,          0, 1, 1, 0,        "boolean not") \
-    OP(NEG,          0, 1, 1, 0,        "arithmetic negation") \
-    OP(ADD,          0, 2, 1, 0,        "add ints or durations, concatenate strings") \
-    OP(SUB,          0, 2, 1, 0,        "subtract") \
-    OP(MUL,          0, 2, 1, 0,        "multiply") \
-    OP(DIV,          0, 2, 1, 0,        "divide (integer)") \
-    OP(MOD,          0, 2, 1, 0,        "remainder") \
-    OP(EQ,           0, 2, 1, 0,        "equal") \
-    OP(NE,           0, 2, 1, 0,        "not equal") \
-    OP(LT,           0, 2, 1, 0,        "less than") \
-    OP(LE,           0, 2, 1, 0,        "less or equal") \
-    OP(GT,           0, 2, 1, 0,        "greater than") \
-    OP(GE,           0, 2, 1, 0,        "greater or equal") \
-    OP(JUMP,         1, 0, 0, OPF_JUMP, "jump to a") \
+    OP(NOT,          0, 1, 1, 0,        "pop a bool, push its negation") \
+    OP(NEG,          0, 1, 1, 0,        "pop an int or duration, push its negation") \
+    OP(ADD,          0, 2, 1, 0,        "pop r, l; push l + r (ints, durations; strings concatenate)") \
+    OP(SUB,          0, 2, 1, 0,        "pop r, l; push l - r (ints or durations)") \
+    OP(MUL,          0, 2, 1, 0,        "pop r, l; push l * r (ints)") \
+    OP(DIV,          0, 2, 1, 0,        "pop r, l; push l / r (ints; zero fails)") \
+    OP(MOD,          0, 2, 1, 0,        "pop r, l; push l % r (ints; zero fails)") \
+    OP(EQ,           0, 2, 1, 0,        "pop r, l; push l == r (null equals only null)") \
+    OP(NE,           0, 2, 1, 0,        "pop r, l; push l != r") \
+    OP(LT,           0, 2, 1, 0,        "pop r, l; push l < r (ints, strings, durations)") \
+    OP(LE,           0, 2, 1, 0,        "pop r, l; push l <= r") \
+    OP(GT,           0, 2, 1, 0,        "pop r, l; push l > r") \
+    OP(GE,           0, 2, 1, 0,        "pop r, l; push l >= r") \
+    OP(JUMP,         1, 0, 0, OPF_JUMP, "continue at address a") \
     OP(JUMP_FALSE,   1, 1, 0, OPF_JUMP, "pop; jump to a if false") \
     OP(AND_JUMP,     1, 1, 0, OPF_JUMP | OPF_KEEP, "if top is false jump to a keeping it, else pop (short-circuit and)") \
     OP(OR_JUMP,      1, 1, 0, OPF_JUMP | OPF_KEEP, "if top is true jump to a keeping it, else pop (short-circuit or)") \
@@ -47,10 +47,11 @@
     OP(EXISTS,       1, 0, 1, 0,        "push whether query q returns a row") \
     OP(SCALAR,       1, 0, 1, 0,        "push the first column of the first row of query q (null if none)") \
     OP(RET,          0, 1, 0, OPF_TERM | OPF_FN, "return the top from the function") \
-    OP(HALT,         0, 0, 0, OPF_TERM, "end of block") \
+    OP(HALT,         0, 0, 0, OPF_TERM, "end of the block (files lets, prologue, body)") \
     OP(PARAM,        2, 0, 0, OPF_JUMP | OPF_PROLOGUE, "if param slot s was given with -p, store it and jump to a") \
     OP(REQUIRE,      1, 1, 0, OPF_PROLOGUE, "pop; refuse the run (preflight) if false, with check c") \
     OP(PHASE,        2, 0, 0, OPF_JUMP | OPF_PLAN, "enter phase p; jump to a if all its steps are done") \
+    OP(CHECKS,       1, 0, 0, OPF_JUMP | OPF_PLAN, "verify/assert follow: a read-only plan jumps to a (nothing ran to check)") \
     OP(PHASE_WHEN,   2, 1, 0, OPF_JUMP | OPF_PLAN, "pop; if false record phase p's steps skipped, jump to a") \
     OP(TXN_BEGIN,    1, 0, 0, OPF_PLAN, "begin the transaction of phase p (mode phase)") \
     OP(STEP,         2, 0, 0, OPF_JUMP | OPF_PLAN, "enter step s; jump to a if it is already applied or skipped") \

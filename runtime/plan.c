@@ -330,6 +330,11 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
                  ver, MIG_FORMAT_VERSION);
         return NULL;
     }
+    uint32_t flags = (uint32_t)buf[8] | (uint32_t)buf[9] << 8 | (uint32_t)buf[10] << 16 | (uint32_t)buf[11] << 24;
+    if (flags != 0) {
+        snprintf(err, errlen, "unknown bytecode flags 0x%x (written by a newer mig?)", flags);
+        return NULL;
+    }
     uint64_t sz = 0;
     for (int i = 0; i < 8; i++)
         sz |= (uint64_t)buf[12 + i] << (8 * i);

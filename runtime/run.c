@@ -35,6 +35,8 @@ struct undo_item {
     int64_t line, order;
 };
 
+struct param_value;
+
 struct runner {
     const struct mig_run_opts *o;
     struct mig_plan *plan;
@@ -56,6 +58,7 @@ struct runner {
     MIG_VEC(struct undo_item) committed;    /* of the current migration in this run */
     int64_t step_t0;
     MIG_VEC(uint32_t) req_failed;           /* checks of the prologue that just ran */
+    MIG_VEC(struct param_value) param_values;
     unsigned applied, skipped, undone;
     bool failed_in_commit;
 };
@@ -399,16 +402,14 @@ static int find_migration(const struct mig_plan *p, const char *name, size_t n)
     return -1;
 }
 
-static int setup_vm(struct runner *r)
+/* -p values, checked against the plan before anything is opened. */
+struct param_value {
+    uint32_t migration, slot;
+    struct mig_value v;
+};
+
+static int parse_params(struct runner *r)
 {
-    if (mig_vm_init(&r->vm, r->plan, r->conn) != 0) {
-        error_msg(r, "out of memory");
-        return -1;
-    }
-    r->vm_ready = true;
-    r->vm.host = host;
-    r->vm.host_ctx = r;
-    r->vm.trace = r->o->trace ? r->o->err : NULL;
     for (size_t i = 0; i < r->o->nparams; i++) {
         const struct mig_param_arg *pa = &r->o->params[i];
         bool found = false;
@@ -419,16 +420,16 @@ static int setup_vm(struct runner *r)
             for (uint32_t k = 0; k < pm->nparams; k++) {
                 if (strcmp(mig_plan_str(r->plan, pm->params[k].name), pa->name) != 0)
                     continue;
-                struct mig_value v;
+                struct param_value pv = { m, pm->params[k].slot, { MIG_V_NULL, 0, NULL, 0 } };
                 char err[256];
-                if (mig_value_parse(&r->arena, (enum mig_vtype)pm->params[k].type, pa->value, &v, err,
+                if (mig_value_parse(&r->arena, (enum mig_vtype)pm->params[k].type, pa->value, &pv.v, err,
                                     sizeof(err)) != 0) {
                     error_msg(r, "-p %s%s%s: %s (param '%s' of migration %s is %s)", pa->migration ? pa->migration : "",
                               pa->migration ? "." : "", pa->name, err, pa->name, mig_plan_str(r->plan, pm->name),
                               mig_vtype_name((enum mig_vtype)pm->params[k].type));
-                    return -2;
+                    return -1;
                 }
-                mig_vm_set_param(&r->vm, m, pm->params[k].slot, &v);
+                MIG_PUSH(&r->arena, r->param_values, pv);
                 found = true;
             }
         }
@@ -438,9 +439,24 @@ static int setup_vm(struct runner *r)
             else
                 error_msg(r, "-p %s%s%s: no migration declares a param '%s'", pa->migration ? pa->migration : "",
                           pa->migration ? "." : "", pa->name, pa->name);
-            return -2;
+            return -1;
         }
     }
+    return 0;
+}
+
+static int setup_vm(struct runner *r)
+{
+    if (mig_vm_init(&r->vm, r->plan, r->conn) != 0) {
+        error_msg(r, "out of memory");
+        return -1;
+    }
+    r->vm_ready = true;
+    r->vm.host = host;
+    r->vm.host_ctx = r;
+    r->vm.trace = r->o->trace ? r->o->err : NULL;
+    for (size_t i = 0; i < r->param_values.n; i++)
+        mig_vm_set_param(&r->vm, r->param_values.v[i].migration, r->param_values.v[i].slot, &r->param_values.v[i].v);
     return 0;
 }
 
@@ -838,6 +854,8 @@ static int dry_host(struct runner *r, enum mig_opcode op, const uint32_t *a, boo
         return 0;
     case OP_STEP:
         return step_done(r, a[0]) ? 1 : 0;
+    case OP_CHECKS:
+        return 1;   /* nothing ran, nothing to verify */
     case OP_STEP_WHEN:
         if (!cond) {
             const struct mig_pstep *st = &r->plan->steps[a[0]];
@@ -920,6 +938,8 @@ static int host(void *ctx, struct mig_vm *vm, enum mig_opcode op, const uint32_t
         return record_skip(r, a[0], "when is false") != 0 ? -1 : 1;
     case OP_UP:
         return run_up(r, a[0]);
+    case OP_CHECKS:
+        return 0;
     case OP_VERIFY:
         return cond ? 0 : check_failed(r, a[0], "verify");
     case OP_STEP_END: {
@@ -1140,17 +1160,12 @@ static int apply_or_plan(struct mig_plan *plan, const struct mig_run_opts *o, bo
     r->mig = r->cur_phase = r->cur_step = MIG_NONE;
     int rc = MIG_EXIT_REFUSED;
     int last_mig, last_phase;
-    if (parse_to(r, &last_mig, &last_phase) != 0) {
+    if (parse_to(r, &last_mig, &last_phase) != 0 || parse_params(r) != 0) {
         rc = MIG_EXIT_USAGE;
         goto out;
     }
-    if (setup(r, dry) != 0)
+    if (setup(r, dry) != 0 || setup_vm(r) != 0)
         goto out;
-    int prc = setup_vm(r);
-    if (prc != 0) {
-        rc = prc == -2 ? MIG_EXIT_USAGE : MIG_EXIT_REFUSED;
-        goto out;
-    }
     /* what is pending */
     MIG_VEC(uint32_t) pending = { 0 };
     for (uint32_t i = 0; i <= (uint32_t)last_mig && i < plan->nmigrations; i++)

@@ -685,6 +685,8 @@ static int host_op(struct mig_vm *vm, uint32_t pc, enum mig_opcode op, const uin
 static int op_REQUIRE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_REQUIRE, a); }
 /* PHASE p a — enter phase p; the host jumps to a when all its steps are done */
 static int op_PHASE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_PHASE, a); }
+/* CHECKS a — verify/assert code follows; the host of a read-only plan jumps to a */
+static int op_CHECKS(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_CHECKS, a); }
 /* PHASE_WHEN p a — pop the phase guard; false: its steps are recorded skipped, go to a */
 static int op_PHASE_WHEN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_PHASE_WHEN, a); }
 /* TXN_BEGIN p — begin phase p's transaction (transaction phase) */

@@ -1,15 +1,16 @@
 #!/bin/sh
 # golden_check.sh — runs `migc check` on every case under tests/golden/check
-# (a .mig file, or a directory of them) and compares its output and exit
-# code with the .out file beside it. The first line of a case may hold
-# "# args: …" with extra arguments. UPDATE_GOLDEN=1 rewrites the .out files.
+# and `migc disasm` on every case under tests/golden/disasm (a .mig file, or
+# a directory of them) and compares output and exit code with the .out file
+# beside it. The first line of a case may hold "# args: …" with extra
+# arguments. UPDATE_GOLDEN=1 rewrites the .out files.
 : "${MIGC:?MIGC must name the migc binary}"
 : "${TOP_SRCDIR:?}"
-dir="$TOP_SRCDIR/tests/golden/check"
 pass=0 fail=0
 tmp=$(mktemp) || exit 99
 trap 'rm -f "$tmp"' EXIT
-cd "$dir" || exit 99
+for cmd in check disasm; do
+cd "$TOP_SRCDIR/tests/golden/$cmd" || exit 99
 for case in *.mig */; do
     case=${case%/}
     [ -e "$case" ] || continue
@@ -21,7 +22,7 @@ for case in *.mig */; do
         args=$(cat "$case/args")
     fi
     # shellcheck disable=SC2086
-    NO_COLOR=1 "$MIGC" check $args "$case" >"$tmp" 2>&1
+    NO_COLOR=1 "$MIGC" $cmd $args "$case" >"$tmp" 2>&1
     echo "exit: $?" >>"$tmp"
     if [ -n "$UPDATE_GOLDEN" ]; then
         cp "$tmp" "$exp"
@@ -30,9 +31,10 @@ for case in *.mig */; do
         pass=$((pass + 1))
     else
         fail=$((fail + 1))
-        echo "FAIL: $case"
+        echo "FAIL: $cmd $case"
         diff -u "$exp" "$tmp" | head -40
     fi
+done
 done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
