@@ -54,10 +54,39 @@ run_tests() {
     return $rc
 }
 
+# The main job on an embedded default: the Keiko and Kaizen samples applied
+# to a fresh SQLite file, shown, and rolled back.
 demo() {
-    local migc=$BUILD/migc
+    local migc=$BUILD/migc migrun=$BUILD/migrun work=$BUILD/demo
+    local samples=(samples/keiko-v1-base.mig samples/keiko-v2.mig
+                   samples/kaizen-billing-base.mig samples/kaizen-external-agents.mig)
+    rm -rf "$work"
+    mkdir -p "$work"
+    local db="sqlite:$work/app.db" journal="$work/journal.db"
     echo "== migc check samples/"
-    "$migc" check samples/ && echo "samples: clean"
+    "$migc" check samples/ && echo "clean"
+    echo
+    echo "== migc build → $work/plan.migb"
+    "$migc" build "${samples[@]}" -o "$work/plan.migb"
+    echo
+    echo "== migrun apply (to $db)"
+    "$migrun" apply "$work/plan.migb" --db "$db" --journal "$journal"
+    echo
+    echo "== migrun status"
+    "$migrun" status "$work/plan.migb" --db "$db" --journal "$journal"
+    echo
+    echo "== the tables now"
+    sqlite3 "$work/app.db" "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    echo
+    echo "== migrun rollback --all"
+    "$migrun" rollback --all --db "$db" --journal "$journal"
+    echo
+    echo "== migrun log"
+    "$migrun" log --db "$db" --journal "$journal" | head -n 12
+    echo "…"
+    echo
+    echo "== the tables after the rollback"
+    sqlite3 "$work/app.db" "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
 }
 
 case "${1:-}" in

@@ -100,7 +100,11 @@ static void report_step(struct runner *r, const char *outcome, const char *m, co
     }
     const char *c = strcmp(outcome, "applied") == 0 || strcmp(outcome, "undone") == 0 ? "\033[32m"
                   : strcmp(outcome, "failed") == 0 ? "\033[1;31m" : "\033[33m";
-    fprintf(r->o->out, "  %s%-12s%s %s.%s", col(r, c), outcome, col(r, "\033[0m"), p, s);
+    /* under a migration header the step is phase.step; alone (rollback) it is qualified */
+    if (r->mig == MIG_NONE)
+        fprintf(r->o->out, "  %s%-12s%s %s.%s.%s", col(r, c), outcome, col(r, "\033[0m"), m, p, s);
+    else
+        fprintf(r->o->out, "  %s%-12s%s %s.%s", col(r, c), outcome, col(r, "\033[0m"), p, s);
     if (ms >= 0)
         fprintf(r->o->out, "  %" PRId64 " ms", ms);
     if (rows > 0)
@@ -1430,6 +1434,7 @@ int mig_run_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
     memset(r, 0, sizeof(*r));
     r->o = o;
     r->plan = plan;
+    r->mig = r->cur_phase = r->cur_step = MIG_NONE;
     int rc = MIG_EXIT_REFUSED;
     if (setup(r, false) != 0)
         goto out;
@@ -1530,6 +1535,7 @@ int mig_run_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
                 goto out;
             }
         }
+        r->mig = MIG_NONE;
     }
     if (all.n > 1)
         qsort(all.v, all.n, sizeof(*all.v), cmp_undo);

@@ -391,6 +391,47 @@ t_samples_apply_and_roll_back() {
     check "a postgres-only migration is refused on sqlite" contains "does not target sqlite"
 }
 
+t_lost_journal_falls_back_to_sources() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db sqlite:db.sqlite
+    rm -rf .migrun
+    expect_exit 3 "$MIGRUN" rollback --all --db sqlite:db.sqlite
+    check "refuses without sources" contains "has no record of 3 applied steps"
+    check "nothing changed" test "$(q db.sqlite "SELECT count(*) FROM items")" = 2
+    expect_exit 0 "$MIGRUN" rollback --all --db sqlite:db.sqlite m.mig
+    check "says it used the sources" contains "using the down of the current sources"
+    check "rolled back" test -z "$(q db.sqlite "SELECT name FROM sqlite_master WHERE name = 'items'")"
+}
+
+t_reconciles_pending_entries() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db sqlite:db.sqlite
+    # as if killed after the target committed but before the journal said so
+    sqlite3 .migrun/journal.db "UPDATE entries SET state = 'pending'; UPDATE runs SET outcome = 'running'"
+    # and an entry whose target transaction never committed
+    sqlite3 .migrun/journal.db "INSERT INTO entries (run_id, uid, migration, phase, step, action, state, txn,
+        recorded_at) VALUES (1, 'deadbeef', 'shop', 'data', 'ghost', 'applied', 'pending', 'phase', 'now')"
+    expect_exit 0 "$MIGRUN" apply m.mig --db sqlite:db.sqlite
+    check "explains the recovery" contains "recovered an interrupted run: 3 journal entries committed with the database, 1 rolled back"
+    check "committed entries done" test "$(sqlite3 .migrun/journal.db "SELECT count(*) FROM entries WHERE state = 'done'")" = 3
+    check "the ghost aborted" test "$(sqlite3 .migrun/journal.db "SELECT state FROM entries WHERE uid = 'deadbeef'")" = aborted
+    check "the run is marked interrupted" test "$(sqlite3 .migrun/journal.db "SELECT outcome FROM runs WHERE id = 1")" = interrupted
+    expect_exit 0 "$MIGRUN" rollback --db sqlite:db.sqlite
+    check "rollback still exact" test -z "$(q db.sqlite "SELECT name FROM sqlite_master WHERE name = 'items'")"
+}
+
+t_concurrent_runner_waits_then_gives_up() {
+    write_two_phase
+    sqlite3 db.sqlite "SELECT 1" >/dev/null
+    # hold the lock file as a running migrun would
+    exec 9>"$(readlink -f db.sqlite)-miglock"
+    flock 9
+    expect_exit 3 "$MIGRUN" apply m.mig --db sqlite:db.sqlite --lock-wait 300ms
+    check "names the lock" contains "another migrun holds the lock"
+    exec 9>&-
+    expect_exit 0 "$MIGRUN" apply m.mig --db sqlite:db.sqlite --lock-wait 300ms
+}
+
 for t in $(declare -F | awk '{print $3}' | grep '^t_'); do
     run_case "$t"
 done
