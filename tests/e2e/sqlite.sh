@@ -432,6 +432,27 @@ t_concurrent_runner_waits_then_gives_up() {
     expect_exit 0 "$MIGRUN" apply m.mig --db sqlite:db.sqlite --lock-wait 300ms
 }
 
+t_trace_prints_instructions() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db sqlite:db.sqlite --trace
+    check "UP traced with its source line" contains "UP           0  [m.mig:9]"
+    check "a guard's query traced" contains "EXISTS"
+}
+
+t_status_json() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db sqlite:db.sqlite --to shop.schema
+    expect_exit 0 "$MIGRUN" status m.mig --db sqlite:db.sqlite --json
+    check "partial migration, pending step" python3 -c '
+import json, sys
+ev = [json.loads(l) for l in sys.stdin.read().splitlines() if l.strip()]
+mig = [e for e in ev if e["event"] == "migration"][0]
+assert mig["status"] == "partial" and mig["applied"] == 2, mig
+steps = {e["step"]: e["status"] for e in ev if e["event"] == "step"}
+assert steps == {"items": "applied", "items_price": "applied", "seed": "pending"}, steps
+' <<<"$OUT"
+}
+
 for t in $(declare -F | awk '{print $3}' | grep '^t_'); do
     run_case "$t"
 done
