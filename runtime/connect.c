@@ -54,13 +54,11 @@ int mig_connect(const char *url, int64_t busy_ms, struct mig_conn **out, char *e
         }
         return mig_sqlite_open(path, busy_ms, out, err, errlen);
     }
-    char *masked = mig_mask_url(url);
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
-        snprintf(err, errlen, "PostgreSQL targets ('%s') are not supported by this build yet",
-                 masked ? masked : "postgres://…");
-    else
-        snprintf(err, errlen, "unsupported database URL '%s' (expected sqlite:PATH, sqlite:///ABS/PATH, "
-                 "postgres://… or postgresql://…)", masked ? masked : "?");
+        return mig_pg_open(url, out, err, errlen);
+    char *masked = mig_mask_url(url);
+    snprintf(err, errlen, "unsupported database URL '%s' (expected sqlite:PATH, sqlite:///ABS/PATH, "
+             "postgres://… or postgresql://…)", masked ? masked : "?");
     free(masked);
     return -1;
 }

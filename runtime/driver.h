@@ -65,6 +65,7 @@ void mig_disconnect(struct mig_conn *c);
 /* The URL with any password replaced by "***". Malloc'd. */
 char *mig_mask_url(const char *url);
 
+int mig_pg_open(const char *url, struct mig_conn **out, char *err, size_t errlen);
 int mig_sqlite_open(const char *path, int64_t busy_ms, struct mig_conn **out, char *err, size_t errlen);
 
 #endif

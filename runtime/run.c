@@ -163,10 +163,63 @@ static const char *dialect_name(struct runner *r)
     return r->conn->drv->name;
 }
 
+static int dbfail(struct runner *r, const char *what, const struct mig_dberr *e);
+
+/* The session advisory lock of PostgreSQL runners ('mig' in ASCII); it is
+ * held by the connection that does the work and dies with it. */
+#define MIG_PG_LOCK_KEY 7235943
+
+static int sleep_ms(int64_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+    return nanosleep(&ts, NULL);
+}
+
+static int take_pg_lock(struct runner *r)
+{
+    int64_t deadline = now_ms() + r->o->lock_wait_ms;
+    bool told = false;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d)", MIG_PG_LOCK_KEY);
+    for (;;) {
+        bool has_row = false;
+        struct mig_value v;
+        struct mig_dberr e;
+        if (r->conn->drv->query(r->conn, sql, &has_row, &v, &e) != 0)
+            return dbfail(r, "cannot take the advisory lock", &e);
+        if (has_row && v.t == MIG_V_BOOL && v.i)
+            return 0;
+        /* who holds it: pid, application, since when */
+        char who[512] = "another session";
+        char holder_sql[512];
+        snprintf(holder_sql, sizeof(holder_sql),
+                 "SELECT format('pid %%s (%%s) connected since %%s', a.pid, coalesce(nullif(a.application_name, ''), "
+                 "'no application_name'), date_trunc('second', a.backend_start)) FROM pg_locks l JOIN pg_stat_activity a "
+                 "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = %d AND l.granted "
+                 "LIMIT 1", MIG_PG_LOCK_KEY);
+        struct mig_value h;
+        bool hr = false;
+        if (r->conn->drv->query(r->conn, holder_sql, &hr, &h, &e) == 0 && hr && h.t == MIG_V_STRING) {
+            snprintf(who, sizeof(who), "%s", h.s);
+            free((void *)h.s);
+        }
+        if (now_ms() >= deadline) {
+            error_msg(r, "another migrun holds the lock on %s: %s; gave up after %" PRId64 " ms (--lock-wait)",
+                      r->conn->display, who, r->o->lock_wait_ms);
+            return -1;
+        }
+        if (!told) {
+            note(r, "waiting for the lock on %s held by %s", r->conn->display, who);
+            told = true;
+        }
+        sleep_ms(100);
+    }
+}
+
 static int take_lock(struct runner *r)
 {
-    if (r->conn->drv->dialect != MIG_D_SQLITE)
-        return 0;
+    if (r->conn->drv->dialect == MIG_D_POSTGRES)
+        return take_pg_lock(r);
     char path[4200];
     snprintf(path, sizeof(path), "%s-miglock", r->conn->target);
     r->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
@@ -193,8 +246,7 @@ static int take_lock(struct runner *r)
             note(r, "waiting for the lock on %s held by %s", r->conn->display, holder[0] ? holder : "another migrun");
             told = true;
         }
-        struct timespec ts = { 0, 50 * 1000000 };
-        nanosleep(&ts, NULL);
+        sleep_ms(50);
     }
     char me[128];
     time_t t = time(NULL);
@@ -1177,6 +1229,7 @@ static int apply_or_plan(struct mig_plan *plan, const struct mig_run_opts *o, bo
             MIG_PUSH(&r->arena, pending, i);
     /* preflight: drift, targets, file-level lets, requires — before any change */
     bool *recheck = mig_arena_alloc(&r->arena, (plan->nmigrations + 1) * sizeof(bool));
+    int64_t *retries = mig_arena_alloc(&r->arena, (plan->nphases + 1) * sizeof(int64_t));
     unsigned refused = check_drift(r);
     for (size_t i = 0; i < pending.n; i++) {
         char why[512];
@@ -1269,12 +1322,37 @@ static int apply_or_plan(struct mig_plan *plan, const struct mig_run_opts *o, bo
                 }
             }
         }
-        if (mig_vm_run(&r->vm, body, mi) == 0)
+        /* The body runs again after a transient error of a phase with
+         * `retry`: its committed steps are skipped, the rest re-runs. */
+        int vrc;
+        while ((vrc = mig_vm_run(&r->vm, body, mi)) != 0 && !dry && r->vm.has_dberr && r->vm.dberr.transient &&
+               !r->vm.dberr.connection_lost && r->cur_phase != MIG_NONE &&
+               retries[r->cur_phase] < plan->phases[r->cur_phase].retry) {
+            const struct mig_pphase *ph = &plan->phases[r->cur_phase];
+            struct mig_dberr e;
+            if (r->txn_open) {
+                r->conn->drv->rollback(r->conn, &e);
+                r->txn_open = false;
+            }
+            r->txn_entries.n = 0;
+            retries[r->cur_phase]++;
+            note(r, "retry %" PRId64 "/%" PRId64 " of phase %s in %" PRId64 " ms after a transient error: %s%s%s%s",
+                 retries[r->cur_phase], ph->retry, S(r, ph->name), ph->retry_every_ms, r->vm.dberr.message,
+                 r->vm.dberr.sqlstate[0] ? " (SQLSTATE " : "", r->vm.dberr.sqlstate,
+                 r->vm.dberr.sqlstate[0] ? ")" : "");
+            if (o->json)
+                emit_json(r, json_pack("{s:s,s:s,s:I,s:s}", "event", "retry", "phase", S(r, ph->name),
+                                       "attempt", (json_int_t)retries[r->cur_phase], "error", r->vm.dberr.message));
+            sleep_ms(ph->retry_every_ms);
+            r->cur_phase = r->cur_step = MIG_NONE;
+        }
+        if (vrc == 0)
             continue;
         /* failure: the open transaction rolls back, then by default the
          * migration's committed work of this run is undone */
         struct mig_dberr e;
         bool was_open = r->txn_open;
+        bool lost = r->vm.has_dberr && r->vm.dberr.connection_lost;
         if (r->txn_open) {
             r->conn->drv->rollback(r->conn, &e);
             r->txn_open = false;
@@ -1287,6 +1365,22 @@ static int apply_or_plan(struct mig_plan *plan, const struct mig_run_opts *o, bo
         }
         if (was_open)
             note(r, "the transaction in progress was rolled back");
+        if (lost && !o->on_error_stop && r->committed.n) {
+            /* the server rolled back what was open; undo the rest on a new connection */
+            char err[1024];
+            struct mig_conn *fresh = NULL;
+            if (mig_connect(o->db_url, o->lock_wait_ms, &fresh, err, sizeof(err)) != 0 ||
+                (mig_disconnect(r->conn), r->conn = fresh, r->vm.conn = fresh, take_lock(r)) != 0) {
+                error_msg(r, "the connection was lost and could not be made again (%s); %s stays partly applied: "
+                          "run migrun apply or migrun rollback when the server is back — the undo log knows what ran",
+                          fresh ? "the lock" : err, S(r, plan->migrations[mi].name));
+                rc = MIG_EXIT_DIRTY;
+                break;
+            }
+            note(r, "the connection was lost; reconnected to undo what %s committed", S(r, plan->migrations[mi].name));
+        } else if (lost) {
+            note(r, "the connection was lost: the server rolled back the transaction in progress");
+        }
         if (o->on_error_stop) {
             note(r, "stopped (--on-error stop): the committed phases of %s stay applied", S(r, plan->migrations[mi].name));
             rc = MIG_EXIT_FAILED;

@@ -33,15 +33,82 @@ expect_exit() {
 contains() { printf '%s\n' "$OUT" | grep -qF -- "$1"; }
 not_contains() { ! printf '%s\n' "$OUT" | grep -qF -- "$1"; }
 
-# schema DB — every object except the tracking table, in a stable order
+# The database of a case: DIALECT=sqlite uses the file db.sqlite in the
+# case's folder; DIALECT=postgres a database of its own on the server that
+# pg_virtualenv started (PGHOST, PGPORT, PGUSER, PGPASSWORD).
+DIALECT=${DIALECT:-sqlite}
+new_db() {
+    if [ "$DIALECT" = postgres ]; then
+        PGDB="t_$(basename "$CASE_DIR" | tr -dc 'a-z0-9')"
+        createdb "$PGDB" || { echo "    cannot create database $PGDB"; touch "$CASE_DIR/.failed"; }
+        URL="postgresql:///$PGDB"
+    else
+        URL="sqlite:db.sqlite"
+    fi
+}
+
+drop_db() {
+    if [ "$DIALECT" = postgres ] && [ -n "${PGDB:-}" ]; then
+        dropdb --force "$PGDB" 2>/dev/null || dropdb "$PGDB" 2>/dev/null || true
+    fi
+}
+
+# q SQL — runs SQL on the case's database, prints rows as a|b lines
+q() {
+    if [ "$DIALECT" = postgres ]; then
+        psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$PGDB" -c "$1"
+    else
+        sqlite3 db.sqlite "$1"
+    fi
+}
+
+# has_table NAME — 1 or 0
+has_table() {
+    if [ "$DIALECT" = postgres ]; then
+        q "SELECT count(*) FROM pg_catalog.pg_class WHERE relname = '$1' AND relkind IN ('r', 'p', 'v')"
+    else
+        q "SELECT count(*) FROM sqlite_master WHERE name = '$1' AND type IN ('table', 'view')"
+    fi
+}
+
+# schema — every object except the tracking table, in a stable order
 schema() {
-    sqlite3 "$1" "SELECT type, name, tbl_name, sql FROM sqlite_master
+    if [ "$DIALECT" = postgres ]; then
+        q "SELECT table_schema, table_name, column_name, data_type, column_default, is_nullable
+             FROM information_schema.columns
+            WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_name <> 'mig_applied'
+            ORDER BY 1, 2, ordinal_position"
+        q "SELECT schemaname, indexname, indexdef FROM pg_indexes
+            WHERE schemaname NOT IN ('pg_catalog') AND tablename <> 'mig_applied' ORDER BY 1, 2"
+        q "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' AND nspname <> 'information_schema' ORDER BY 1"
+        q "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+    else
+        sqlite3 db.sqlite "SELECT type, name, tbl_name, sql FROM sqlite_master
                   WHERE name NOT LIKE 'mig_applied%' AND name NOT LIKE 'sqlite_autoindex_mig_applied%'
                     AND name <> 'sqlite_sequence'
                   ORDER BY type, name"
+    fi
 }
 
-q() { sqlite3 "$1" "$2"; }
+# db_untouched — nothing was created: no file (SQLite), no tracking table
+db_untouched() {
+    if [ "$DIALECT" = postgres ]; then
+        test "$(has_table mig_applied)" = 0
+    else
+        test ! -e db.sqlite
+    fi
+}
+
+# snapshot — schema and data, for "nothing changed"
+snapshot() {
+    if [ "$DIALECT" = postgres ]; then
+        # (\restrict lines carry a random key in recent pg_dump versions)
+        pg_dump --no-owner --no-privileges -d "$PGDB" | grep -v -e '^--' -e '^$' -e '^\\restrict' -e '^\\unrestrict'
+    else
+        sqlite3 db.sqlite .dump
+    fi
+}
 
 run_case() {
     local name=$1
@@ -49,7 +116,7 @@ run_case() {
     local dir
     dir=$(mktemp -d)
     # each case runs in a subshell in its own folder and reports through a file
-    (export CASE_DIR="$dir"; cd "$dir" && "$name")
+    (export CASE_DIR="$dir"; cd "$dir" && new_db && "$name"; drop_db)
     if [ -f "$dir/.failed" ]; then CASE_OK=0; fi
     rm -rf "$dir"
     if [ $CASE_OK -eq 1 ]; then

@@ -1,0 +1,384 @@
+/* driver_pg.c — the PostgreSQL driver (libpq). A multi-statement body runs
+ * statement by statement (split with the SQL tokenizer, so dollar quotes,
+ * literals and comments are respected), so that an error names its
+ * statement and `CREATE INDEX CONCURRENTLY` is never wrapped in an implicit
+ * transaction; errors carry SQLSTATE, message, detail, hint and the byte
+ * offset of the failing statement (or of the error position inside it). */
+#include "driver.h"
+#include "compiler/sqllex.h"
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pg_conn {
+    struct mig_conn base;
+    PGconn *pg;
+};
+
+static void copy_field(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+    size_t len = strlen(dst);
+    while (len && (dst[len - 1] == '\n' || dst[len - 1] == ' '))
+        dst[--len] = 0;
+}
+
+/* Byte offset of the 1-based character position pos in s. */
+static long char_to_byte(const char *s, long len, long pos)
+{
+    long chars = 0;
+    for (long i = 0; i < len; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80 && ++chars == pos)
+            return i;
+    }
+    return 0;
+}
+
+static void set_error(struct pg_conn *c, struct mig_dberr *e, const PGresult *res, const char *stmt,
+                      long stmt_len, long stmt_off)
+{
+    memset(e, 0, sizeof(*e));
+    e->offset = stmt_off;
+    if (res) {
+        copy_field(e->message, sizeof(e->message), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        copy_field(e->sqlstate, sizeof(e->sqlstate), PQresultErrorField(res, PG_DIAG_SQLSTATE));
+        copy_field(e->detail, sizeof(e->detail), PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+        copy_field(e->hint, sizeof(e->hint), PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+        const char *pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
+        if (pos && stmt && stmt_off >= 0)
+            e->offset = stmt_off + char_to_byte(stmt, stmt_len, atol(pos));
+    }
+    if (!e->message[0])
+        copy_field(e->message, sizeof(e->message), PQerrorMessage(c->pg));
+    if (PQstatus(c->pg) == CONNECTION_BAD) {
+        e->connection_lost = true;
+        if (!e->message[0])
+            snprintf(e->message, sizeof(e->message), "the connection to the server was lost");
+    }
+    e->transient = strcmp(e->sqlstate, "40001") == 0 || strcmp(e->sqlstate, "40P01") == 0 ||
+                   strcmp(e->sqlstate, "55P03") == 0;
+}
+
+/* Runs one statement; rows changed added to *rows. */
+static int run_one(struct pg_conn *c, const char *stmt, long len, long off, int64_t *rows, struct mig_dberr *e)
+{
+    char *s = strndup(stmt, (size_t)len);
+    if (!s) {
+        snprintf(e->message, sizeof(e->message), "out of memory");
+        return -1;
+    }
+    PGresult *res = PQexec(c->pg, s);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    int rc = 0;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        const char *n = PQcmdTuples(res);
+        if (rows && n && *n)
+            *rows += atoll(n);
+    } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+        memset(e, 0, sizeof(*e));
+        snprintf(e->message, sizeof(e->message), "COPY to or from the client is not supported in a migration");
+        e->offset = off;
+        rc = -1;
+        PQclear(res);
+        /* leave the copy state */
+        while ((res = PQgetResult(c->pg)))
+            PQclear(res);
+        free(s);
+        return rc;
+    } else {
+        set_error(c, e, res, s, len, off);
+        rc = -1;
+    }
+    PQclear(res);
+    free(s);
+    return rc;
+}
+
+static int pg_exec(struct mig_conn *base, const char *sql, int64_t *rows, struct mig_dberr *e)
+{
+    struct pg_conn *c = (struct pg_conn *)base;
+    size_t len = strlen(sql), start = 0, pos = 0;
+    bool code = false;
+    int64_t total = 0;
+    struct mig_sqltoken t;
+    for (;;) {
+        mig_sql_next(sql, pos, len, &t);
+        bool end = t.kind == SQLT_EOF;
+        if (end || t.kind == SQLT_SEMI) {
+            if (code && run_one(c, sql + start, (long)(t.end - start), (long)start, &total, e) != 0)
+                return -1;
+            if (end)
+                break;
+            start = t.end;
+            code = false;
+        } else if (mig_sqltok_is_code(t.kind)) {
+            if (!code) {
+                start = t.start;
+                code = true;
+            }
+        }
+        pos = t.end;
+    }
+    if (rows)
+        *rows = total;
+    return 0;
+}
+
+static int pg_query(struct mig_conn *base, const char *sql, bool *has_row, struct mig_value *out,
+                    struct mig_dberr *e)
+{
+    struct pg_conn *c = (struct pg_conn *)base;
+    PGresult *res = PQexec(c->pg, sql);
+    memset(out, 0, sizeof(*out));
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
+            *has_row = false;
+            PQclear(res);
+            return 0;
+        }
+        set_error(c, e, res, sql, (long)strlen(sql), 0);
+        PQclear(res);
+        return -1;
+    }
+    *has_row = PQntuples(res) > 0;
+    if (*has_row && PQnfields(res) > 0) {
+        if (PQgetisnull(res, 0, 0)) {
+            out->t = MIG_V_NULL;
+        } else {
+            const char *v = PQgetvalue(res, 0, 0);
+            Oid type = PQftype(res, 0);
+            char *end = NULL;
+            long long n = (type == 20 || type == 21 || type == 23 || type == 1700) ? strtoll(v, &end, 10) : 0;
+            if ((type == 20 || type == 21 || type == 23 || type == 1700) && end && *end == 0 && *v) {
+                out->t = MIG_V_INT;
+                out->i = n;
+            } else if (type == 16) {
+                out->t = MIG_V_BOOL;
+                out->i = v[0] == 't';
+            } else {
+                out->t = MIG_V_STRING;
+                out->s = strdup(v);
+                out->n = (uint32_t)strlen(v);
+                if (!out->s) {
+                    PQclear(res);
+                    snprintf(e->message, sizeof(e->message), "out of memory");
+                    return -1;
+                }
+            }
+        }
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int pg_select(struct mig_conn *base, const char *sql,
+                     int (*row)(void *ctx, int ncols, const char *const *vals), void *ctx, struct mig_dberr *e)
+{
+    struct pg_conn *c = (struct pg_conn *)base;
+    PGresult *res = PQexec(c->pg, sql);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        set_error(c, e, res, sql, (long)strlen(sql), 0);
+        PQclear(res);
+        return -1;
+    }
+    int n = PQnfields(res);
+    if (n > 64)
+        n = 64;
+    const char *vals[64];
+    for (int r = 0; r < PQntuples(res); r++) {
+        for (int i = 0; i < n; i++)
+            vals[i] = PQgetisnull(res, r, i) ? NULL : PQgetvalue(res, r, i);
+        if (row(ctx, n, vals))
+            break;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int simple(struct pg_conn *c, const char *sql, struct mig_dberr *e)
+{
+    PGresult *res = PQexec(c->pg, sql);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        set_error(c, e, res, NULL, 0, -1);
+        PQclear(res);
+        return -1;
+    }
+    /* a COMMIT of a transaction that failed answers ROLLBACK */
+    if (strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+        memset(e, 0, sizeof(*e));
+        snprintf(e->message, sizeof(e->message), "the transaction had failed and was rolled back");
+        e->offset = -1;
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int pg_begin(struct mig_conn *base, struct mig_dberr *e)
+{
+    if (simple((struct pg_conn *)base, "BEGIN", e) != 0)
+        return -1;
+    base->in_txn = true;
+    return 0;
+}
+
+static int pg_commit(struct mig_conn *base, struct mig_dberr *e)
+{
+    base->in_txn = false;
+    return simple((struct pg_conn *)base, "COMMIT", e);
+}
+
+static int pg_rollback(struct mig_conn *base, struct mig_dberr *e)
+{
+    struct pg_conn *c = (struct pg_conn *)base;
+    base->in_txn = false;
+    if (PQstatus(c->pg) == CONNECTION_BAD)
+        return 0;   /* the server rolls back what a lost connection had open */
+    return simple(c, "ROLLBACK", e);
+}
+
+static char *own(char *pq)
+{
+    if (!pq)
+        return NULL;
+    char *s = strdup(pq);
+    PQfreemem(pq);
+    return s;
+}
+
+static char *pg_quote_literal(struct mig_conn *base, const char *s, size_t n)
+{
+    return own(PQescapeLiteral(((struct pg_conn *)base)->pg, s, n));
+}
+
+/* Each dot-separated part quoted on its own: "auth"."users". */
+static char *pg_quote_ident(struct mig_conn *base, const char *s, size_t n)
+{
+    struct pg_conn *c = (struct pg_conn *)base;
+    size_t cap = 3 * n + 8, k = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    size_t i = 0;
+    while (i <= n) {
+        size_t j = i;
+        while (j < n && s[j] != '.')
+            j++;
+        char *q = PQescapeIdentifier(c->pg, s + i, j - i);
+        if (!q) {
+            free(out);
+            return NULL;
+        }
+        size_t ql = strlen(q);
+        if (k + ql + 2 > cap) {
+            cap = (k + ql + 2) * 2;
+            char *nb = realloc(out, cap);
+            if (!nb) {
+                PQfreemem(q);
+                free(out);
+                return NULL;
+            }
+            out = nb;
+        }
+        if (i > 0)
+            out[k++] = '.';
+        memcpy(out + k, q, ql);
+        k += ql;
+        PQfreemem(q);
+        i = j + 1;
+    }
+    out[k] = 0;
+    return out;
+}
+
+static int64_t pg_server_version(struct mig_conn *base)
+{
+    return PQserverVersion(((struct pg_conn *)base)->pg);
+}
+
+static int pg_set_timeouts(struct mig_conn *base, int64_t statement_ms, int64_t lock_ms, bool local,
+                           struct mig_dberr *e)
+{
+    struct pg_conn *c = (struct pg_conn *)base;
+    char sql[256];
+    if (local)
+        snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %lld; SET LOCAL lock_timeout = %lld",
+                 (long long)statement_ms, (long long)lock_ms);
+    else if (statement_ms || lock_ms)
+        snprintf(sql, sizeof(sql), "SET statement_timeout = %lld; SET lock_timeout = %lld",
+                 (long long)statement_ms, (long long)lock_ms);
+    else
+        snprintf(sql, sizeof(sql), "RESET statement_timeout; RESET lock_timeout");
+    (void)c;
+    return pg_exec(base, sql, NULL, e);
+}
+
+static void pg_close(struct mig_conn *base)
+{
+    struct pg_conn *c = (struct pg_conn *)base;
+    PQfinish(c->pg);
+    free(base->target);
+    free(base->display);
+    free(c);
+}
+
+static const struct mig_driver pg_driver = {
+    "postgres", MIG_D_POSTGRES, pg_exec, pg_query, pg_select, pg_begin, pg_commit, pg_rollback,
+    pg_quote_literal, pg_quote_ident, pg_server_version, pg_set_timeouts, pg_close,
+};
+
+int mig_pg_open(const char *url, struct mig_conn **out, char *err, size_t errlen)
+{
+    const char *keys[3] = { "dbname", NULL, NULL };
+    const char *vals[3] = { url, NULL, NULL };
+    if (!strstr(url, "application_name=")) {
+        keys[1] = "application_name";
+        vals[1] = "migrun";
+    }
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        char *masked = mig_mask_url(url);
+        char msg[1024];
+        copy_field(msg, sizeof(msg), pg ? PQerrorMessage(pg) : "out of memory");
+        for (char *p = msg; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        snprintf(err, errlen, "cannot connect to %s: %s", masked ? masked : "the database", msg);
+        free(masked);
+        PQfinish(pg);
+        return -1;
+    }
+    struct pg_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        PQfinish(pg);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    c->pg = pg;
+    c->base.drv = &pg_driver;
+    /* the server notices a killed client during a long statement (PG 14+) */
+    if (PQserverVersion(pg) >= 140000) {
+        PGresult *r = PQexec(pg, "SET client_connection_check_interval = 1000");
+        PQclear(r);
+    }
+    const char *host = PQhost(pg), *port = PQport(pg), *db = PQdb(pg), *user = PQuser(pg);
+    size_t n = strlen(host ? host : "") + strlen(port ? port : "") + strlen(db ? db : "") +
+               strlen(user ? user : "") + 32;
+    c->base.target = malloc(n);
+    c->base.display = mig_mask_url(url);
+    if (!c->base.target || !c->base.display) {
+        pg_close(&c->base);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(c->base.target, n, "postgresql://%s@%s:%s/%s", user ? user : "", host ? host : "",
+             port ? port : "", db ? db : "");
+    /* a bare postgres:// shows where it went */
+    if (strcmp(url, "postgres://") == 0 || strcmp(url, "postgresql://") == 0) {
+        free(c->base.display);
+        c->base.display = strdup(c->base.target);
+    }
+    *out = &c->base;
+    return 0;
+}

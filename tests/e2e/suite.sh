@@ -1,0 +1,488 @@
+#!/usr/bin/env bash
+# suite.sh — end-to-end runs of the real migc and migrun against a real
+# database (DIALECT=sqlite: SQLite files; DIALECT=postgres: the server of
+# pg_virtualenv), checking the database afterwards. sqlite.sh and
+# postgres.sh run it; cases named pg_* run on PostgreSQL only.
+. "$(dirname "$0")/lib.sh"
+
+write_two_phase() {
+    cat > m.mig <<'MIG'
+import std;
+
+migration shop "a shop" {
+  target postgres, sqlite;
+  param greeting: string = "hello";
+
+  phase schema {
+    step items {
+      up   sql { CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL); }
+      down sql { DROP TABLE items; }
+      verify std.table_exists("items");
+    }
+    step items_price {
+      up   sql { ALTER TABLE items ADD COLUMN price INTEGER DEFAULT 0; }
+      down sql { ALTER TABLE items DROP COLUMN price; }
+    }
+  }
+
+  phase data {
+    step seed {
+      up   sql { INSERT INTO items (id, name, price) VALUES (1, ${greeting}, 1), (2, 'b', 2); }
+      down sql { DELETE FROM items WHERE name IN (${greeting}, 'b'); }
+    }
+    assert scalar sql { SELECT count(*) FROM items } == 2 else "two items";
+  }
+}
+MIG
+}
+
+t_apply_reapply_rollback_restores_schema() {
+    write_two_phase
+    q "CREATE TABLE keep_me (x INTEGER); INSERT INTO keep_me VALUES (7);"
+    local before
+    before=$(schema)
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "applied lines" contains "applied      schema.items"
+    check "items exist" test "$(q "SELECT count(*) FROM items")" = 2
+    check "seeded with the param" test "$(q "SELECT name FROM items WHERE price = 1")" = hello
+    check "tracking rows" test "$(q "SELECT count(*) FROM mig_applied WHERE status = 'applied'")" = 3
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "re-apply says so" contains "nothing to do"
+    check "re-apply changes nothing" test "$(q "SELECT count(*) FROM items")" = 2
+    expect_exit 0 "$MIGRUN" rollback --all --db $URL
+    check "schema exactly as before" test "$(schema)" = "$before"
+    check "other data untouched" test "$(q "SELECT x FROM keep_me")" = 7
+    check "tracking emptied" test "$(q "SELECT count(*) FROM mig_applied")" = 0
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "applies again after rollback" test "$(q "SELECT count(*) FROM items")" = 2
+}
+
+t_skipped_step_survives_rollback() {
+    cat > m.mig <<'MIG'
+import std;
+migration guarded {
+  step make_t {
+    when not std.table_exists("t");
+    up   sql { CREATE TABLE t (a INTEGER); }
+    down sql { DROP TABLE t; }
+  }
+  step make_u {
+    up   sql { CREATE TABLE u (a INTEGER); }
+    down sql { DROP TABLE u; }
+  }
+}
+MIG
+    q "CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (42);"
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "the guard skipped" contains "skipped      main.make_t"
+    check "skip recorded" test "$(q "SELECT status FROM mig_applied WHERE step = 'make_t'")" = skipped
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "status shows skipped" contains "skipped  main.make_t"
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "u undone" test "$(has_table u)" = 0
+    check "the skipped step's table survives with its data" test "$(q "SELECT a FROM t")" = 42
+}
+
+t_failure_in_second_phase_rolls_back_everything() {
+    write_two_phase
+    sed -i "s/(2, 'b', 2)/(2, 'b', 2), (3, 'c', 3)/" m.mig     # the assert now fails
+    local before
+    before=$(schema 2>/dev/null)
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    check "names the assert" contains "assert failed: two items"
+    check "names the migration and phase" contains "migration shop, phase data"
+    check "says it undid" contains "rolled back"
+    check "schema as before" test "$(schema)" = "$before"
+    check "nothing tracked" test "$(q "SELECT count(*) FROM mig_applied")" = 0
+}
+
+t_failure_with_on_error_stop_keeps_first_phase() {
+    write_two_phase
+    sed -i "s/INSERT INTO items (id, name, price)/INSERT INTO no_such_table (id, name, price)/" m.mig
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL --on-error stop
+    check "the database's message" contains "no_such_table"
+    check "file and line of the statement" contains "statement failed at m.mig:21"
+    check "step named" contains "step seed"
+    check "first phase kept" test "$(q "SELECT count(*) FROM items")" = 0
+    check "first phase tracked" test "$(q "SELECT count(*) FROM mig_applied")" = 2
+    # fixed, the run resumes where it stopped
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "resumed with the second phase only" not_contains "schema.items"
+    check "completed" test "$(q "SELECT count(*) FROM items")" = 2
+}
+
+t_false_require_changes_nothing() {
+    cat > m.mig <<'MIG'
+migration needs {
+  require server_version() > 99999999 else "a SQLite from the future";
+  step s { up sql { CREATE TABLE s (a INTEGER); } down sql { DROP TABLE s; } }
+}
+MIG
+    q "CREATE TABLE other (a INTEGER);"
+    local before
+    before=$(snapshot)
+    expect_exit 3 "$MIGRUN" apply m.mig --db $URL
+    check "quotes the require" contains "a SQLite from the future"
+    check "says nothing changed" contains "nothing was changed"
+    check "database untouched" test "$(snapshot)" = "$before"
+}
+
+t_params_are_data_not_sql() {
+    cat > m.mig <<'MIG'
+migration p {
+  param label: string = "x";
+  param tname: string = "plain";
+  step make {
+    up   sql { CREATE TABLE ${tname:ident} (v TEXT); INSERT INTO ${tname:ident} VALUES (${label}); }
+    down sql { DROP TABLE ${tname:ident}; }
+  }
+}
+MIG
+    local evil="x'); DROP TABLE victim; --"
+    local evil_name='we"ird; DROP TABLE victim'
+    q "CREATE TABLE victim (a INTEGER); INSERT INTO victim VALUES (1);"
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL -p "label=$evil" -p "p.tname=$evil_name"
+    check "the victim survives" test "$(q "SELECT a FROM victim")" = 1
+    check "the value landed as data" test "$(q "SELECT v FROM \"we\"\"ird; DROP TABLE victim\"")" = "$evil"
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "rollback used the same quoted name" test "$(has_table 'we"ird; DROP TABLE victim')" = 0
+    check "the victim still survives" test "$(q "SELECT a FROM victim")" = 1
+}
+
+t_param_type_errors_are_usage() {
+    cat > m.mig <<'MIG'
+migration p {
+  param n: int = 1;
+  param on: bool = true;
+  param wait: duration = 1s;
+  step s { up sql { SELECT ${n}, ${on}, ${wait}; } down sql { SELECT 1; } }
+}
+MIG
+    expect_exit 2 "$MIGRUN" apply m.mig --db $URL -p n=ten
+    check "names the param and type" contains "is not an int"
+    expect_exit 2 "$MIGRUN" apply m.mig --db $URL -p on=yes
+    check "bool" contains "is not a bool"
+    expect_exit 2 "$MIGRUN" apply m.mig --db $URL -p wait=soon
+    check "duration" contains "is not a duration"
+    expect_exit 2 "$MIGRUN" apply m.mig --db $URL -p nope=1
+    check "unknown param" contains "no migration declares a param 'nope'"
+    expect_exit 2 "$MIGRUN" apply m.mig --db $URL -p other.n=1
+    check "unknown migration" contains "there is no migration 'other'"
+    check "nothing created by a usage error" db_untouched
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL -p n=5 -p p.on=false -p wait=2m
+}
+
+t_rollback_refuses_irreversible() {
+    cat > m.mig <<'MIG'
+migration a {
+  step t { up sql { CREATE TABLE t (a INTEGER); } down sql { DROP TABLE t; } }
+  step purge {
+    up sql { DELETE FROM t; }
+    down irreversible "deleted rows cannot come back";
+  }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    local before
+    before=$(snapshot)
+    expect_exit 3 "$MIGRUN" rollback --all --db $URL
+    check "quotes the reason" contains "deleted rows cannot come back"
+    check "nothing changed" test "$(snapshot)" = "$before"
+}
+
+t_edited_applied_step_is_drift() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    sed -i 's/price INTEGER DEFAULT 0/price INTEGER DEFAULT 1/' m.mig
+    cat >> m.mig <<'MIG'
+migration later { after shop; step x { up sql { CREATE TABLE x (a INTEGER); } down sql { DROP TABLE x; } } }
+MIG
+    expect_exit 3 "$MIGRUN" apply m.mig --db $URL
+    check "names the drifted step" contains "drift: step shop.schema.items_price"
+    check "nothing else ran" test "$(has_table x)" = 0
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "status shows drifted" contains "drifted  schema.items_price"
+}
+
+t_rollback_uses_journal_down_after_sources_change() {
+    cat > m.mig <<'MIG'
+migration j {
+  param t: string = "first";
+  step make { up sql { CREATE TABLE ${t:ident} (a INTEGER); } down sql { DROP TABLE ${t:ident}; } }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL -p t=chosen
+    rm m.mig
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "the rendered down dropped the table the run created" \
+        test "$(has_table chosen)" = 0
+    check "the journal kept the rendered down" \
+        test "$(sqlite3 .migrun/journal.db "SELECT down_sql FROM entries WHERE action = 'applied'")" = ' DROP TABLE "chosen"; '
+}
+
+t_rollback_last_run_and_to() {
+    for n in 1 2 3; do
+        cat > m$n.mig <<MIG
+migration m$n { $( [ $n -gt 1 ] && echo "after m$((n - 1));" )
+  step s { up sql { CREATE TABLE t$n (a INTEGER); } down sql { DROP TABLE t$n; } } }
+MIG
+    done
+    expect_exit 0 "$MIGRUN" apply m1.mig --db $URL
+    expect_exit 0 "$MIGRUN" apply m1.mig m2.mig m3.mig --db $URL
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "last run undone (t2, t3)" test "$(has_table t1)$(has_table t2)$(has_table t3)" = 100
+    expect_exit 0 "$MIGRUN" apply m1.mig m2.mig m3.mig --db $URL
+    expect_exit 0 "$MIGRUN" rollback --to m1 --db $URL
+    check "--to m1 keeps m1" test "$(has_table t1)$(has_table t2)$(has_table t3)" = 100
+    expect_exit 2 "$MIGRUN" rollback --to nosuch --db $URL
+}
+
+t_apply_to_migration_and_phase() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --to shop.schema
+    check "schema phase only" test "$(q "SELECT count(*) FROM mig_applied")" = 2
+    check "no seed yet" test "$(q "SELECT count(*) FROM items")" = 0
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "the rest" test "$(q "SELECT count(*) FROM items")" = 2
+    expect_exit 2 "$MIGRUN" apply m.mig --db $URL --to shop.nophase
+}
+
+t_plan_is_read_only() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" plan m.mig --db $URL
+    check "lists what would run" contains "would apply  schema.items"
+    check "creates nothing" db_untouched
+    q "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+    local before
+    before=$(snapshot)
+    expect_exit 0 "$MIGRUN" plan m.mig --db $URL
+    check "database unchanged" test "$(snapshot)" = "$before"
+}
+
+t_guarded_plan_shows_skips() {
+    cat > m.mig <<'MIG'
+import std;
+migration g {
+  step a { when not std.table_exists("t"); up sql { CREATE TABLE t (a INTEGER); } down sql { DROP TABLE t; } }
+}
+MIG
+    q "CREATE TABLE t (a INTEGER);"
+    expect_exit 0 "$MIGRUN" plan m.mig --db $URL
+    check "would skip" contains "would skip   main.a"
+}
+
+t_batch_runs_until_no_rows() {
+    cat > m.mig <<'MIG'
+migration b {
+  phase prep {
+    step t {
+      up sql { CREATE TABLE t (id INTEGER PRIMARY KEY, done INTEGER DEFAULT 0);
+               WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 25) INSERT INTO t (id) SELECT i FROM n; }
+      down sql { DROP TABLE t; }
+    }
+  }
+  phase fill {
+    transaction step;
+    step chunks {
+      batch;
+      up sql { UPDATE t SET done = 1 WHERE id IN (SELECT id FROM t WHERE done = 0 LIMIT 10); }
+      down sql { UPDATE t SET done = 0; }
+    }
+  }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "three iterations with rows, one without" contains "batch 4: 0 rows (25 so far"
+    check "all done" test "$(q "SELECT sum(done) FROM t")" = 25
+    expect_exit 0 "$MIGRUN" rollback --all --db $URL
+    check "rolled back" test "$(has_table t)" = 0
+}
+
+t_bytecode_runs_like_sources() {
+    write_two_phase
+    expect_exit 0 "$MIGC" build m.mig -o plan.migb
+    expect_exit 0 "$MIGRUN" apply plan.migb --db $URL
+    check "applied from bytecode" test "$(q "SELECT count(*) FROM items")" = 2
+    expect_exit 0 "$MIGRUN" status plan.migb --db $URL
+    check "status from bytecode" contains "applied  shop"
+    printf 'garbage' > bad.migb
+    expect_exit 2 "$MIGRUN" apply bad.migb --db $URL
+    check "corrupt bytecode is a clear error" contains "bad.migb"
+}
+
+t_json_events() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --json
+    check "every line is JSON" python3 -c '
+import json, sys
+lines = [l for l in sys.stdin.read().splitlines() if l.strip()]
+assert lines, "no output"
+events = [json.loads(l) for l in lines]
+steps = [e for e in events if e["event"] == "step"]
+assert len(steps) == 3 and all(e["outcome"] == "applied" for e in steps), steps
+assert events[-1]["event"] == "done"
+' <<<"$OUT"
+}
+
+t_usage_and_environment_errors() {
+    write_two_phase
+    expect_exit 2 "$MIGRUN" apply m.mig --db mysql://x
+    check "bad url named" contains "unsupported database URL"
+    expect_exit 2 "$MIGRUN" apply m.mig
+    check "no db" contains "no database"
+    MIGRUN_DB=$URL expect_exit 0 "$MIGRUN" apply m.mig
+    check "MIGRUN_DB honoured" test "$(has_table items)" = 1
+    if [ "$DIALECT" = postgres ]; then
+        expect_exit 3 "$MIGRUN" apply m.mig --db "postgresql://migrun_nobody:s3cr3t-pw@localhost:1/nope"
+        check "cannot connect named" contains "cannot connect to postgresql://migrun_nobody:***@localhost:1/nope"
+        check "the password is never printed" not_contains "s3cr3t-pw"
+    else
+        expect_exit 3 "$MIGRUN" apply m.mig --db sqlite:/nonexistent/dir/db.sqlite
+        check "cannot open named" contains "/nonexistent/dir/db.sqlite"
+    fi
+    expect_exit 2 "$MIGRUN" apply nope.mig --db $URL
+    expect_exit 2 "$MIGRUN" frobnicate
+    expect_exit 2 "$MIGRUN" apply m.mig --db $URL --bogus
+    echo 'migration broken {' > broken.mig
+    expect_exit 2 "$MIGRUN" apply broken.mig --db $URL
+    check "compile errors shown" contains "broken.mig:1"
+}
+
+t_journal_location() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --journal j/custom.db
+    check "--journal" test -f j/custom.db
+    check "the default is not used" test ! -e .migrun
+    MIGRUN_JOURNAL=env-journal.db expect_exit 0 "$MIGRUN" log --db $URL
+    check "MIGRUN_JOURNAL used" test -f env-journal.db
+    expect_exit 0 "$MIGRUN" log --db $URL --journal j/custom.db
+    check "log lists the run" contains "run 1  apply"
+    check "WAL journal" test "$(sqlite3 j/custom.db 'PRAGMA journal_mode')" = wal
+}
+
+t_transaction_modes() {
+    cat > m.mig <<'MIG'
+migration modes {
+  phase per_step {
+    transaction step;
+    step a { up sql { CREATE TABLE a (x INTEGER); } down sql { DROP TABLE a; } }
+    step b { up sql { CREATE TABLE b (x INTEGER); } down sql { DROP TABLE b; } }
+  }
+  phase autocommit {
+    transaction none;
+    step c { up sql { CREATE TABLE c (x INTEGER); } down sql { DROP TABLE c; } }
+    step bad { up sql { INSERT INTO nowhere VALUES (1); } down sql { SELECT 1; } }
+  }
+}
+MIG
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL --on-error stop
+    check "committed steps kept" test "$(has_table a)$(has_table b)$(has_table c)" = 111
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "all undone" test "$(has_table a)$(has_table b)$(has_table c)" = 000
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    check "default undoes step and none modes too" test "$(has_table a)$(has_table b)$(has_table c)" = 000
+}
+
+t_samples_apply_and_roll_back() {
+    local S=$TOP_SRCDIR/samples
+    local before
+    q "CREATE TABLE unrelated (a INTEGER);"
+    before=$(schema)
+    if [ "$DIALECT" = postgres ]; then
+        # every sample, the Keiko SQL exactly as its guide writes it
+        expect_exit 0 "$MIGRUN" apply "$S" --db $URL
+        check "JSONB default" test "$(q "SELECT column_default FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'preferences'")" = "'{}'::jsonb"
+        check "GIN index" contains "applied      indexes.idx_agents_capabilities"
+        check "GIN index exists" test "$(q "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_agents_capabilities' AND indexdef LIKE '%USING gin%'")" = 1
+        check "gen_random_uuid default" test "$(q "SELECT column_default FROM information_schema.columns WHERE table_name = 'mcp_servers' AND column_name = 'id'")" = "gen_random_uuid()"
+        check "auth.users" test "$(q "SELECT count(*) FROM pg_tables WHERE schemaname = 'auth' AND tablename = 'users'")" = 1
+        check "concurrent indexes valid" test "$(q "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'idx_invocation_lineage_%' AND i.indisvalid")" = 3
+    else
+        expect_exit 0 "$MIGRUN" apply "$S/keiko-v1-base.mig" "$S/keiko-v2.mig" "$S/kaizen-billing-base.mig" \
+            "$S/kaizen-external-agents.mig" --db $URL
+        expect_exit 3 "$MIGRUN" apply "$S/trusted-login-legacy-import.mig" --db $URL
+        check "a postgres-only migration is refused on sqlite" contains "does not target sqlite"
+    fi
+    check "keiko v2 columns" q "SELECT role, preferences, last_login FROM users WHERE 1 = 0"
+    check "external agents" test "$(has_table external_agents)" = 1
+    expect_exit 0 "$MIGRUN" rollback --all --db $URL
+    check "schema restored" test "$(schema)" = "$before"
+}
+
+t_lost_journal_falls_back_to_sources() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    rm -rf .migrun
+    expect_exit 3 "$MIGRUN" rollback --all --db $URL
+    check "refuses without sources" contains "has no record of 3 applied steps"
+    check "nothing changed" test "$(q "SELECT count(*) FROM items")" = 2
+    expect_exit 0 "$MIGRUN" rollback --all --db $URL m.mig
+    check "says it used the sources" contains "using the down of the current sources"
+    check "rolled back" test "$(has_table items)" = 0
+}
+
+t_reconciles_pending_entries() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    # as if killed after the target committed but before the journal said so
+    sqlite3 .migrun/journal.db "UPDATE entries SET state = 'pending'; UPDATE runs SET outcome = 'running'"
+    # and an entry whose target transaction never committed
+    sqlite3 .migrun/journal.db "INSERT INTO entries (run_id, uid, migration, phase, step, action, state, txn,
+        recorded_at) VALUES (1, 'deadbeef', 'shop', 'data', 'ghost', 'applied', 'pending', 'phase', 'now')"
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "explains the recovery" contains "recovered an interrupted run: 3 journal entries committed with the database, 1 rolled back"
+    check "committed entries done" test "$(sqlite3 .migrun/journal.db "SELECT count(*) FROM entries WHERE state = 'done'")" = 3
+    check "the ghost aborted" test "$(sqlite3 .migrun/journal.db "SELECT state FROM entries WHERE uid = 'deadbeef'")" = aborted
+    check "the run is marked interrupted" test "$(sqlite3 .migrun/journal.db "SELECT outcome FROM runs WHERE id = 1")" = interrupted
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "rollback still exact" test "$(has_table items)" = 0
+}
+
+t_concurrent_runner_waits_then_gives_up() {
+    write_two_phase
+    q "SELECT 1" >/dev/null
+    # hold the lock as a running migrun would
+    local holder
+    if [ "$DIALECT" = postgres ]; then
+        psql -X -q -d "$PGDB" -c "SET application_name = 'other-runner'; SELECT pg_advisory_lock(7235943); SELECT pg_sleep(3)" >/dev/null &
+        holder=$!
+        sleep 1
+    else
+        exec 9>"$(readlink -f db.sqlite)-miglock"
+        flock 9
+    fi
+    expect_exit 3 "$MIGRUN" apply m.mig --db $URL --lock-wait 300ms
+    check "names the lock" contains "another migrun holds the lock"
+    [ "$DIALECT" = postgres ] && check "names the holder" contains "(other-runner)"
+    if [ "$DIALECT" = postgres ]; then wait "$holder"; else exec 9>&-; fi
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --lock-wait 300ms
+}
+
+t_trace_prints_instructions() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --trace
+    check "UP traced with its source line" contains "UP           0  [m.mig:9]"
+    check "a guard's query traced" contains "EXISTS"
+}
+
+t_status_json() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --to shop.schema
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL --json
+    check "partial migration, pending step" python3 -c '
+import json, sys
+ev = [json.loads(l) for l in sys.stdin.read().splitlines() if l.strip()]
+mig = [e for e in ev if e["event"] == "migration"][0]
+assert mig["status"] == "partial" and mig["applied"] == 2, mig
+steps = {e["step"]: e["status"] for e in ev if e["event"] == "step"}
+assert steps == {"items": "applied", "items_price": "applied", "seed": "pending"}, steps
+' <<<"$OUT"
+}
+
+pattern='^t_'
+[ "$DIALECT" = postgres ] && pattern='^(t|pg)_'
+for t in $(declare -F | awk '{print $3}' | grep -E "$pattern"); do
+    run_case "$t"
+done
+finish
