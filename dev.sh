@@ -38,9 +38,11 @@ build() {
     make -C "$BUILD" -j"$(nproc)"
 }
 
+# PostgreSQL tests run against a throwaway cluster that pg_virtualenv makes
+# (and removes) around the whole test run.
 run_tests() {
     local rc=0
-    make -C "$BUILD" -j"$(nproc)" check || rc=$?
+    pg_virtualenv -t make -C "$BUILD" -j"$(nproc)" check || rc=$?
     if [ $rc -ne 0 ]; then
         # show what failed: the harness keeps each test's output in its .log
         local trs
@@ -93,6 +95,6 @@ case "${1:-}" in
     demo) install_missing; build; demo ;;
     test) install_missing; build; run_tests ;;
     build) install_missing; build ;;
-    distcheck) install_missing; build; make -C "$BUILD" distcheck ;;
+    distcheck) install_missing; build; pg_virtualenv -t make -C "$BUILD" distcheck ;;
     *) echo "usage: $0 demo|test|build|distcheck" >&2; exit 2 ;;
 esac

@@ -480,6 +480,233 @@ assert steps == {"items": "applied", "items_price": "applied", "seed": "pending"
 ' <<<"$OUT"
 }
 
+
+# ---- PostgreSQL only ------------------------------------------------------------
+
+pg_plpgsql_dollar_quotes() {
+    cat > m.mig <<'MIG'
+migration plpgsql_fn {
+  target postgres;
+  step audit_fn {
+    up sql {
+      CREATE FUNCTION audit_label(n integer) RETURNS text LANGUAGE plpgsql AS $body$
+      DECLARE
+        braces text := '{}';   -- a brace in a comment: }
+      BEGIN
+        /* nested /* comment } */ still */
+        RETURN format('%s:%s', braces, n) || $inner$}$inner$;
+      END
+      $body$;
+    }
+    down sql { DROP FUNCTION audit_label(integer); }
+  }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "the function body arrived intact" test "$(q "SELECT audit_label(7)")" = "{}:7}"
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "dropped" test "$(q "SELECT count(*) FROM pg_proc WHERE proname = 'audit_label'")" = 0
+}
+
+pg_concurrently_needs_transaction_none() {
+    cat > m.mig <<'MIG'
+migration idx {
+  phase t { step make { up sql { CREATE TABLE t (a integer); } down sql { DROP TABLE t; } } }
+  phase wrong {
+    step ix { up sql { CREATE INDEX CONCURRENTLY t_a ON t (a); } down sql { DROP INDEX CONCURRENTLY t_a; } }
+  }
+}
+MIG
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    check "PostgreSQL's own refusal with its SQLSTATE" contains "SQLSTATE 25001"
+    check "everything undone" test "$(has_table t)" = 0
+    sed -i 's/phase wrong {/phase wrong { transaction none;/' m.mig
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "the index is valid" test "$(q "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 't_a'")" = t
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "dropped concurrently by its down" test "$(q "SELECT count(*) FROM pg_class WHERE relname = 't_a'")" = 0
+}
+
+pg_schemas_and_search_path() {
+    cat > m.mig <<'MIG'
+import std;
+migration sch {
+  target postgres;
+  step schema { when not std.pg.schema_exists("app"); up sql { CREATE SCHEMA app; } down sql { DROP SCHEMA app; } }
+  step things {
+    when not std.table_exists("app.things");
+    up sql { CREATE TABLE app.things (id integer PRIMARY KEY, label text); }
+    down sql { DROP TABLE app.things; }
+    verify std.table_exists("app.things") and not std.table_exists("things") and std.column_exists("app.things", "label");
+  }
+  step idx {
+    up sql { CREATE INDEX things_label ON app.things (label); }
+    down sql { DROP INDEX app.things_label; }
+    verify std.index_exists("app.things_label") and std.row_count("app.things") == 0;
+  }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "table in its schema" test "$(q "SELECT count(*) FROM pg_tables WHERE schemaname = 'app' AND tablename = 'things'")" = 1
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "schema gone" test "$(q "SELECT count(*) FROM pg_namespace WHERE nspname = 'app'")" = 0
+}
+
+pg_error_names_its_line() {
+    cat > m.mig <<'MIG'
+migration lines {
+  step two {
+    up sql {
+      CREATE TABLE ok_table (a integer);
+      INSERT INTO ok_table VALUES (1);
+      INSERT INTO ok_table VALUES ('not a number');
+    }
+    down sql { DROP TABLE ok_table; }
+  }
+}
+MIG
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    check "the .mig line of the failing statement" contains "statement failed at m.mig:6"
+    check "the server's message" contains 'invalid input syntax for type integer: "not a number"'
+    check "its SQLSTATE" contains "SQLSTATE 22P02"
+    check "nothing left" test "$(has_table ok_table)" = 0
+}
+
+pg_statement_timeout() {
+    cat > m.mig <<'MIG'
+migration slow {
+  phase p {
+    timeout 200ms;
+    step nap { up sql { SELECT pg_sleep(2); } down sql { SELECT 1; } }
+  }
+}
+MIG
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    check "canceled by statement_timeout" contains "SQLSTATE 57014"
+}
+
+pg_lock_timeout_then_retry_succeeds() {
+    cat > m.mig <<'MIG'
+migration busy {
+  phase make { step t { up sql { CREATE TABLE t (a integer); } down sql { DROP TABLE t; } } }
+  phase alter {
+    lock_timeout 200ms;
+    retry 30 every 200ms;
+    step add_b { up sql { ALTER TABLE t ADD COLUMN b integer; } down sql { ALTER TABLE t DROP COLUMN b; } }
+  }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --to busy.make
+    # another session holds the table for a while
+    psql -X -q -d "$PGDB" -c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;" >/dev/null &
+    local holder=$!
+    sleep 0.5
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    wait "$holder"
+    check "retries reported" contains "retry 1/30 of phase alter"
+    check "after lock timeouts" contains "55P03"
+    check "then applied" test "$(q "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'b'")" = 1
+}
+
+pg_lock_timeout_without_retry_fails() {
+    cat > m.mig <<'MIG'
+migration busy {
+  phase make { step t { up sql { CREATE TABLE t (a integer); } down sql { DROP TABLE t; } } }
+  phase alter {
+    lock_timeout 100ms;
+    step add_b { up sql { ALTER TABLE t ADD COLUMN b integer; } down sql { ALTER TABLE t DROP COLUMN b; } }
+  }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --to busy.make
+    psql -X -q -d "$PGDB" -c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;" >/dev/null &
+    local holder=$!
+    sleep 0.5
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    wait "$holder"
+    check "lock timeout named" contains "SQLSTATE 55P03"
+    check "not retried" not_contains "retry 1"
+}
+
+write_sleepy() {
+    cat > m.mig <<'MIG'
+migration sleepy {
+  phase first {
+    step t { up sql { CREATE TABLE t (n integer); } down sql { DROP TABLE t; } }
+    step one { up sql { INSERT INTO t VALUES (1); } down sql { DELETE FROM t WHERE n = 1; } }
+  }
+  phase second {
+    step nap_and_two {
+      up sql { SELECT pg_sleep(2); INSERT INTO t VALUES (2); }
+      down sql { DELETE FROM t WHERE n = 2; }
+    }
+  }
+}
+MIG
+}
+
+wait_for_sleep() {
+    for _ in $(seq 1 100); do
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migrun' AND query LIKE '%pg_sleep%' AND state = 'active'")" != 0 ] && return 0
+        sleep 0.1
+    done
+    echo "    the migration never reached its pg_sleep"
+    touch "$CASE_DIR/.failed"
+}
+
+pg_kill_9_then_rerun_exactly_once() {
+    write_sleepy
+    "$MIGRUN" apply m.mig --db $URL >run1.out 2>&1 &
+    local pid=$!
+    wait_for_sleep
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    # the server notices the dead client and rolls back the open transaction
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "finished exactly once" test "$(q "SELECT string_agg(n::text, ',' ORDER BY n) FROM t")" = "1,2"
+    check "only the interrupted phase re-ran" not_contains "first.one"
+    check "every step recorded once" test "$(q "SELECT count(*) FROM mig_applied")" = 3
+    expect_exit 0 "$MIGRUN" log --db $URL
+    check "log shows the interrupted run" contains "interrupted"
+    expect_exit 0 "$MIGRUN" rollback --all --db $URL
+    check "rolled back" test "$(has_table t)" = 0
+}
+
+pg_two_runners_one_applies() {
+    write_sleepy
+    "$MIGRUN" apply m.mig --db $URL >a.out 2>&1 &
+    local a=$!
+    wait_for_sleep
+    "$MIGRUN" apply m.mig --db $URL >b.out 2>&1 &
+    local b=$!
+    wait "$a"
+    local ra=$?
+    wait "$b"
+    local rb=$?
+    check "first applied" test "$ra" = 0
+    check "second waited, then found nothing" test "$rb" = 0
+    check "the waiting one said who held the lock" grep -q "waiting for the lock" b.out
+    check "and found nothing to do" grep -q "nothing to do" b.out
+    check "applied exactly once" test "$(q "SELECT string_agg(n::text, ',' ORDER BY n) FROM t")" = "1,2"
+}
+
+pg_server_restart_mid_run() {
+    write_sleepy
+    "$MIGRUN" apply m.mig --db $URL >run1.out 2>&1 &
+    local pid=$!
+    wait_for_sleep
+    pg_ctlcluster "$PGVERSION" regress restart -m fast >/dev/null 2>&1 || pg_ctlcluster "$PGVERSION" regress restart >/dev/null
+    wait "$pid"
+    local rc=$?
+    check "the interrupted run exits 1 (rolled back cleanly) or 4" test "$rc" = 1 -o "$rc" = 4
+    check "says the connection was lost" grep -q "connection" run1.out
+    for _ in $(seq 1 50); do psql -X -q -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.2; done
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "finished exactly once" test "$(q "SELECT string_agg(n::text, ',' ORDER BY n) FROM t")" = "1,2"
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "status: applied" contains "applied  sleepy"
+}
+
 pattern='^t_'
 [ "$DIALECT" = postgres ] && pattern='^(t|pg)_'
 for t in $(declare -F | awk '{print $3}' | grep -E "$pattern"); do
