@@ -1358,6 +1358,10 @@ static int apply_or_plan(struct mig_plan *plan, const struct mig_run_opts *o, bo
             r->txn_open = false;
             r->txn_entries.n = 0;
         }
+        /* session timeouts of a `transaction none` phase must not limit the undo */
+        if (!lost && r->cur_phase != MIG_NONE && plan->phases[r->cur_phase].txn == MIG_TXN_NONE &&
+            (plan->phases[r->cur_phase].timeout_ms || plan->phases[r->cur_phase].lock_timeout_ms))
+            r->conn->drv->set_timeouts(r->conn, 0, 0, false, &e);
         report_failure(r, dry ? "plan failed: " : "");
         if (dry) {
             rc = MIG_EXIT_FAILED;

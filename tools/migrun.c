@@ -20,7 +20,8 @@ static const char usage_text[] =
     "       migrun status   (PATH...|plan.migb) --db URL [--journal PATH] [--json]\n"
     "       migrun log      --db URL [--journal PATH] [--json]\n"
     "\n"
-    "URL: sqlite:PATH, sqlite:///ABS/PATH, postgres://… or postgresql://… (default: $MIGRUN_DB)\n"
+    "URL: sqlite:PATH, sqlite:///ABS/PATH, postgres://… or postgresql://… (default: $MIGRUN_DB,\n"
+    "     else postgresql:// when PGHOST, PGDATABASE or PGSERVICE is set)\n"
     "Journal: --journal, else $MIGRUN_JOURNAL, else .migrun/journal.db\n";
 
 enum {
@@ -158,8 +159,11 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
 #undef TAKES
 #undef VALUE
     }
+    /* the PG* environment of libpq (as pg_virtualenv sets it) names a server */
+    if ((!a->o.db_url || !*a->o.db_url) && (getenv("PGHOST") || getenv("PGDATABASE") || getenv("PGSERVICE")))
+        a->o.db_url = "postgresql://";
     if (!a->o.db_url || !*a->o.db_url)
-        return usage_error("no database: give --db URL or set MIGRUN_DB");
+        return usage_error("no database: give --db URL or set MIGRUN_DB (or the PG* variables of libpq)");
     if (strncmp(a->o.db_url, "sqlite:", 7) != 0 && strncmp(a->o.db_url, "postgres://", 11) != 0 &&
         strncmp(a->o.db_url, "postgresql://", 13) != 0) {
         char *m = mig_mask_url(a->o.db_url);

@@ -329,7 +329,7 @@ t_usage_and_environment_errors() {
     write_two_phase
     expect_exit 2 "$MIGRUN" apply m.mig --db mysql://x
     check "bad url named" contains "unsupported database URL"
-    expect_exit 2 "$MIGRUN" apply m.mig
+    expect_exit 2 env -u PGHOST -u PGDATABASE -u PGSERVICE -u MIGRUN_DB "$MIGRUN" apply m.mig
     check "no db" contains "no database"
     MIGRUN_DB=$URL expect_exit 0 "$MIGRUN" apply m.mig
     check "MIGRUN_DB honoured" test "$(has_table items)" = 1
@@ -482,6 +482,24 @@ assert steps == {"items": "applied", "items_price": "applied", "seed": "pending"
 
 
 # ---- PostgreSQL only ------------------------------------------------------------
+
+pg_password_never_printed_nor_journaled() {
+    write_two_phase
+    local url="postgresql://$PGUSER:$PGPASSWORD@${PGHOST:-localhost}:${PGPORT:-5432}/$PGDB"
+    expect_exit 0 "$MIGRUN" apply m.mig --db "$url" --json
+    check "not in the output" not_contains "$PGPASSWORD"
+    check "masked instead" contains "$PGUSER:***@"
+    expect_exit 0 "$MIGRUN" log --db "$url"
+    check "not in the log" not_contains "$PGPASSWORD"
+    check "not in the journal file" sh -c "! grep -q -a '$PGPASSWORD' .migrun/journal.db*"
+}
+
+pg_environment_is_enough() {
+    write_two_phase
+    (unset MIGRUN_DB; PGDATABASE=$PGDB "$MIGRUN" apply m.mig) >out.txt 2>&1
+    check "PG* variables name the database" grep -q "applying 1 migration to postgresql://" out.txt
+    check "applied there" test "$(has_table items)" = 1
+}
 
 pg_plpgsql_dollar_quotes() {
     cat > m.mig <<'MIG'
