@@ -129,6 +129,7 @@ struct mig_step {
     const char *name;
     const char *title;
     struct mig_span span;       /* the name */
+    struct mig_span extent;     /* from `step` to its closing brace */
     struct mig_expr *when;
     struct mig_sql *up;         /* variants, linked by next */
     struct mig_sql *down;
@@ -146,6 +147,7 @@ struct mig_phase {
     const char *name;
     const char *title;
     struct mig_span span;       /* the name (or the first step, for `main`) */
+    struct mig_span extent;     /* from `phase` to its closing brace (implicit: empty) */
     bool implicit;              /* the `main` phase of steps written in the migration */
     struct mig_expr *when;
     enum mig_txn txn;
@@ -167,6 +169,7 @@ struct mig_migration {
     const char *name;
     const char *title;
     struct mig_span span;       /* the name */
+    struct mig_span extent;     /* from `migration` to its closing brace */
     struct mig_file *file;
     MIG_VEC(struct mig_name) after;
     MIG_VEC(struct mig_migration *) after_resolved;

@@ -42,6 +42,14 @@ void mig_check_decls(struct mig_program *p);     /* names, after graph, order */
 void mig_check_types(struct mig_program *p);     /* expressions, ${…}, sql file */
 void mig_check_rules(struct mig_program *p);     /* rollback pairs and plan rules */
 void mig_check_recursion(struct mig_program *p); /* fn call cycles (after types) */
+void mig_lint(struct mig_program *p);            /* SQL and plan rules, suppressions */
+
+/* Every rule: id, default severity ("error"/"warning"), one-line summary.
+ * Ends with a NULL id. doc/rules.md explains each. */
+struct mig_rule {
+    const char *id, *severity, *summary;
+};
+extern const struct mig_rule mig_rules[];
 
 
 

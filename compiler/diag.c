@@ -1,5 +1,7 @@
 /* diag.c — collecting, sorting and rendering diagnostics. */
 #include "diag.h"
+#include <jansson.h>
+#include "compiler.h"
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +99,77 @@ void mig_diags_print_text(struct mig_diags *d, FILE *out, bool color)
         if (s)
             print_caret(out, s, x, color);
     }
+}
+
+/* ---- machine formats (jansson does the escaping) ------------------------------ */
+
+static void position(struct mig_diags *d, const struct mig_diag *x, const char **path, unsigned *line,
+                     unsigned *col, unsigned *eline, unsigned *ecol)
+{
+    struct mig_source *s = x->file == UINT32_MAX ? NULL : mig_source_get(d->sources, x->file);
+    *path = s ? s->path : "";
+    *line = *col = *eline = *ecol = 0;
+    if (s) {
+        mig_source_linecol(s, x->start, line, col);
+        mig_source_linecol(s, x->end, eline, ecol);
+    }
+}
+
+static void dump(json_t *doc, FILE *out)
+{
+    char *s = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    if (s)
+        fprintf(out, "%s\n", s);
+    free(s);
+    json_decref(doc);
+}
+
+void mig_diags_print_json(struct mig_diags *d, FILE *out)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < d->v.n; i++) {
+        const struct mig_diag *x = &d->v.v[i];
+        const char *path;
+        unsigned line, col, eline, ecol;
+        position(d, x, &path, &line, &col, &eline, &ecol);
+        json_array_append_new(list, json_pack("{s:s,s:i,s:i,s:i,s:i,s:s,s:s,s:s}", "file", path, "line", (int)line,
+                                              "column", (int)col, "end_line", (int)eline, "end_column", (int)ecol,
+                                              "severity", x->sev == MIG_ERROR ? "error" : "warning",
+                                              "rule", x->rule, "message", x->msg));
+    }
+    dump(json_pack("{s:i,s:o,s:i,s:i}", "version", 1, "diagnostics", list, "errors", (int)d->errors,
+                   "warnings", (int)d->warnings), out);
+}
+
+void mig_diags_print_sarif(struct mig_diags *d, FILE *out, const struct mig_rule *rules, const char *version)
+{
+    json_t *rl = json_array();
+    for (const struct mig_rule *r = rules; r->id; r++)
+        json_array_append_new(rl, json_pack("{s:s,s:s,s:{s:s},s:{s:s},s:{s:s},s:{s:s}}", "id", r->id, "name", r->id,
+                                            "shortDescription", "text", r->summary,
+                                            "fullDescription", "text", r->summary,
+                                            "help", "text", "See doc/rules.md of mig for the safe alternative.",
+                                            "defaultConfiguration", "level", r->severity));
+    json_t *results = json_array();
+    for (size_t i = 0; i < d->v.n; i++) {
+        const struct mig_diag *x = &d->v.v[i];
+        const char *path;
+        unsigned line, col, eline, ecol;
+        position(d, x, &path, &line, &col, &eline, &ecol);
+        json_t *res = json_pack("{s:s,s:s,s:{s:s}}", "ruleId", x->rule, "level",
+                                x->sev == MIG_ERROR ? "error" : "warning", "message", "text", x->msg);
+        for (size_t k = 0; rules[k].id; k++)
+            if (strcmp(rules[k].id, x->rule) == 0)
+                json_object_set_new(res, "ruleIndex", json_integer((json_int_t)k));
+        if (path[0])
+            json_object_set_new(res, "locations", json_pack("[{s:{s:{s:s},s:{s:i,s:i,s:i,s:i}}}]",
+                "physicalLocation", "artifactLocation", "uri", path, "region", "startLine", (int)line,
+                "startColumn", (int)col, "endLine", (int)(eline ? eline : line),
+                "endColumn", (int)(ecol > col || eline > line ? ecol : col + 1)));
+        json_array_append_new(results, res);
+    }
+    json_t *doc = json_pack("{s:s,s:s,s:[{s:{s:{s:s,s:s,s:o}},s:o}]}",
+        "$schema", "https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0",
+        "runs", "tool", "driver", "name", "migc", "version", version, "rules", rl, "results", results);
+    dump(doc, out);
 }

@@ -32,5 +32,10 @@ void mig_diag(struct mig_diags *d, enum mig_severity sev, uint32_t file,
 void mig_diags_sort(struct mig_diags *d);
 /* gcc/clang style: "file:line:col: error: message [rule]", source line, caret. */
 void mig_diags_print_text(struct mig_diags *d, FILE *out, bool color);
+/* {"version":1,"diagnostics":[{file,line,column,end_line,end_column,severity,rule,message}],...} */
+void mig_diags_print_json(struct mig_diags *d, FILE *out);
+struct mig_rule;
+/* SARIF 2.1.0 with the rules' metadata, for code-scanning UIs. */
+void mig_diags_print_sarif(struct mig_diags *d, FILE *out, const struct mig_rule *rules, const char *version);
 
 #endif

@@ -185,7 +185,7 @@ migration
           m->name = $2.text; m->title = $3.s; m->span = $2.span; m->file = ps->file;
           ps->mig = m; }
       mig_items '}'
-        { MIG_PUSH(A, ps->file->migrations, ps->mig); ps->mig = NULL; }
+        { ps->mig->extent = SPAN(@$); MIG_PUSH(A, ps->file->migrations, ps->mig); ps->mig = NULL; }
     | MIGRATION error '{'
         { ps->mig = MIG_NEW(A, struct mig_migration); ps->mig->name = ""; ps->mig->span = SPAN(@1);
           ps->mig->file = ps->file; yyerrok; }
@@ -256,7 +256,7 @@ phase
           p->name = $2.text; p->title = $3.s; p->span = $2.span;
           ps->phase = p; }
       phase_items '}'
-        { MIG_PUSH(A, ps->mig->phases, ps->phase); ps->phase = NULL; }
+        { ps->phase->extent = SPAN(@$); MIG_PUSH(A, ps->mig->phases, ps->phase); ps->phase = NULL; }
     | PHASE error '{'
         { /* a malformed header: parse the body anyway, into a phase nobody sees */
           ps->phase = MIG_NEW(A, struct mig_phase); ps->phase->name = "";
@@ -293,7 +293,7 @@ step
           st->name = $2.text; st->title = $3.s; st->span = $2.span;
           ps->step = st; }
       step_items '}'
-        { add_step(ps, ps->step); ps->step = NULL; }
+        { ps->step->extent = SPAN(@$); add_step(ps, ps->step); ps->step = NULL; }
     | STEP error '{'
         { ps->step = MIG_NEW(A, struct mig_step); ps->step->name = ""; ps->step->span = SPAN(@1); yyerrok; }
       step_items '}'

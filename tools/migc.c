@@ -16,7 +16,7 @@
 enum { EXIT_CLEAN = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
-    "usage: migc check [--format text] [-Werror] PATH...\n"
+    "usage: migc check [--format text|json|sarif] [-Werror] PATH...\n"
     "       migc build PATH... [-o plan.migb]\n"
     "       migc disasm (plan.migb | PATH...)\n"
     "       migc --version | --help\n"
@@ -48,6 +48,7 @@ static int cmd_check(int argc, char **argv)
 {
     bool werror = false;
     bool opts = true;
+    const char *format = "text";
     struct mig_program *p = mig_program_new();
     int npaths = 0;
     char err[512];
@@ -63,10 +64,11 @@ static int cmd_check(int argc, char **argv)
                 mig_program_free(p);
                 return usage_error("%s needs a value (text)", "--format");
             }
-            if (strcmp(v, "text") != 0) {
+            if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0 && strcmp(v, "sarif") != 0) {
                 mig_program_free(p);
-                return usage_error("unknown --format '%s' (expected text)", v);
+                return usage_error("unknown --format '%s' (expected text, json or sarif)", v);
             }
+            format = v;
         } else if (opts && a[0] == '-' && a[1]) {
             mig_program_free(p);
             return usage_error("unknown option '%s'", a);
@@ -85,10 +87,16 @@ static int cmd_check(int argc, char **argv)
     }
     mig_program_check(p);
     struct mig_diags *d = &p->diags;
-    mig_diags_print_text(d, stderr, use_color(stderr));
-    if (d->errors || d->warnings)
-        fprintf(stderr, "%u error%s and %u warning%s.\n", d->errors, d->errors == 1 ? "" : "s",
-                d->warnings, d->warnings == 1 ? "" : "s");
+    if (strcmp(format, "json") == 0) {
+        mig_diags_print_json(d, stdout);
+    } else if (strcmp(format, "sarif") == 0) {
+        mig_diags_print_sarif(d, stdout, mig_rules, PACKAGE_VERSION);
+    } else {
+        mig_diags_print_text(d, stderr, use_color(stderr));
+        if (d->errors || d->warnings)
+            fprintf(stderr, "%u error%s and %u warning%s.\n", d->errors, d->errors == 1 ? "" : "s",
+                    d->warnings, d->warnings == 1 ? "" : "s");
+    }
     int rc = d->errors || (werror && d->warnings) ? EXIT_ERRORS : EXIT_CLEAN;
     mig_program_free(p);
     return rc;
