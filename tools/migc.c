@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include "compiler/codegen.h"
 #include "compiler/compiler.h"
+#include "compiler/fmt.h"
+#include "compiler/parse.h"
 #include "load.h"
 
 enum { EXIT_CLEAN = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
@@ -19,6 +21,7 @@ static const char usage_text[] =
     "usage: migc check [--format text|json|sarif] [-Werror] PATH...\n"
     "       migc build PATH... [-o plan.migb]\n"
     "       migc disasm (plan.migb | PATH...)\n"
+    "       migc fmt [--check] PATH...\n"
     "       migc --version | --help\n"
     "\n"
     "PATH is a .mig file or a directory searched recursively for *.mig files.\n";
@@ -181,6 +184,95 @@ static int cmd_disasm(int argc, char **argv)
     return EXIT_CLEAN;
 }
 
+/* Formats one file: 0 unchanged, 1 changed (written, or listed with
+ * --check), -1 not formatted (syntax errors, I/O). */
+static int fmt_file(const char *path, bool check)
+{
+    struct mig_program *p = mig_program_new();
+    struct mig_source *src = mig_source_read(&p->sources, path);
+    if (!src) {
+        fprintf(stderr, "migc: error: cannot read '%s': %s\n", path, strerror(errno));
+        mig_program_free(p);
+        return -1;
+    }
+    mig_parse_source(&p->arena, &p->diags, src);
+    if (p->diags.fatal) {
+        mig_diags_sort(&p->diags);
+        mig_diags_print_text(&p->diags, stderr, use_color(stderr));
+        fprintf(stderr, "migc: %s not formatted: fix its syntax errors first\n", path);
+        mig_program_free(p);
+        return -1;
+    }
+    char *out = NULL;
+    size_t n = 0;
+    int rc = -1;
+    if (mig_format(src->text, src->len, &out, &n) != 0) {
+        fprintf(stderr, "migc: error: cannot format '%s'\n", path);
+    } else if (n == src->len && memcmp(out, src->text, n) == 0) {
+        rc = 0;
+    } else if (check) {
+        printf("%s\n", path);
+        rc = 1;
+    } else {
+        size_t tl = strlen(path) + 8;
+        char *tmp = malloc(tl);
+        if (tmp) {
+            snprintf(tmp, tl, "%s.tmp", path);
+            FILE *f = fopen(tmp, "wb");
+            bool ok = f && fwrite(out, 1, n, f) == n;
+            ok = f && fclose(f) == 0 && ok;
+            if (ok && rename(tmp, path) == 0) {
+                rc = 1;
+            } else {
+                fprintf(stderr, "migc: error: cannot write '%s': %s\n", path, strerror(errno));
+                remove(tmp);
+            }
+            free(tmp);
+        }
+    }
+    free(out);
+    mig_program_free(p);
+    return rc;
+}
+
+static int cmd_fmt(int argc, char **argv)
+{
+    bool check = false, opts = true;
+    struct mig_program *paths = mig_program_new();
+    char err[512];
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (opts && strcmp(argv[i], "--") == 0) {
+            opts = false;
+        } else if (opts && strcmp(argv[i], "--check") == 0) {
+            check = true;
+        } else if (opts && argv[i][0] == '-' && argv[i][1]) {
+            mig_program_free(paths);
+            return usage_error("unknown option '%s'", argv[i]);
+        } else if (mig_program_add_path(paths, argv[i], err, sizeof(err)) != 0) {
+            mig_program_free(paths);
+            fprintf(stderr, "migc: error: %s\n", err);
+            return EXIT_USAGE;
+        } else {
+            n++;
+        }
+    }
+    if (n == 0) {
+        mig_program_free(paths);
+        return usage_error("fmt needs at least one PATH");
+    }
+    int changed = 0, failed = 0;
+    for (size_t i = 0; i < paths->input_paths.n; i++) {
+        int rc = fmt_file(paths->input_paths.v[i], check);
+        changed += rc == 1;
+        failed += rc < 0;
+    }
+    mig_program_free(paths);
+    if (check && changed)
+        fprintf(stderr, "migc: %d file%s would be reformatted\n", changed, changed == 1 ? "" : "s");
+    return failed || (check && changed) ? EXIT_ERRORS : EXIT_CLEAN;
+}
+
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -188,6 +280,7 @@ static const struct {
     { "check", cmd_check },
     { "build", cmd_build },
     { "disasm", cmd_disasm },
+    { "fmt", cmd_fmt },
 };
 
 int main(int argc, char **argv)
