@@ -51,6 +51,8 @@ struct runner {
     MIG_VEC(struct tracked *) tracked_list;
     bool has_table;
     bool dry;                               /* migrun plan */
+    bool testing;                           /* migrun test */
+    unsigned test_ok, test_failed, test_irreversible, test_skipped;
     bool prologue_only_requires;            /* rollback fallback: ignore requires */
     uint32_t mig, cur_phase, cur_step;     /* where the VM is (MIG_NONE: outside) */
     bool txn_open;
@@ -935,6 +937,199 @@ static int dry_host(struct runner *r, enum mig_opcode op, const uint32_t *a, boo
     }
 }
 
+/* ---- migrun test: every up inverted by its down ------------------------------------ */
+
+struct lines {
+    char **v;
+    size_t n, cap;
+    struct mig_arena *a;
+};
+
+static int add_line(void *ctx, int n, const char *const *vals)
+{
+    struct lines *l = ctx;
+    if (n >= 1 && vals[0])
+        MIG_PUSH(l->a, *l, mig_arena_strdup(l->a, vals[0]));
+    return 0;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The schema as sorted lines: tables, columns (type, default, nullability),
+ * indexes, constraints, views, functions, sequences, schemas, types. */
+static int snapshot(struct runner *r, struct lines *out)
+{
+    static const char *const sqlite_q[] = {
+        "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_master "
+        "WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'mig_applied%'",
+        "SELECT 'column ' || m.name || '.' || p.name || ' ' || p.type || ' notnull=' || p.\"notnull\" || "
+        "' default=' || coalesce(p.dflt_value, '') || ' pk=' || p.pk FROM sqlite_master m "
+        "JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' "
+        "AND m.name <> 'mig_applied'",
+        NULL,
+    };
+#define PG_SKIP "NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+    static const char *const pg_q[] = {
+        "SELECT 'table ' || n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p') AND n.nspname " PG_SKIP " AND c.relname <> 'mig_applied'",
+        "SELECT 'column ' || table_schema || '.' || table_name || '.' || column_name || ' ' || data_type || "
+        "coalesce(' default ' || column_default, '') || ' nullable=' || is_nullable FROM information_schema.columns "
+        "WHERE table_schema " PG_SKIP " AND table_name <> 'mig_applied'",
+        "SELECT 'index ' || schemaname || '.' || indexname || ': ' || indexdef FROM pg_indexes "
+        "WHERE schemaname " PG_SKIP " AND tablename <> 'mig_applied'",
+        "SELECT 'constraint ' || n.nspname || '.' || cl.relname || '.' || co.conname || ': ' || "
+        "pg_get_constraintdef(co.oid) FROM pg_constraint co JOIN pg_class cl ON cl.oid = co.conrelid "
+        "JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE n.nspname " PG_SKIP " AND cl.relname <> 'mig_applied'",
+        "SELECT 'view ' || schemaname || '.' || viewname || ': ' || definition FROM pg_views WHERE schemaname " PG_SKIP,
+        "SELECT 'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' "
+        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname " PG_SKIP,
+        "SELECT 'sequence ' || schemaname || '.' || sequencename FROM pg_sequences WHERE schemaname " PG_SKIP,
+        "SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' AND nspname <> 'information_schema'",
+        "SELECT 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype FROM pg_type t JOIN pg_namespace n "
+        "ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND n.nspname " PG_SKIP,
+        NULL,
+    };
+#undef PG_SKIP
+    const char *const *qs = r->conn->drv->dialect == MIG_D_POSTGRES ? pg_q : sqlite_q;
+    out->n = 0;
+    out->a = &r->arena;
+    for (size_t i = 0; qs[i]; i++) {
+        struct mig_dberr e;
+        if (r->conn->drv->select(r->conn, qs[i], add_line, out, &e) != 0)
+            return vmdbfail(r, "cannot read the schema", &e);
+    }
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof(*out->v), cmp_line);
+    return 0;
+}
+
+static int exec_in_txn(struct runner *r, const struct mig_pphase *ph, const char *sql, const char *what)
+{
+    struct mig_dberr e;
+    bool txn = ph->txn != MIG_TXN_NONE;
+    if (txn && r->conn->drv->begin(r->conn, &e) != 0)
+        return vmdbfail(r, what, &e);
+    if (r->conn->drv->exec(r->conn, sql, NULL, &e) != 0) {
+        struct mig_dberr e2;
+        if (txn)
+            r->conn->drv->rollback(r->conn, &e2);
+        return vmdbfail(r, what, &e);
+    }
+    if (txn && r->conn->drv->commit(r->conn, &e) != 0)
+        return vmdbfail(r, what, &e);
+    return 0;
+}
+
+static void test_line(struct runner *r, const char *outcome, uint32_t si, const char *note_)
+{
+    const struct mig_pstep *st = &r->plan->steps[si];
+    const char *m = S(r, r->plan->migrations[st->migration].name), *p = S(r, r->plan->phases[st->phase].name);
+    if (r->o->json) {
+        emit_json(r, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?}", "event", "test", "outcome", outcome, "migration", m,
+                               "phase", p, "step", S(r, st->name), "note", note_));
+        return;
+    }
+    const char *c = strcmp(outcome, "ok") == 0 ? "\033[32m" : strcmp(outcome, "FAIL") == 0 ? "\033[1;31m" : "\033[33m";
+    fprintf(r->o->out, "  %s%-12s%s %s.%s.%s%s%s%s\n", col(r, c), outcome, col(r, "\033[0m"), m, p, S(r, st->name),
+            note_ ? "  (" : "", note_ ? note_ : "", note_ ? ")" : "");
+}
+
+static int test_step(struct runner *r, uint32_t si)
+{
+    const struct mig_pstep *st = &r->plan->steps[si];
+    const struct mig_pphase *ph = &r->plan->phases[st->phase];
+    const struct mig_pvariant *up = mig_plan_variant(r->plan, st->up, r->conn->drv->dialect);
+    if (!up)
+        return vmfail(r, "step %s has no up SQL for %s", S(r, st->name), dialect_name(r));
+    char *up_sql = mig_vm_render(&r->vm, up, NULL);
+    if (!up_sql)
+        return -1;
+    char *up_copy = mig_arena_strdup(&r->arena, up_sql);
+    free(up_sql);
+    if (st->down == MIG_NONE) {
+        if (exec_in_txn(r, ph, up_copy, "the up failed") != 0)
+            return -1;
+        r->test_irreversible++;
+        test_line(r, "irreversible", si, mig_arena_printf(&r->arena, "not checked: %s", S(r, st->irreversible)));
+        return 0;
+    }
+    const struct mig_pvariant *down = mig_plan_variant(r->plan, st->down, r->conn->drv->dialect);
+    if (!down)
+        return vmfail(r, "step %s has no down SQL for %s", S(r, st->name), dialect_name(r));
+    char *down_sql = mig_vm_render(&r->vm, down, NULL);
+    if (!down_sql)
+        return -1;
+    char *down_copy = mig_arena_strdup(&r->arena, down_sql);
+    free(down_sql);
+    struct lines before = { 0 }, after = { 0 };
+    if (snapshot(r, &before) != 0 || exec_in_txn(r, ph, up_copy, "the up failed") != 0 ||
+        exec_in_txn(r, ph, down_copy, "the down failed") != 0 || snapshot(r, &after) != 0)
+        return -1;
+    /* differences, both ways, on the sorted lines */
+    MIG_VEC(const char *) missing = { 0 }, extra = { 0 };
+    size_t i = 0, k = 0;
+    while (i < before.n || k < after.n) {
+        int c = i == before.n ? 1 : k == after.n ? -1 : strcmp(before.v[i], after.v[k]);
+        if (c == 0) {
+            i++;
+            k++;
+        } else if (c < 0) {
+            MIG_PUSH(&r->arena, missing, before.v[i++]);
+        } else {
+            MIG_PUSH(&r->arena, extra, after.v[k++]);
+        }
+    }
+    if (missing.n || extra.n) {
+        r->test_failed++;
+        test_line(r, "FAIL", si, "the down does not undo the up");
+        for (size_t j = 0; j < extra.n; j++)
+            if (r->o->json)
+                emit_json(r, json_pack("{s:s,s:s,s:s}", "event", "difference", "kind", "left behind", "object", extra.v[j]));
+            else
+                fprintf(r->o->out, "      left behind by the down: %s\n", extra.v[j]);
+        for (size_t j = 0; j < missing.n; j++)
+            if (r->o->json)
+                emit_json(r, json_pack("{s:s,s:s,s:s}", "event", "difference", "kind", "lost", "object", missing.v[j]));
+            else
+                fprintf(r->o->out, "      lost (was there before the up): %s\n", missing.v[j]);
+    } else {
+        r->test_ok++;
+        test_line(r, "ok", si, NULL);
+    }
+    /* go on from the state the up leaves */
+    return exec_in_txn(r, ph, up_copy, "the up failed (the second time)");
+}
+
+static int test_host(struct runner *r, enum mig_opcode op, const uint32_t *a, bool cond)
+{
+    switch (op) {
+    case OP_PHASE_WHEN:
+        if (cond)
+            return 0;
+        for (uint32_t i = 0; i < r->plan->phases[a[0]].nsteps; i++) {
+            r->test_skipped++;
+            test_line(r, "skipped", r->plan->phases[a[0]].first_step + i, "the phase's when is false");
+        }
+        return 1;
+    case OP_STEP_WHEN:
+        if (cond)
+            return 0;
+        r->test_skipped++;
+        test_line(r, "skipped", a[0], "when is false");
+        return 1;
+    case OP_CHECKS:
+        return 1;
+    case OP_UP:
+        r->cur_step = a[0];
+        return test_step(r, a[0]);
+    default:
+        return 0;
+    }
+}
+
 static int host(void *ctx, struct mig_vm *vm, enum mig_opcode op, const uint32_t *a, bool cond)
 {
     struct runner *r = ctx;
@@ -950,6 +1145,8 @@ static int host(void *ctx, struct mig_vm *vm, enum mig_opcode op, const uint32_t
     } else if (op == OP_STEP || op == OP_STEP_WHEN || op == OP_UP) {
         r->cur_step = a[0];
     }
+    if (r->testing)
+        return test_host(r, op, a, cond);
     if (r->dry) {
         int rc = dry_host(r, op, a, cond);
         if (rc == 1 && (op == OP_STEP || op == OP_STEP_WHEN))
@@ -1719,6 +1916,71 @@ int mig_run_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
             fprintf(o->out, "done: %u step%s rolled back in %" PRId64 " ms\n", r->undone, r->undone == 1 ? "" : "s",
                     now_ms() - t0);
     }
+out:
+    teardown(r);
+    return rc;
+}
+
+int mig_run_test(struct mig_plan *plan, const struct mig_run_opts *o)
+{
+    struct runner rr, *r = &rr;
+    memset(r, 0, sizeof(*r));
+    r->o = o;
+    r->plan = plan;
+    r->testing = true;
+    r->prologue_only_requires = true;
+    r->mig = r->cur_phase = r->cur_step = MIG_NONE;
+    int rc = MIG_EXIT_REFUSED;
+    if (parse_params(r) != 0) {
+        rc = MIG_EXIT_USAGE;
+        goto out;
+    }
+    char err[1024];
+    if (mig_connect(o->db_url, o->lock_wait_ms, &r->conn, err, sizeof(err)) != 0) {
+        error_msg(r, "%s", err);
+        goto out;
+    }
+    if (table_exists(r, &r->has_table) != 0 || load_tracked(r) != 0)
+        goto out;
+    size_t applied = 0;
+    for (size_t i = 0; i < r->tracked_list.n; i++)
+        applied += strcmp(r->tracked_list.v[i]->status, "applied") == 0;
+    if (applied && !o->force) {
+        error_msg(r, "%s is not a scratch database: mig_applied lists %zu applied step%s; migrun test changes "
+                  "the schema back and forth (give --force to test there anyway)", r->conn->display, applied,
+                  applied == 1 ? "" : "s");
+        goto out;
+    }
+    if (setup_vm(r) != 0)
+        goto out;
+    note(r, "testing that every down undoes its up: %u migration%s on %s", plan->nmigrations,
+         plan->nmigrations == 1 ? "" : "s", r->conn->display);
+    rc = MIG_EXIT_OK;
+    if (mig_vm_run(&r->vm, plan->globals_block, 0) != 0) {
+        report_failure(r, "evaluating the file-level lets failed: ");
+        rc = MIG_EXIT_FAILED;
+        goto out;
+    }
+    for (uint32_t mi = 0; mi < plan->nmigrations; mi++) {
+        r->mig = mi;
+        r->cur_phase = r->cur_step = MIG_NONE;
+        if (mig_vm_run(&r->vm, plan->migrations[mi].prologue, mi) != 0 ||
+            mig_vm_run(&r->vm, plan->migrations[mi].body, mi) != 0) {
+            report_failure(r, "");
+            rc = MIG_EXIT_FAILED;
+            break;
+        }
+    }
+    if (r->test_failed)
+        rc = MIG_EXIT_FAILED;
+    if (o->json)
+        emit_json(r, json_pack("{s:s,s:I,s:I,s:I,s:I}", "event", "done", "ok", (json_int_t)r->test_ok,
+                               "failed", (json_int_t)r->test_failed, "irreversible", (json_int_t)r->test_irreversible,
+                               "skipped", (json_int_t)r->test_skipped));
+    else
+        fprintf(o->out, "%s: %u step%s invert, %u do%s not, %u irreversible, %u skipped\n",
+                rc == MIG_EXIT_OK ? "passed" : "failed", r->test_ok, r->test_ok == 1 ? "" : "s", r->test_failed,
+                r->test_failed == 1 ? "es" : "", r->test_irreversible, r->test_skipped);
 out:
     teardown(r);
     return rc;

@@ -28,6 +28,7 @@ struct mig_run_opts {
     int64_t lock_wait_ms;
     bool json, trace, color;
     bool on_error_stop;
+    bool force;                     /* test: also on a database with applied steps */
     const char *to;                 /* apply/plan: MIGRATION[.PHASE]; rollback: MIGRATION */
     enum mig_rollback_mode rollback;
     const struct mig_param_arg *params;
@@ -42,5 +43,7 @@ int mig_run_status(struct mig_plan *plan, const struct mig_run_opts *o);
  * the compiled down of the sources. */
 int mig_run_rollback(struct mig_plan *plan, const struct mig_run_opts *o);
 int mig_run_log(const struct mig_run_opts *o);
+/* migrun test: up, down, compare the schema, up again, for every step. */
+int mig_run_test(struct mig_plan *plan, const struct mig_run_opts *o);
 
 #endif

@@ -19,6 +19,7 @@ static const char usage_text[] =
     "       migrun rollback --db URL [--last-run | --to MIGRATION | --all] [--journal PATH] [--json] [PATH...]\n"
     "       migrun status   (PATH...|plan.migb) --db URL [--journal PATH] [--json]\n"
     "       migrun log      --db URL [--journal PATH] [--json]\n"
+    "       migrun test     (PATH...|plan.migb) --db URL [--force] [-p NAME=VALUE]... [--json]\n"
     "\n"
     "URL: sqlite:PATH, sqlite:///ABS/PATH, postgres://… or postgresql://… (default: $MIGRUN_DB,\n"
     "     else postgresql:// when PGHOST, PGDATABASE or PGSERVICE is set)\n"
@@ -26,7 +27,7 @@ static const char usage_text[] =
 
 enum {
     O_PARAMS = 1, O_TO = 2, O_ONERROR = 4, O_LOCK = 8, O_ROLLBACK = 16, O_INPUTS = 32, O_INPUTS_OPT = 64,
-    O_TRACE = 128,
+    O_TRACE = 128, O_FORCE = 256,
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -105,6 +106,8 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             if (!v)
                 return usage_error("--journal needs a path");
             a->o.journal = v;
+        } else if (strcmp(arg, "--force") == 0 && (allowed & O_FORCE)) {
+            a->o.force = true;
         } else if (strcmp(arg, "--json") == 0) {
             a->o.json = true;
         } else if (strcmp(arg, "--trace") == 0 && (allowed & O_TRACE)) {
@@ -243,6 +246,11 @@ static int cmd_log(int argc, char **argv)
     return with_plan(argc, argv, O_LOCK, run_log);
 }
 
+static int cmd_test(int argc, char **argv)
+{
+    return with_plan(argc, argv, O_INPUTS | O_PARAMS | O_FORCE | O_TRACE, mig_run_test);
+}
+
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -252,6 +260,7 @@ static const struct {
     { "rollback", cmd_rollback },
     { "status", cmd_status },
     { "log", cmd_log },
+    { "test", cmd_test },
 };
 
 int main(int argc, char **argv)

@@ -481,6 +481,58 @@ assert steps == {"items": "applied", "items_price": "applied", "seed": "pending"
 }
 
 
+t_migrun_test_finds_a_wrong_down() {
+    cat > m.mig <<'MIG'
+migration pairs {
+  step t { up sql { CREATE TABLE t (a integer); } down sql { DROP TABLE t; } }
+  step add_b {
+    up   sql { ALTER TABLE t ADD COLUMN b integer; CREATE INDEX t_b ON t (b); }
+    down sql { DROP INDEX t_b; }
+  }
+}
+MIG
+    expect_exit 1 "$MIGRUN" test m.mig --db $URL
+    check "the good pair passes" contains "ok           pairs.main.t"
+    check "the wrong down is named" contains "FAIL         pairs.main.add_b"
+    check "with what it left behind" contains "left behind by the down: column"
+    check "nothing recorded" test "$(has_table mig_applied)" = 0
+}
+
+t_migrun_test_passes_the_samples() {
+    local S=$TOP_SRCDIR/samples
+    if [ "$DIALECT" = postgres ]; then
+        expect_exit 0 "$MIGRUN" test "$S" --db $URL
+    else
+        expect_exit 0 "$MIGRUN" test "$S/keiko-v1-base.mig" "$S/keiko-v2.mig" "$S/kaizen-billing-base.mig" \
+            "$S/kaizen-external-agents.mig" --db $URL
+    fi
+    check "every pair inverts" contains "passed:"
+    check "no failures" not_contains "FAIL"
+}
+
+t_migrun_test_wants_a_scratch_database() {
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    expect_exit 3 "$MIGRUN" test m.mig --db $URL
+    check "refuses a used database" contains "is not a scratch database"
+    q "DROP TABLE items"
+    expect_exit 0 "$MIGRUN" test m.mig --db $URL --force
+}
+
+t_migrun_test_reports_irreversible_and_skipped() {
+    cat > m.mig <<'MIG'
+import std;
+migration mix {
+  step t { up sql { CREATE TABLE t (a integer); } down sql { DROP TABLE t; } }
+  step purge { up sql { DELETE FROM t; } down irreversible "rows are gone"; }
+  step never { when std.table_exists("nope"); up sql { CREATE TABLE n (a integer); } down sql { DROP TABLE n; } }
+}
+MIG
+    expect_exit 0 "$MIGRUN" test m.mig --db $URL --json
+    check "irreversible reported" contains '"outcome":"irreversible"'
+    check "skipped reported" contains '"outcome":"skipped"'
+}
+
 # ---- PostgreSQL only ------------------------------------------------------------
 
 pg_password_never_printed_nor_journaled() {
