@@ -988,7 +988,7 @@ static int snapshot(struct runner *r, struct lines *out)
         "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname " PG_SKIP,
         "SELECT 'sequence ' || schemaname || '.' || sequencename FROM pg_sequences WHERE schemaname " PG_SKIP,
         "SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' AND nspname <> 'information_schema'",
-        "SELECT 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype FROM pg_type t JOIN pg_namespace n "
+        "SELECT 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype::text FROM pg_type t JOIN pg_namespace n "
         "ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND n.nspname " PG_SKIP,
         NULL,
     };
