@@ -274,10 +274,19 @@ void mig_resolve_imports(struct mig_program *p)
         resolve_file_imports(p, p->files.v[i]);
 }
 
+void mig_program_add_text(struct mig_program *p, const char *name, const char *text, size_t len)
+{
+    MIG_PUSH(&p->arena, p->input_texts, mig_source_add(&p->sources, name, text, len));
+}
+
 unsigned mig_program_check(struct mig_program *p)
 {
     struct mig_strmap keys = { .arena = &p->arena };
     file_keys = &keys;
+    for (size_t i = 0; i < p->input_texts.n; i++) {
+        struct mig_file *f = parse_text(p, p->input_texts.v[i]);
+        f->is_input = true;
+    }
     for (size_t i = 0; i < p->input_paths.n; i++) {
         const char *why = NULL;
         struct mig_file *f = load_file(p, p->input_paths.v[i], &why);

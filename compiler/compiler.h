@@ -16,6 +16,7 @@ struct mig_program {
     MIG_VEC(struct mig_file *) files;           /* every parsed file, inputs first */
     MIG_VEC(struct mig_migration *) order;      /* run order of input migrations (after check) */
     MIG_VEC(const char *) input_paths;          /* collected .mig paths, sorted per argument */
+    MIG_VEC(struct mig_source *) input_texts;   /* inputs given as text */
 };
 
 /* A new, empty program; free with mig_program_free(). */
@@ -26,6 +27,10 @@ void mig_program_free(struct mig_program *p);
  * or -1 when the path does not exist or cannot be read, with a message in
  * err (a usage error: exit 2). */
 int mig_program_add_path(struct mig_program *p, const char *path, char *err, size_t errlen);
+
+/* Adds an input given as text (borrowed: must outlive the program), named
+ * name in diagnostics. Imports are resolved relative to name. */
+void mig_program_add_text(struct mig_program *p, const char *name, const char *text, size_t len);
 
 /* Parses the inputs and their imports, then runs name resolution, type and
  * structural checks, stopping between passes on errors. Diagnostics are in
