@@ -5,6 +5,7 @@
  * transaction; errors carry SQLSTATE, message, detail, hint and the byte
  * offset of the failing statement (or of the error position inside it). */
 #include "driver.h"
+#include "fault.h"
 #include "compiler/sqllex.h"
 #include <libpq-fe.h>
 #include <stdlib.h>
@@ -96,6 +97,7 @@ static int run_one(struct pg_conn *c, const char *stmt, long len, long off, int6
 
 static int pg_exec(struct mig_conn *base, const char *sql, int64_t *rows, struct mig_dberr *e)
 {
+    MIG_FAULT();
     struct pg_conn *c = (struct pg_conn *)base;
     size_t len = strlen(sql), start = 0, pos = 0;
     bool code = false;
@@ -127,6 +129,7 @@ static int pg_exec(struct mig_conn *base, const char *sql, int64_t *rows, struct
 static int pg_query(struct mig_conn *base, const char *sql, bool *has_row, struct mig_value *out,
                     struct mig_dberr *e)
 {
+    MIG_FAULT();
     struct pg_conn *c = (struct pg_conn *)base;
     PGresult *res = PQexec(c->pg, sql);
     memset(out, 0, sizeof(*out));
@@ -174,6 +177,7 @@ static int pg_query(struct mig_conn *base, const char *sql, bool *has_row, struc
 static int pg_select(struct mig_conn *base, const char *sql,
                      int (*row)(void *ctx, int ncols, const char *const *vals), void *ctx, struct mig_dberr *e)
 {
+    MIG_FAULT();
     struct pg_conn *c = (struct pg_conn *)base;
     PGresult *res = PQexec(c->pg, sql);
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -217,6 +221,7 @@ static int simple(struct pg_conn *c, const char *sql, struct mig_dberr *e)
 
 static int pg_begin(struct mig_conn *base, struct mig_dberr *e)
 {
+    MIG_FAULT();
     if (simple((struct pg_conn *)base, "BEGIN", e) != 0)
         return -1;
     base->in_txn = true;
@@ -225,12 +230,14 @@ static int pg_begin(struct mig_conn *base, struct mig_dberr *e)
 
 static int pg_commit(struct mig_conn *base, struct mig_dberr *e)
 {
+    MIG_FAULT();
     base->in_txn = false;
     return simple((struct pg_conn *)base, "COMMIT", e);
 }
 
 static int pg_rollback(struct mig_conn *base, struct mig_dberr *e)
 {
+    MIG_FAULT();
     struct pg_conn *c = (struct pg_conn *)base;
     base->in_txn = false;
     if (PQstatus(c->pg) == CONNECTION_BAD)

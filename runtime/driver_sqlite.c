@@ -3,6 +3,7 @@
  * from total_changes, BEGIN IMMEDIATE transactions, a busy timeout for lock
  * waits and a progress-handler deadline for statement timeouts. */
 #include "driver.h"
+#include "fault.h"
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ static void set_error(struct sqlite_conn *c, struct mig_dberr *e, int rc, long o
 
 static int sq_exec(struct mig_conn *base, const char *sql, int64_t *rows, struct mig_dberr *e)
 {
+    MIG_FAULT();
     struct sqlite_conn *c = (struct sqlite_conn *)base;
     const char *p = sql;
     int64_t total = 0;
@@ -102,6 +104,7 @@ static int sq_exec(struct mig_conn *base, const char *sql, int64_t *rows, struct
 static int sq_query(struct mig_conn *base, const char *sql, bool *has_row, struct mig_value *out,
                     struct mig_dberr *e)
 {
+    MIG_FAULT();
     struct sqlite_conn *c = (struct sqlite_conn *)base;
     sqlite3_stmt *st = NULL;
     arm_deadline(c);
@@ -165,6 +168,7 @@ static int sq_select(struct mig_conn *base, const char *sql,
                      int (*row)(void *ctx, int ncols, const char *const *vals), void *ctx,
                      struct mig_dberr *e)
 {
+    MIG_FAULT();
     struct sqlite_conn *c = (struct sqlite_conn *)base;
     sqlite3_stmt *st = NULL;
     arm_deadline(c);
@@ -206,6 +210,7 @@ static int simple(struct sqlite_conn *c, const char *sql, struct mig_dberr *e)
 
 static int sq_begin(struct mig_conn *base, struct mig_dberr *e)
 {
+    MIG_FAULT();
     struct sqlite_conn *c = (struct sqlite_conn *)base;
     if (simple(c, "BEGIN IMMEDIATE", e) != 0)
         return -1;
@@ -215,6 +220,7 @@ static int sq_begin(struct mig_conn *base, struct mig_dberr *e)
 
 static int sq_commit(struct mig_conn *base, struct mig_dberr *e)
 {
+    MIG_FAULT();
     struct sqlite_conn *c = (struct sqlite_conn *)base;
     if (simple(c, "COMMIT", e) != 0)
         return -1;
@@ -224,6 +230,7 @@ static int sq_commit(struct mig_conn *base, struct mig_dberr *e)
 
 static int sq_rollback(struct mig_conn *base, struct mig_dberr *e)
 {
+    MIG_FAULT();
     struct sqlite_conn *c = (struct sqlite_conn *)base;
     base->in_txn = false;
     if (sqlite3_get_autocommit(c->db))

@@ -1,5 +1,6 @@
 /* journal.c — the undo log in SQLite (see journal.h and doc/journal.md). */
 #include "journal.h"
+#include "fault.h"
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -192,6 +193,7 @@ int mig_journal_run_end(struct mig_journal *j, int64_t run, const char *outcome)
 
 int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, size_t n)
 {
+    MIG_FAULT();
     if (n == 0)
         return 0;
     if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
@@ -245,6 +247,7 @@ int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, si
 
 int mig_journal_set_state(struct mig_journal *j, const struct mig_jentry *e, size_t n, const char *state)
 {
+    MIG_FAULT();
     if (n == 0)
         return 0;
     if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
@@ -261,6 +264,7 @@ int mig_journal_set_state(struct mig_journal *j, const struct mig_jentry *e, siz
 
 int mig_journal_set_state_uid(struct mig_journal *j, const char *uid, const char *state)
 {
+    MIG_FAULT();
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, "UPDATE entries SET state = ? WHERE uid = ?", -1, &st, NULL) != SQLITE_OK)
         return jfail(j, "cannot update the journal");

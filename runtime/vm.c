@@ -3,6 +3,7 @@
  * Each handler is documented in one shape: the opcode, its operands and its
  * effect, above its definition. */
 #include "vm.h"
+#include "fault.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -741,6 +742,7 @@ static int run_code(struct mig_vm *vm, uint32_t block, struct mig_value *args)
     for (;;) {
         if (vm->trace)
             trace(vm, (uint32_t)pc);
+        MIG_FAULT();
         uint32_t op = f.code[pc];
         int next = handlers[op](vm, &f, (uint32_t)pc, &f.code[pc + 1]);
         if (next == -2)
