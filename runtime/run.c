@@ -419,11 +419,13 @@ static int setup(struct runner *r, bool readonly)
         if (access(path, F_OK) != 0)
             url = "sqlite::memory:";
     }
-    if (mig_connect(url, r->o->lock_wait_ms, &r->conn, err, sizeof(err)) != 0) {
+    /* the journal first: a journal that cannot be written refuses the run
+     * before the database is even opened */
+    if (mig_journal_open(r->o->journal, &r->j, err, sizeof(err)) != 0) {
         error_msg(r, "%s", err);
         return -1;
     }
-    if (mig_journal_open(r->o->journal, &r->j, err, sizeof(err)) != 0) {
+    if (mig_connect(url, r->o->lock_wait_ms, &r->conn, err, sizeof(err)) != 0) {
         error_msg(r, "%s", err);
         return -1;
     }

@@ -533,6 +533,37 @@ MIG
     check "skipped reported" contains '"outcome":"skipped"'
 }
 
+t_journal_problems_refuse_before_any_change() {
+    write_two_phase
+    mkdir .migrun && echo "not a database" > .migrun/journal.db
+    expect_exit 3 "$MIGRUN" apply m.mig --db $URL
+    check "an unreadable journal is named" contains "cannot use the journal '.migrun/journal.db': file is not a database"
+    check "nothing created" db_untouched
+    expect_exit 3 "$MIGRUN" apply m.mig --db $URL --journal /dev/full
+    check "a full disk is named" contains "database or disk is full"
+    check "still nothing" db_untouched
+    expect_exit 3 "$MIGRUN" apply m.mig --db $URL --journal /proc/migrun/journal.db
+    check "a journal folder that cannot be made is named" contains "cannot create the folder of the journal"
+    check "and nothing" db_untouched
+}
+
+t_verify_failure_rolls_back() {
+    cat > m.mig <<'MIG'
+import std;
+migration v {
+  step t {
+    up sql { CREATE TABLE t (a integer); }
+    down sql { DROP TABLE t; }
+    verify std.table_exists("not_t") else "the table exists under its new name";
+  }
+}
+MIG
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    check "names the verify and its message" contains "verify failed: the table exists under its new name"
+    check "names file and line" contains "m.mig:6"
+    check "rolled back" test "$(has_table t)" = 0
+}
+
 # ---- PostgreSQL only ------------------------------------------------------------
 
 pg_password_never_printed_nor_journaled() {
@@ -544,6 +575,14 @@ pg_password_never_printed_nor_journaled() {
     expect_exit 0 "$MIGRUN" log --db "$url"
     check "not in the log" not_contains "$PGPASSWORD"
     check "not in the journal file" sh -c "! grep -q -a '$PGPASSWORD' .migrun/journal.db*"
+}
+
+pg_wrong_password() {
+    write_two_phase
+    expect_exit 3 "$MIGRUN" apply m.mig --db "postgresql://$PGUSER:wrong-Secret-42@${PGHOST:-localhost}:${PGPORT:-5432}/$PGDB"
+    check "the server's refusal" contains "password authentication failed"
+    check "the password is not printed" not_contains "wrong-Secret-42"
+    check "nothing applied" test "$(has_table items)" = 0
 }
 
 pg_environment_is_enough() {
