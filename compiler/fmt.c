@@ -334,7 +334,7 @@ static void format_tokens(struct fmt *f)
             newline(f);
         if (f->line_start) {
             if (!continuation) {
-                bool attached = i > 0 && f->t[i - 1].kind == F_COMMENT;
+                bool attached = i > 0 && f->t[i - 1].kind == F_COMMENT && t->nl_before < 2;
                 if (!attached && starts_block(f, i))
                     blank_line(f);
                 else if (!attached && t->nl_before >= 2)
