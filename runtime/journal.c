@@ -250,15 +250,19 @@ int mig_journal_set_state(struct mig_journal *j, const struct mig_jentry *e, siz
     MIG_FAULT();
     if (n == 0)
         return 0;
-    if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return jfail(j, "cannot update the journal");
-    int ok = 1;
+    /* A state change need not reach the disk before the run goes on: if it
+     * is lost, reconciliation derives it again from mig_applied. So no
+     * fsync here (WAL with synchronous=NORMAL); `pending` entries keep FULL. */
+    sqlite3_exec(j->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    int ok = sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
     for (size_t i = 0; i < n && ok; i++)
         ok = mig_journal_set_state_uid(j, e[i].uid, state) == 0;
     if (!ok || sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_exec(j->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
         return jfail(j, "cannot update the journal");
     }
+    sqlite3_exec(j->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
     return 0;
 }
 

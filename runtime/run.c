@@ -670,12 +670,57 @@ static void remember_committed(struct runner *r, const struct mig_jentry *e, con
     MIG_PUSH(&r->arena, r->tracked_list, t);
 }
 
-/* The journal protocol around a target commit. */
+/* The mig_applied rows of the open transaction's entries, in one INSERT. */
+static int insert_tracking_rows(struct runner *r, struct mig_dberr *err)
+{
+    if (r->txn_entries.n == 0)
+        return 0;
+    char now[64];
+    iso_now(now);
+    char *lit_now = sql_lit(r, now);
+    size_t cap = 256 + r->txn_entries.n * 256, n = 0;
+    char *sql = malloc(cap);
+    if (!sql) {
+        snprintf(err->message, sizeof(err->message), "out of memory");
+        return -1;
+    }
+    n += (size_t)snprintf(sql, cap, "INSERT INTO mig_applied (migration, phase, step, status, checksum, entry_uid, "
+                          "applied_at) VALUES ");
+    for (size_t i = 0; i < r->txn_entries.n; i++) {
+        const struct mig_jentry *e = &r->txn_entries.v[i];
+        const char *row = mig_arena_printf(&r->arena, "%s(%s, %s, %s, %s, %s, %s, %s)", i ? ", " : "",
+            sql_lit(r, e->migration), sql_lit(r, e->phase), sql_lit(r, e->step),
+            sql_lit(r, strcmp(e->action, "skipped") == 0 ? "skipped" : "applied"), sql_lit(r, e->checksum),
+            sql_lit(r, e->uid), lit_now);
+        size_t rl = strlen(row);
+        if (n + rl + 1 > cap) {
+            cap = (n + rl + 1) * 2;
+            char *ns = realloc(sql, cap);
+            if (!ns) {
+                free(sql);
+                snprintf(err->message, sizeof(err->message), "out of memory");
+                return -1;
+            }
+            sql = ns;
+        }
+        memcpy(sql + n, row, rl + 1);
+        n += rl;
+    }
+    int rc = r->conn->drv->exec(r->conn, sql, NULL, err);
+    free(sql);
+    return rc;
+}
+
+/* The journal protocol around a target commit: the tracking rows join the
+ * transaction, the entries become durable as `pending`, the target
+ * commits, the entries become `done`. */
 static int commit_txn(struct runner *r)
 {
     if (!r->txn_open)
         return 0;
     struct mig_dberr e;
+    if (insert_tracking_rows(r, &e) != 0)
+        return vmdbfail(r, "cannot record the steps in mig_applied", &e);
     if (mig_journal_add(r->j, r->run, r->txn_entries.v, r->txn_entries.n) != 0) {
         vmfail(r, "cannot write the undo log, so nothing was committed: %s", mig_journal_error(r->j));
         return -1;
@@ -713,13 +758,10 @@ static int record_skip(struct runner *r, uint32_t si, const char *why)
     const struct mig_pphase *ph = &r->plan->phases[st->phase];
     struct mig_jentry e = new_entry(r, si, "skipped");
     e.irreversible = NULL;
-    struct mig_dberr err;
     bool own = !r->txn_open;
     if (own && begin_txn(r, ph) != 0)
         return -1;
-    if (insert_tracking(r, &e, "skipped", &err) != 0)
-        return vmdbfail(r, "cannot record the skipped step", &err);
-    MIG_PUSH(&r->arena, r->txn_entries, e);
+    MIG_PUSH(&r->arena, r->txn_entries, e);     /* its mig_applied row joins the commit */
     if (own && commit_txn(r) != 0)
         return -1;
     r->skipped++;
@@ -803,8 +845,6 @@ static int run_up(struct runner *r, uint32_t si)
         /* the record of the whole step commits on its own */
         if (begin_txn(r, ph) != 0)
             return -1;
-        if (insert_tracking(r, &e, "applied", &err) != 0)
-            return vmdbfail(r, "cannot record the step", &err);
         MIG_PUSH(&r->arena, r->txn_entries, e);
         if (commit_txn(r) != 0)
             return -1;
@@ -843,9 +883,7 @@ static int run_up(struct runner *r, uint32_t si)
         }
         e.rows = rows;
         e.duration_ms = now_ms() - t0;
-        if (insert_tracking(r, &e, "applied", &err) != 0)
-            return vmdbfail(r, "cannot record the step in mig_applied", &err);
-        MIG_PUSH(&r->arena, r->txn_entries, e);
+        MIG_PUSH(&r->arena, r->txn_entries, e);     /* its mig_applied row joins the commit */
     }
     r->applied++;
     report_step(r, "applied", e.migration, e.phase, e.step, now_ms() - t0, rows, NULL);
@@ -1292,23 +1330,119 @@ static int undo_one(struct runner *r, const struct undo_item *u, char *why, size
     return 0;
 }
 
+/* Undoes a run of steps of one phase (newest first) in one transaction:
+ * their downs, the removal of their mig_applied rows and their `undone`
+ * entries commit together. Steps of `transaction none` phases go one by
+ * one (undo_one). Returns 0, or -1 with why (nothing of the group done). */
+static bool same_group(const struct undo_item *a, const struct undo_item *b)
+{
+    return strcmp(a->migration, b->migration) == 0 && strcmp(a->phase, b->phase) == 0 &&
+           strcmp(a->txn ? a->txn : "", "none") != 0 && strcmp(b->txn ? b->txn : "", "none") != 0;
+}
+
+static int undo_group(struct runner *r, const struct undo_item *const *u, size_t n, char *why, size_t whylen)
+{
+    if (n == 1)
+        return undo_one(r, u[0], why, whylen);
+    struct mig_dberr err, e2;
+    int64_t t0 = now_ms();
+    MIG_VEC(struct mig_jentry) entries = { 0 };
+    int64_t *rows = mig_arena_alloc(&r->arena, n * sizeof(*rows));
+    if (r->conn->drv->begin(r->conn, &err) != 0) {
+        snprintf(why, whylen, "%s", err.message);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool skipped = strcmp(u[i]->status, "skipped") == 0;
+        if ((!skipped && r->conn->drv->exec(r->conn, u[i]->down, &rows[i], &err) != 0) ||
+            delete_tracking(r, u[i]->migration, u[i]->phase, u[i]->step, &err) != 0) {
+            r->conn->drv->rollback(r->conn, &e2);
+            snprintf(why, whylen, "%s.%s.%s: %s", u[i]->migration, u[i]->phase, u[i]->step, err.message);
+            return -1;
+        }
+        struct mig_jentry e;
+        memset(&e, 0, sizeof(e));
+        mig_journal_uid(e.uid);
+        e.migration = u[i]->migration;
+        e.phase = u[i]->phase;
+        e.step = u[i]->step;
+        e.action = "undone";
+        e.txn = u[i]->txn;
+        e.undoes = u[i]->uid;
+        e.file = u[i]->file;
+        e.line = u[i]->line;
+        e.down_sql = skipped ? NULL : u[i]->down;
+        e.rows = rows[i];
+        MIG_PUSH(&r->arena, entries, e);
+    }
+    if (mig_journal_add(r->j, r->run, entries.v, entries.n) != 0) {
+        r->conn->drv->rollback(r->conn, &e2);
+        snprintf(why, whylen, "cannot write the undo log: %s", mig_journal_error(r->j));
+        return -1;
+    }
+    if (r->conn->drv->commit(r->conn, &err) != 0) {
+        mig_journal_set_state(r->j, entries.v, entries.n, "aborted");
+        snprintf(why, whylen, "%s", err.message);
+        return -1;
+    }
+    mig_journal_set_state(r->j, entries.v, entries.n, "done");
+    int64_t ms = now_ms() - t0;
+    for (size_t i = 0; i < n; i++) {
+        bool skipped = strcmp(u[i]->status, "skipped") == 0;
+        r->undone++;
+        report_step(r, skipped ? "unrecorded" : "undone", u[i]->migration, u[i]->phase, u[i]->step,
+                    i == 0 ? ms : 0, rows[i], skipped ? "was skipped: nothing to undo" : NULL);
+    }
+    return 0;
+}
+
+/* Undoes items (newest first), a phase's run of them per transaction.
+ * Returns the number undone; *failed gets the index of the first item not
+ * undone (or n). */
+static size_t undo_items(struct runner *r, const struct undo_item *const *u, size_t n, char *why, size_t whylen,
+                         int *rc)
+{
+    size_t i = 0;
+    *rc = 0;
+    while (i < n) {
+        size_t k = i + 1;
+        while (k < n && same_group(u[i], u[k]))
+            k++;
+        int g = undo_group(r, u + i, k - i, why, whylen);
+        if (g != 0) {
+            *rc = g;
+            return i;
+        }
+        i = k;
+    }
+    return n;
+}
+
 /* After a failure: undo what this run committed for the failing migration. */
 static int undo_committed(struct runner *r)
 {
-    for (size_t i = r->committed.n; i-- > 0;) {
-        const struct undo_item *u = &r->committed.v[i];
-        if (strcmp(u->status, "applied") == 0 && !u->down) {
+    size_t n = r->committed.n, k = 0;
+    const struct undo_item **u = mig_arena_alloc(&r->arena, (n + 1) * sizeof(*u));
+    for (size_t i = n; i-- > 0;) {
+        u[k] = &r->committed.v[i];
+        if (strcmp(u[k]->status, "applied") == 0 && !u[k]->down) {
+            /* undo what comes after it, then stop there */
+            char why[2048];
+            int rc;
+            if (undo_items(r, u, k, why, sizeof(why), &rc) != k)
+                error_msg(r, "undoing failed: %s", why);
             error_msg(r, "cannot undo %s.%s.%s: its down is irreversible (%s); the migration is left partly "
-                      "applied — a person must look", u->migration, u->phase, u->step,
-                      u->irreversible ? u->irreversible : "no reason given");
+                      "applied — a person must look", u[k]->migration, u[k]->phase, u[k]->step,
+                      u[k]->irreversible ? u[k]->irreversible : "no reason given");
             return -1;
         }
-        char why[2048];
-        if (undo_one(r, u, why, sizeof(why)) != 0) {
-            error_msg(r, "undoing %s.%s.%s failed: %s; the migration is left partly applied — a person must look",
-                      u->migration, u->phase, u->step, why);
-            return -1;
-        }
+        k++;
+    }
+    char why[2048];
+    int rc;
+    if (undo_items(r, u, k, why, sizeof(why), &rc) != k) {
+        error_msg(r, "undoing failed: %s; the migration is left partly applied — a person must look", why);
+        return -1;
     }
     r->committed.n = 0;
     return 0;
@@ -1898,16 +2032,17 @@ int mig_run_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
     note(r, "rolling back %zu step%s of %s", n, n == 1 ? "" : "s", r->conn->display);
     int64_t t0 = now_ms();
     rc = MIG_EXIT_OK;
-    for (size_t i = 0; i < n; i++) {
-        char why[2048];
-        int u = undo_one(r, &todo.v[i], why, sizeof(why));
-        if (u != 0) {
-            error_msg(r, "%s:%" PRId64 ": undoing %s.%s.%s failed: %s", todo.v[i].file ? todo.v[i].file : "",
-                      todo.v[i].line, todo.v[i].migration, todo.v[i].phase, todo.v[i].step, why);
-            note(r, "%zu of %zu steps were undone; the failing one was rolled back by the database", i, n);
-            rc = u == -2 ? MIG_EXIT_DIRTY : MIG_EXIT_FAILED;
-            break;
-        }
+    const struct undo_item **items = mig_arena_alloc(&r->arena, (n + 1) * sizeof(*items));
+    for (size_t i = 0; i < n; i++)
+        items[i] = &todo.v[i];
+    char why[2048];
+    int urc;
+    size_t done = undo_items(r, items, n, why, sizeof(why), &urc);
+    if (done != n) {
+        error_msg(r, "%s:%" PRId64 ": undoing %s.%s failed: %s", items[done]->file ? items[done]->file : "",
+                  items[done]->line, items[done]->migration, items[done]->phase, why);
+        note(r, "%zu of %zu steps were undone; the failing phase was rolled back by the database", done, n);
+        rc = urc == -2 ? MIG_EXIT_DIRTY : MIG_EXIT_FAILED;
     }
     mig_journal_run_end(r->j, r->run, rc == MIG_EXIT_OK ? "success" : "failed");
     if (rc == MIG_EXIT_OK) {
