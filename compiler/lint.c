@@ -597,12 +597,18 @@ struct allows {
 static void find_allow(struct mig_program *p, struct mig_span item, struct allows *out)
 {
     struct mig_source *src = mig_source_get(&p->sources, item.file);
-    size_t ls, ll;
-    mig_source_line(src, item.start, &ls, &ll);
+    /* the line before the item's line, found backwards (no line index) */
+    size_t ls = item.start;
+    while (ls > 0 && src->text[ls - 1] != '\n')
+        ls--;
     if (ls == 0)
         return;
-    size_t ps, pl;
-    mig_source_line(src, ls - 1, &ps, &pl);
+    size_t ps = ls - 1;
+    while (ps > 0 && src->text[ps - 1] != '\n')
+        ps--;
+    size_t pl = ls - 1 - ps;
+    if (pl && src->text[ps + pl - 1] == '\r')
+        pl--;
     const char *l = src->text + ps, *e = l + pl;
     while (l < e && (*l == ' ' || *l == '\t'))
         l++;

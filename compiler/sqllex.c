@@ -107,7 +107,8 @@ void mig_sql_next(const char *s, size_t pos, size_t end, struct mig_sqltoken *t)
     size_t i = pos + 1;
     switch (c) {
     case ' ': case '\t': case '\n': case '\r': case '\f': case '\v':
-        while (i < end && strchr(" \t\n\r\f\v", s[i]) && s[i])
+        while (i < end && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r' || s[i] == '\f' ||
+                           s[i] == '\v'))
             i++;
         t->kind = SQLT_SPACE;
         t->end = i;
