@@ -279,6 +279,21 @@ static void cg_expr(struct cg *g, struct mig_expr *e)
     emit(g, OP_CONST, konst(g, v));
 }
 
+/* verify/assert conditions: behind a CHECKS jump, so that a read-only
+ * plan can skip them (nothing ran for them to check). */
+static void cg_checks(struct cg *g, const struct mig_cond *c, size_t n, enum mig_checkkind kind)
+{
+    if (n == 0)
+        return;
+    uint32_t j = emit(g, OP_CHECKS, 0u);
+    for (size_t k = 0; k < n; k++) {
+        cg_expr(g, c[k].expr);
+        mark_line(g, c[k].span);
+        emit(g, kind == MIG_CHECK_VERIFY ? OP_VERIFY : OP_ASSERT, check(g, kind, &c[k]));
+    }
+    patch_here(g, j, 0);
+}
+
 /* A value stored under a declared type whose expression is only known at
  * run time (a scalar query) is checked when it is stored. */
 static void cg_typed(struct cg *g, struct mig_expr *e, enum mig_type declared, bool has_type)
@@ -415,28 +430,14 @@ static void cg_migration(struct cg *g, struct mig_migration *m, uint32_t mi)
             }
             mark_line(g, st->up_span);
             emit(g, OP_UP, si);
-            uint32_t jc = st->verify.n ? emit(g, OP_CHECKS, 0u) : MIG_NONE;
-            for (size_t j = 0; j < st->verify.n; j++) {
-                cg_expr(g, st->verify.v[j].expr);
-                mark_line(g, st->verify.v[j].span);
-                emit(g, OP_VERIFY, check(g, MIG_CHECK_VERIFY, &st->verify.v[j]));
-            }
-            if (jc != MIG_NONE)
-                patch_here(g, jc, 0);
+            cg_checks(g, st->verify.v, st->verify.n, MIG_CHECK_VERIFY);
             mark_line(g, st->span);
             emit(g, OP_STEP_END, si);
             patch_here(g, js, 1);
             if (jsw != MIG_NONE)
                 patch_here(g, jsw, 1);
         }
-        uint32_t ja = ph->asserts.n ? emit(g, OP_CHECKS, 0u) : MIG_NONE;
-        for (size_t k = 0; k < ph->asserts.n; k++) {
-            cg_expr(g, ph->asserts.v[k].expr);
-            mark_line(g, ph->asserts.v[k].span);
-            emit(g, OP_ASSERT, check(g, MIG_CHECK_ASSERT, &ph->asserts.v[k]));
-        }
-        if (ja != MIG_NONE)
-            patch_here(g, ja, 0);
+        cg_checks(g, ph->asserts.v, ph->asserts.n, MIG_CHECK_ASSERT);
         mark_line(g, ph->span);
         emit(g, OP_TXN_COMMIT, pi);
         emit(g, OP_PHASE_END, pi);
@@ -444,14 +445,7 @@ static void cg_migration(struct cg *g, struct mig_migration *m, uint32_t mi)
         if (jw != MIG_NONE)
             patch_here(g, jw, 1);
     }
-    uint32_t jm = m->asserts.n ? emit(g, OP_CHECKS, 0u) : MIG_NONE;
-    for (size_t k = 0; k < m->asserts.n; k++) {
-        cg_expr(g, m->asserts.v[k].expr);
-        mark_line(g, m->asserts.v[k].span);
-        emit(g, OP_ASSERT, check(g, MIG_CHECK_ASSERT, &m->asserts.v[k]));
-    }
-    if (jm != MIG_NONE)
-        patch_here(g, jm, 0);
+    cg_checks(g, m->asserts.v, m->asserts.n, MIG_CHECK_ASSERT);
     emit(g, OP_HALT);
     end_block(g, pm.body);
     g->migs.v[mi] = pm;

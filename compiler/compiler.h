@@ -49,6 +49,10 @@ void mig_check_rules(struct mig_program *p);     /* rollback pairs and plan rule
 void mig_check_recursion(struct mig_program *p); /* fn call cycles (after types) */
 void mig_lint(struct mig_program *p);            /* SQL and plan rules, suppressions */
 
+/* The variant of an action or query for a dialect: its own, else the one
+ * without a dialect, else NULL. */
+const struct mig_sql *mig_sql_variant(const struct mig_sql *q, enum mig_dialect d);
+
 /* Every rule: id, default severity ("error"/"warning"), one-line summary.
  * Ends with a NULL id. doc/rules.md explains each. */
 struct mig_rule {

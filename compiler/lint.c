@@ -475,18 +475,6 @@ static void check_text(struct lctx *c, const struct mig_sql *q, bool up)
     }
 }
 
-static const struct mig_sql *variant(const struct mig_sql *q, enum mig_dialect d)
-{
-    const struct mig_sql *any = NULL;
-    for (; q; q = q->next) {
-        if (q->dialect == d)
-            return q;
-        if (q->dialect == MIG_D_ANY)
-            any = q;
-    }
-    return any;
-}
-
 /* Whether the identifier `name` occurs (case-insensitively, as a whole
  * word, or quoted) in any variant of a down. */
 static bool mentions(const struct mig_sql *down, const char *name)
@@ -533,13 +521,13 @@ static void lint_migration(struct mig_program *p, struct mig_migration *m)
             c.st = c.ph->steps.v[j];
             c.step_created.n = 0;
             c.step_created_at.n = 0;
-            const struct mig_sql *up = variant(c.st->up, d);
+            const struct mig_sql *up = mig_sql_variant(c.st->up, d);
             if (!up)
                 up = c.st->up;
             if (up && up->text)
                 check_text(&c, up, true);
             if (c.st->down && !c.st->down_irreversible) {
-                const struct mig_sql *down = variant(c.st->down, d);
+                const struct mig_sql *down = mig_sql_variant(c.st->down, d);
                 if (down && down->text)
                     check_text(&c, down, false);
             }

@@ -27,7 +27,7 @@ static unsigned count_statements(const struct mig_sql *q, size_t *second)
     return n;
 }
 
-static const struct mig_sql *variant_for(const struct mig_sql *q, enum mig_dialect d)
+const struct mig_sql *mig_sql_variant(const struct mig_sql *q, enum mig_dialect d)
 {
     const struct mig_sql *any = NULL;
     for (; q; q = q->next) {
@@ -44,7 +44,7 @@ static void check_action(struct mig_program *p, struct mig_migration *m, struct 
 {
     for (size_t i = 0; i < m->targets.n; i++) {
         enum mig_dialect d = m->targets.v[i].dialect;
-        if (!variant_for(q, d))
+        if (!mig_sql_variant(q, d))
             MIG_DIAG_AT(p, MIG_ERROR, kw, "missing-variant",
                         "step '%s' has no '%s' SQL for %s, which migration '%s' targets "
                         "(add 'sql %s { … }' or a variant without a dialect)",

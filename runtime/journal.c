@@ -50,14 +50,14 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS entries_state ON entries(state);\n"
     "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');\n";
 
-static void now_iso(char out[64])
+void mig_now_iso(char out[64])
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
 }
 
 void mig_journal_uid(char out[33])
@@ -155,7 +155,7 @@ int64_t mig_journal_run_begin(struct mig_journal *j, const char *command, const 
         return -1;
     }
     char now[64], host[256] = "";
-    now_iso(now);
+    mig_now_iso(now);
     gethostname(host, sizeof(host) - 1);
     const char *user = getenv("USER");
     bind_text(st, 1, command);
@@ -182,7 +182,7 @@ int mig_journal_run_end(struct mig_journal *j, int64_t run, const char *outcome)
                            NULL) != SQLITE_OK)
         return jfail(j, "cannot finish the run");
     char now[64];
-    now_iso(now);
+    mig_now_iso(now);
     bind_text(st, 1, outcome);
     bind_text(st, 2, now);
     sqlite3_bind_int64(st, 3, run);
@@ -208,7 +208,7 @@ int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, si
         return -1;
     }
     char now[64];
-    now_iso(now);
+    mig_now_iso(now);
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, run);

@@ -61,6 +61,9 @@ int mig_journal_lookup(struct mig_journal *j, const char *uid, int64_t *id, int6
 /* Prints runs and entries of target (migrun log). */
 int mig_journal_print(struct mig_journal *j, const char *target, bool json, FILE *out);
 
+/* The current UTC time as ISO 8601 with microseconds. */
+void mig_now_iso(char out[64]);
+
 /* A new random entry uid (32 hex digits). */
 void mig_journal_uid(char out[33]);
 

@@ -597,20 +597,11 @@ static char *sql_lit(struct runner *r, const char *s)
     return out;
 }
 
-static void iso_now(char out[64])
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
-}
 
 static int insert_tracking(struct runner *r, const struct mig_jentry *e, const char *status, struct mig_dberr *err)
 {
     char now[64];
-    iso_now(now);
+    mig_now_iso(now);
     char *sql = mig_arena_printf(&r->arena,
         "INSERT INTO mig_applied (migration, phase, step, status, checksum, entry_uid, applied_at) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s)", sql_lit(r, e->migration), sql_lit(r, e->phase),
@@ -676,7 +667,7 @@ static int insert_tracking_rows(struct runner *r, struct mig_dberr *err)
     if (r->txn_entries.n == 0)
         return 0;
     char now[64];
-    iso_now(now);
+    mig_now_iso(now);
     char *lit_now = sql_lit(r, now);
     size_t cap = 256 + r->txn_entries.n * 256, n = 0;
     char *sql = malloc(cap);
