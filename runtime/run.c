@@ -1382,7 +1382,7 @@ static int undo_group(struct runner *r, const struct undo_item *const *u, size_t
         bool skipped = strcmp(u[i]->status, "skipped") == 0;
         r->undone++;
         report_step(r, skipped ? "unrecorded" : "undone", u[i]->migration, u[i]->phase, u[i]->step,
-                    i == 0 ? ms : 0, rows[i], skipped ? "was skipped: nothing to undo" : NULL);
+                    i == 0 ? ms : -1, rows[i], skipped ? "was skipped: nothing to undo" : NULL);
     }
     return 0;
 }
@@ -1695,13 +1695,18 @@ static int apply_or_plan(struct mig_plan *plan, const struct mig_run_opts *o, bo
             note(r, "the transaction in progress was rolled back");
         if (lost && !o->on_error_stop && r->committed.n) {
             /* the server rolled back what was open; undo the rest on a new connection */
-            char err[1024];
+            char err[1024] = "the lock";
             struct mig_conn *fresh = NULL;
-            if (mig_connect(o->db_url, o->lock_wait_ms, &fresh, err, sizeof(err)) != 0 ||
-                (mig_disconnect(r->conn), r->conn = fresh, r->vm.conn = fresh, take_lock(r)) != 0) {
+            bool back = mig_connect(o->db_url, o->lock_wait_ms, &fresh, err, sizeof(err)) == 0;
+            if (back) {
+                mig_disconnect(r->conn);
+                r->conn = r->vm.conn = fresh;
+                back = take_lock(r) == 0;
+            }
+            if (!back) {
                 error_msg(r, "the connection was lost and could not be made again (%s); %s stays partly applied: "
                           "run migrun apply or migrun rollback when the server is back — the undo log knows what ran",
-                          fresh ? "the lock" : err, S(r, plan->migrations[mi].name));
+                          err, S(r, plan->migrations[mi].name));
                 rc = MIG_EXIT_DIRTY;
                 break;
             }
