@@ -189,7 +189,8 @@ struct fmt {
     bool line_start;        /* nothing on the current output line yet */
     bool blank_pending;
     int lines;              /* lines emitted */
-    bool last_line_opened;  /* the last line ended with '{' */
+    bool last_line_opened;  /* the last line ended with an opening brace of the language */
+    bool brace_last;        /* the last token emitted on this line was such a brace */
     bool last_line_blank;
     bool unary;             /* the last token was a unary minus */
     int item_indent;        /* indent of the current item's first line */
@@ -204,7 +205,8 @@ static void newline(struct fmt *f)
     /* no trailing spaces */
     while (f->out.n && f->out.s[f->out.n - 1] == ' ')
         f->out.n--;
-    f->last_line_opened = f->out.n && f->out.s[f->out.n - 1] == '{';
+    f->last_line_opened = f->brace_last;
+    f->brace_last = false;
     put(&f->out, "\n", 1);
     f->line_start = true;
     f->last_line_blank = false;
@@ -231,6 +233,7 @@ static void indent(struct fmt *f, int cols)
 
 static void word(struct fmt *f, const struct ftok *t)
 {
+    f->brace_last = t->kind == F_LBRACE;
     put(&f->out, f->src + t->start, t->end - t->start);
     f->line_len += t->end - t->start;
     f->line_start = false;
