@@ -1343,10 +1343,14 @@ static int undo_group(struct runner *r, const struct undo_item *const *u, size_t
         snprintf(why, whylen, "%s", err.message);
         return -1;
     }
+    /* the tracking rows of the whole group go in one statement */
+    char *del = mig_arena_printf(&r->arena, "DELETE FROM mig_applied WHERE entry_uid IN (");
+    for (size_t i = 0; i < n; i++)
+        del = mig_arena_printf(&r->arena, "%s%s%s", del, i ? ", " : "", sql_lit(r, u[i]->uid));
+    del = mig_arena_printf(&r->arena, "%s)", del);
     for (size_t i = 0; i < n; i++) {
         bool skipped = strcmp(u[i]->status, "skipped") == 0;
-        if ((!skipped && r->conn->drv->exec(r->conn, u[i]->down, &rows[i], &err) != 0) ||
-            delete_tracking(r, u[i]->migration, u[i]->phase, u[i]->step, &err) != 0) {
+        if (!skipped && r->conn->drv->exec(r->conn, u[i]->down, &rows[i], &err) != 0) {
             r->conn->drv->rollback(r->conn, &e2);
             snprintf(why, whylen, "%s.%s.%s: %s", u[i]->migration, u[i]->phase, u[i]->step, err.message);
             return -1;
@@ -1365,6 +1369,11 @@ static int undo_group(struct runner *r, const struct undo_item *const *u, size_t
         e.down_sql = skipped ? NULL : u[i]->down;
         e.rows = rows[i];
         MIG_PUSH(&r->arena, entries, e);
+    }
+    if (r->conn->drv->exec(r->conn, del, NULL, &err) != 0) {
+        r->conn->drv->rollback(r->conn, &e2);
+        snprintf(why, whylen, "cannot update mig_applied: %s", err.message);
+        return -1;
     }
     if (mig_journal_add(r->j, r->run, entries.v, entries.n) != 0) {
         r->conn->drv->rollback(r->conn, &e2);
@@ -1827,15 +1836,15 @@ int mig_run_status(struct mig_plan *plan, const struct mig_run_opts *o)
         }
     }
     /* what the database records but the sources do not know */
+    struct mig_strmap known = { .arena = &r->arena };
+    for (uint32_t si = 0; si < plan->nsteps; si++) {
+        const struct mig_pstep *st = &plan->steps[si];
+        mig_strmap_put(&known, key3(r, S(r, plan->migrations[st->migration].name), S(r, plan->phases[st->phase].name),
+                                    S(r, st->name)), (void *)1);
+    }
     for (size_t i = 0; i < r->tracked_list.n; i++) {
         struct tracked *t = r->tracked_list.v[i];
-        bool known = false;
-        for (uint32_t si = 0; si < plan->nsteps && !known; si++) {
-            const struct mig_pstep *st = &plan->steps[si];
-            known = strcmp(t->migration, S(r, plan->migrations[st->migration].name)) == 0 &&
-                    strcmp(t->phase, S(r, plan->phases[st->phase].name)) == 0 && strcmp(t->step, S(r, st->name)) == 0;
-        }
-        if (known)
+        if (mig_strmap_get(&known, key3(r, t->migration, t->phase, t->step)))
             continue;
         if (o->json)
             emit_json(r, json_pack("{s:s,s:s,s:s,s:s,s:s}", "event", "step", "migration", t->migration, "phase",
