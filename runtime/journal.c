@@ -15,6 +15,7 @@
 
 struct mig_journal {
     sqlite3 *db;
+    sqlite3_stmt *lookup;   /* prepared once: rollback looks up every applied step */
     char err[1024];
 };
 
@@ -136,6 +137,7 @@ void mig_journal_close(struct mig_journal *j)
 {
     if (!j)
         return;
+    sqlite3_finalize(j->lookup);
     sqlite3_close_v2(j->db);
     free(j);
 }
@@ -322,10 +324,12 @@ static char *dup_col(sqlite3_stmt *st, int i)
 int mig_journal_lookup(struct mig_journal *j, const char *uid, int64_t *id, int64_t *run, char **down,
                        char **irreversible, char **txn, char **file, int64_t *line)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db, "SELECT id, run_id, down_sql, irreversible, txn, file, line FROM entries "
-                           "WHERE uid = ? AND action IN ('applied', 'skipped')", -1, &st, NULL) != SQLITE_OK)
+    if (!j->lookup &&
+        sqlite3_prepare_v2(j->db, "SELECT id, run_id, down_sql, irreversible, txn, file, line FROM entries "
+                           "WHERE uid = ? AND action IN ('applied', 'skipped')", -1, &j->lookup, NULL) != SQLITE_OK)
         return jfail(j, "cannot read the journal");
+    sqlite3_stmt *st = j->lookup;
+    sqlite3_reset(st);
     bind_text(st, 1, uid);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -336,10 +340,10 @@ int mig_journal_lookup(struct mig_journal *j, const char *uid, int64_t *id, int6
         *txn = dup_col(st, 4);
         *file = dup_col(st, 5);
         *line = sqlite3_column_int64(st, 6);
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         return 0;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_DONE ? 1 : jfail(j, "cannot read the journal");
 }
 

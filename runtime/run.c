@@ -302,7 +302,15 @@ static int ensure_table(struct runner *r)
 
 static char *key3(struct runner *r, const char *m, const char *p, const char *s)
 {
-    return mig_arena_printf(&r->arena, "%s\x1f%s\x1f%s", m, p, s);
+    size_t a = strlen(m), b = strlen(p), c = strlen(s);
+    char *k = mig_arena_alloc(&r->arena, a + b + c + 3);
+    memcpy(k, m, a);
+    k[a] = '\x1f';
+    memcpy(k + a + 1, p, b);
+    k[a + 1 + b] = '\x1f';
+    memcpy(k + a + b + 2, s, c);
+    k[a + b + c + 2] = 0;
+    return k;
 }
 
 static int track_row(void *ctx, int n, const char *const *v)
@@ -561,8 +569,12 @@ static const char *txn_name(uint8_t t)
 
 static void hex(const uint8_t *b, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = 0;
 }
 
 static const char *S(struct runner *r, uint32_t s)
