@@ -3,8 +3,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "compiler/codegen.h"
 #include "compiler/compiler.h"
+
+bool mig_use_color(FILE *f)
+{
+    const char *nc = getenv("NO_COLOR");
+    return !(nc && *nc) && isatty(fileno(f));
+}
 
 bool mig_is_bytecode_path(const char *path)
 {

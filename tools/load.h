@@ -11,5 +11,7 @@
  * missing path rather than a compile error. */
 struct mig_plan *mig_load_inputs(const char *prog, char **paths, int n, FILE *err, bool color, bool *usage);
 bool mig_is_bytecode_path(const char *path);
+/* Colour for a stream: only on a terminal, never with NO_COLOR set. */
+bool mig_use_color(FILE *f);
 
 #endif

@@ -39,13 +39,6 @@ static int usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-static bool use_color(FILE *f)
-{
-    const char *nc = getenv("NO_COLOR");
-    if (nc && *nc)
-        return false;
-    return isatty(fileno(f));
-}
 
 static int cmd_check(int argc, char **argv)
 {
@@ -95,7 +88,7 @@ static int cmd_check(int argc, char **argv)
     } else if (strcmp(format, "sarif") == 0) {
         mig_diags_print_sarif(d, stdout, mig_rules, PACKAGE_VERSION);
     } else {
-        mig_diags_print_text(d, stderr, use_color(stderr));
+        mig_diags_print_text(d, stderr, mig_use_color(stderr));
         if (d->errors || d->warnings)
             fprintf(stderr, "%u error%s and %u warning%s.\n", d->errors, d->errors == 1 ? "" : "s",
                     d->warnings, d->warnings == 1 ? "" : "s");
@@ -139,7 +132,7 @@ static int cmd_build(int argc, char **argv)
             return usage_error("'%s' is already bytecode", paths[i]);
         }
     bool usage = false;
-    struct mig_plan *p = mig_load_inputs("migc", paths, n, stderr, use_color(stderr), &usage);
+    struct mig_plan *p = mig_load_inputs("migc", paths, n, stderr, mig_use_color(stderr), &usage);
     free(paths);
     if (!p)
         return usage ? EXIT_USAGE : EXIT_ERRORS;
@@ -176,7 +169,7 @@ static int cmd_disasm(int argc, char **argv)
     if (argc < 2)
         return usage_error("disasm needs a .migb file (or .mig sources)");
     bool usage = false;
-    struct mig_plan *p = mig_load_inputs("migc", argv + 1, argc - 1, stderr, use_color(stderr), &usage);
+    struct mig_plan *p = mig_load_inputs("migc", argv + 1, argc - 1, stderr, mig_use_color(stderr), &usage);
     if (!p)
         return usage || mig_is_bytecode_path(argv[1]) ? EXIT_USAGE : EXIT_ERRORS;
     mig_plan_disasm(p, stdout);
@@ -198,7 +191,7 @@ static int fmt_file(const char *path, bool check)
     mig_parse_source(&p->arena, &p->diags, src);
     if (p->diags.fatal) {
         mig_diags_sort(&p->diags);
-        mig_diags_print_text(&p->diags, stderr, use_color(stderr));
+        mig_diags_print_text(&p->diags, stderr, mig_use_color(stderr));
         fprintf(stderr, "migc: %s not formatted: fix its syntax errors first\n", path);
         mig_program_free(p);
         return -1;

@@ -43,11 +43,6 @@ static int usage_error(const char *fmt, ...)
     return MIG_EXIT_USAGE;
 }
 
-static bool use_color(FILE *f)
-{
-    const char *nc = getenv("NO_COLOR");
-    return !(nc && *nc) && isatty(fileno(f));
-}
 
 struct args {
     struct mig_run_opts o;
@@ -76,7 +71,7 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
     memset(a, 0, sizeof(*a));
     a->o.out = stdout;
     a->o.err = stderr;
-    a->o.color = use_color(stdout);
+    a->o.color = mig_use_color(stdout);
     a->o.lock_wait_ms = 60000;
     a->o.db_url = getenv("MIGRUN_DB");
     a->o.journal = getenv("MIGRUN_JOURNAL");
@@ -203,7 +198,7 @@ static int with_plan(int argc, char **argv, unsigned allowed, int (*fn)(struct m
     struct mig_plan *p = NULL;
     if (a.npaths) {
         bool usage = false;
-        p = mig_load_inputs("migrun", a.paths, a.npaths, stderr, use_color(stderr), &usage);
+        p = mig_load_inputs("migrun", a.paths, a.npaths, stderr, mig_use_color(stderr), &usage);
         if (!p) {
             free_args(&a);
             return MIG_EXIT_USAGE;
