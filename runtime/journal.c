@@ -347,6 +347,16 @@ int mig_journal_lookup(struct mig_journal *j, const char *uid, int64_t *id, int6
     return rc == SQLITE_DONE ? 1 : jfail(j, "cannot read the journal");
 }
 
+/* One JSON object on a line of its own; takes the reference. */
+static void print_json_line(FILE *out, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s)
+        fprintf(out, "%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
 int mig_journal_print(struct mig_journal *j, const char *target, bool json, FILE *out)
 {
     sqlite3_stmt *runs, *ents;
@@ -370,11 +380,7 @@ int mig_journal_print(struct mig_journal *j, const char *target, bool json, FILE
                                   "command", COL(runs, 1), "target", COL(runs, 2), "started_at", COL(runs, 3),
                                   "finished_at", COL(runs, 4), "outcome", COL(runs, 5), "user", COL(runs, 6),
                                   "host", COL(runs, 7));
-            char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-            if (s)
-                fprintf(out, "%s\n", s);
-            free(s);
-            json_decref(o);
+            print_json_line(out, o);
         } else {
             fprintf(out, "run %lld  %s  %s  %s  %s%s%s\n", (long long)id, COL(runs, 1), COL(runs, 3),
                     COL(runs, 5), COL(runs, 2), COL(runs, 6) ? "  by " : "", COL(runs, 6) ? COL(runs, 6) : "");
@@ -390,11 +396,7 @@ int mig_journal_print(struct mig_journal *j, const char *target, bool json, FILE
                                       "ms", (json_int_t)sqlite3_column_int64(ents, 6),
                                       "irreversible", COL(ents, 7), "file", COL(ents, 8),
                                       "line", (json_int_t)sqlite3_column_int64(ents, 9));
-                char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-                if (s)
-                    fprintf(out, "%s\n", s);
-                free(s);
-                json_decref(o);
+                print_json_line(out, o);
             } else {
                 const char *state = COL(ents, 4);
                 fprintf(out, "  %-8s %s.%s.%s  (%lld ms%s%s)\n", COL(ents, 3), COL(ents, 0), COL(ents, 1),

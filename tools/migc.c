@@ -98,6 +98,30 @@ static int cmd_check(int argc, char **argv)
     return rc;
 }
 
+/* Writes data to path through a file beside it and a rename, so that a
+ * failure never leaves half a file. 0, or -1 after saying why. */
+static int write_replacing(const char *path, const void *data, size_t n)
+{
+    size_t tl = strlen(path) + 8;
+    char *tmp = malloc(tl);
+    if (!tmp) {
+        fprintf(stderr, "migc: error: out of memory\n");
+        return -1;
+    }
+    snprintf(tmp, tl, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(data, 1, n, f) == n;
+    ok = f && fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok) {
+        fprintf(stderr, "migc: error: cannot write '%s': %s\n", path, strerror(errno));
+        remove(tmp);
+    }
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
 static int cmd_build(int argc, char **argv)
 {
     const char *out = "plan.migb";
@@ -139,26 +163,9 @@ static int cmd_build(int argc, char **argv)
     size_t size = 0;
     unsigned char *buf = mig_plan_write(p, &size);
     mig_plan_free(p);
-    /* write beside, then rename: a failed build never leaves half a file */
-    size_t tl = strlen(out) + 8;
-    char *tmp = malloc(tl);
-    if (!tmp) {
-        free(buf);
-        return EXIT_ERRORS;
-    }
-    snprintf(tmp, tl, "%s.tmp", out);
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fwrite(buf, 1, size, f) == size;
-    ok = f && fclose(f) == 0 && ok;
-    if (ok && rename(tmp, out) != 0)
-        ok = false;
-    if (!ok) {
-        fprintf(stderr, "migc: error: cannot write '%s': %s\n", out, strerror(errno));
-        remove(tmp);
-    }
-    free(tmp);
+    int rc = write_replacing(out, buf, size);
     free(buf);
-    return ok ? EXIT_CLEAN : EXIT_ERRORS;
+    return rc == 0 ? EXIT_CLEAN : EXIT_ERRORS;
 }
 
 static int cmd_disasm(int argc, char **argv)
@@ -206,22 +213,8 @@ static int fmt_file(const char *path, bool check)
     } else if (check) {
         printf("%s\n", path);
         rc = 1;
-    } else {
-        size_t tl = strlen(path) + 8;
-        char *tmp = malloc(tl);
-        if (tmp) {
-            snprintf(tmp, tl, "%s.tmp", path);
-            FILE *f = fopen(tmp, "wb");
-            bool ok = f && fwrite(out, 1, n, f) == n;
-            ok = f && fclose(f) == 0 && ok;
-            if (ok && rename(tmp, path) == 0) {
-                rc = 1;
-            } else {
-                fprintf(stderr, "migc: error: cannot write '%s': %s\n", path, strerror(errno));
-                remove(tmp);
-            }
-            free(tmp);
-        }
+    } else if (write_replacing(path, out, n) == 0) {
+        rc = 1;
     }
     free(out);
     mig_program_free(p);
