@@ -4,8 +4,8 @@
 #define MIG_AST_H
 #include <stdbool.h>
 #include <stdint.h>
-#include "arena.h"
-#include "sqllex.h"
+#include "lib/arena.h"
+#include "lib/sqllex.h"
 #include "runtime/plan.h"
 
 struct mig_span {

@@ -3,7 +3,7 @@
  * blocks (functions, file-level lets, each migration's prologue and body).
  * Forward jumps are emitted with a placeholder and patched at their label. */
 #include "codegen.h"
-#include "strmap.h"
+#include "lib/strmap.h"
 #include "runtime/opcodes.h"
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -173,8 +173,8 @@ static uint32_t query(struct cg *g, const struct mig_sql *first)
         v->text = str_n(g, s->text, s->len);
         mig_sha256(s->text, s->len, v->sha256);
         struct mig_source *src = mig_source_get(&g->prog->sources, s->text_file);
-        unsigned line, col;
-        mig_source_linecol(src, s->text_off, &line, &col);
+        unsigned line;
+        mig_source_linecol(src, s->text_off, &line, NULL);
         v->file = str(g, src->path);
         v->line = line;
         v->ninterps = (uint32_t)s->interps.n;
@@ -251,22 +251,60 @@ static void cg_expr(struct cg *g, struct mig_expr *e)
         emit(g, OP_NEG);
         return;
     case MIG_E_BINARY: {
-        enum mig_binop op = e->u.bin.op;
-        cg_expr(g, e->u.bin.l);
-        if (op == MIG_OP_AND || op == MIG_OP_OR) {
-            uint32_t j = emit(g, op == MIG_OP_AND ? OP_AND_JUMP : OP_OR_JUMP, 0u);
-            cg_expr(g, e->u.bin.r);
-            patch_here(g, j, 0);
-            return;
+        /* a left-leaning chain (a + b + c + …, tens of thousands long in a
+         * generated file) is walked in a loop, not by recursion, so its
+         * length never exhausts the stack; the code is the same */
+        size_t n = 0;
+        struct mig_expr *x = e;
+        for (; x->kind == MIG_E_BINARY; x = x->u.bin.l)
+            n++;
+        struct mig_expr **spine = mig_arena_alloc(&g->prog->arena, n * sizeof(*spine));
+        n = 0;
+        for (x = e; x->kind == MIG_E_BINARY; x = x->u.bin.l) {
+            if (n)
+                mark_line(g, x->span);
+            spine[n++] = x;
         }
-        cg_expr(g, e->u.bin.r);
-        mark_line(g, e->op_span);
+        /* "a" + "b" + … of string literals at the chain's start is folded
+         * into one constant, built in one buffer (linear in its length) */
+        size_t folded = 0, total = x->kind == MIG_E_STRING ? x->u.str.n : 0;
+        while (x->kind == MIG_E_STRING && folded < n && spine[n - 1 - folded]->u.bin.op == MIG_OP_ADD &&
+               spine[n - 1 - folded]->u.bin.r->kind == MIG_E_STRING)
+            total += spine[n - 1 - folded++]->u.bin.r->u.str.n;
+        if (folded) {
+            char *buf = mig_arena_alloc(&g->prog->arena, total + 1);
+            size_t at = x->u.str.n;
+            memcpy(buf, x->u.str.s, at);
+            for (size_t k = 0; k < folded; k++) {
+                const struct mig_expr *r = spine[n - 1 - k]->u.bin.r;
+                memcpy(buf + at, r->u.str.s, r->u.str.n);
+                at += r->u.str.n;
+            }
+            mark_line(g, x->span);
+            struct mig_value joined = { MIG_V_STRING, str_n(g, buf, total), NULL, 0 };
+            emit(g, OP_CONST, konst(g, joined));
+            n -= folded;
+        } else {
+            cg_expr(g, x);
+        }
         static const enum mig_opcode ops[] = {
             [MIG_OP_EQ] = OP_EQ, [MIG_OP_NE] = OP_NE, [MIG_OP_LT] = OP_LT, [MIG_OP_LE] = OP_LE,
             [MIG_OP_GT] = OP_GT, [MIG_OP_GE] = OP_GE, [MIG_OP_ADD] = OP_ADD, [MIG_OP_SUB] = OP_SUB,
             [MIG_OP_MUL] = OP_MUL, [MIG_OP_DIV] = OP_DIV, [MIG_OP_MOD] = OP_MOD,
         };
-        emit(g, ops[op]);
+        while (n-- > 0) {
+            struct mig_expr *b = spine[n];
+            enum mig_binop op = b->u.bin.op;
+            if (op == MIG_OP_AND || op == MIG_OP_OR) {
+                uint32_t j = emit(g, op == MIG_OP_AND ? OP_AND_JUMP : OP_OR_JUMP, 0u);
+                cg_expr(g, b->u.bin.r);
+                patch_here(g, j, 0);
+                continue;
+            }
+            cg_expr(g, b->u.bin.r);
+            mark_line(g, b->op_span);
+            emit(g, ops[op]);
+        }
         return;
     }
     case MIG_E_EXISTS:

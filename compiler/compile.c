@@ -3,10 +3,12 @@
  * and running the checking passes in order. */
 #include "compiler.h"
 #include "parse.h"
-#include "strmap.h"
+#include "lib/strmap.h"
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,6 +38,7 @@ struct mig_program *mig_program_new(void)
         abort();
     }
     p->sources.arena = &p->arena;
+    p->walked_dirs.arena = &p->arena;
     p->diags.sources = &p->sources;
     return p;
 }
@@ -67,8 +70,23 @@ static char *join_path(struct mig_arena *a, const char *dir, const char *name)
     return mig_arena_printf(a, "%s/%s", dir, name);
 }
 
-static int add_dir(struct mig_program *p, const char *dir, char *err, size_t errlen)
+/* Whether the directory st was walked already in this program: a symlink
+ * to a parent (a cycle) or two links to one folder must not make the walk
+ * endless or exponential, so each directory (device, inode) is walked once. */
+static bool walked_before(struct mig_program *p, const struct stat *st)
 {
+    char key[64];
+    snprintf(key, sizeof(key), "%ju:%ju", (uintmax_t)st->st_dev, (uintmax_t)st->st_ino);
+    if (mig_strmap_get(&p->walked_dirs, key))
+        return true;
+    mig_strmap_put(&p->walked_dirs, mig_arena_strdup(&p->arena, key), (void *)1);
+    return false;
+}
+
+static int add_dir(struct mig_program *p, const char *dir, const struct stat *dst, char *err, size_t errlen)
+{
+    if (walked_before(p, dst))
+        return 0;
     DIR *d = opendir(dir);
     if (!d) {
         snprintf(err, errlen, "cannot read directory '%s': %s", dir, strerror(errno));
@@ -90,7 +108,7 @@ static int add_dir(struct mig_program *p, const char *dir, char *err, size_t err
         if (stat(full, &st) != 0)
             continue;       /* a dangling link inside a tree is not an input */
         if (S_ISDIR(st.st_mode)) {
-            if (add_dir(p, full, err, errlen) != 0)
+            if (add_dir(p, full, &st, err, errlen) != 0)
                 return -1;
         } else if (S_ISREG(st.st_mode) && ends_with_mig(names.v[i])) {
             MIG_PUSH(&p->arena, p->input_paths, full);
@@ -107,7 +125,7 @@ int mig_program_add_path(struct mig_program *p, const char *path, char *err, siz
         return -1;
     }
     if (S_ISDIR(st.st_mode))
-        return add_dir(p, path, err, errlen);
+        return add_dir(p, path, &st, err, errlen);
     MIG_PUSH(&p->arena, p->input_paths, mig_arena_strdup(&p->arena, path));
     return 0;
 }
@@ -122,27 +140,39 @@ static struct mig_file *find_file(const char *real)
     return mig_strmap_get(file_keys, real);
 }
 
-/* Offset of the first byte that is not part of valid UTF-8, or len. */
+/* Offset of the first byte that is not part of valid UTF-8, or len. Valid
+ * means RFC 3629: shortest forms only (no overlong 2-, 3- or 4-byte
+ * encodings), no UTF-16 surrogates (U+D800–U+DFFF), nothing above U+10FFFF. */
 static size_t utf8_invalid_at(const unsigned char *s, size_t len)
 {
     for (size_t i = 0; i < len;) {
         unsigned c = s[i];
         size_t n;
+        unsigned lo = 0x80, hi = 0xBF;  /* the range of the second byte */
         if (c < 0x80) {
             i++;
             continue;
         }
-        if (c >= 0xC2 && c <= 0xDF)
+        if (c >= 0xC2 && c <= 0xDF) {
             n = 1;
-        else if (c >= 0xE0 && c <= 0xEF)
+        } else if (c >= 0xE0 && c <= 0xEF) {
             n = 2;
-        else if (c >= 0xF0 && c <= 0xF4)
+            if (c == 0xE0)
+                lo = 0xA0;      /* below: overlong */
+            else if (c == 0xED)
+                hi = 0x9F;      /* above: surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
             n = 3;
-        else
+            if (c == 0xF0)
+                lo = 0x90;      /* below: overlong */
+            else if (c == 0xF4)
+                hi = 0x8F;      /* above: beyond U+10FFFF */
+        } else {
+            return i;           /* 0x80–0xC1 (continuation, overlong 2-byte), 0xF5–0xFF */
+        }
+        if (i + n >= len || s[i + 1] < lo || s[i + 1] > hi)
             return i;
-        if (i + n >= len)
-            return i;
-        for (size_t k = 1; k <= n; k++)
+        for (size_t k = 2; k <= n; k++)
             if ((s[i + k] & 0xC0) != 0x80)
                 return i;
         i += n + 1;
@@ -150,14 +180,35 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len)
     return len;
 }
 
-static struct mig_file *parse_text(struct mig_program *p, struct mig_source *src)
+/* A text that cannot be a .mig file or a SQL file: a NUL byte (C strings,
+ * libpq and SQLite would silently stop there) or, when utf8 is set, bytes
+ * that are not UTF-8. One error at the first bad byte; returns whether the
+ * text is acceptable. */
+bool mig_source_check_text(struct mig_program *p, struct mig_source *src, bool utf8, const char *rule)
 {
-    size_t bad = utf8_invalid_at((const unsigned char *)src->text, src->len);
+    const char *nul = memchr(src->text, 0, src->len);
+    size_t bad = utf8 ? utf8_invalid_at((const unsigned char *)src->text, nul ? (size_t)(nul - src->text) : src->len)
+                      : src->len;
+    if (nul && bad >= (size_t)(nul - src->text)) {
+        size_t at = (size_t)(nul - src->text);
+        mig_diag(&p->diags, MIG_ERROR, src->id, (uint32_t)at, (uint32_t)at + 1, rule,
+                 "the file contains a NUL byte (offset %zu): a text file cannot hold one, "
+                 "and everything after it would be lost", at);
+        return false;
+    }
     if (bad < src->len) {
-        /* not a .mig text at all: one error, not hundreds */
-        mig_diag(&p->diags, MIG_ERROR, src->id, (uint32_t)bad, (uint32_t)bad + 1, "syntax",
+        mig_diag(&p->diags, MIG_ERROR, src->id, (uint32_t)bad, (uint32_t)bad + 1, rule,
                  "the file is not UTF-8 text (byte 0x%02x at offset %zu)",
                  (unsigned char)src->text[bad], bad);
+        return false;
+    }
+    return true;
+}
+
+static struct mig_file *parse_text(struct mig_program *p, struct mig_source *src)
+{
+    if (!mig_source_check_text(p, src, true, "syntax")) {
+        /* not a .mig text at all: one error, not hundreds */
         p->diags.fatal++;
         struct mig_file *f = MIG_NEW(&p->arena, struct mig_file);
         f->src = src;
@@ -176,11 +227,9 @@ static struct mig_file *load_file(struct mig_program *p, const char *path, const
     struct mig_file *f = find_file(real);
     if (f)
         return f;
-    struct mig_source *src = mig_source_read(&p->sources, path);
-    if (!src) {
-        *why = strerror(errno);
+    struct mig_source *src = mig_source_read(&p->sources, path, why);
+    if (!src)
         return NULL;
-    }
     f = parse_text(p, src);
     mig_strmap_put(file_keys, mig_arena_strdup(&p->arena, real), f);
     return f;

@@ -4,7 +4,8 @@
 #ifndef MIG_COMPILER_H
 #define MIG_COMPILER_H
 #include <stdbool.h>
-#include "arena.h"
+#include "lib/arena.h"
+#include "lib/strmap.h"
 #include "ast.h"
 #include "diag.h"
 #include "source.h"
@@ -17,13 +18,15 @@ struct mig_program {
     MIG_VEC(struct mig_migration *) order;      /* run order of input migrations (after check) */
     MIG_VEC(const char *) input_paths;          /* collected .mig paths, sorted per argument */
     MIG_VEC(struct mig_source *) input_texts;   /* inputs given as text */
+    struct mig_strmap walked_dirs;              /* "dev:ino" of directories walked */
 };
 
 /* A new, empty program; free with mig_program_free(). */
 struct mig_program *mig_program_new(void);
 void mig_program_free(struct mig_program *p);
 
-/* Adds a file or (recursively) every *.mig file of a directory. Returns 0,
+/* Adds a file or (recursively, following symlinks but walking each
+ * directory once, so link cycles end) every *.mig file of a directory. Returns 0,
  * or -1 when the path does not exist or cannot be read, with a message in
  * err (a usage error: exit 2). */
 int mig_program_add_path(struct mig_program *p, const char *path, char *err, size_t errlen);
@@ -36,6 +39,12 @@ void mig_program_add_text(struct mig_program *p, const char *name, const char *t
  * structural checks, stopping between passes on errors. Diagnostics are in
  * p->diags, sorted. Returns the number of errors. */
 unsigned mig_program_check(struct mig_program *p);
+
+/* Whether a text read from a file can be compiled: no NUL byte (C
+ * strings, libpq and SQLite would stop there) and, with utf8, valid UTF-8
+ * (shortest forms, no surrogates, nothing above U+10FFFF). Otherwise one
+ * error with rule id `rule` at the first bad byte, and false. */
+bool mig_source_check_text(struct mig_program *p, struct mig_source *src, bool utf8, const char *rule);
 
 /* The embedded standard library: the text of module "std", "std.pg" or
  * "std.sqlite", or NULL. */

@@ -54,14 +54,60 @@ void mig_diags_sort(struct mig_diags *d)
     sort_sources = NULL;
 }
 
+/* A diagnostic on a very long line (minified SQL, generated files) shows a
+ * window of the line around the caret, marked with … where it is cut, so
+ * that a thousand errors on one 75 KB line print kilobytes, not gigabytes. */
+enum { CARET_WINDOW = 160, CARET_LEAD = 60 };   /* in characters */
+
+/* The byte offset n characters (code points) after from, at most end. */
+static size_t skip_chars(const char *t, size_t from, size_t end, size_t n)
+{
+    size_t i = from;
+    while (i < end && n > 0) {
+        i++;
+        while (i < end && ((unsigned char)t[i] & 0xC0) == 0x80)
+            i++;
+        n--;
+    }
+    return i;
+}
+
+static size_t count_chars(const char *t, size_t from, size_t end)
+{
+    size_t n = 0;
+    for (size_t i = from; i < end; i++)
+        n += ((unsigned char)t[i] & 0xC0) != 0x80;
+    return n;
+}
+
 static void print_caret(FILE *out, struct mig_source *s, const struct mig_diag *x, bool color)
 {
     size_t ls, ll;
     mig_source_line(s, x->start, &ls, &ll);
-    fwrite(s->text + ls, 1, ll, out);
+    const char *t = s->text;
+    size_t le = ls + ll, at = x->start < le ? x->start : le;
+    size_t wb = ls, we = le;    /* the window shown, in bytes */
+    if (ll > CARET_WINDOW) {
+        size_t total = count_chars(t, ls, le);
+        if (total > CARET_WINDOW) {
+            size_t col = count_chars(t, ls, at);
+            size_t first = col > CARET_LEAD ? col - CARET_LEAD : 0;
+            if (first + CARET_WINDOW > total)
+                first = total - CARET_WINDOW;
+            wb = skip_chars(t, ls, le, first);
+            we = skip_chars(t, wb, le, CARET_WINDOW);
+        }
+    }
+    if (wb > ls)
+        fputs("\xe2\x80\xa6", out);   /* … */
+    fwrite(t + wb, 1, we - wb, out);
+    if (we < le)
+        fputs("\xe2\x80\xa6", out);   /* … */
     fputc('\n', out);
-    for (size_t i = ls; i < x->start && i < ls + ll; i++) {
-        unsigned char c = (unsigned char)s->text[i];
+    if (wb > ls)
+        fputc(' ', out);
+    for (size_t i = wb; i < at; i++) {
+        unsigned char c = (unsigned char)t[i];
         if ((c & 0xC0) == 0x80)
             continue;
         fputc(c == '\t' ? '\t' : ' ', out);
@@ -69,9 +115,9 @@ static void print_caret(FILE *out, struct mig_source *s, const struct mig_diag *
     if (color)
         fputs("\033[1;32m", out);
     fputc('^', out);
-    size_t end = x->end < ls + ll ? x->end : ls + ll;
+    size_t end = x->end < we ? x->end : we;
     for (size_t i = x->start + 1; i < end; i++)
-        if (((unsigned char)s->text[i] & 0xC0) != 0x80)
+        if (((unsigned char)t[i] & 0xC0) != 0x80)
             fputc('~', out);
     if (color)
         fputs("\033[0m", out);

@@ -6,7 +6,7 @@
  * steps, phases, migrations and functions, at most one blank line kept
  * elsewhere. Formatting formatted text changes nothing. */
 #include "fmt.h"
-#include "sqllex.h"
+#include "lib/sqllex.h"
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -84,7 +84,7 @@ static int tokenize(const char *s, size_t len, struct ftok **out, size_t *nout)
         return -1;
     int nl = 0;
     /* after `sql` [dialect] a brace opens a body */
-    int sql_state = 0;  /* 1: after sql, 2: after sql dialect */
+    int sql_state = 0;  /* 1: after sql, 2: after sql dialect, 3: after sql sqlite */
     while (1) {
         while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n' || s[i] == '\f' || s[i] == '\v')) {
             if (s[i] == '\n')
@@ -135,7 +135,8 @@ static int tokenize(const char *s, size_t len, struct ftok **out, size_t *nout)
         } else if (c == '{' && sql_state) {
             size_t close, why_off;
             const char *why;
-            if (!mig_sql_body_end(s, i + 1, len, &close, &why, &why_off)) {
+            if (!mig_sql_body_end_in(sql_state == 3 ? MIG_SQL_SQLITE : MIG_SQL_POSTGRES, s, i + 1, len, &close,
+                                     &why, &why_off)) {
                 free(v);
                 return -1;
             }
@@ -167,8 +168,10 @@ static int tokenize(const char *s, size_t len, struct ftok **out, size_t *nout)
         if (t.kind != F_COMMENT) {
             if (is_word(s, &t, "sql"))
                 sql_state = 1;
-            else if (sql_state == 1 && (is_word(s, &t, "postgres") || is_word(s, &t, "sqlite")))
+            else if (sql_state == 1 && is_word(s, &t, "postgres"))
                 sql_state = 2;
+            else if (sql_state == 1 && is_word(s, &t, "sqlite"))
+                sql_state = 3;     /* its body ends by SQLite's quoting rules, as the lexer's */
             else
                 sql_state = 0;
         }

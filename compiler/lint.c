@@ -4,7 +4,7 @@
  * suppressions. Each rule has a stable id, a diagnostic at the offending
  * statement (or token) itself, and an entry in doc/rules.md. */
 #include "compiler.h"
-#include "strmap.h"
+#include "lib/strmap.h"
 #include <ctype.h>
 #include <stdarg.h>
 #include <string.h>

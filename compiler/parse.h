@@ -18,6 +18,7 @@ struct mig_parse {
     /* lexer */
     size_t pos;                     /* offset of the next unread byte */
     bool at_eof_error;              /* an unterminated body ate the rest */
+    bool sql_sqlite;                /* the body being lexed is `sql sqlite` */
     /* parser: the containers being filled */
     struct mig_migration *mig;
     struct mig_phase *phase;

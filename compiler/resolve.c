@@ -1,17 +1,17 @@
 /* resolve.c — declarations: unique names (migrations, phases, steps, lets,
  * params, fns), the `after` graph with its cycles, and the run order. */
 #include "compiler.h"
-#include "strmap.h"
+#include "lib/strmap.h"
 #include <stdlib.h>
 #include <string.h>
 
 unsigned mig_span_line(struct mig_program *p, struct mig_span s)
 {
-    unsigned line, col;
+    unsigned line;
     struct mig_source *src = mig_source_get(&p->sources, s.file);
     if (!src)
         return 0;
-    mig_source_linecol(src, s.start, &line, &col);
+    mig_source_linecol(src, s.start, &line, NULL);
     return line;
 }
 

@@ -1,9 +1,13 @@
 /* source.c — source texts and the offset → line/column mapping. */
 #include "source.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct mig_source *mig_source_add(struct mig_sources *t, const char *path,
                                   const char *text, size_t len)
@@ -18,38 +22,71 @@ struct mig_source *mig_source_add(struct mig_sources *t, const char *path,
     return s;
 }
 
-struct mig_source *mig_source_read(struct mig_sources *t, const char *path)
+struct mig_source *mig_source_read(struct mig_sources *t, const char *path, const char **why)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: opening a FIFO for reading must not wait for a writer;
+     * what is not a regular file is refused before anything is read */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        *why = strerror(errno);
         return NULL;
-    size_t cap = 8192, n = 0;
-    char *buf = malloc(cap);
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        *why = strerror(errno);
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *why = S_ISDIR(st.st_mode) ? "it is a directory, not a file"
+             : S_ISFIFO(st.st_mode) ? "it is a FIFO, not a regular file"
+             : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "it is a device, not a regular file"
+             : "it is not a regular file";
+        close(fd);
+        return NULL;
+    }
+    if ((uintmax_t)st.st_size > MIG_SOURCE_MAX) {
+        *why = "the file is larger than 64 MiB, the limit for sources and SQL files";
+        close(fd);
+        return NULL;
+    }
+    /* read at most one byte past the limit: a file growing while it is
+     * read is caught too */
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *buf = malloc(cap + 1);
     for (;;) {
         if (!buf) {
-            fclose(f);
-            errno = ENOMEM;
+            close(fd);
+            *why = strerror(ENOMEM);
             return NULL;
         }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            *why = strerror(errno);
+            free(buf);
+            close(fd);
+            return NULL;
+        }
         if (r == 0)
             break;
-        if (cap - n - 1 == 0) {
-            cap *= 2;
-            char *nb = realloc(buf, cap);
+        n += (size_t)r;
+        if (n > MIG_SOURCE_MAX) {
+            *why = "the file is larger than 64 MiB, the limit for sources and SQL files";
+            free(buf);
+            close(fd);
+            return NULL;
+        }
+        if (n == cap) {
+            cap = cap * 2 > MIG_SOURCE_MAX + 1 ? MIG_SOURCE_MAX + 1 : cap * 2;
+            char *nb = realloc(buf, cap + 1);
             if (!nb)
                 free(buf);
             buf = nb;
         }
     }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        errno = EIO;
-        return NULL;
-    }
+    close(fd);
     char *text = mig_arena_strndup(t->arena, buf, n);
     free(buf);
     return mig_source_add(t, path, text, n);
@@ -103,11 +140,13 @@ void mig_source_linecol(struct mig_source *s, size_t off, unsigned *line, unsign
     if (off > s->len)
         off = s->len;
     size_t li = line_index(s, off);
+    *line = (unsigned)li + 1;
+    if (!col)
+        return;     /* the column costs a walk of the line: only when asked */
     unsigned c = 1;
     for (size_t i = s->lines[li]; i < off; i++)
         if (((unsigned char)s->text[i] & 0xC0) != 0x80)
             c++;
-    *line = (unsigned)li + 1;
     *col = c;
 }
 

@@ -223,10 +223,11 @@ static enum mig_type check_call(struct tctx *c, struct mig_expr *e)
     return f->ret;
 }
 
+/* The type of a binary expression whose left operand is checked already. */
 static enum mig_type check_binary(struct tctx *c, struct mig_expr *e)
 {
     enum mig_binop op = e->u.bin.op;
-    enum mig_type l = check_expr(c, e->u.bin.l), r = check_expr(c, e->u.bin.r);
+    enum mig_type l = e->u.bin.l->type, r = check_expr(c, e->u.bin.r);
     const char *ln = mig_type_name(l), *rn = mig_type_name(r), *o = mig_binop_text(op);
     switch (op) {
     case MIG_OP_OR:
@@ -318,7 +319,7 @@ static enum mig_type check_expr_inner(struct tctx *c, struct mig_expr *e)
         return t;
     }
     case MIG_E_BINARY:
-        return check_binary(c, e);
+        break;      /* check_expr walks the chain */
     case MIG_E_EXISTS:
         check_sql(c, e->u.sql, "exists");
         return MIG_T_BOOL;
@@ -331,7 +332,24 @@ static enum mig_type check_expr_inner(struct tctx *c, struct mig_expr *e)
 
 static enum mig_type check_expr(struct tctx *c, struct mig_expr *e)
 {
-    e->type = check_expr_inner(c, e);
+    if (e->kind != MIG_E_BINARY) {
+        e->type = check_expr_inner(c, e);
+        return e->type;
+    }
+    /* a left-leaning chain (a + b + c + …, tens of thousands long in a
+     * generated file) is checked in a loop, not by recursion, so its length
+     * never exhausts the stack; the order of diagnostics is the same */
+    size_t n = 0;
+    struct mig_expr *x = e;
+    for (; x->kind == MIG_E_BINARY; x = x->u.bin.l)
+        n++;
+    struct mig_expr **spine = mig_arena_alloc(&c->p->arena, n * sizeof(*spine));
+    n = 0;
+    for (x = e; x->kind == MIG_E_BINARY; x = x->u.bin.l)
+        spine[n++] = x;
+    x->type = check_expr_inner(c, x);
+    while (n-- > 0)
+        spine[n]->type = check_binary(c, spine[n]);
     return e->type;
 }
 
@@ -363,11 +381,16 @@ static void load_sql_file(struct tctx *c, struct mig_sql *q)
     const char *path = q->file_path[0] == '/' || !slash ? q->file_path
         : mig_arena_printf(&p->arena, "%.*s/%s", (int)(slash - base), base, q->file_path);
     struct mig_source *src = mig_source_find(&p->sources, path);
-    if (!src)
-        src = mig_source_read(&p->sources, path);
+    const char *why = NULL;
     if (!src) {
-        MIG_DIAG_AT(p, MIG_ERROR, q->file_span, "sql-file", "cannot read SQL file '%s': %s", path,
-                    strerror(errno));
+        src = mig_source_read(&p->sources, path, &why);
+        /* a NUL byte would cut the statement short at run time */
+        if (src && !mig_source_check_text(p, src, false, "sql-file"))
+            src->bad = true;
+    }
+    if (!src || src->bad) {
+        if (!src)
+            MIG_DIAG_AT(p, MIG_ERROR, q->file_span, "sql-file", "cannot read SQL file '%s': %s", path, why);
         q->text = "";
         q->text_file = q->file_span.file;
         return;
@@ -376,6 +399,107 @@ static void load_sql_file(struct tctx *c, struct mig_sql *q)
     q->len = (uint32_t)src->len;
     q->text_file = src->id;
     q->text_off = 0;
+}
+
+/* Whether name is a value visible here, as lookup_var would find it, but
+ * without reporting anything. */
+static bool visible_var(struct tctx *c, const char *name)
+{
+    bool late = false;
+    if (c->fn && find_in(c->fn->params.v, c->fn->params.n, name, UINT32_MAX, &late))
+        return true;
+    if (c->mig && c->params_visible && find_in(c->mig->params.v, c->mig->params.n, name, UINT32_MAX, &late))
+        return true;
+    if (c->mig && find_in(c->mig->lets.v, c->mig->lets.n, name, c->mig_limit, &late))
+        return true;
+    return find_in(c->file->lets.v, c->file->lets.n, name, c->file_limit, &late) ||
+           find_imported(c, NULL, name, false);
+}
+
+/* The dialects whose quoting rules a SQL variant runs under: its own, or,
+ * without one, every dialect its migration targets (all of them outside a
+ * migration, or without `target`). */
+enum { RULES_PG = 1, RULES_SQLITE = 2 };
+static unsigned variant_rules(struct tctx *c, const struct mig_sql *q)
+{
+    if (q->dialect == MIG_D_POSTGRES)
+        return RULES_PG;
+    if (q->dialect == MIG_D_SQLITE)
+        return RULES_SQLITE;
+    unsigned r = 0;
+    for (size_t i = 0; c->mig && i < c->mig->targets.n; i++)
+        r |= c->mig->targets.v[i].dialect == MIG_D_SQLITE ? RULES_SQLITE : RULES_PG;
+    return r ? r : RULES_PG | RULES_SQLITE;
+}
+
+/* ${…} written inside a quoted token is not an interpolation: it would
+ * reach the database as text. Inside a quoted identifier that is always a
+ * mistake, and a dangerous one when "fixed" by hand (`AS [${label}]` on
+ * SQLite, with `]` in the value, is SQL injection), so it is an error
+ * pointing to ${x:ident}. Inside a string or dollar-quoted literal it is an
+ * error when it names a value visible here (surely meant as an
+ * interpolation); other names stay text, as in stored templates
+ * ('Hello ${customer}'). `reported` holds the offsets already reported
+ * (one text is scanned once per dialect). */
+struct offsets {
+    uint32_t *v;
+    size_t n, cap;
+};
+
+static void check_quoted_interps(struct tctx *c, const struct mig_sql *q, const struct mig_sqltoken *t,
+                                 bool second_rules, struct offsets *reported)
+{
+    const char *s = q->text;
+    size_t from = t->start, to = t->end;
+    char open = s[t->start];
+    if (t->kind == SQLT_DOLLAR) {
+        const char *tag_end = memchr(s + from + 1, '$', to - from - 1);
+        size_t tag = tag_end ? (size_t)(tag_end - (s + from)) + 1 : 1;
+        from += tag;
+        to = to - tag > from ? to - tag : from;
+    }
+    for (size_t i = from; i + 1 < to; i++) {
+        if (s[i] != '$' || s[i + 1] != '{')
+            continue;
+        struct mig_sqltoken in;
+        mig_sql_interp_at(s, i, to, &in);
+        if (in.kind != SQLT_INTERP)
+            continue;
+        i = in.end - 1;
+        char *name = mig_arena_strndup(&c->p->arena, s + in.name_start, in.name_len);
+        bool ident = t->kind == SQLT_QIDENT;
+        if (!ident && !visible_var(c, name))
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < reported->n && !seen; k++)
+            seen = reported->v[k] == (uint32_t)in.start;
+        if (seen)
+            continue;
+        MIG_PUSH(&c->p->arena, *reported, (uint32_t)in.start);
+        struct mig_span at = { q->text_file, q->text_off + (uint32_t)in.start, q->text_off + (uint32_t)in.end };
+        const char *written = mig_arena_strndup(&c->p->arena, s + in.start, in.end - in.start);
+        if (ident && open == '"')
+            MIG_DIAG_AT(c->p, MIG_ERROR, at, "quoted-interpolation",
+                        "%s inside the quoted identifier \"…\" is not an interpolation, and a value quoted by "
+                        "hand is open to injection: write ${%s:ident} in place of the whole quoted name "
+                        "(it quotes the value as an identifier)", written, name);
+        else if (ident)
+            MIG_DIAG_AT(c->p, MIG_ERROR, at, "quoted-interpolation",
+                        "%s inside the SQLite quoted identifier %s is not an interpolation, and a value "
+                        "quoted by hand is open to injection (a ']' or '`' in it ends the name): write "
+                        "${%s:ident} in place of the whole quoted name (it quotes the value as an "
+                        "identifier)%s", written, open == '[' ? "[…]" : "`…`", name,
+                        second_rules && open == '['
+                            ? "; if '[' is a PostgreSQL subscript here, put this SQL in a 'sql postgres' "
+                              "variant: on SQLite, where this SQL may run, '[' always quotes a name"
+                            : "");
+        else
+            MIG_DIAG_AT(c->p, MIG_ERROR, at, "quoted-interpolation",
+                        "%s inside a %s is not an interpolation: it would stay the text '%s'; write ${%s} "
+                        "outside the quotes (for example 'a' || ${%s} || 'b'), which quotes the value as a "
+                        "literal", written, t->kind == SQLT_DOLLAR ? "dollar-quoted string" : "string literal",
+                        written, name, name);
+    }
 }
 
 static void check_sql(struct tctx *c, struct mig_sql *first, const char *what)
@@ -397,9 +521,26 @@ static void check_sql(struct tctx *c, struct mig_sql *first, const char *what)
             }
         if (q->is_file && !q->text)
             load_sql_file(c, q);
+        /* the interpolations are found by the rules of the variant's
+         * dialect (PostgreSQL's without one, as its body's end was); a
+         * variant that may also run on SQLite is scanned again with
+         * SQLite's quotes, for ${…} inside […] or `…` */
+        unsigned rules = variant_rules(c, q);
+        enum mig_sqlrules primary = q->dialect == MIG_D_SQLITE ? MIG_SQL_SQLITE : MIG_SQL_POSTGRES;
+        struct offsets reported = { 0 };
+        if (primary == MIG_SQL_POSTGRES && (rules & RULES_SQLITE)) {
+            struct mig_sqltoken t;
+            for (size_t pos = 0;; pos = t.end) {
+                mig_sql_next_in(MIG_SQL_SQLITE, q->text, pos, q->len, &t);
+                if (t.kind == SQLT_EOF || t.kind == SQLT_UNTERMINATED)
+                    break;
+                if (t.kind == SQLT_QIDENT && q->text[t.start] != '"')
+                    check_quoted_interps(c, q, &t, true, &reported);
+            }
+        }
         struct mig_sqltoken t;
         for (size_t pos = 0;; pos = t.end) {
-            mig_sql_next(q->text, pos, q->len, &t);
+            mig_sql_next_in(primary, q->text, pos, q->len, &t);
             if (t.kind == SQLT_EOF)
                 break;
             struct mig_span at = { q->text_file, q->text_off + (uint32_t)t.start, q->text_off + (uint32_t)t.end };
@@ -407,6 +548,10 @@ static void check_sql(struct tctx *c, struct mig_sql *first, const char *what)
                 /* bodies were checked by the lexer; this is a `sql file` */
                 MIG_DIAG_AT(p, MIG_ERROR, at, "unterminated-sql", "unterminated %s in SQL file", t.what);
                 break;
+            }
+            if (t.kind == SQLT_STRING || t.kind == SQLT_QIDENT || t.kind == SQLT_DOLLAR) {
+                check_quoted_interps(c, q, &t, false, &reported);
+                continue;
             }
             if (t.kind == SQLT_BAD_INTERP) {
                 MIG_DIAG_AT(p, MIG_ERROR, at, "syntax", "malformed interpolation: %s", t.what);

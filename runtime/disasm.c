@@ -3,6 +3,7 @@
  * what the operands mean (the constant, the SQL, the step). */
 #include "plan.h"
 #include "opcodes.h"
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,34 +74,47 @@ static const char *step_path(const struct mig_plan *p, uint32_t s, char *buf, si
     return buf;
 }
 
-static void comment(FILE *out, const struct mig_plan *p, uint32_t pc)
+/* Whether the listing shows what an operand of kind k refers to: slots,
+ * arguments, counts and addresses say all they mean as numbers. */
+static bool described(enum mig_opkind k)
 {
-    enum mig_opcode op = (enum mig_opcode)p->code[pc];
-    const uint32_t *a = &p->code[pc + 1];
+    return k != K_NONE && k != K_SLOT && k != K_ARG && k != K_COUNT && k != K_ADDR;
+}
+
+/* What operand x of kind k refers to (a described kind). */
+static void describe(FILE *out, const struct mig_plan *p, enum mig_opkind k, uint32_t x)
+{
     char buf[512];
-    switch (op) {
-    case OP_CONST: print_value(out, &p->consts[a[0]]); break;
-    case OP_LOAD_GLOBAL: case OP_STORE_GLOBAL: fputs(mig_plan_str(p, p->global_names[a[0]]), out); break;
-    case OP_CHECK_TYPE: fputs(mig_vtype_name((enum mig_vtype)a[0]), out); break;
-    case OP_CALL: fprintf(out, "%s()", mig_plan_str(p, p->fns[a[0]].name)); break;
-    case OP_BUILTIN: fprintf(out, "%s()", mig_builtin_name[a[0]]); break;
-    case OP_EXISTS: case OP_SCALAR: print_query(out, p, a[0]); break;
-    case OP_REQUIRE: case OP_VERIFY: case OP_ASSERT: {
-        const struct mig_pcheck *c = &p->checks[a[0]];
+    switch (k) {
+    case K_CONST: print_value(out, &p->consts[x]); break;
+    case K_GLOBAL: fputs(mig_plan_str(p, p->global_names[x]), out); break;
+    case K_TYPE: fputs(mig_vtype_name((enum mig_vtype)x), out); break;
+    case K_FN: fprintf(out, "%s()", mig_plan_str(p, p->fns[x].name)); break;
+    case K_BUILTIN: fprintf(out, "%s()", mig_builtin_name[x]); break;
+    case K_QUERY: print_query(out, p, x); break;
+    case K_REQUIRE: case K_VERIFY: case K_ASSERT: {
+        const struct mig_pcheck *c = &p->checks[x];
         fputs(mig_plan_str(p, c->msg != MIG_NONE ? c->msg : c->text), out);
         break;
     }
-    case OP_PHASE: case OP_PHASE_WHEN: case OP_TXN_BEGIN: case OP_TXN_COMMIT: case OP_PHASE_END: {
-        const struct mig_pphase *ph = &p->phases[a[0]];
+    case K_PHASE: case K_PHASE_TXN: {
+        const struct mig_pphase *ph = &p->phases[x];
         static const char *const txn[] = { "", "transaction phase", "transaction step", "transaction none" };
         fprintf(out, "%s.%s", mig_plan_str(p, p->migrations[ph->migration].name), mig_plan_str(p, ph->name));
-        if (op == OP_TXN_BEGIN)
+        if (k == K_PHASE_TXN)
             fprintf(out, " (%s)", txn[ph->txn]);
         break;
     }
-    case OP_UP: {
-        const struct mig_pstep *st = &p->steps[a[0]];
-        fprintf(out, "%s: ", step_path(p, a[0], buf, sizeof(buf)));
+    case K_STEP: case K_STEP_ENTRY: {
+        const struct mig_pstep *st = &p->steps[x];
+        fputs(step_path(p, x, buf, sizeof(buf)), out);
+        if (k == K_STEP_ENTRY && st->down == MIG_NONE)
+            fprintf(out, " (down irreversible: %s)", mig_plan_str(p, st->irreversible));
+        break;
+    }
+    case K_STEP_UP: {
+        const struct mig_pstep *st = &p->steps[x];
+        fprintf(out, "%s: ", step_path(p, x, buf, sizeof(buf)));
         print_query(out, p, st->up);
         if (st->batch && st->batch_max)
             fprintf(out, " (batch, max %lld)", (long long)st->batch_max);
@@ -108,14 +122,23 @@ static void comment(FILE *out, const struct mig_plan *p, uint32_t pc)
             fputs(" (batch)", out);
         break;
     }
-    case OP_STEP: case OP_STEP_WHEN: case OP_STEP_END: {
-        const struct mig_pstep *st = &p->steps[a[0]];
-        fputs(step_path(p, a[0], buf, sizeof(buf)), out);
-        if (op == OP_STEP && st->down == MIG_NONE)
-            fprintf(out, " (down irreversible: %s)", mig_plan_str(p, st->irreversible));
-        break;
+    case K_NONE: case K_SLOT: case K_ARG: case K_COUNT: case K_ADDR: break;
     }
-    default: break;
+}
+
+/* The comment column: what each operand refers to, by its kind. */
+static void comment(FILE *out, const struct mig_plan *p, uint32_t pc)
+{
+    const struct mig_opinfo *oi = &mig_opinfo[p->code[pc]];
+    bool any = false;
+    for (int i = 0; i < oi->nops; i++) {
+        enum mig_opkind k = (enum mig_opkind)oi->kind[i];
+        if (!described(k))
+            continue;
+        if (any)
+            fputs("; ", out);
+        describe(out, p, k, p->code[pc + 1 + i]);
+        any = true;
     }
 }
 

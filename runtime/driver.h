@@ -1,7 +1,10 @@
-/* driver.h — the one interface between the VM/runner and a database
- * (SQLite now, PostgreSQL through libpq next). A connection is opened from a
- * URL; every call returns 0 or -1 with the database's own error in
- * struct mig_dberr. Strings returned to the caller are malloc'd. */
+/* driver.h — the one interface between the runner and a database. Each
+ * driver owns its URL schemes, its runner lock, the DDL of the tracking
+ * tables, its schema snapshot (migrun test), its version rule (`target
+ * postgres >= 13`), its boolean literals and its transaction status; the
+ * registry (drivers.c) picks a driver by URL scheme. Every call returns 0
+ * or -1 with the database's own error in struct mig_dberr. Strings returned
+ * to the caller are malloc'd. */
 #ifndef MIG_DRIVER_H
 #define MIG_DRIVER_H
 #include <stdbool.h>
@@ -15,19 +18,32 @@ struct mig_dberr {
     char detail[512], hint[512];
     int code;               /* SQLite extended result code, or 0 */
     long offset;            /* byte offset in the SQL where the failing statement starts, or -1 */
+    int stmts_done;         /* exec: statements of the text that completed before the failure */
     bool transient;         /* lock timeout, deadlock, serialization failure, SQLITE_BUSY */
     bool connection_lost;
+    bool canceled;          /* canceled by mig_conn cancel (a signal) */
 };
 
+/* What a connection's transaction is doing (after a statement). */
+enum mig_txstatus { MIG_TX_IDLE, MIG_TX_ACTIVE, MIG_TX_FAILED, MIG_TX_UNKNOWN };
+
 struct mig_conn;
+
+struct mig_open_opts {
+    int64_t lock_wait_ms;   /* busy timeout (SQLite) */
+    const char *schema;     /* --schema: the tracking tables' schema (PostgreSQL), or NULL */
+    bool readonly;          /* plan/status/log: a missing SQLite file is an empty database, not created */
+};
 
 struct mig_driver {
     const char *name;       /* "sqlite", "postgres" */
     enum mig_dialect dialect;
+    const char *const *schemes;     /* URL prefixes it owns */
+    int (*open)(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen);
     /* Runs one or more statements; *rows gets the rows they changed. */
     int (*exec)(struct mig_conn *c, const char *sql, int64_t *rows, struct mig_dberr *e);
     /* First column of the first row (*has_row false when none). Text values
-     * are malloc'd into out->s (free with mig_value_clear). */
+     * are malloc'd into out->s (free with free((void *)out->s)). */
     int (*query)(struct mig_conn *c, const char *sql, bool *has_row, struct mig_value *out,
                  struct mig_dberr *e);
     /* Every row of a query, each column as text (NULL for SQL NULL); the
@@ -35,37 +51,66 @@ struct mig_driver {
     int (*select)(struct mig_conn *c, const char *sql,
                   int (*row)(void *ctx, int ncols, const char *const *vals), void *ctx,
                   struct mig_dberr *e);
-    int (*begin)(struct mig_conn *c, struct mig_dberr *e);
+    /* Begins a transaction whose statements are limited to statement_ms
+     * and whose lock waits (BEGIN's own on SQLite) to lock_ms (0: none). */
+    int (*begin)(struct mig_conn *c, int64_t statement_ms, int64_t lock_ms, struct mig_dberr *e);
     int (*commit)(struct mig_conn *c, struct mig_dberr *e);
     int (*rollback)(struct mig_conn *c, struct mig_dberr *e);
     /* Quoting: the returned text is a complete SQL literal / identifier. */
     char *(*quote_literal)(struct mig_conn *c, const char *s, size_t n);
     char *(*quote_ident)(struct mig_conn *c, const char *s, size_t n);
+    /* server_version() of the language (PostgreSQL server_version_num,
+     * sqlite3_libversion_number) and the number `target D >= N` compares
+     * with (PostgreSQL: the major version; SQLite: the version number). */
     int64_t (*server_version)(struct mig_conn *c);
-    /* Per-statement limits for what follows (0: none); local = only for the
-     * current transaction. */
-    int (*set_timeouts)(struct mig_conn *c, int64_t statement_ms, int64_t lock_ms, bool local,
-                        struct mig_dberr *e);
+    int64_t (*target_version)(struct mig_conn *c);
+    /* Per-statement limits of the session for what follows, outside
+     * transactions (0, 0: back to none). */
+    int (*set_timeouts)(struct mig_conn *c, int64_t statement_ms, int64_t lock_ms, struct mig_dberr *e);
+    enum mig_txstatus (*txn_status)(struct mig_conn *c);
+    /* The runner lock: 0 taken, 1 held by someone else (described in who),
+     * -1 error. unlock releases it (also implied by close). */
+    int (*try_lock)(struct mig_conn *c, char *who, size_t n, struct mig_dberr *e);
+    void (*unlock)(struct mig_conn *c);
+    /* Async-signal-safe: cancels the statement running now, if any. */
+    void (*cancel)(struct mig_conn *c);
+    /* Breaks the connection as a network failure would (fault injection). */
+    void (*drop)(struct mig_conn *c);
     void (*close)(struct mig_conn *c);
+    /* The tracking tables: statements with one %s for the qualified prefix
+     * of their names (e.g. "\"tenant_a\"." or ""), NULL-terminated. */
+    const char *const *tracking_ddl;
+    /* Queries whose single text column describes the schema, one object per
+     * row (migrun test compares them before and after a down). */
+    const char *const *snapshot;
+    const char *true_lit, *false_lit;
+    /* A query returning a row when a table exists: %s the schema and %s the
+     * table name, both as literals. */
+    const char *has_table;
 };
 
 struct mig_conn {
     const struct mig_driver *drv;
-    char *target;           /* identity of the database for the journal (no password) */
+    char *location;         /* where the database is, for the journal (no password) */
     char *display;          /* what to print (no password) */
+    char *prefix;           /* the tracking tables' qualified prefix: "" or "\"schema\"." */
+    char *schema;           /* their schema name ("main" on SQLite) */
     bool in_txn;
+    bool exists;            /* false: a read-only open of a database that is not there */
 };
 
-/* Opens a connection for a --db URL: sqlite:PATH, sqlite:///ABS/PATH,
- * postgres://… or postgresql://…. -1 with a message in err (which never
- * contains a password). */
-int mig_connect(const char *url, int64_t busy_ms, struct mig_conn **out, char *err, size_t errlen);
+/* Opens a connection for a --db URL through the driver that owns its
+ * scheme. -1 with a message in err (which never contains a password);
+ * *usage set when the URL itself is wrong (exit 2) rather than unreachable. */
+int mig_connect(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen,
+                bool *usage);
 void mig_disconnect(struct mig_conn *c);
+/* The driver owning url's scheme, or NULL. */
+const struct mig_driver *mig_driver_for(const char *url);
 
 /* The URL with any password replaced by "***". Malloc'd. */
 char *mig_mask_url(const char *url);
 
-int mig_pg_open(const char *url, struct mig_conn **out, char *err, size_t errlen);
-int mig_sqlite_open(const char *path, int64_t busy_ms, struct mig_conn **out, char *err, size_t errlen);
+extern const struct mig_driver mig_driver_pg, mig_driver_sqlite;
 
 #endif

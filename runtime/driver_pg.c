@@ -6,15 +6,23 @@
  * offset of the failing statement (or of the error position inside it). */
 #include "driver.h"
 #include "fault.h"
-#include "compiler/sqllex.h"
+#include "lib/sqllex.h"
 #include <libpq-fe.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct pg_conn {
     struct mig_conn base;
     PGconn *pg;
+    PGcancel *cancel;       /* made at open, so a signal handler can use it */
+    bool locked;
 };
+
+/* The session advisory lock of PostgreSQL runners ('mig' in ASCII): held by
+ * the connection that does the work, it dies with it. */
+#define MIG_PG_LOCK_KEY 7235943
 
 static void copy_field(char *dst, size_t n, const char *src)
 {
@@ -56,6 +64,7 @@ static void set_error(struct pg_conn *c, struct mig_dberr *e, const PGresult *re
         if (!e->message[0])
             snprintf(e->message, sizeof(e->message), "the connection to the server was lost");
     }
+    e->canceled = strcmp(e->sqlstate, "57014") == 0 && strstr(e->message, "user request") != NULL;
     e->transient = strcmp(e->sqlstate, "40001") == 0 || strcmp(e->sqlstate, "40P01") == 0 ||
                    strcmp(e->sqlstate, "55P03") == 0;
 }
@@ -102,13 +111,17 @@ static int pg_exec(struct mig_conn *base, const char *sql, int64_t *rows, struct
     size_t len = strlen(sql), start = 0, pos = 0;
     bool code = false;
     int64_t total = 0;
+    int done = 0;
     struct mig_sqltoken t;
     for (;;) {
         mig_sql_next(sql, pos, len, &t);
         bool end = t.kind == SQLT_EOF;
         if (end || t.kind == SQLT_SEMI) {
-            if (code && run_one(c, sql + start, (long)(t.end - start), (long)start, &total, e) != 0)
+            if (code && run_one(c, sql + start, (long)(t.end - start), (long)start, &total, e) != 0) {
+                e->stmts_done = done;
                 return -1;
+            }
+            done += code;
             if (end)
                 break;
             start = t.end;
@@ -219,20 +232,47 @@ static int simple(struct pg_conn *c, const char *sql, struct mig_dberr *e)
     return 0;
 }
 
-static int pg_begin(struct mig_conn *base, struct mig_dberr *e)
+static int pg_begin(struct mig_conn *base, int64_t statement_ms, int64_t lock_ms, struct mig_dberr *e)
 {
     MIG_FAULT();
     if (simple((struct pg_conn *)base, "BEGIN", e) != 0)
         return -1;
     base->in_txn = true;
+    if (statement_ms || lock_ms) {
+        char sql[160];
+        snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %lld; SET LOCAL lock_timeout = %lld",
+                 (long long)statement_ms, (long long)lock_ms);
+        return pg_exec(base, sql, NULL, e);
+    }
     return 0;
+}
+
+static void pg_drop(struct mig_conn *base)
+{
+    struct pg_conn *c = (struct pg_conn *)base;
+    int fd = PQsocket(c->pg);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
 }
 
 static int pg_commit(struct mig_conn *base, struct mig_dberr *e)
 {
     MIG_FAULT();
     base->in_txn = false;
-    return simple((struct pg_conn *)base, "COMMIT", e);
+    bool drop = MIG_FAULT_COMMIT();
+    int rc = simple((struct pg_conn *)base, "COMMIT", e);
+    if (drop && rc == 0) {
+        /* the server committed; the answer is lost on the way */
+        pg_drop(base);
+        PGresult *r = PQexec(((struct pg_conn *)base)->pg, "SELECT 1");
+        PQclear(r);
+        memset(e, 0, sizeof(*e));
+        snprintf(e->message, sizeof(e->message), "server closed the connection unexpectedly (fault injection)");
+        e->connection_lost = true;
+        e->offset = -1;
+        return -1;
+    }
+    return rc;
 }
 
 static int pg_rollback(struct mig_conn *base, struct mig_dberr *e)
@@ -304,38 +344,148 @@ static int64_t pg_server_version(struct mig_conn *base)
     return PQserverVersion(((struct pg_conn *)base)->pg);
 }
 
-static int pg_set_timeouts(struct mig_conn *base, int64_t statement_ms, int64_t lock_ms, bool local,
-                           struct mig_dberr *e)
+static int pg_set_timeouts(struct mig_conn *base, int64_t statement_ms, int64_t lock_ms, struct mig_dberr *e)
 {
-    struct pg_conn *c = (struct pg_conn *)base;
     char sql[256];
-    if (local)
-        snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %lld; SET LOCAL lock_timeout = %lld",
-                 (long long)statement_ms, (long long)lock_ms);
-    else if (statement_ms || lock_ms)
+    if (statement_ms || lock_ms)
         snprintf(sql, sizeof(sql), "SET statement_timeout = %lld; SET lock_timeout = %lld",
                  (long long)statement_ms, (long long)lock_ms);
     else
         snprintf(sql, sizeof(sql), "RESET statement_timeout; RESET lock_timeout");
-    (void)c;
     return pg_exec(base, sql, NULL, e);
+}
+
+static int64_t pg_target_version(struct mig_conn *base)
+{
+    return PQserverVersion(((struct pg_conn *)base)->pg) / 10000;
+}
+
+static enum mig_txstatus pg_txn_status(struct mig_conn *base)
+{
+    switch (PQtransactionStatus(((struct pg_conn *)base)->pg)) {
+    case PQTRANS_IDLE: return MIG_TX_IDLE;
+    case PQTRANS_INTRANS: return MIG_TX_ACTIVE;
+    case PQTRANS_INERROR: return MIG_TX_FAILED;
+    default: return MIG_TX_UNKNOWN;
+    }
+}
+
+static int pg_try_lock(struct mig_conn *base, char *who, size_t n, struct mig_dberr *e)
+{
+    struct pg_conn *c = (struct pg_conn *)base;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d)", MIG_PG_LOCK_KEY);
+    bool has_row = false;
+    struct mig_value v;
+    if (pg_query(base, sql, &has_row, &v, e) != 0)
+        return -1;
+    if (has_row && v.t == MIG_V_BOOL && v.i) {
+        c->locked = true;
+        return 0;
+    }
+    snprintf(who, n, "another session");
+    char holder_sql[512];
+    snprintf(holder_sql, sizeof(holder_sql),
+             "SELECT format('pid %%s (%%s) connected since %%s', a.pid, coalesce(nullif(a.application_name, ''), "
+             "'no application_name'), date_trunc('second', a.backend_start)) FROM pg_locks l JOIN pg_stat_activity a "
+             "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = %d AND l.granted "
+             "LIMIT 1", MIG_PG_LOCK_KEY);
+    struct mig_value h;
+    bool hr = false;
+    struct mig_dberr e2;
+    if (pg_query(base, holder_sql, &hr, &h, &e2) == 0 && hr && h.t == MIG_V_STRING) {
+        snprintf(who, n, "%s", h.s);
+        free((void *)h.s);
+    }
+    return 1;
+}
+
+static void pg_unlock(struct mig_conn *base)
+{
+    struct pg_conn *c = (struct pg_conn *)base;
+    if (!c->locked || PQstatus(c->pg) != CONNECTION_OK)
+        return;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d)", MIG_PG_LOCK_KEY);
+    PGresult *r = PQexec(c->pg, sql);
+    PQclear(r);
+    c->locked = false;
+}
+
+static void pg_cancel(struct mig_conn *base)
+{
+    struct pg_conn *c = (struct pg_conn *)base;
+    char buf[256];
+    if (c->cancel)
+        PQcancel(c->cancel, buf, sizeof(buf));
 }
 
 static void pg_close(struct mig_conn *base)
 {
     struct pg_conn *c = (struct pg_conn *)base;
+    if (c->cancel)
+        PQfreeCancel(c->cancel);
     PQfinish(c->pg);
-    free(base->target);
+    free(base->location);
     free(base->display);
+    free(base->prefix);
+    free(base->schema);
     free(c);
 }
 
-static const struct mig_driver pg_driver = {
-    "postgres", MIG_D_POSTGRES, pg_exec, pg_query, pg_select, pg_begin, pg_commit, pg_rollback,
-    pg_quote_literal, pg_quote_ident, pg_server_version, pg_set_timeouts, pg_close,
+static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen);
+
+static const char *const pg_schemes[] = { "postgres://", "postgresql://", NULL };
+
+static const char *const pg_ddl[] = {
+    "CREATE TABLE IF NOT EXISTS %smig_meta (key text PRIMARY KEY, value text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS %smig_runs (run bigint PRIMARY KEY, command text NOT NULL, outcome text NOT NULL, "
+    "started_at text NOT NULL, finished_at text, user_name text, host text, pid bigint)",
+    "CREATE TABLE IF NOT EXISTS %smig_applied (migration text NOT NULL, phase text NOT NULL, step text NOT NULL, "
+    "status text NOT NULL, checksum text, entry_uid text NOT NULL, applied_at text NOT NULL, seq bigint, run bigint, "
+    "txn text, down_sql text, irreversible text, timeout_ms bigint, lock_timeout_ms bigint, retry bigint, "
+    "retry_every_ms bigint, file text, line bigint, PRIMARY KEY (migration, phase, step))",
+    "CREATE UNIQUE INDEX IF NOT EXISTS mig_applied_uid ON %smig_applied (entry_uid)",
+    NULL,
 };
 
-int mig_pg_open(const char *url, struct mig_conn **out, char *err, size_t errlen)
+#define PG_SKIP "NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+#define PG_MINE "NOT LIKE 'mig\\_%'"
+static const char *const pg_snapshot[] = {
+    "SELECT 'table ' || n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p') AND n.nspname " PG_SKIP " AND c.relname " PG_MINE,
+    "SELECT 'column ' || table_schema || '.' || table_name || '.' || column_name || ' ' || data_type || "
+    "coalesce(' default ' || column_default, '') || ' nullable=' || is_nullable FROM information_schema.columns "
+    "WHERE table_schema " PG_SKIP " AND table_name " PG_MINE,
+    "SELECT 'index ' || schemaname || '.' || indexname || ': ' || indexdef FROM pg_indexes "
+    "WHERE schemaname " PG_SKIP " AND tablename " PG_MINE,
+    "SELECT 'constraint ' || n.nspname || '.' || cl.relname || '.' || co.conname || ': ' || "
+    "pg_get_constraintdef(co.oid) FROM pg_constraint co JOIN pg_class cl ON cl.oid = co.conrelid "
+    "JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE n.nspname " PG_SKIP " AND cl.relname " PG_MINE,
+    "SELECT 'view ' || schemaname || '.' || viewname || ': ' || definition FROM pg_views WHERE schemaname " PG_SKIP,
+    "SELECT 'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' "
+    "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname " PG_SKIP,
+    "SELECT 'sequence ' || schemaname || '.' || sequencename FROM pg_sequences WHERE schemaname " PG_SKIP,
+    "SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' AND nspname <> 'information_schema'",
+    "SELECT 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype::text FROM pg_type t JOIN pg_namespace n "
+    "ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND n.nspname " PG_SKIP,
+    NULL,
+};
+#undef PG_SKIP
+#undef PG_MINE
+
+const struct mig_driver mig_driver_pg = {
+    .name = "postgres", .dialect = MIG_D_POSTGRES, .schemes = pg_schemes, .open = pg_open,
+    .exec = pg_exec, .query = pg_query, .select = pg_select, .begin = pg_begin, .commit = pg_commit,
+    .rollback = pg_rollback, .quote_literal = pg_quote_literal, .quote_ident = pg_quote_ident,
+    .server_version = pg_server_version, .target_version = pg_target_version, .set_timeouts = pg_set_timeouts,
+    .txn_status = pg_txn_status, .try_lock = pg_try_lock, .unlock = pg_unlock, .cancel = pg_cancel,
+    .drop = pg_drop, .close = pg_close, .tracking_ddl = pg_ddl, .snapshot = pg_snapshot,
+    .true_lit = "true", .false_lit = "false",
+    .has_table = "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = %s",
+};
+
+static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen)
 {
     const char *keys[3] = { "dbname", NULL, NULL };
     const char *vals[3] = { url, NULL, NULL };
@@ -363,7 +513,9 @@ int mig_pg_open(const char *url, struct mig_conn **out, char *err, size_t errlen
         return -1;
     }
     c->pg = pg;
-    c->base.drv = &pg_driver;
+    c->base.drv = &mig_driver_pg;
+    c->base.exists = true;
+    c->cancel = PQgetCancel(pg);
     /* the server notices a killed client during a long statement (PG 14+) */
     if (PQserverVersion(pg) >= 140000) {
         PGresult *r = PQexec(pg, "SET client_connection_check_interval = 1000");
@@ -372,19 +524,63 @@ int mig_pg_open(const char *url, struct mig_conn **out, char *err, size_t errlen
     const char *host = PQhost(pg), *port = PQport(pg), *db = PQdb(pg), *user = PQuser(pg);
     size_t n = strlen(host ? host : "") + strlen(port ? port : "") + strlen(db ? db : "") +
                strlen(user ? user : "") + 32;
-    c->base.target = malloc(n);
+    c->base.location = malloc(n);
     c->base.display = mig_mask_url(url);
-    if (!c->base.target || !c->base.display) {
+    if (!c->base.location || !c->base.display) {
         pg_close(&c->base);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    snprintf(c->base.target, n, "postgresql://%s@%s:%s/%s", user ? user : "", host ? host : "",
+    snprintf(c->base.location, n, "postgresql://%s@%s:%s/%s", user ? user : "", host ? host : "",
              port ? port : "", db ? db : "");
     /* a bare postgres:// shows where it went */
     if (strcmp(url, "postgres://") == 0 || strcmp(url, "postgresql://") == 0) {
         free(c->base.display);
-        c->base.display = strdup(c->base.target);
+        c->base.display = strdup(c->base.location);
+    }
+    /* the tracking tables' schema: --schema (which also becomes the
+     * search_path of the bodies), else the current schema */
+    struct mig_dberr e;
+    if (o && o->schema && *o->schema) {
+        char *qs = pg_quote_ident(&c->base, o->schema, strlen(o->schema));
+        char *set = qs ? malloc(strlen(qs) + 32) : NULL;
+        if (set)
+            sprintf(set, "SET search_path TO %s", qs);
+        free(qs);
+        int rc = set ? pg_exec(&c->base, set, NULL, &e) : -1;
+        free(set);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot use schema '%s': %s", o->schema, set ? e.message : "out of memory");
+            pg_close(&c->base);
+            return -1;
+        }
+        c->base.schema = strdup(o->schema);
+    } else {
+        bool has = false;
+        struct mig_value v;
+        if (pg_query(&c->base, "SELECT current_schema()", &has, &v, &e) == 0 && has && v.t == MIG_V_STRING)
+            c->base.schema = (char *)v.s;
+        else
+            c->base.schema = strdup("public");
+    }
+    char *qs = c->base.schema ? pg_quote_ident(&c->base, c->base.schema, strlen(c->base.schema)) : NULL;
+    c->base.prefix = qs ? malloc(strlen(qs) + 2) : NULL;
+    if (!c->base.prefix) {
+        free(qs);
+        pg_close(&c->base);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    sprintf(c->base.prefix, "%s.", qs);
+    free(qs);
+    /* tenant schemas of one database are distinct locations */
+    if (strcmp(c->base.schema, "public") != 0) {
+        char *loc = malloc(strlen(c->base.location) + strlen(c->base.schema) + 16);
+        if (loc) {
+            sprintf(loc, "%s?schema=%s", c->base.location, c->base.schema);
+            free(c->base.location);
+            c->base.location = loc;
+        }
     }
     *out = &c->base;
     return 0;

@@ -4,19 +4,27 @@
  * waits and a progress-handler deadline for statement timeouts. */
 #include "driver.h"
 #include "fault.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 struct sqlite_conn {
     struct mig_conn base;
     sqlite3 *db;
-    int64_t statement_ms;   /* 0: no statement timeout */
+    int64_t statement_ms;   /* of the session (transaction none); 0: none */
+    int64_t txn_statement_ms;   /* of the open transaction; 0: none */
+    int64_t session_lock_ms;    /* of the session; 0: the default */
     int64_t busy_ms;        /* the default busy timeout (lock wait) */
     struct timespec deadline;
     bool timed_out;
+    int lockfd;             /* the runner lock: flock on <db>-miglock */
 };
 
 static int64_t now_ms(void)
@@ -30,7 +38,7 @@ static int progress(void *arg)
 {
     struct sqlite_conn *c = arg;
     int64_t deadline = (int64_t)c->deadline.tv_sec * 1000 + c->deadline.tv_nsec / 1000000;
-    if (c->statement_ms > 0 && now_ms() > deadline) {
+    if ((c->statement_ms > 0 || c->txn_statement_ms > 0) && now_ms() > deadline) {
         c->timed_out = true;
         return 1;   /* interrupts the statement */
     }
@@ -40,8 +48,9 @@ static int progress(void *arg)
 static void arm_deadline(struct sqlite_conn *c)
 {
     c->timed_out = false;
-    if (c->statement_ms > 0) {
-        int64_t d = now_ms() + c->statement_ms;
+    int64_t ms = c->txn_statement_ms > 0 ? c->txn_statement_ms : c->statement_ms;
+    if (ms > 0) {
+        int64_t d = now_ms() + ms;
         c->deadline.tv_sec = d / 1000;
         c->deadline.tv_nsec = (d % 1000) * 1000000;
     }
@@ -53,12 +62,13 @@ static void set_error(struct sqlite_conn *c, struct mig_dberr *e, int rc, long o
     e->code = sqlite3_extended_errcode(c->db);
     if (c->timed_out && (rc == SQLITE_INTERRUPT || e->code == SQLITE_INTERRUPT))
         snprintf(e->message, sizeof(e->message), "statement timeout: canceled after %lld ms",
-                 (long long)c->statement_ms);
+                 (long long)(c->txn_statement_ms > 0 ? c->txn_statement_ms : c->statement_ms));
     else
         snprintf(e->message, sizeof(e->message), "%s", sqlite3_errmsg(c->db));
     e->offset = offset;
     int primary = e->code & 0xff;
     e->transient = primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+    e->canceled = primary == SQLITE_INTERRUPT && !c->timed_out;
 }
 
 static int sq_exec(struct mig_conn *base, const char *sql, int64_t *rows, struct mig_dberr *e)
@@ -67,6 +77,7 @@ static int sq_exec(struct mig_conn *base, const char *sql, int64_t *rows, struct
     struct sqlite_conn *c = (struct sqlite_conn *)base;
     const char *p = sql;
     int64_t total = 0;
+    int done = 0;
     while (*p) {
         while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
             p++;
@@ -78,6 +89,7 @@ static int sq_exec(struct mig_conn *base, const char *sql, int64_t *rows, struct
         int rc = sqlite3_prepare_v2(c->db, p, -1, &st, &tail);
         if (rc != SQLITE_OK) {
             set_error(c, e, rc, (long)(p - sql));
+            e->stmts_done = done;
             return -1;
         }
         if (!st) {      /* only a comment or a ';' */
@@ -89,9 +101,11 @@ static int sq_exec(struct mig_conn *base, const char *sql, int64_t *rows, struct
             ;
         if (rc != SQLITE_DONE) {
             set_error(c, e, rc, (long)(p - sql));
+            e->stmts_done = done;
             sqlite3_finalize(st);
             return -1;
         }
+        done++;
         total += sqlite3_total_changes64(c->db) - before;
         sqlite3_finalize(st);
         p = tail;
@@ -208,14 +222,32 @@ static int simple(struct sqlite_conn *c, const char *sql, struct mig_dberr *e)
     return 0;
 }
 
-static int sq_begin(struct mig_conn *base, struct mig_dberr *e)
+static void set_busy(struct sqlite_conn *c, int64_t ms)
+{
+    sqlite3_busy_timeout(c->db, ms > INT_MAX ? INT_MAX : (int)ms);
+}
+
+/* The transaction's lock_timeout bounds the wait of BEGIN IMMEDIATE too. */
+static int sq_begin(struct mig_conn *base, int64_t statement_ms, int64_t lock_ms, struct mig_dberr *e)
 {
     MIG_FAULT();
     struct sqlite_conn *c = (struct sqlite_conn *)base;
-    if (simple(c, "BEGIN IMMEDIATE", e) != 0)
+    c->txn_statement_ms = statement_ms;
+    set_busy(c, lock_ms > 0 ? lock_ms : c->busy_ms);
+    if (simple(c, "BEGIN IMMEDIATE", e) != 0) {
+        set_busy(c, c->busy_ms);
+        c->txn_statement_ms = 0;
         return -1;
+    }
     base->in_txn = true;
     return 0;
+}
+
+static void end_txn(struct sqlite_conn *c)
+{
+    c->base.in_txn = false;
+    c->txn_statement_ms = 0;
+    set_busy(c, c->session_lock_ms > 0 ? c->session_lock_ms : c->busy_ms);
 }
 
 static int sq_commit(struct mig_conn *base, struct mig_dberr *e)
@@ -224,7 +256,7 @@ static int sq_commit(struct mig_conn *base, struct mig_dberr *e)
     struct sqlite_conn *c = (struct sqlite_conn *)base;
     if (simple(c, "COMMIT", e) != 0)
         return -1;
-    base->in_txn = false;
+    end_txn(c);
     return 0;
 }
 
@@ -232,7 +264,7 @@ static int sq_rollback(struct mig_conn *base, struct mig_dberr *e)
 {
     MIG_FAULT();
     struct sqlite_conn *c = (struct sqlite_conn *)base;
-    base->in_txn = false;
+    end_txn(c);
     if (sqlite3_get_autocommit(c->db))
         return 0;   /* SQLite already rolled back (e.g. after SQLITE_FULL) */
     return simple(c, "ROLLBACK", e);
@@ -287,40 +319,150 @@ static int64_t sq_server_version(struct mig_conn *base)
     return sqlite3_libversion_number();
 }
 
-static int sq_set_timeouts(struct mig_conn *base, int64_t statement_ms, int64_t lock_ms, bool local,
-                           struct mig_dberr *e)
+static int sq_set_timeouts(struct mig_conn *base, int64_t statement_ms, int64_t lock_ms, struct mig_dberr *e)
 {
-    (void)local;
     (void)e;
     struct sqlite_conn *c = (struct sqlite_conn *)base;
     c->statement_ms = statement_ms;
-    int64_t busy = lock_ms > 0 ? lock_ms : c->busy_ms;
-    sqlite3_busy_timeout(c->db, busy > INT_MAX ? INT_MAX : (int)busy);
+    c->session_lock_ms = lock_ms;
+    set_busy(c, lock_ms > 0 ? lock_ms : c->busy_ms);
     return 0;
+}
+
+static int64_t sq_target_version(struct mig_conn *base)
+{
+    (void)base;
+    return sqlite3_libversion_number();
+}
+
+static enum mig_txstatus sq_txn_status(struct mig_conn *base)
+{
+    return sqlite3_get_autocommit(((struct sqlite_conn *)base)->db) ? MIG_TX_IDLE : MIG_TX_ACTIVE;
+}
+
+/* The runner lock is a file beside the database (a lock inside it would be
+ * released by every COMMIT); its content names the holder. */
+static int sq_try_lock(struct mig_conn *base, char *who, size_t n, struct mig_dberr *e)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)base;
+    if (c->lockfd < 0) {
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s-miglock", base->location);
+        c->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (c->lockfd < 0) {
+            memset(e, 0, sizeof(*e));
+            snprintf(e->message, sizeof(e->message), "cannot create the lock file '%.900s': %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    if (flock(c->lockfd, LOCK_EX | LOCK_NB) != 0) {
+        char holder[128] = "";
+        ssize_t k = pread(c->lockfd, holder, sizeof(holder) - 1, 0);
+        if (k > 0)
+            holder[k] = 0;
+        holder[strcspn(holder, "\n")] = 0;
+        snprintf(who, n, "%s", holder[0] ? holder : "another migrun");
+        return 1;
+    }
+    char me[128];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int k = snprintf(me, sizeof(me), "pid %d since %04d-%02d-%02dT%02d:%02d:%02dZ\n", (int)getpid(),
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (ftruncate(c->lockfd, 0) == 0 && pwrite(c->lockfd, me, (size_t)k, 0) < 0) {
+        /* the holder's description is only informative */
+    }
+    return 0;
+}
+
+static void sq_unlock(struct mig_conn *base)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)base;
+    if (c->lockfd >= 0) {
+        close(c->lockfd);
+        c->lockfd = -1;
+    }
+}
+
+static void sq_cancel(struct mig_conn *base)
+{
+    sqlite3_interrupt(((struct sqlite_conn *)base)->db);
+}
+
+static void sq_drop(struct mig_conn *base)
+{
+    (void)base;     /* a file does not go away */
 }
 
 static void sq_close(struct mig_conn *base)
 {
     struct sqlite_conn *c = (struct sqlite_conn *)base;
+    sq_unlock(base);
     sqlite3_close_v2(c->db);
-    free(base->target);
+    free(base->location);
     free(base->display);
+    free(base->prefix);
+    free(base->schema);
     free(c);
 }
 
-static const struct mig_driver sqlite_driver = {
-    "sqlite", MIG_D_SQLITE, sq_exec, sq_query, sq_select, sq_begin, sq_commit, sq_rollback,
-    sq_quote_literal, sq_quote_ident, sq_server_version, sq_set_timeouts, sq_close,
+static int sq_open(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen);
+
+static const char *const sq_schemes[] = { "sqlite:", NULL };
+
+static const char *const sq_ddl[] = {
+    "CREATE TABLE IF NOT EXISTS %smig_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS %smig_runs (run INTEGER PRIMARY KEY, command TEXT NOT NULL, outcome TEXT NOT NULL, "
+    "started_at TEXT NOT NULL, finished_at TEXT, user_name TEXT, host TEXT, pid INTEGER)",
+    "CREATE TABLE IF NOT EXISTS %smig_applied (migration TEXT NOT NULL, phase TEXT NOT NULL, step TEXT NOT NULL, "
+    "status TEXT NOT NULL, checksum TEXT, entry_uid TEXT NOT NULL, applied_at TEXT NOT NULL, seq INTEGER, run INTEGER, "
+    "txn TEXT, down_sql TEXT, irreversible TEXT, timeout_ms INTEGER, lock_timeout_ms INTEGER, retry INTEGER, "
+    "retry_every_ms INTEGER, file TEXT, line INTEGER, PRIMARY KEY (migration, phase, step))",
+    "CREATE UNIQUE INDEX IF NOT EXISTS %smig_applied_uid ON mig_applied (entry_uid)",
+    NULL,
 };
 
-int mig_sqlite_open(const char *path, int64_t busy_ms, struct mig_conn **out, char *err, size_t errlen)
+static const char *const sq_snapshot[] = {
+    "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_master "
+    "WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'mig\\_%' ESCAPE '\\'",
+    "SELECT 'column ' || m.name || '.' || p.name || ' ' || p.type || ' notnull=' || p.\"notnull\" || "
+    "' default=' || coalesce(p.dflt_value, '') || ' pk=' || p.pk FROM sqlite_master m "
+    "JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' "
+    "AND m.name NOT LIKE 'mig\\_%' ESCAPE '\\'",
+    NULL,
+};
+
+const struct mig_driver mig_driver_sqlite = {
+    .name = "sqlite", .dialect = MIG_D_SQLITE, .schemes = sq_schemes, .open = sq_open,
+    .exec = sq_exec, .query = sq_query, .select = sq_select, .begin = sq_begin, .commit = sq_commit,
+    .rollback = sq_rollback, .quote_literal = sq_quote_literal, .quote_ident = sq_quote_ident,
+    .server_version = sq_server_version, .target_version = sq_target_version, .set_timeouts = sq_set_timeouts,
+    .txn_status = sq_txn_status, .try_lock = sq_try_lock, .unlock = sq_unlock, .cancel = sq_cancel,
+    .drop = sq_drop, .close = sq_close, .tracking_ddl = sq_ddl, .snapshot = sq_snapshot,
+    .true_lit = "1", .false_lit = "0",
+    .has_table = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND %s IS NOT NULL AND name = %s",
+};
+
+static int sq_open(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen)
 {
+    const char *path = url[7] == '/' && url[8] == '/' ? url + 9 : url + 7;
+    if (!*path) {
+        snprintf(err, errlen, "the SQLite URL '%s' names no file (use sqlite:PATH or sqlite:///ABS/PATH)", url);
+        return -1;
+    }
     struct sqlite_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    c->lockfd = -1;
+    c->base.exists = access(path, F_OK) == 0;
+    /* a read-only command treats a missing file as an empty database and
+     * does not create it */
+    const char *file = o && o->readonly && !c->base.exists ? ":memory:" : path;
+    int flags = o && o->readonly ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(file, &c->db, flags, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open SQLite database '%s': %s", path,
                  c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -328,6 +470,10 @@ int mig_sqlite_open(const char *path, int64_t busy_ms, struct mig_conn **out, ch
         free(c);
         return -1;
     }
+    /* the lock wait holds from the first statement on */
+    int64_t busy_ms = o ? o->lock_wait_ms : 0;
+    c->busy_ms = busy_ms;
+    set_busy(c, busy_ms);
     /* a file that is not a database is found now, not at the first step */
     char *msg = NULL;
     rc = sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, &msg);
@@ -338,16 +484,33 @@ int mig_sqlite_open(const char *path, int64_t busy_ms, struct mig_conn **out, ch
         free(c);
         return -1;
     }
-    c->busy_ms = busy_ms;
-    sqlite3_busy_timeout(c->db, busy_ms > INT_MAX ? INT_MAX : (int)busy_ms);
     sqlite3_progress_handler(c->db, 1000, progress, c);
-    c->base.drv = &sqlite_driver;
-    char *real = realpath(path, NULL);
-    c->base.target = strdup(real ? real : path);
+    c->base.drv = &mig_driver_sqlite;
+    char *real = c->base.exists ? realpath(path, NULL) : NULL;
+    if (!real && !c->base.exists) {
+        /* a new file: the real path of its folder */
+        char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+        if (dir) {
+            const char *base = slash ? slash + 1 : path;
+            if (slash)
+                *slash = 0;
+            char *rd = realpath(slash ? (*dir ? dir : "/") : ".", NULL);
+            if (rd) {
+                real = malloc(strlen(rd) + strlen(base) + 2);
+                if (real)
+                    sprintf(real, "%s/%s", strcmp(rd, "/") == 0 ? "" : rd, base);
+                free(rd);
+            }
+            free(dir);
+        }
+    }
+    c->base.location = strdup(real ? real : path);
     free(real);
     size_t n = strlen(path) + 8;
     c->base.display = malloc(n);
-    if (!c->base.target || !c->base.display) {
+    c->base.prefix = strdup("");
+    c->base.schema = strdup("main");
+    if (!c->base.location || !c->base.display || !c->base.prefix || !c->base.schema) {
         sq_close(&c->base);
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -16,6 +16,7 @@
 struct mig_journal {
     sqlite3 *db;
     sqlite3_stmt *lookup;   /* prepared once: rollback looks up every applied step */
+    sqlite3_stmt *has;      /* prepared once: re-synchronisation asks for every tracked step */
     char err[1024];
 };
 
@@ -29,7 +30,9 @@ static const char schema[] =
     "  dialect     TEXT NOT NULL,\n"
     "  user        TEXT, host TEXT, pid INTEGER,\n"
     "  started_at  TEXT NOT NULL, finished_at TEXT,\n"
-    "  outcome     TEXT NOT NULL       -- running, success, failed, rolled_back, refused, interrupted\n"
+    "  outcome     TEXT NOT NULL,      -- running, success, failed, rolled_back, refused, interrupted, synced\n"
+    "  target_id   TEXT,               -- the identity stored in the target (mig_meta)\n"
+    "  target_run  INTEGER             -- the run's number in the target (mig_runs)\n"
     ");\n"
     "CREATE TABLE IF NOT EXISTS entries (\n"
     "  id           INTEGER PRIMARY KEY,\n"
@@ -45,11 +48,19 @@ static const char schema[] =
     "  undoes       TEXT,                -- for undone: the uid of the entry undone\n"
     "  file TEXT, line INTEGER,\n"
     "  rows INTEGER, duration_ms INTEGER,\n"
-    "  recorded_at  TEXT NOT NULL\n"
+    "  recorded_at  TEXT NOT NULL,\n"
+    "  seq          INTEGER              -- order of application in the target\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS entries_run ON entries(run_id);\n"
     "CREATE INDEX IF NOT EXISTS entries_state ON entries(state);\n"
-    "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');\n";
+    "INSERT OR IGNORE INTO meta VALUES ('schema_version', '2');\n";
+
+/* Journals of version 1 gain the columns of version 2. */
+static const char upgrade[] =
+    "ALTER TABLE runs ADD COLUMN target_id TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN target_run INTEGER;\n"
+    "ALTER TABLE entries ADD COLUMN seq INTEGER;\n"
+    "UPDATE meta SET value = '2' WHERE key = 'schema_version';\n";
 
 void mig_now_iso(char out[64])
 {
@@ -101,25 +112,42 @@ static int mkdirs(const char *path)
     return 0;
 }
 
-int mig_journal_open(const char *path, struct mig_journal **out, char *err, size_t errlen)
+int mig_journal_open(const char *path, bool readonly, struct mig_journal **out, char *err, size_t errlen)
 {
+    *out = NULL;
+    if (readonly && access(path, F_OK) != 0)
+        return 1;
     struct mig_journal *j = calloc(1, sizeof(*j));
     if (!j) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (mkdirs(path) != 0) {
+    if (!readonly && mkdirs(path) != 0) {
         snprintf(err, errlen, "cannot create the folder of the journal '%s': %s", path, strerror(errno));
         free(j);
         return -1;
     }
-    int rc = sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    /* the journal is history: nobody else should read it (it holds the
+     * rendered SQL of every step) */
+    mode_t old = umask(077);
+    int rc = sqlite3_open_v2(path, &j->db, readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                             NULL);
+    umask(old);
     char *msg = NULL;
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(j->db, 10000);
-        rc = sqlite3_exec(j->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg);
-        if (rc == SQLITE_OK)
+        /* The target's commit is the one durable write of a transaction:
+         * the journal follows it without fsync (lost entries are
+         * re-synchronised from the target). */
+        if (!readonly)
+            rc = sqlite3_exec(j->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg);
+        if (rc == SQLITE_OK && !readonly)
             rc = sqlite3_exec(j->db, schema, NULL, NULL, &msg);
+        if (rc == SQLITE_OK && !readonly &&
+            sqlite3_exec(j->db, "SELECT target_run FROM runs LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
+            rc = sqlite3_exec(j->db, upgrade, NULL, NULL, &msg);
+        if (rc == SQLITE_OK && readonly)
+            rc = sqlite3_exec(j->db, "SELECT target_run FROM runs LIMIT 0", NULL, NULL, &msg);
     }
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot use the journal '%s': %s", path,
@@ -138,6 +166,7 @@ void mig_journal_close(struct mig_journal *j)
     if (!j)
         return;
     sqlite3_finalize(j->lookup);
+    sqlite3_finalize(j->has);
     sqlite3_close_v2(j->db);
     free(j);
 }
@@ -147,12 +176,55 @@ static int bind_text(sqlite3_stmt *st, int i, const char *s)
     return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
 }
 
-int64_t mig_journal_run_begin(struct mig_journal *j, const char *command, const char *target,
-                              const char *display, const char *dialect)
+/* A target is its stored identity; runs recorded before it had one (or by
+ * an older migrun) are matched by location. Binds 3 parameters. */
+#define TARGET_IS(r) "(" r ".target_id = ?1 OR (" r ".target_id IS NULL AND " r ".target = ?2) OR (?1 IS NULL AND " r ".target = ?2))"
+
+static void bind_target(sqlite3_stmt *st, int i, const struct mig_jtarget *t)
+{
+    (void)i;
+    bind_text(st, 1, t->id && *t->id ? t->id : NULL);
+    bind_text(st, 2, t->location);
+}
+
+int mig_journal_has(struct mig_journal *j, const char *uid)
+{
+    if (!j->has && sqlite3_prepare_v2(j->db, "SELECT 1 FROM entries WHERE uid = ?", -1, &j->has, NULL) != SQLITE_OK)
+        return jfail(j, "cannot read the journal");
+    sqlite3_reset(j->has);
+    bind_text(j->has, 1, uid);
+    int rc = sqlite3_step(j->has);
+    sqlite3_reset(j->has);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : jfail(j, "cannot read the journal");
+}
+
+int64_t mig_journal_synced_run(struct mig_journal *j, const struct mig_jtarget *t, int64_t target_run)
 {
     sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(j->db, "SELECT id FROM runs WHERE target_run = ?3 AND " TARGET_IS("runs")
+                           " ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+        jfail(j, "cannot read the journal");
+        return -1;
+    }
+    bind_target(st, 1, t);
+    sqlite3_bind_int64(st, 3, target_run);
+    int64_t id = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (id > 0)
+        return id;
+    return mig_journal_run_begin(j, "apply", t, target_run, "synced");
+}
+
+int64_t mig_journal_run_begin(struct mig_journal *j, const char *command, const struct mig_jtarget *t,
+                              int64_t target_run, const char *outcome)
+{
+    MIG_FAULT();
+    sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, "INSERT INTO runs (command, target, display, dialect, user, host, pid, "
-                           "started_at, outcome) VALUES (?,?,?,?,?,?,?,?,'running')", -1, &st, NULL) != SQLITE_OK) {
+                           "started_at, outcome, target_id, target_run) VALUES (?,?,?,?,?,?,?,?,?,?,?)", -1, &st,
+                           NULL) != SQLITE_OK) {
         jfail(j, "cannot record the run");
         return -1;
     }
@@ -161,13 +233,19 @@ int64_t mig_journal_run_begin(struct mig_journal *j, const char *command, const 
     gethostname(host, sizeof(host) - 1);
     const char *user = getenv("USER");
     bind_text(st, 1, command);
-    bind_text(st, 2, target);
-    bind_text(st, 3, display);
-    bind_text(st, 4, dialect);
+    bind_text(st, 2, t->location);
+    bind_text(st, 3, t->display);
+    bind_text(st, 4, t->dialect);
     bind_text(st, 5, user);
     bind_text(st, 6, host);
     sqlite3_bind_int64(st, 7, getpid());
     bind_text(st, 8, now);
+    bind_text(st, 9, outcome);
+    bind_text(st, 10, t->id);
+    if (target_run > 0)
+        sqlite3_bind_int64(st, 11, target_run);
+    else
+        sqlite3_bind_null(st, 11);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -179,6 +257,7 @@ int64_t mig_journal_run_begin(struct mig_journal *j, const char *command, const 
 
 int mig_journal_run_end(struct mig_journal *j, int64_t run, const char *outcome)
 {
+    MIG_FAULT();
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, "UPDATE runs SET outcome = ?, finished_at = ? WHERE id = ?", -1, &st,
                            NULL) != SQLITE_OK)
@@ -193,7 +272,7 @@ int mig_journal_run_end(struct mig_journal *j, int64_t run, const char *outcome)
     return rc == SQLITE_DONE ? 0 : jfail(j, "cannot finish the run");
 }
 
-int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, size_t n)
+int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, size_t n, const char *state)
 {
     MIG_FAULT();
     if (n == 0)
@@ -201,9 +280,9 @@ int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, si
     if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return jfail(j, "cannot write the journal");
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db, "INSERT INTO entries (run_id, uid, migration, phase, step, action, state, "
+    if (sqlite3_prepare_v2(j->db, "INSERT INTO entries (run_id, uid, migration, phase, step, action, "
                            "txn, checksum, up_sql, down_sql, irreversible, undoes, file, line, rows, "
-                           "duration_ms, recorded_at) VALUES (?,?,?,?,?,?,'pending',?,?,?,?,?,?,?,?,?,?,?)",
+                           "duration_ms, recorded_at, seq, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK) {
         jfail(j, "cannot write the journal");
         sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
@@ -230,6 +309,11 @@ int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, si
         sqlite3_bind_int64(st, 15, e[i].rows);
         sqlite3_bind_int64(st, 16, e[i].duration_ms);
         bind_text(st, 17, now);
+        if (e[i].seq > 0)
+            sqlite3_bind_int64(st, 18, e[i].seq);
+        else
+            sqlite3_bind_null(st, 18);
+        bind_text(st, 19, state);
         if (sqlite3_step(st) != SQLITE_DONE) {
             jfail(j, "cannot write the journal");
             sqlite3_finalize(st);
@@ -252,19 +336,13 @@ int mig_journal_set_state(struct mig_journal *j, const struct mig_jentry *e, siz
     MIG_FAULT();
     if (n == 0)
         return 0;
-    /* A state change need not reach the disk before the run goes on: if it
-     * is lost, reconciliation derives it again from mig_applied. So no
-     * fsync here (WAL with synchronous=NORMAL); `pending` entries keep FULL. */
-    sqlite3_exec(j->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
     int ok = sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
     for (size_t i = 0; i < n && ok; i++)
         ok = mig_journal_set_state_uid(j, e[i].uid, state) == 0;
     if (!ok || sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-        sqlite3_exec(j->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
         return jfail(j, "cannot update the journal");
     }
-    sqlite3_exec(j->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
     return 0;
 }
 
@@ -281,7 +359,7 @@ int mig_journal_set_state_uid(struct mig_journal *j, const char *uid, const char
     return rc == SQLITE_DONE ? 0 : jfail(j, "cannot update the journal");
 }
 
-int mig_journal_pending(struct mig_journal *j, const char *target,
+int mig_journal_pending(struct mig_journal *j, const struct mig_jtarget *t,
                         void (*cb)(void *ctx, const char *uid, const char *action, const char *undoes,
                                    const char *txn, const char *migration, const char *phase,
                                    const char *step),
@@ -290,9 +368,9 @@ int mig_journal_pending(struct mig_journal *j, const char *target,
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, "SELECT e.uid, e.action, e.undoes, e.txn, e.migration, e.phase, e.step "
                            "FROM entries e JOIN runs r ON r.id = e.run_id "
-                           "WHERE e.state = 'pending' AND r.target = ? ORDER BY e.id", -1, &st, NULL) != SQLITE_OK)
+                           "WHERE e.state = 'pending' AND " TARGET_IS("r") " ORDER BY e.id", -1, &st, NULL) != SQLITE_OK)
         return jfail(j, "cannot read the journal");
-    bind_text(st, 1, target);
+    bind_target(st, 1, t);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         cb(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
@@ -303,13 +381,13 @@ int mig_journal_pending(struct mig_journal *j, const char *target,
     return rc == SQLITE_DONE ? 0 : jfail(j, "cannot read the journal");
 }
 
-int mig_journal_close_stale_runs(struct mig_journal *j, const char *target)
+int mig_journal_close_stale_runs(struct mig_journal *j, const struct mig_jtarget *t)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, "UPDATE runs SET outcome = 'interrupted' WHERE outcome = 'running' "
-                           "AND target = ?", -1, &st, NULL) != SQLITE_OK)
+                           "AND " TARGET_IS("runs"), -1, &st, NULL) != SQLITE_OK)
         return jfail(j, "cannot update the journal");
-    bind_text(st, 1, target);
+    bind_target(st, 1, t);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : jfail(j, "cannot update the journal");
@@ -357,11 +435,12 @@ static void print_json_line(FILE *out, json_t *o)
     json_decref(o);
 }
 
-int mig_journal_print(struct mig_journal *j, const char *target, bool json, FILE *out)
+int mig_journal_print(struct mig_journal *j, const struct mig_jtarget *t, bool json, FILE *out)
 {
     sqlite3_stmt *runs, *ents;
-    if (sqlite3_prepare_v2(j->db, "SELECT id, command, display, started_at, finished_at, outcome, user, host "
-                           "FROM runs WHERE target = ? ORDER BY id", -1, &runs, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(j->db, "SELECT coalesce(target_run, 0), command, display, started_at, finished_at, "
+                           "outcome, user, host, id FROM runs WHERE " TARGET_IS("runs") " ORDER BY id", -1, &runs,
+                           NULL) != SQLITE_OK)
         return jfail(j, "cannot read the journal");
     if (sqlite3_prepare_v2(j->db, "SELECT migration, phase, step, action, state, rows, duration_ms, "
                            "irreversible, file, line FROM entries WHERE run_id = ? ORDER BY id",
@@ -369,20 +448,24 @@ int mig_journal_print(struct mig_journal *j, const char *target, bool json, FILE
         sqlite3_finalize(runs);
         return jfail(j, "cannot read the journal");
     }
-    bind_text(runs, 1, target);
+    bind_target(runs, 1, t);
     int nruns = 0;
     while (sqlite3_step(runs) == SQLITE_ROW) {
         nruns++;
-        int64_t id = sqlite3_column_int64(runs, 0);
+        int64_t number = sqlite3_column_int64(runs, 0), id = sqlite3_column_int64(runs, 8);
 #define COL(st, i) ((const char *)sqlite3_column_text((st), (i)))
         if (json) {
-            json_t *o = json_pack("{s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "event", "run", "run", (json_int_t)id,
+            json_t *o = json_pack("{s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "event", "run", "run", (json_int_t)number,
                                   "command", COL(runs, 1), "target", COL(runs, 2), "started_at", COL(runs, 3),
                                   "finished_at", COL(runs, 4), "outcome", COL(runs, 5), "user", COL(runs, 6),
                                   "host", COL(runs, 7));
             print_json_line(out, o);
         } else {
-            fprintf(out, "run %lld  %s  %s  %s  %s%s%s\n", (long long)id, COL(runs, 1), COL(runs, 3),
+            if (number > 0)
+                fprintf(out, "run %lld", (long long)number);
+            else
+                fprintf(out, "run -");
+            fprintf(out, "  %s  %s  %s  %s%s%s\n", COL(runs, 1), COL(runs, 3),
                     COL(runs, 5), COL(runs, 2), COL(runs, 6) ? "  by " : "", COL(runs, 6) ? COL(runs, 6) : "");
         }
         sqlite3_reset(ents);
@@ -390,7 +473,7 @@ int mig_journal_print(struct mig_journal *j, const char *target, bool json, FILE
         while (sqlite3_step(ents) == SQLITE_ROW) {
             if (json) {
                 json_t *o = json_pack("{s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:I,s:s?,s:s?,s:I}", "event", "entry",
-                                      "run", (json_int_t)id, "migration", COL(ents, 0), "phase", COL(ents, 1),
+                                      "run", (json_int_t)number, "migration", COL(ents, 0), "phase", COL(ents, 1),
                                       "step", COL(ents, 2), "action", COL(ents, 3), "state", COL(ents, 4),
                                       "rows", (json_int_t)sqlite3_column_int64(ents, 5),
                                       "ms", (json_int_t)sqlite3_column_int64(ents, 6),

@@ -12,6 +12,12 @@
 
 struct mig_journal;
 
+/* Which target: its stored identity (NULL before it has one), where it is
+ * (no password), how it is shown, its dialect. */
+struct mig_jtarget {
+    const char *id, *location, *display, *dialect;
+};
+
 struct mig_jentry {
     int64_t id;             /* set when added */
     char uid[33];           /* random, also stored in mig_applied.entry_uid */
@@ -25,32 +31,41 @@ struct mig_jentry {
     const char *file;
     int64_t line;
     int64_t rows, duration_ms;
+    int64_t seq;            /* order of application in the target, or 0 */
 };
 
-/* Opens (creating the file, its folder and the schema) the journal at path.
- * -1 with a message. */
-int mig_journal_open(const char *path, struct mig_journal **out, char *err, size_t errlen);
+/* Opens (creating the file, its folder and the schema) the journal at path;
+ * readonly: opens an existing one without writing (1 when there is none).
+ * -1 with a message. The file is created 0600. */
+int mig_journal_open(const char *path, bool readonly, struct mig_journal **out, char *err, size_t errlen);
 void mig_journal_close(struct mig_journal *j);
 const char *mig_journal_error(struct mig_journal *j);
 
-int64_t mig_journal_run_begin(struct mig_journal *j, const char *command, const char *target,
-                              const char *display, const char *dialect);
+/* A run of command on target, numbered target_run in the target (0: none). */
+int64_t mig_journal_run_begin(struct mig_journal *j, const char *command, const struct mig_jtarget *t,
+                              int64_t target_run, const char *outcome);
+/* The journal run holding entries re-synchronised from run target_run of
+ * the target (made when missing). */
+int64_t mig_journal_synced_run(struct mig_journal *j, const struct mig_jtarget *t, int64_t target_run);
+/* 1 when an entry with this uid is recorded, 0 when not, -1 error. */
+int mig_journal_has(struct mig_journal *j, const char *uid);
 int mig_journal_run_end(struct mig_journal *j, int64_t run, const char *outcome);
 
-/* Adds entries of run as `pending` in one durable transaction. */
-int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, size_t n);
+/* Adds entries of run in a state ("done", or "pending" in journals of
+ * older runs) in one transaction (not fsync'ed: the target is the truth). */
+int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, size_t n, const char *state);
 /* Moves entries to a state ("done", "aborted", "interrupted"). */
 int mig_journal_set_state(struct mig_journal *j, const struct mig_jentry *e, size_t n, const char *state);
 int mig_journal_set_state_uid(struct mig_journal *j, const char *uid, const char *state);
 
 /* Every pending entry of a target: callback(ctx, uid, action, undoes, txn, migration, phase, step). */
-int mig_journal_pending(struct mig_journal *j, const char *target,
+int mig_journal_pending(struct mig_journal *j, const struct mig_jtarget *t,
                         void (*cb)(void *ctx, const char *uid, const char *action, const char *undoes,
                                    const char *txn, const char *migration, const char *phase,
                                    const char *step),
                         void *ctx);
 /* Marks runs of target still "running" as "interrupted". */
-int mig_journal_close_stale_runs(struct mig_journal *j, const char *target);
+int mig_journal_close_stale_runs(struct mig_journal *j, const struct mig_jtarget *t);
 
 /* The applied/skipped entry with this uid: its id, rendered down,
  * irreversible reason and txn mode (strings malloc'd; free them). 0 found,
@@ -59,7 +74,7 @@ int mig_journal_lookup(struct mig_journal *j, const char *uid, int64_t *id, int6
                        char **irreversible, char **txn, char **file, int64_t *line);
 
 /* Prints runs and entries of target (migrun log). */
-int mig_journal_print(struct mig_journal *j, const char *target, bool json, FILE *out);
+int mig_journal_print(struct mig_journal *j, const struct mig_jtarget *t, bool json, FILE *out);
 
 /* The current UTC time as ISO 8601 with microseconds. */
 void mig_now_iso(char out[64]);

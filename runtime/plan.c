@@ -1,16 +1,37 @@
-/* plan.c — the plan's lifetime, its .migb image (writer and loader), and
- * the opcode descriptor table generated from opcodes.h. */
+/* plan.c — the plan's lifetime, the loader of its .migb image (the writer is
+ * compiler/bytecode_write.c), and the opcode descriptor table generated
+ * from opcodes.h. */
 #include "plan.h"
 #include "opcodes.h"
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define OP_OPERANDS(n, k0, k1) n, { k0, k1 }
 const struct mig_opinfo mig_opinfo[OP__COUNT] = {
-#define OP_INFO(name, nops, pop, push, flags, doc) { #name, nops, pop, push, flags, doc },
+#define OP_INFO(name, ops, pop, push, flags, doc) { #name, OP_OPERANDS(ops), pop, push, flags, doc },
     MIG_OPCODES(OP_INFO)
 #undef OP_INFO
 };
+#undef OP_OPERANDS
+
+/* The VM and the verifier take a jump's address from the last operand and a
+ * call's argument count from the operand after the callee: the table must
+ * say so, or it does not compile. */
+#define OP_LAST(n, k0, k1) ((n) == 2 ? (k1) : (n) == 1 ? (k0) : K_NONE)
+#define OP_JUMP_OK(n, k0, k1, flags) \
+    ((((flags) & OPF_JUMP) != 0) == (OP_LAST(n, k0, k1) == K_ADDR) && ((n) < 2 || (k0) != K_ADDR))
+#define OP_COUNT_OK(n, k0, k1, pop) \
+    (((pop) < 0) == ((n) == 2 && (k1) == K_COUNT) && (k0) != K_COUNT && \
+     ((pop) >= 0 || (k0) == K_FN || (k0) == K_BUILTIN))
+#define OP_SHAPE(name, ops, pop, push, flags, doc) \
+    _Static_assert(OP_JUMP_OK(ops, flags), #name ": a jump needs its address as last operand"); \
+    _Static_assert(OP_COUNT_OK(ops, pop), #name ": a variable pop needs a callee and a count");
+MIG_OPCODES(OP_SHAPE)
+#undef OP_SHAPE
+#undef OP_COUNT_OK
+#undef OP_JUMP_OK
+#undef OP_LAST
 
 const uint8_t mig_builtin_arity[MIG_B__COUNT][2] = {
     [MIG_B_DIALECT] = { 0, 0 }, [MIG_B_SERVER_VERSION] = { 0, 0 }, [MIG_B_ENV] = { 1, 2 },
@@ -72,197 +93,6 @@ const struct mig_pvariant *mig_plan_variant(const struct mig_plan *p, uint32_t q
     return any;
 }
 
-/* ---- writer ----------------------------------------------------------------- */
-
-struct wbuf {
-    unsigned char *b;
-    size_t n, cap;
-};
-
-static void put(struct wbuf *w, const void *p, size_t n)
-{
-    if (w->n + n > w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 4096;
-        while (cap < w->n + n)
-            cap *= 2;
-        unsigned char *nb = realloc(w->b, cap);
-        if (!nb) {
-            fputs("fatal: out of memory\n", stderr);
-            abort();
-        }
-        w->b = nb;
-        w->cap = cap;
-    }
-    memcpy(w->b + w->n, p, n);
-    w->n += n;
-}
-
-static void put_u8(struct wbuf *w, uint8_t v) { put(w, &v, 1); }
-
-static void put_u32(struct wbuf *w, uint32_t v)
-{
-    unsigned char b[4] = { (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                           (unsigned char)(v >> 24) };
-    put(w, b, 4);
-}
-
-static void put_i64(struct wbuf *w, int64_t s)
-{
-    uint64_t v = (uint64_t)s;
-    put_u32(w, (uint32_t)v);
-    put_u32(w, (uint32_t)(v >> 32));
-}
-
-enum { HEADER = 4 + 4 + 4 + 8 + 32 };
-
-unsigned char *mig_plan_write(const struct mig_plan *p, size_t *size)
-{
-    struct wbuf w = { 0 };
-    unsigned char zero[HEADER];
-    memset(zero, 0, sizeof(zero));
-    put(&w, zero, HEADER);
-    put_u32(&w, p->nstrings);
-    for (uint32_t i = 0; i < p->nstrings; i++) {
-        put_u32(&w, p->string_len[i]);
-        put(&w, p->strings[i], p->string_len[i]);
-    }
-    put_u32(&w, p->nconsts);
-    for (uint32_t i = 0; i < p->nconsts; i++) {
-        put_u8(&w, (uint8_t)p->consts[i].t);
-        put_i64(&w, p->consts[i].i);
-    }
-    put_u32(&w, p->nqueries);
-    for (uint32_t i = 0; i < p->nqueries; i++) {
-        const struct mig_pquery *q = &p->queries[i];
-        put_u32(&w, q->nvariants);
-        for (uint32_t k = 0; k < q->nvariants; k++) {
-            const struct mig_pvariant *v = &q->v[k];
-            put_u8(&w, v->dialect);
-            put_u32(&w, v->text);
-            put_u32(&w, v->file);
-            put_u32(&w, v->line);
-            put(&w, v->sha256, 32);
-            put_u32(&w, v->ninterps);
-            for (uint32_t j = 0; j < v->ninterps; j++) {
-                put_u32(&w, v->interps[j].off);
-                put_u32(&w, v->interps[j].len);
-                put_u8(&w, v->interps[j].mode);
-                put_u8(&w, v->interps[j].kind);
-                put_u32(&w, v->interps[j].index);
-                put_u32(&w, v->interps[j].name);
-            }
-        }
-    }
-    put_u32(&w, p->nchecks);
-    for (uint32_t i = 0; i < p->nchecks; i++) {
-        put_u8(&w, p->checks[i].kind);
-        put_u32(&w, p->checks[i].msg);
-        put_u32(&w, p->checks[i].text);
-        put_u32(&w, p->checks[i].file);
-        put_u32(&w, p->checks[i].line);
-    }
-    put_u32(&w, p->nfns);
-    for (uint32_t i = 0; i < p->nfns; i++) {
-        put_u32(&w, p->fns[i].name);
-        put_u32(&w, p->fns[i].nparams);
-        put_u32(&w, p->fns[i].block);
-    }
-    put_u32(&w, p->nglobals);
-    for (uint32_t i = 0; i < p->nglobals; i++)
-        put_u32(&w, p->global_names[i]);
-    put_u32(&w, p->globals_block);
-    put_u32(&w, p->nmigrations);
-    for (uint32_t i = 0; i < p->nmigrations; i++) {
-        const struct mig_pmigration *m = &p->migrations[i];
-        put_u32(&w, m->name);
-        put_u32(&w, m->title);
-        put_u32(&w, m->file);
-        put_u32(&w, m->line);
-        put_u32(&w, m->ntargets);
-        for (uint32_t k = 0; k < m->ntargets; k++) {
-            put_u8(&w, m->targets[k].dialect);
-            put_i64(&w, m->targets[k].min_version);
-        }
-        put_u32(&w, m->nafter);
-        for (uint32_t k = 0; k < m->nafter; k++)
-            put_u32(&w, m->after[k]);
-        put_u32(&w, m->nparams);
-        for (uint32_t k = 0; k < m->nparams; k++) {
-            put_u32(&w, m->params[k].name);
-            put_u8(&w, m->params[k].type);
-            put_u32(&w, m->params[k].slot);
-        }
-        put_u32(&w, m->nslots);
-        put_u32(&w, m->prologue);
-        put_u32(&w, m->body);
-        put_u32(&w, m->first_phase);
-        put_u32(&w, m->nphases);
-    }
-    put_u32(&w, p->nphases);
-    for (uint32_t i = 0; i < p->nphases; i++) {
-        const struct mig_pphase *ph = &p->phases[i];
-        put_u32(&w, ph->name);
-        put_u32(&w, ph->title);
-        put_u32(&w, ph->migration);
-        put_u32(&w, ph->file);
-        put_u32(&w, ph->line);
-        put_u8(&w, ph->txn);
-        put_u8(&w, ph->implicit);
-        put_i64(&w, ph->timeout_ms);
-        put_i64(&w, ph->lock_timeout_ms);
-        put_i64(&w, ph->retry);
-        put_i64(&w, ph->retry_every_ms);
-        put_u32(&w, ph->first_step);
-        put_u32(&w, ph->nsteps);
-    }
-    put_u32(&w, p->nsteps);
-    for (uint32_t i = 0; i < p->nsteps; i++) {
-        const struct mig_pstep *s = &p->steps[i];
-        put_u32(&w, s->name);
-        put_u32(&w, s->title);
-        put_u32(&w, s->migration);
-        put_u32(&w, s->phase);
-        put_u32(&w, s->file);
-        put_u32(&w, s->line);
-        put_u32(&w, s->up);
-        put_u32(&w, s->down);
-        put_u32(&w, s->irreversible);
-        put_u8(&w, s->batch);
-        put_i64(&w, s->batch_max);
-    }
-    put_u32(&w, p->nblocks);
-    for (uint32_t i = 0; i < p->nblocks; i++) {
-        put_u8(&w, p->blocks[i].kind);
-        put_u32(&w, p->blocks[i].owner);
-        put_u32(&w, p->blocks[i].start);
-        put_u32(&w, p->blocks[i].end);
-    }
-    put_u32(&w, p->ncode);
-    for (uint32_t i = 0; i < p->ncode; i++)
-        put_u32(&w, p->code[i]);
-    put_u32(&w, p->nlines);
-    for (uint32_t i = 0; i < p->nlines; i++) {
-        put_u32(&w, p->lines[i].addr);
-        put_u32(&w, p->lines[i].file);
-        put_u32(&w, p->lines[i].line);
-    }
-    /* header: magic, format version, flags, size, SHA-256 of what follows */
-    memcpy(w.b, "MIGB", 4);
-    unsigned char *h = w.b + 4;
-    uint32_t ver = MIG_FORMAT_VERSION, flags = 0;
-    uint64_t sz = w.n;
-    for (int i = 0; i < 4; i++) {
-        h[i] = (unsigned char)(ver >> (8 * i));
-        h[4 + i] = (unsigned char)(flags >> (8 * i));
-    }
-    for (int i = 0; i < 8; i++)
-        h[8 + i] = (unsigned char)(sz >> (8 * i));
-    unsigned len = 32;
-    EVP_Digest(w.b + HEADER, w.n - HEADER, w.b + 20, &len, EVP_sha256(), NULL);
-    *size = w.n;
-    return w.b;
-}
-
 /* ---- loader ----------------------------------------------------------------- */
 
 struct rbuf {
@@ -320,7 +150,7 @@ static void *alloc_n(struct mig_plan *p, size_t n, size_t sz)
 
 struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err, size_t errlen)
 {
-    if (size < HEADER || memcmp(buf, "MIGB", 4) != 0) {
+    if (size < MIG_MIGB_HEADER || memcmp(buf, "MIGB", 4) != 0) {
         snprintf(err, errlen, "not a mig bytecode file (bad magic number)");
         return NULL;
     }
@@ -345,7 +175,7 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
     }
     unsigned char sha[32];
     unsigned len = 32;
-    EVP_Digest(buf + HEADER, size - HEADER, sha, &len, EVP_sha256(), NULL);
+    EVP_Digest(buf + MIG_MIGB_HEADER, size - MIG_MIGB_HEADER, sha, &len, EVP_sha256(), NULL);
     if (memcmp(sha, buf + 20, 32) != 0) {
         snprintf(err, errlen, "checksum mismatch: the file is corrupted");
         return NULL;
@@ -355,7 +185,7 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    struct rbuf r = { buf, size, HEADER, 0 };
+    struct rbuf r = { buf, size, MIG_MIGB_HEADER, 0 };
     p->nstrings = get_count(&r, 4);
     p->strings = alloc_n(p, p->nstrings, sizeof(*p->strings));
     p->string_len = alloc_n(p, p->nstrings, sizeof(*p->string_len));

@@ -7,10 +7,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "compiler/arena.h"
+#include "lib/arena.h"
 
 #define MIG_NONE UINT32_MAX
 #define MIG_FORMAT_VERSION 1
+/* A .migb file starts with: magic "MIGB", format version (u32), flags (u32),
+ * total size (u64), SHA-256 of every byte after the header; all little-endian. */
+#define MIG_MIGB_HEADER (4 + 4 + 4 + 8 + 32)
 
 /* Shared by the compiler and the runtime: values of these enums are stored
  * in .migb files, so they never change. */
@@ -169,7 +172,9 @@ void mig_plan_line(const struct mig_plan *p, uint32_t addr, const char **file, u
  * dialect), or NULL. */
 const struct mig_pvariant *mig_plan_variant(const struct mig_plan *p, uint32_t query, int dialect);
 
-/* Serialises the plan (.migb). Returns a malloc'd buffer and its size. */
+/* Serialises the plan (.migb). Returns a malloc'd buffer (the caller frees
+ * it) and its size. Defined in compiler/bytecode_write.c (libmigfront): the
+ * runtime only loads plans. */
 unsigned char *mig_plan_write(const struct mig_plan *p, size_t *size);
 /* Loads and verifies a .migb image. NULL on any problem, with a message. */
 struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err, size_t errlen);

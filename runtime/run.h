@@ -1,9 +1,9 @@
-/* run.h — the runner: the commands of migrun over a plan, a connection and
- * the undo log. Each returns the process exit code of DESIGN.md:
- * 0 success or nothing to do; 1 failed and rolled back cleanly (or stopped
- * cleanly with --on-error stop); 2 usage; 3 refused before any change
- * (require, target, drift, lock, no connection); 4 failed and could not be
- * cleanly undone. */
+/* run.h — what every migrun command shares: the options parsed from the
+ * command line, the exit codes of DESIGN.md and the command table. Exit
+ * codes: 0 success or nothing to do; 1 failed and rolled back cleanly (or
+ * stopped cleanly with --on-error stop); 2 usage; 3 refused before any
+ * change (require, target, drift, lock, no connection); 4 failed and could
+ * not be cleanly undone. */
 #ifndef MIG_RUN_H
 #define MIG_RUN_H
 #include <stdbool.h>
@@ -14,7 +14,7 @@
 enum mig_exit { MIG_EXIT_OK = 0, MIG_EXIT_FAILED = 1, MIG_EXIT_USAGE = 2, MIG_EXIT_REFUSED = 3,
                 MIG_EXIT_DIRTY = 4 };
 
-enum mig_rollback_mode { MIG_RB_LAST_RUN, MIG_RB_TO, MIG_RB_ALL };
+enum mig_rollback_mode { MIG_RB_LAST_RUN, MIG_RB_RUN, MIG_RB_TO, MIG_RB_ALL };
 
 struct mig_param_arg {
     const char *migration;  /* NULL: every migration declaring name */
@@ -25,25 +25,51 @@ struct mig_param_arg {
 struct mig_run_opts {
     const char *db_url;
     const char *journal;            /* path of the undo log */
+    const char *schema;             /* --schema: the tracking tables' (and bodies') schema */
     int64_t lock_wait_ms;
     bool json, trace, color;
     bool on_error_stop;
     bool force;                     /* test: also on a database with applied steps */
-    const char *to;                 /* apply/plan: MIGRATION[.PHASE]; rollback: MIGRATION */
+    const char *to;                 /* apply/plan: MIGRATION[.PHASE]; rollback: the same, kept */
     enum mig_rollback_mode rollback;
+    int64_t run;                    /* rollback --run N */
     const struct mig_param_arg *params;
     size_t nparams;
     FILE *out, *err;
 };
 
-int mig_run_apply(struct mig_plan *plan, const struct mig_run_opts *o);
-int mig_run_plan(struct mig_plan *plan, const struct mig_run_opts *o);
-int mig_run_status(struct mig_plan *plan, const struct mig_run_opts *o);
-/* plan may be NULL; with one, steps missing from the journal fall back to
- * the compiled down of the sources. */
-int mig_run_rollback(struct mig_plan *plan, const struct mig_run_opts *o);
-int mig_run_log(const struct mig_run_opts *o);
-/* migrun test: up, down, compare the schema, up again, for every step. */
-int mig_run_test(struct mig_plan *plan, const struct mig_run_opts *o);
+/* What a command needs before it runs; the session provides it. */
+enum {
+    MIG_NEEDS_PLAN = 1,         /* sources or a .migb */
+    MIG_PLAN_OPTIONAL = 2,      /* sources accepted but not needed (rollback) */
+    MIG_NEEDS_WRITE = 4,        /* changes the target: the lock, the journal, reconciliation */
+    MIG_NEEDS_VM = 8,           /* runs the plan's code */
+    MIG_READS_JOURNAL = 16,     /* reads the journal if there is one (log) */
+    MIG_WRITES_TARGET = 32,     /* changes a scratch target without lock or journal (test) */
+};
+
+/* The command-line options a command takes. */
+enum {
+    MIG_OPT_PARAMS = 1, MIG_OPT_TO = 2, MIG_OPT_ONERROR = 4, MIG_OPT_LOCK = 8, MIG_OPT_ROLLBACK = 16,
+    MIG_OPT_TRACE = 32, MIG_OPT_FORCE = 64, MIG_OPT_JOURNAL = 128, MIG_OPT_SCHEMA = 256,
+};
+
+struct mig_command {
+    const char *name;
+    int (*run)(struct mig_plan *plan, const struct mig_run_opts *o);
+    unsigned needs;
+    unsigned options;           /* the command-line options it takes (tools/migrun.c) */
+    const char *usage;
+};
+
+extern const struct mig_command mig_commands[];
+extern const size_t mig_ncommands;
+
+int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o);
+int mig_cmd_plan(struct mig_plan *plan, const struct mig_run_opts *o);
+int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o);
+int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o);
+int mig_cmd_log(struct mig_plan *plan, const struct mig_run_opts *o);
+int mig_cmd_test(struct mig_plan *plan, const struct mig_run_opts *o);
 
 #endif

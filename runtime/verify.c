@@ -1,7 +1,8 @@
 /* verify.c — the loader's verifier: every index in bounds, every block a
  * clean sequence of instructions ending in HALT or RET, every jump on an
- * instruction of its own block, every operand meaningful where it is used,
- * and a consistent stack depth at every instruction. A plan that passes can
+ * instruction of its own block, every operand checked by its kind (the
+ * opcode table's, not code per opcode), and a consistent stack depth at
+ * every instruction. A plan that passes can
  * be run without bounds checks in the VM's hot path. */
 #include "plan.h"
 #include "opcodes.h"
@@ -139,25 +140,74 @@ static int verify_tables(struct vctx *v)
     return 0;
 }
 
+/* What the operands of one block may refer to. */
+struct bctx {
+    const struct mig_pblock *b;
+    const struct mig_pmigration *m;     /* NULL outside a migration's blocks */
+    uint32_t nslots, nargs;
+};
+
+/* The index of the operand of kind k of an instruction, or -1. */
+static int operand_of(const struct mig_opinfo *oi, enum mig_opkind k)
+{
+    for (int i = 0; i < oi->nops; i++)
+        if (oi->kind[i] == k)
+            return i;
+    return -1;
+}
+
+/* Operand i of an instruction (operands a), checked by its kind alone:
+ * 0 good, 1 out of range, -1 refused with a message of its own. Addresses
+ * are checked once the block is decoded (they must land on an instruction). */
+static int bad_operand(struct vctx *v, const struct bctx *c, const struct mig_opinfo *oi,
+                       const uint32_t *a, int i)
+{
+    const struct mig_plan *p = v->p;
+    uint32_t x = a[i];
+    switch ((enum mig_opkind)oi->kind[i]) {
+    case K_CONST: return x >= p->nconsts;
+    case K_GLOBAL: return x >= p->nglobals;
+    case K_SLOT: return x >= c->nslots;
+    case K_ARG: return x >= c->nargs;
+    case K_TYPE: return x >= MIG_V__COUNT;
+    case K_FN: return x >= p->nfns;
+    case K_BUILTIN: return x == MIG_B_NONE || x >= MIG_B__COUNT;
+    case K_COUNT:   /* the callee, operand i - 1, is already checked */
+        if (oi->kind[i - 1] == K_FN)
+            return x != p->fns[a[i - 1]].nparams;
+        if (oi->kind[i - 1] == K_BUILTIN)
+            return x < mig_builtin_arity[a[i - 1]][0] || x > mig_builtin_arity[a[i - 1]][1];
+        return 1;
+    case K_QUERY: return check_query(v, x, c->nslots, c->nargs, "query") != 0 ? -1 : 0;
+    case K_REQUIRE: return x >= p->nchecks || p->checks[x].kind != MIG_CHECK_REQUIRE;
+    case K_VERIFY: return x >= p->nchecks || p->checks[x].kind != MIG_CHECK_VERIFY;
+    case K_ASSERT: return x >= p->nchecks || p->checks[x].kind != MIG_CHECK_ASSERT;
+    case K_PHASE: case K_PHASE_TXN:
+        return !c->m || x < c->m->first_phase || x - c->m->first_phase >= c->m->nphases;
+    case K_STEP: case K_STEP_ENTRY: case K_STEP_UP:
+        return !c->m || x >= p->nsteps || p->steps[x].migration != c->b->owner;
+    case K_ADDR: return 0;
+    case K_NONE: break;
+    }
+    return 1;
+}
+
 /* One block: decode, check operands, then stack depths by a worklist. */
 static int verify_block(struct vctx *v, uint32_t bi, unsigned char *starts, int32_t *depth,
                         uint32_t *work)
 {
     struct mig_plan *p = v->p;
     struct mig_pblock *b = &p->blocks[bi];
-    uint32_t nslots = 0, nargs = 0, first_phase = 0, nphases = 0;
-    const struct mig_pmigration *m = NULL;
+    struct bctx c = { b, NULL, 0, 0 };
     if (b->kind == MIG_BLOCK_FN) {
         if (b->owner >= p->nfns)
             return fail(v, "block %u belongs to no function", bi);
-        nargs = p->fns[b->owner].nparams;
+        c.nargs = p->fns[b->owner].nparams;
     } else if (b->kind == MIG_BLOCK_PROLOGUE || b->kind == MIG_BLOCK_BODY) {
         if (b->owner >= p->nmigrations)
             return fail(v, "block %u belongs to no migration", bi);
-        m = &p->migrations[b->owner];
-        nslots = m->nslots;
-        first_phase = m->first_phase;
-        nphases = m->nphases;
+        c.m = &p->migrations[b->owner];
+        c.nslots = c.m->nslots;
     } else if (b->kind != MIG_BLOCK_GLOBALS) {
         return fail(v, "block %u has an unknown kind", bi);
     }
@@ -181,51 +231,28 @@ static int verify_block(struct vctx *v, uint32_t bi, unsigned char *starts, int3
             return fail(v, "%s at %u outside a function", oi->name, pc);
         if (op == OP_HALT && b->kind == MIG_BLOCK_FN)
             return fail(v, "HALT at %u inside a function", pc);
-        const uint32_t *a = &p->code[pc + 1];
-        int bad = 0;
-        switch ((enum mig_opcode)op) {
-        case OP_CONST: bad = a[0] >= p->nconsts; break;
-        case OP_LOAD_GLOBAL: case OP_STORE_GLOBAL: bad = a[0] >= p->nglobals; break;
-        case OP_LOAD_SLOT: case OP_STORE_SLOT: bad = a[0] >= nslots; break;
-        case OP_LOAD_ARG: bad = a[0] >= nargs; break;
-        case OP_CHECK_TYPE: bad = a[0] >= MIG_V__COUNT; break;
-        case OP_CALL: bad = a[0] >= p->nfns || a[1] != p->fns[a[0]].nparams; break;
-        case OP_BUILTIN:
-            bad = a[0] == MIG_B_NONE || a[0] >= MIG_B__COUNT || a[1] < mig_builtin_arity[a[0]][0] ||
-                  a[1] > mig_builtin_arity[a[0]][1];
-            break;
-        case OP_EXISTS: case OP_SCALAR:
-            if (check_query(v, a[0], nslots, nargs, "query") != 0)
+        for (int i = 0; i < oi->nops; i++) {
+            int bad = bad_operand(v, &c, oi, &p->code[pc + 1], i);
+            if (bad < 0)
                 return -1;
-            break;
-        case OP_PARAM: bad = a[0] >= nslots; break;
-        case OP_REQUIRE: bad = a[0] >= p->nchecks || p->checks[a[0]].kind != MIG_CHECK_REQUIRE; break;
-        case OP_VERIFY: bad = a[0] >= p->nchecks || p->checks[a[0]].kind != MIG_CHECK_VERIFY; break;
-        case OP_ASSERT: bad = a[0] >= p->nchecks || p->checks[a[0]].kind != MIG_CHECK_ASSERT; break;
-        case OP_PHASE: case OP_PHASE_WHEN: case OP_TXN_BEGIN: case OP_TXN_COMMIT: case OP_PHASE_END:
-            bad = a[0] < first_phase || a[0] - first_phase >= nphases;
-            break;
-        case OP_STEP: case OP_STEP_WHEN: case OP_UP: case OP_STEP_END:
-            bad = a[0] >= p->nsteps || p->steps[a[0]].migration != b->owner;
-            break;
-        default: break;
+            if (bad)
+                return fail(v, "%s at %u has an operand out of range", oi->name, pc);
         }
-        if (bad)
-            return fail(v, "%s at %u has an operand out of range", oi->name, pc);
         starts[pc - b->start] = 1;
         last = (enum mig_opcode)op;
         pc += 1 + (uint32_t)oi->nops;
     }
     if (!(mig_opinfo[last].flags & OPF_TERM))
         return fail(v, "block %u does not end with HALT or RET", bi);
-    /* jump targets */
+    /* jump targets: every address operand */
     for (pc = b->start; pc < b->end; pc += 1 + (uint32_t)mig_opinfo[p->code[pc]].nops) {
         const struct mig_opinfo *oi = &mig_opinfo[p->code[pc]];
-        if (!(oi->flags & OPF_JUMP))
-            continue;
-        uint32_t t = p->code[pc + oi->nops];   /* the address is the last operand */
-        if (t <= pc || t >= b->end || !starts[t - b->start])
-            return fail(v, "%s at %u jumps to %u, not forward to an instruction of its block", oi->name, pc, t);
+        for (int i = 0; i < oi->nops; i++) {
+            uint32_t t = p->code[pc + 1 + (uint32_t)i];
+            if (oi->kind[i] == K_ADDR && (t <= pc || t >= b->end || !starts[t - b->start]))
+                return fail(v, "%s at %u jumps to %u, not forward to an instruction of its block",
+                            oi->name, pc, t);
+        }
     }
     /* stack depths */
     uint32_t len = b->end - b->start, nw = 0, max = 0;
@@ -238,7 +265,7 @@ static int verify_block(struct vctx *v, uint32_t bi, unsigned char *starts, int3
         uint32_t op = p->code[pc];
         const struct mig_opinfo *oi = &mig_opinfo[op];
         int32_t d = depth[pc - b->start];
-        int32_t pop = oi->pop < 0 ? (int32_t)p->code[pc + 2] : oi->pop;
+        int32_t pop = oi->pop < 0 ? (int32_t)p->code[pc + 1 + (uint32_t)operand_of(oi, K_COUNT)] : oi->pop;
         if (d < pop)
             return fail(v, "%s at %u pops %d values from a stack of %d", oi->name, pc, pop, d);
         int32_t after = d - pop + oi->push;
@@ -256,7 +283,7 @@ static int verify_block(struct vctx *v, uint32_t bi, unsigned char *starts, int3
             sd[ns++] = after;
         }
         if (oi->flags & OPF_JUMP) {
-            succ[ns] = p->code[pc + oi->nops];
+            succ[ns] = p->code[pc + 1 + (uint32_t)operand_of(oi, K_ADDR)];
             sd[ns++] = (oi->flags & OPF_KEEP) ? d : after;
         }
         for (int i = 0; i < ns; i++) {

@@ -658,20 +658,9 @@ static int op_PARAM(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint3
     return NEXT(OP_PARAM);
 }
 
-/* The plan ops: the host decides. Ops that pop take a bool condition. */
-static int host_op(struct mig_vm *vm, uint32_t pc, enum mig_opcode op, const uint32_t *a)
+/* The plan ops: the host decides, through its typed callbacks. */
+static int host_result(struct mig_vm *vm, uint32_t pc, enum mig_opcode op, const uint32_t *a, int rc)
 {
-    bool cond = false;
-    if (mig_opinfo[op].pop == 1) {
-        struct mig_value v = POP();
-        static const char *const what[] = { [OP_REQUIRE] = "a 'require' condition",
-            [OP_PHASE_WHEN] = "a 'when' guard", [OP_STEP_WHEN] = "a 'when' guard",
-            [OP_VERIFY] = "a 'verify' condition", [OP_ASSERT] = "an 'assert' condition" };
-        if (want_bool(vm, pc, &v, what[op]) != 0)
-            return -1;
-        cond = v.i != 0;
-    }
-    int rc = vm->host(vm->host_ctx, vm, op, a, cond);
     if (rc < 0) {
         if (vm->err_pc == MIG_NONE)
             vm->err_pc = pc;
@@ -682,32 +671,50 @@ static int host_op(struct mig_vm *vm, uint32_t pc, enum mig_opcode op, const uin
     return NEXT(op);
 }
 
+static int pop_cond(struct mig_vm *vm, uint32_t pc, const char *what, bool *ok)
+{
+    struct mig_value v = POP();
+    if (want_bool(vm, pc, &v, what) != 0)
+        return -1;
+    *ok = v.i != 0;
+    return 0;
+}
+
+#define HOST(cb, ...) (vm->host && vm->host->cb ? vm->host->cb(vm->host_ctx, vm, __VA_ARGS__) : 0)
+#define HOST0(cb) (vm->host && vm->host->cb ? vm->host->cb(vm->host_ctx, vm) : 0)
+#define HOST_COND(op, cb, what) do { \
+        bool ok_; \
+        if (pop_cond(vm, pc, what, &ok_) != 0) \
+            return -1; \
+        return host_result(vm, pc, op, a, HOST(cb, a[0], ok_)); \
+    } while (0)
+
 /* REQUIRE c — pop; a false require refuses the run (preflight) */
-static int op_REQUIRE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_REQUIRE, a); }
+static int op_REQUIRE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; HOST_COND(OP_REQUIRE, require, "a 'require' condition"); }
 /* PHASE p a — enter phase p; the host jumps to a when all its steps are done */
-static int op_PHASE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_PHASE, a); }
+static int op_PHASE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_PHASE, a, HOST(phase, a[0])); }
 /* CHECKS a — verify/assert code follows; the host of a read-only plan jumps to a */
-static int op_CHECKS(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_CHECKS, a); }
+static int op_CHECKS(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_CHECKS, a, HOST0(checks)); }
 /* PHASE_WHEN p a — pop the phase guard; false: its steps are recorded skipped, go to a */
-static int op_PHASE_WHEN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_PHASE_WHEN, a); }
+static int op_PHASE_WHEN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; HOST_COND(OP_PHASE_WHEN, phase_when, "a 'when' guard"); }
 /* TXN_BEGIN p — begin phase p's transaction (transaction phase) */
-static int op_TXN_BEGIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_TXN_BEGIN, a); }
+static int op_TXN_BEGIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_TXN_BEGIN, a, HOST(txn_begin, a[0])); }
 /* STEP s a — enter step s; the host jumps to a when it is already applied or skipped */
-static int op_STEP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_STEP, a); }
+static int op_STEP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_STEP, a, HOST(step, a[0])); }
 /* STEP_WHEN s a — pop the step guard; false: the step is recorded skipped, go to a */
-static int op_STEP_WHEN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_STEP_WHEN, a); }
+static int op_STEP_WHEN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; HOST_COND(OP_STEP_WHEN, step_when, "a 'when' guard"); }
 /* UP s — run step s's up; record it (rendered down) in the undo log and mig_applied */
-static int op_UP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_UP, a); }
+static int op_UP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_UP, a, HOST(up, a[0])); }
 /* VERIFY c — pop; false fails the step */
-static int op_VERIFY(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_VERIFY, a); }
+static int op_VERIFY(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; HOST_COND(OP_VERIFY, verify, "a 'verify' condition"); }
 /* STEP_END s — leave step s (commits it under transaction step) */
-static int op_STEP_END(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_STEP_END, a); }
+static int op_STEP_END(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_STEP_END, a, HOST(step_end, a[0])); }
 /* ASSERT c — pop; false fails the phase or migration */
-static int op_ASSERT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_ASSERT, a); }
+static int op_ASSERT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; HOST_COND(OP_ASSERT, assert_, "an 'assert' condition"); }
 /* TXN_COMMIT p — commit phase p's transaction with its undo-log entries */
-static int op_TXN_COMMIT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_TXN_COMMIT, a); }
+static int op_TXN_COMMIT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_TXN_COMMIT, a, HOST(txn_commit, a[0])); }
 /* PHASE_END p — leave phase p */
-static int op_PHASE_END(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_op(vm, pc, OP_PHASE_END, a); }
+static int op_PHASE_END(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_PHASE_END, a, HOST(phase_end, a[0])); }
 
 static const op_handler handlers[OP__COUNT] = {
 #define OP_HANDLER(name, nops, pop, push, flags, doc) [OP_##name] = op_##name,

@@ -13,16 +13,32 @@
 
 struct mig_vm;
 
-/* Called for every OPF_PLAN / OPF_PROLOGUE op except PARAM. For the ops
- * that pop a condition, *cond holds it (already checked to be a bool).
- * Returns 0 to go on, 1 to take the op's jump, -1 to fail (vm->err set). */
-typedef int (*mig_host_fn)(void *ctx, struct mig_vm *vm, enum mig_opcode op, const uint32_t *operands,
-                           bool cond);
+/* The host: what the runner does for the plan-structure ops, one typed
+ * callback per op with its operands decoded (a NULL callback goes on).
+ * Each returns 0 to go on, 1 to take the op's jump (where it has one), -1
+ * to fail (vm->err set). Ops that pop a condition pass it as ok. Each
+ * migrun command supplies its own table (apply runs steps; plan evaluates
+ * guards and prints; test runs each pair). */
+struct mig_host {
+    int (*require)(void *ctx, struct mig_vm *vm, uint32_t check, bool ok);
+    int (*phase)(void *ctx, struct mig_vm *vm, uint32_t phase);         /* 1: all done, skip it */
+    int (*checks)(void *ctx, struct mig_vm *vm);                         /* 1: skip verify/assert */
+    int (*phase_when)(void *ctx, struct mig_vm *vm, uint32_t phase, bool ok); /* 1: skipped */
+    int (*txn_begin)(void *ctx, struct mig_vm *vm, uint32_t phase);
+    int (*step)(void *ctx, struct mig_vm *vm, uint32_t step);            /* 1: done, skip it */
+    int (*step_when)(void *ctx, struct mig_vm *vm, uint32_t step, bool ok); /* 1: skipped */
+    int (*up)(void *ctx, struct mig_vm *vm, uint32_t step);
+    int (*verify)(void *ctx, struct mig_vm *vm, uint32_t check, bool ok);
+    int (*step_end)(void *ctx, struct mig_vm *vm, uint32_t step);
+    int (*assert_)(void *ctx, struct mig_vm *vm, uint32_t check, bool ok);
+    int (*txn_commit)(void *ctx, struct mig_vm *vm, uint32_t phase);
+    int (*phase_end)(void *ctx, struct mig_vm *vm, uint32_t phase);
+};
 
 struct mig_vm {
     const struct mig_plan *plan;
     struct mig_conn *conn;
-    mig_host_fn host;
+    const struct mig_host *host;    /* borrowed; NULL: every plan op goes on */
     void *host_ctx;
     FILE *trace;                    /* --trace: each instruction as it runs, or NULL */
     struct mig_arena arena;         /* strings made while running (freed with the VM) */

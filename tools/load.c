@@ -1,8 +1,10 @@
 /* load.c — PATH arguments to a plan (see load.h). */
 #include "load.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "compiler/codegen.h"
 #include "compiler/compiler.h"
@@ -13,12 +15,36 @@ bool mig_use_color(FILE *f)
     return !(nc && *nc) && isatty(fileno(f));
 }
 
+/* Opens a regular file for reading, or NULL with *why (when why is not
+ * NULL) saying why: a FIFO is not waited on, a device (/dev/zero) is not
+ * read forever. */
+static FILE *open_regular(const char *path, const char **why)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    const char *w = NULL;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        w = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        w = S_ISDIR(st.st_mode) ? "it is a directory, not a file" : "it is not a regular file";
+    FILE *f = w ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        if (!w)
+            w = strerror(errno);
+        if (fd >= 0)
+            close(fd);
+    }
+    if (why)
+        *why = w;
+    return f;
+}
+
 bool mig_is_bytecode_path(const char *path)
 {
     size_t n = strlen(path);
     if (n > 5 && strcmp(path + n - 5, ".migb") == 0)
         return true;
-    FILE *f = fopen(path, "rb");
+    FILE *f = open_regular(path, NULL);
     char magic[4] = { 0 };
     bool yes = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "MIGB", 4) == 0;
     if (f)
@@ -28,9 +54,10 @@ bool mig_is_bytecode_path(const char *path)
 
 static struct mig_plan *load_bytecode(const char *prog, const char *path, FILE *err, bool *usage)
 {
-    FILE *f = fopen(path, "rb");
+    const char *why = NULL;
+    FILE *f = open_regular(path, &why);
     if (!f) {
-        fprintf(err, "%s: error: cannot open '%s': %s\n", prog, path, strerror(errno));
+        fprintf(err, "%s: error: cannot open '%s': %s\n", prog, path, why);
         *usage = true;
         return NULL;
     }

@@ -189,9 +189,10 @@ static int cmd_disasm(int argc, char **argv)
 static int fmt_file(const char *path, bool check)
 {
     struct mig_program *p = mig_program_new();
-    struct mig_source *src = mig_source_read(&p->sources, path);
+    const char *why = NULL;
+    struct mig_source *src = mig_source_read(&p->sources, path, &why);
     if (!src) {
-        fprintf(stderr, "migc: error: cannot read '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "migc: error: cannot read '%s': %s\n", path, why);
         mig_program_free(p);
         return -1;
     }

@@ -1,6 +1,7 @@
-/* migrun.c — the runner's command line: one table maps each subcommand to
- * its cmd_ function; options are parsed once for all of them and each
- * command says which it takes. Exit codes: see runtime/run.h. */
+/* migrun.c — the runner's command line: parses the arguments and
+ * dispatches through the command table of runtime/commands.c, whose rows
+ * say which options each command takes and what it needs. Exit codes: see
+ * runtime/run.h. */
 #include "config.h"
 #include <stdarg.h>
 #include <stdbool.h>
@@ -9,26 +10,30 @@
 #include <string.h>
 #include <unistd.h>
 #include "load.h"
+#include "runtime/driver.h"
 #include "runtime/run.h"
 #include "runtime/vm.h"
 
-static const char usage_text[] =
-    "usage: migrun apply    (PATH...|plan.migb) --db URL [-p NAME=VALUE]... [--to MIGRATION[.PHASE]]\n"
-    "                       [--on-error rollback|stop] [--journal PATH] [--lock-wait DURATION] [--json] [--trace]\n"
-    "       migrun plan     (PATH...|plan.migb) --db URL [-p NAME=VALUE]... [--to MIGRATION[.PHASE]]\n"
-    "       migrun rollback --db URL [--last-run | --to MIGRATION | --all] [--journal PATH] [--json] [PATH...]\n"
-    "       migrun status   (PATH...|plan.migb) --db URL [--journal PATH] [--json]\n"
-    "       migrun log      --db URL [--journal PATH] [--json]\n"
-    "       migrun test     (PATH...|plan.migb) --db URL [--force] [-p NAME=VALUE]... [--json]\n"
-    "\n"
-    "URL: sqlite:PATH, sqlite:///ABS/PATH, postgres://… or postgresql://… (default: $MIGRUN_DB,\n"
-    "     else postgresql:// when PGHOST, PGDATABASE or PGSERVICE is set)\n"
-    "Journal: --journal, else $MIGRUN_JOURNAL, else .migrun/journal.db\n";
+static void print_usage(FILE *to)
+{
+    for (size_t i = 0; i < mig_ncommands; i++)
+        fprintf(to, "%s migrun %s\n", i ? "      " : "usage:", mig_commands[i].usage);
+    fputs("\nURL: sqlite:PATH, sqlite:///ABS/PATH, postgres://… or postgresql://… (default: $MIGRUN_DB,\n"
+          "     else postgresql:// when PGHOST, PGDATABASE or PGSERVICE is set); prefer $MIGRUN_DB, PGPASSWORD\n"
+          "     or ~/.pgpass to a password in --db, which every local user sees in ps\n"
+          "Journal: --journal, else $MIGRUN_JOURNAL, else .migrun/journal.db\n", to);
+}
 
-enum {
-    O_PARAMS = 1, O_TO = 2, O_ONERROR = 4, O_LOCK = 8, O_ROLLBACK = 16, O_INPUTS = 32, O_INPUTS_OPT = 64,
-    O_TRACE = 128, O_FORCE = 256,
-};
+#define O_PARAMS MIG_OPT_PARAMS
+#define O_TO MIG_OPT_TO
+#define O_ONERROR MIG_OPT_ONERROR
+#define O_LOCK MIG_OPT_LOCK
+#define O_ROLLBACK MIG_OPT_ROLLBACK
+#define O_TRACE MIG_OPT_TRACE
+#define O_FORCE MIG_OPT_FORCE
+#define O_SCHEMA MIG_OPT_SCHEMA
+#define O_INPUTS (1u << 20)
+#define O_INPUTS_OPT (1u << 21)
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -39,7 +44,7 @@ static int usage_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputs("\n", stderr);
-    fputs(usage_text, stderr);
+    print_usage(stderr);
     return MIG_EXIT_USAGE;
 }
 
@@ -101,6 +106,22 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             if (!v)
                 return usage_error("--journal needs a path");
             a->o.journal = v;
+        } else if (TAKES("--schema") && (allowed & O_SCHEMA)) {
+            const char *v = VALUE("--schema");
+            if (!v || !*v)
+                return usage_error("--schema needs a schema name");
+            a->o.schema = v;
+        } else if (TAKES("--run") && (allowed & O_ROLLBACK)) {
+            const char *v = VALUE("--run");
+            char *end = NULL;
+            long long n = v ? strtoll(v, &end, 10) : 0;
+            if (!v || !*v || *end || n < 1)
+                return usage_error("--run takes a run number (1, 2, …; see migrun log)");
+            if (a->saw_rollback_mode)
+                return usage_error("give only one of --run, --to and --all");
+            a->saw_rollback_mode = true;
+            a->o.rollback = MIG_RB_RUN;
+            a->o.run = n;
         } else if (strcmp(arg, "--force") == 0 && (allowed & O_FORCE)) {
             a->o.force = true;
         } else if (strcmp(arg, "--json") == 0) {
@@ -133,7 +154,7 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             a->o.to = v;
             if (allowed & O_ROLLBACK) {
                 if (a->saw_rollback_mode)
-                    return usage_error("give only one of --last-run, --to and --all");
+                    return usage_error("give only one of --run, --to and --all");
                 a->saw_rollback_mode = true;
                 a->o.rollback = MIG_RB_TO;
             }
@@ -148,7 +169,7 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
                 return usage_error("--lock-wait takes a duration such as 60s");
         } else if ((strcmp(arg, "--last-run") == 0 || strcmp(arg, "--all") == 0) && (allowed & O_ROLLBACK)) {
             if (a->saw_rollback_mode)
-                return usage_error("give only one of --last-run, --to and --all");
+                return usage_error("give only one of --run, --to and --all");
             a->saw_rollback_mode = true;
             a->o.rollback = strcmp(arg, "--all") == 0 ? MIG_RB_ALL : MIG_RB_LAST_RUN;
         } else {
@@ -162,8 +183,7 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
         a->o.db_url = "postgresql://";
     if (!a->o.db_url || !*a->o.db_url)
         return usage_error("no database: give --db URL or set MIGRUN_DB (or the PG* variables of libpq)");
-    if (strncmp(a->o.db_url, "sqlite:", 7) != 0 && strncmp(a->o.db_url, "postgres://", 11) != 0 &&
-        strncmp(a->o.db_url, "postgresql://", 13) != 0) {
+    if (!mig_driver_for(a->o.db_url)) {
         char *m = mig_mask_url(a->o.db_url);
         usage_error("unsupported database URL '%s' (expected sqlite:PATH, sqlite:///ABS/PATH, postgres://… "
                     "or postgresql://…)", m ? m : "");
@@ -187,8 +207,11 @@ static void free_args(struct args *a)
     free(a->paths);
 }
 
-static int with_plan(int argc, char **argv, unsigned allowed, int (*fn)(struct mig_plan *, const struct mig_run_opts *))
+/* Parses the command's options, loads its plan where it takes one, runs it. */
+static int dispatch(const struct mig_command *cmd, int argc, char **argv)
 {
+    unsigned allowed = cmd->options | (cmd->needs & MIG_NEEDS_PLAN ? O_INPUTS : 0) |
+                       (cmd->needs & MIG_PLAN_OPTIONAL ? O_INPUTS_OPT : 0);
     struct args a;
     int rc = parse(argc, argv, allowed, &a);
     if (rc != 0) {
@@ -204,59 +227,11 @@ static int with_plan(int argc, char **argv, unsigned allowed, int (*fn)(struct m
             return MIG_EXIT_USAGE;
         }
     }
-    rc = fn(p, &a.o);
+    rc = cmd->run(p, &a.o);
     mig_plan_free(p);
     free_args(&a);
     return rc;
 }
-
-static int cmd_apply(int argc, char **argv)
-{
-    return with_plan(argc, argv, O_INPUTS | O_PARAMS | O_TO | O_ONERROR | O_LOCK | O_TRACE, mig_run_apply);
-}
-
-static int cmd_plan(int argc, char **argv)
-{
-    return with_plan(argc, argv, O_INPUTS | O_PARAMS | O_TO | O_LOCK | O_TRACE, mig_run_plan);
-}
-
-static int cmd_status(int argc, char **argv)
-{
-    return with_plan(argc, argv, O_INPUTS | O_LOCK, mig_run_status);
-}
-
-static int cmd_rollback(int argc, char **argv)
-{
-    return with_plan(argc, argv, O_INPUTS_OPT | O_ROLLBACK | O_TO | O_LOCK, mig_run_rollback);
-}
-
-static int run_log(struct mig_plan *p, const struct mig_run_opts *o)
-{
-    (void)p;
-    return mig_run_log(o);
-}
-
-static int cmd_log(int argc, char **argv)
-{
-    return with_plan(argc, argv, O_LOCK, run_log);
-}
-
-static int cmd_test(int argc, char **argv)
-{
-    return with_plan(argc, argv, O_INPUTS | O_PARAMS | O_FORCE | O_TRACE, mig_run_test);
-}
-
-static const struct {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-} commands[] = {
-    { "apply", cmd_apply },
-    { "plan", cmd_plan },
-    { "rollback", cmd_rollback },
-    { "status", cmd_status },
-    { "log", cmd_log },
-    { "test", cmd_test },
-};
 
 int main(int argc, char **argv)
 {
@@ -264,15 +239,15 @@ int main(int argc, char **argv)
         return usage_error("missing command");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(usage_text, stdout);
+        print_usage(stdout);
         return MIG_EXIT_OK;
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("migrun (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
         return MIG_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
-        if (strcmp(commands[i].name, cmd) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < mig_ncommands; i++)
+        if (strcmp(mig_commands[i].name, cmd) == 0)
+            return dispatch(&mig_commands[i], argc - 1, argv + 1);
     return usage_error("unknown command '%s'", cmd);
 }

@@ -71,21 +71,21 @@ has_table() {
     fi
 }
 
-# schema — every object except the tracking table, in a stable order
+# schema — every object except mig's own (mig_applied, mig_runs, mig_meta), in a stable order
 schema() {
     if [ "$DIALECT" = postgres ]; then
         q "SELECT table_schema, table_name, column_name, data_type, column_default, is_nullable
              FROM information_schema.columns
-            WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_name <> 'mig_applied'
+            WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_name NOT LIKE 'mig\\_%'
             ORDER BY 1, 2, ordinal_position"
         q "SELECT schemaname, indexname, indexdef FROM pg_indexes
-            WHERE schemaname NOT IN ('pg_catalog') AND tablename <> 'mig_applied' ORDER BY 1, 2"
+            WHERE schemaname NOT IN ('pg_catalog') AND tablename NOT LIKE 'mig\\_%' ORDER BY 1, 2"
         q "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' AND nspname <> 'information_schema' ORDER BY 1"
         q "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
     else
         sqlite3 db.sqlite "SELECT type, name, tbl_name, sql FROM sqlite_master
-                  WHERE name NOT LIKE 'mig_applied%' AND name NOT LIKE 'sqlite_autoindex_mig_applied%'
+                  WHERE name NOT LIKE 'mig\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite_autoindex_mig\\_%' ESCAPE '\\'
                     AND name <> 'sqlite_sequence'
                   ORDER BY type, name"
     fi

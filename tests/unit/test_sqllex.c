@@ -2,7 +2,7 @@
  * or comment, which ${…} are interpolations. */
 #include <criterion/criterion.h>
 #include <string.h>
-#include "compiler/sqllex.h"
+#include "lib/sqllex.h"
 
 /* Offset of the '}' closing a body that starts right after s[0] == '{'. */
 static long body_end(const char *s)

@@ -47,7 +47,20 @@ static void quoted(const char *s, size_t i, size_t end, struct mig_sqltoken *t, 
         i++;
     }
     t->kind = SQLT_UNTERMINATED;
-    t->what = q == '\'' ? "string literal" : "quoted identifier";
+    t->what = q == '\'' ? "string literal" : q == '`' ? "backtick-quoted identifier" : "quoted identifier";
+    t->end = end;
+}
+
+/* SQLite's [identifier]: no escape, it ends at the first ']'. */
+static void bracketed(const char *s, size_t i, size_t end, struct mig_sqltoken *t)
+{
+    const char *close = memchr(s + i, ']', end - i);
+    if (close) {
+        t->end = (size_t)(close - s) + 1;
+        return;
+    }
+    t->kind = SQLT_UNTERMINATED;
+    t->what = "bracket-quoted identifier";
     t->end = end;
 }
 
@@ -96,6 +109,21 @@ static void interp(const char *s, size_t end, struct mig_sqltoken *t)
 
 void mig_sql_next(const char *s, size_t pos, size_t end, struct mig_sqltoken *t)
 {
+    mig_sql_next_in(MIG_SQL_POSTGRES, s, pos, end, t);
+}
+
+void mig_sql_interp_at(const char *s, size_t pos, size_t end, struct mig_sqltoken *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->start = pos;
+    t->end = pos;
+    t->kind = SQLT_EOF;
+    if (pos + 1 < end && s[pos] == '$' && s[pos + 1] == '{')
+        interp(s, end, t);
+}
+
+void mig_sql_next_in(enum mig_sqlrules rules, const char *s, size_t pos, size_t end, struct mig_sqltoken *t)
+{
     memset(t, 0, sizeof(*t));
     t->start = pos;
     t->end = pos;
@@ -120,6 +148,18 @@ void mig_sql_next(const char *s, size_t pos, size_t end, struct mig_sqltoken *t)
     case '"':
         t->kind = SQLT_QIDENT;
         quoted(s, i, end, t, '"', 0);
+        return;
+    case '`':
+        if (rules != MIG_SQL_SQLITE)
+            break;
+        t->kind = SQLT_QIDENT;
+        quoted(s, i, end, t, '`', 0);
+        return;
+    case '[':
+        if (rules != MIG_SQL_SQLITE)
+            break;      /* PostgreSQL: a subscript, ARRAY[…], int[] */
+        t->kind = SQLT_QIDENT;
+        bracketed(s, i, end, t);
         return;
     case '-':
         if (i < end && s[i] == '-') {
@@ -216,10 +256,16 @@ int mig_sqltok_is_code(enum mig_sqltok k)
 int mig_sql_body_end(const char *s, size_t pos, size_t end, size_t *close,
                      const char **why, size_t *why_off)
 {
+    return mig_sql_body_end_in(MIG_SQL_POSTGRES, s, pos, end, close, why, why_off);
+}
+
+int mig_sql_body_end_in(enum mig_sqlrules rules, const char *s, size_t pos, size_t end, size_t *close,
+                        const char **why, size_t *why_off)
+{
     int depth = 0;
     struct mig_sqltoken t;
     for (;;) {
-        mig_sql_next(s, pos, end, &t);
+        mig_sql_next_in(rules, s, pos, end, &t);
         switch (t.kind) {
         case SQLT_EOF:
             *why = "braces";

@@ -3,7 +3,8 @@
  * single-quoted strings ('' escapes; E'…' with backslash escapes), double-
  * quoted identifiers, dollar quotes ($$…$$, $tag$…$tag$), -- line comments,
  * nested block comments, and ${name[:ident|:raw]} interpolations outside all
- * of them. The grammar's lexer uses it to find where a body ends; the
+ * of them; with SQLite's rules also the [identifier] and `identifier`
+ * quotes (in PostgreSQL '[' is a subscript, ARRAY[…] or int[]). The grammar's lexer uses it to find where a body ends; the
  * checker uses it to find interpolations and split statements; the runtime
  * renders interpolations with it. It allocates nothing. */
 #ifndef MIG_SQLLEX_H
@@ -15,7 +16,7 @@ enum mig_sqltok {
     SQLT_SPACE,
     SQLT_WORD,          /* identifier or keyword or number */
     SQLT_STRING,        /* '…' (also E'…', B'…', X'…' as WORD + STRING) */
-    SQLT_QIDENT,        /* "…" */
+    SQLT_QIDENT,        /* "…"; with SQLite rules also […] and `…` */
     SQLT_DOLLAR,        /* $tag$…$tag$ */
     SQLT_LINE_COMMENT,  /* -- … */
     SQLT_BLOCK_COMMENT, /* nested */
@@ -30,6 +31,12 @@ enum mig_sqltok {
 
 enum mig_interp_mode { MIG_INTERP_LITERAL, MIG_INTERP_IDENT, MIG_INTERP_RAW };
 
+/* Whose quoting rules: PostgreSQL's are the default (mig_sql_next). */
+enum mig_sqlrules {
+    MIG_SQL_POSTGRES,   /* '[' and '`' are punctuation */
+    MIG_SQL_SQLITE,     /* [ident] (no escape) and `ident` (`` escapes) are SQLT_QIDENT too */
+};
+
 struct mig_sqltoken {
     enum mig_sqltok kind;
     size_t start, end;              /* byte offsets into the buffer */
@@ -41,6 +48,13 @@ struct mig_sqltoken {
 /* Reads the token at s[pos] (pos < end, or EOF when pos >= end). The buffer
  * is only read in [pos, end). */
 void mig_sql_next(const char *s, size_t pos, size_t end, struct mig_sqltoken *t);
+/* The same with the quoting rules of a dialect. */
+void mig_sql_next_in(enum mig_sqlrules rules, const char *s, size_t pos, size_t end, struct mig_sqltoken *t);
+
+/* Reads "${…}" at s[pos] as an interpolation would be read outside quotes
+ * (SQLT_INTERP or SQLT_BAD_INTERP), or SQLT_EOF when s[pos] does not start
+ * "${". For finding ${…} written inside a literal or quoted identifier. */
+void mig_sql_interp_at(const char *s, size_t pos, size_t end, struct mig_sqltoken *t);
 
 /* Finds the '}' closing a body whose content starts at s[pos] (just after
  * its '{'). Returns 1 and sets *close to the offset of that brace; returns
@@ -50,6 +64,8 @@ void mig_sql_next(const char *s, size_t pos, size_t end, struct mig_sqltoken *t)
  * braces are unbalanced. */
 int mig_sql_body_end(const char *s, size_t pos, size_t end, size_t *close,
                      const char **why, size_t *why_off);
+int mig_sql_body_end_in(enum mig_sqlrules rules, const char *s, size_t pos, size_t end, size_t *close,
+                        const char **why, size_t *why_off);
 
 /* Whether the token is "significant" for statement splitting (not space or
  * comment). */

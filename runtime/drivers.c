@@ -1,6 +1,8 @@
-/* connect.c — from a --db URL to a driver connection, and the masking of
+/* drivers.c — the driver registry: from a --db URL to the driver that owns
+ * its scheme and a connection, and the masking of
  * passwords in URLs (they are never printed or journaled). */
 #include "driver.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,18 +46,25 @@ char *mig_mask_url(const char *url)
     return out;
 }
 
-int mig_connect(const char *url, int64_t busy_ms, struct mig_conn **out, char *err, size_t errlen)
+static const struct mig_driver *const drivers[] = { &mig_driver_sqlite, &mig_driver_pg };
+
+const struct mig_driver *mig_driver_for(const char *url)
 {
-    if (strncmp(url, "sqlite://", 9) == 0 || strncmp(url, "sqlite:", 7) == 0) {
-        const char *path = url[7] == '/' && url[8] == '/' ? url + 9 : url + 7;
-        if (!*path) {
-            snprintf(err, errlen, "the SQLite URL '%s' names no file (use sqlite:PATH or sqlite:///ABS/PATH)", url);
-            return -1;
-        }
-        return mig_sqlite_open(path, busy_ms, out, err, errlen);
-    }
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
-        return mig_pg_open(url, out, err, errlen);
+    for (size_t i = 0; i < sizeof(drivers) / sizeof(*drivers); i++)
+        for (const char *const *s = drivers[i]->schemes; *s; s++)
+            if (strncmp(url, *s, strlen(*s)) == 0)
+                return drivers[i];
+    return NULL;
+}
+
+int mig_connect(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen,
+                bool *usage)
+{
+    const struct mig_driver *d = mig_driver_for(url);
+    if (usage)
+        *usage = d == NULL;
+    if (d)
+        return d->open(url, o, out, err, errlen);
     char *masked = mig_mask_url(url);
     snprintf(err, errlen, "unsupported database URL '%s' (expected sqlite:PATH, sqlite:///ABS/PATH, "
              "postgres://… or postgresql://…)", masked ? masked : "?");

@@ -1,0 +1,155 @@
+/* cmd_plan.c — migrun plan: what apply would run, guards evaluated,
+ * nothing written (no journal, no lock, no tracking table; a missing SQLite
+ * file is an empty database and is not created). */
+#include "context.h"
+#include <inttypes.h>
+#include <string.h>
+
+#define S(c, s) mig_ctx_str((c), (s))
+
+static void would(struct mig_ctx *c, const char *outcome, uint32_t si, const char *note)
+{
+    const struct mig_pstep *st = &c->plan->steps[si];
+    mig_report_step(&c->s.rep, outcome, S(c, c->plan->migrations[st->migration].name),
+                    S(c, c->plan->phases[st->phase].name), S(c, st->name), -1, 0, note);
+}
+
+static int p_phase(void *ctx, struct mig_vm *vm, uint32_t ph)
+{
+    struct mig_ctx *c = ctx;
+    (void)vm;
+    c->phase = ph;
+    c->step = MIG_NONE;
+    for (uint32_t i = 0; i < c->plan->phases[ph].nsteps; i++)
+        if (!mig_ctx_step_done(c, c->plan->phases[ph].first_step + i))
+            return 0;
+    return 1;
+}
+
+static int p_phase_when(void *ctx, struct mig_vm *vm, uint32_t ph, bool ok)
+{
+    struct mig_ctx *c = ctx;
+    (void)vm;
+    if (ok)
+        return 0;
+    for (uint32_t i = 0; i < c->plan->phases[ph].nsteps; i++)
+        if (!mig_ctx_step_done(c, c->plan->phases[ph].first_step + i))
+            would(c, "would skip", c->plan->phases[ph].first_step + i, "the phase's when is false");
+    return 1;
+}
+
+static int p_checks(void *ctx, struct mig_vm *vm)
+{
+    (void)ctx;
+    (void)vm;
+    return 1;   /* nothing ran, nothing to verify */
+}
+
+static int p_step(void *ctx, struct mig_vm *vm, uint32_t si)
+{
+    struct mig_ctx *c = ctx;
+    (void)vm;
+    c->step = si;
+    return mig_ctx_step_done(c, si) ? 1 : 0;
+}
+
+static int p_step_when(void *ctx, struct mig_vm *vm, uint32_t si, bool ok)
+{
+    (void)vm;
+    if (ok)
+        return 0;
+    would(ctx, "would skip", si, "when is false");
+    return 1;
+}
+
+static int p_up(void *ctx, struct mig_vm *vm, uint32_t si)
+{
+    struct mig_ctx *c = ctx;
+    const struct mig_pstep *st = &c->plan->steps[si];
+    if (!mig_plan_variant(c->plan, st->up, c->s.conn->drv->dialect)) {
+        mig_vm_fail(vm, MIG_NONE, "step %s has no up SQL for %s", S(c, st->name), c->s.conn->drv->name);
+        return -1;
+    }
+    would(c, "would apply", si, st->down == MIG_NONE ? "down irreversible" : NULL);
+    return 0;
+}
+
+static const struct mig_host plan_host = {
+    .require = mig_ctx_require, .phase = p_phase, .checks = p_checks, .phase_when = p_phase_when,
+    .step = p_step, .step_when = p_step_when, .up = p_up,
+};
+
+int mig_cmd_plan(struct mig_plan *plan, const struct mig_run_opts *o)
+{
+    struct mig_ctx cc, *c = &cc;
+    mig_ctx_init(c, plan);
+    c->s.o = o;
+    int rc, last_mig, last_phase;
+    if (mig_ctx_parse_to(c, o->to, &last_mig, &last_phase) != 0 || mig_ctx_params(c, o) != 0)
+        return MIG_EXIT_USAGE;
+    if ((rc = mig_session_open(&c->s, o, 0)) != 0)
+        goto out;
+    rc = MIG_EXIT_REFUSED;
+    if (mig_ctx_vm(c, &plan_host, c) != 0)
+        goto out;
+    MIG_VEC(uint32_t) pending = { 0 };
+    for (uint32_t i = 0; i <= (uint32_t)last_mig && i < plan->nmigrations; i++)
+        if (!mig_ctx_migration_done(c, i))
+            MIG_PUSH(&c->s.arena, pending, i);
+    unsigned refused = mig_ctx_drift(c);
+    for (size_t i = 0; i < pending.n; i++) {
+        char why[512];
+        if (!mig_ctx_target_ok(c, pending.v[i], why, sizeof(why))) {
+            mig_report_error(&c->s.rep, "%s:%u: %s", S(c, plan->migrations[pending.v[i]].file),
+                             plan->migrations[pending.v[i]].line, why);
+            refused++;
+        }
+    }
+    if (refused == 0 && pending.n && mig_vm_run(&c->vm, plan->globals_block, 0) != 0) {
+        mig_ctx_failure(c, "evaluating the file-level lets failed: ");
+        goto out;
+    }
+    for (size_t i = 0; refused == 0 && i < pending.n; i++) {
+        /* requires of a migration after one pending here are checked when its turn comes */
+        const struct mig_pmigration *m = &plan->migrations[pending.v[i]];
+        bool waits = false;
+        for (uint32_t k = 0; k < m->nafter && !waits; k++)
+            for (size_t j = 0; j < i && !waits; j++)
+                waits = strcmp(S(c, m->after[k]), S(c, plan->migrations[pending.v[j]].name)) == 0;
+        if (mig_ctx_prologue(c, pending.v[i], !waits) != 0) {
+            if (waits)
+                mig_report_note(&c->s.rep, "the requires of %s do not hold yet; apply checks them again when its "
+                                "turn comes", S(c, m->name));
+            else
+                refused++;
+        }
+    }
+    if (refused) {
+        mig_report_error(&c->s.rep, "apply would refuse the run; nothing would change");
+        goto out;
+    }
+    if (pending.n == 0) {
+        mig_report_note(&c->s.rep, "nothing to do: %s is up to date (%u migration%s applied)", c->s.conn->display,
+                        plan->nmigrations, plan->nmigrations == 1 ? "" : "s");
+        rc = MIG_EXIT_OK;
+        goto out;
+    }
+    mig_report_note(&c->s.rep, "plan: %zu migration%s pending on %s", pending.n, pending.n == 1 ? "" : "s",
+                    c->s.conn->display);
+    rc = MIG_EXIT_OK;
+    for (size_t i = 0; i < pending.n; i++) {
+        uint32_t mi = pending.v[i];
+        c->mig = mi;
+        c->phase = c->step = MIG_NONE;
+        mig_report_migration(&c->s.rep, "would run", S(c, plan->migrations[mi].name), S(c, plan->migrations[mi].file),
+                             plan->migrations[mi].line);
+        if (mig_vm_run(&c->vm, plan->migrations[mi].body, mi) != 0) {
+            mig_ctx_failure(c, "plan failed: ");
+            rc = MIG_EXIT_FAILED;
+            break;
+        }
+    }
+out:
+    mig_ctx_close(c);
+    return rc;
+}

@@ -1,0 +1,277 @@
+/* cmd_rollback.c — migrun rollback: which steps to undo, from the target's
+ * own records (never from the sources): the last run that still has
+ * applied steps (named before acting), --run N, --to MIGRATION[.PHASE]
+ * (keep it, undo what was applied after it) or --all; refused before any
+ * change when an irreversible step would be crossed; then the protocol
+ * undoes them in reverse order of application. */
+#include "protocol.h"
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct target_run {
+    int64_t run;
+    char *command, *outcome, *started;
+};
+
+struct rowvec {
+    struct mig_tracked **v;
+    size_t n, cap;
+};
+
+struct rb {
+    struct mig_session s;
+    MIG_VEC(struct target_run) runs;    /* newest first */
+};
+
+static int run_row(void *ctx, int n, const char *const *v)
+{
+    struct rb *r = ctx;
+    if (n < 4 || !v[0])
+        return 0;
+    struct target_run t = { strtoll(v[0], NULL, 10), mig_arena_strdup(&r->s.arena, v[1] ? v[1] : ""),
+                            mig_arena_strdup(&r->s.arena, v[2] ? v[2] : ""),
+                            mig_arena_strdup(&r->s.arena, v[3] ? v[3] : "") };
+    MIG_PUSH(&r->s.arena, r->runs, t);
+    return 0;
+}
+
+static const struct target_run *find_run(struct rb *r, int64_t n)
+{
+    for (size_t i = 0; i < r->runs.n; i++)
+        if (r->runs.v[i].run == n)
+            return &r->runs.v[i];
+    return NULL;
+}
+
+static bool live(struct mig_session *s, struct mig_tracked *t)
+{
+    return mig_session_by_uid(s, t->uid) == t;
+}
+
+/* Rows of an older migrun carry no undo information: the journal may. */
+static int legacy_downs(struct rb *r, struct rowvec *todo)
+{
+    struct mig_session *s = &r->s;
+    unsigned missing = 0;
+    for (size_t i = 0; i < todo->n; i++) {
+        struct mig_tracked *t = todo->v[i];
+        if (!t->legacy)
+            continue;
+        int64_t id = 0, run = 0, line = 0;
+        char *down = NULL, *irr = NULL, *txn = NULL, *file = NULL;
+        int found = s->j ? mig_journal_lookup(s->j, t->uid, &id, &run, &down, &irr, &txn, &file, &line) : 1;
+        if (found == 0) {
+            t->down = down ? mig_arena_strdup(&s->arena, down) : NULL;
+            t->irreversible = irr ? mig_arena_strdup(&s->arena, irr) : NULL;
+            t->txn = mig_arena_strdup(&s->arena, txn ? txn : "phase");
+            t->file = file ? mig_arena_strdup(&s->arena, file) : NULL;
+            t->line = line;
+            t->legacy = false;
+        } else {
+            if (strcmp(t->status, "skipped") != 0) {
+                mig_report_error(&s->rep, "%s.%s.%s was recorded by an older migrun, without its undo information, "
+                                 "and the journal %s has no record of it: its down is unknown", t->migration, t->phase,
+                                 t->step, s->o->journal);
+                missing++;
+            }
+            t->txn = "phase";
+        }
+        free(down);
+        free(irr);
+        free(txn);
+        free(file);
+    }
+    return missing ? -1 : 0;
+}
+
+/* The default: the newest apply run that still has applied steps; or,
+ * when the last one failed and was undone, nothing. */
+static int choose_last(struct rb *r, int64_t *which, const char **why)
+{
+    struct mig_session *s = &r->s;
+    for (size_t i = 0; i < r->runs.n; i++) {
+        const struct target_run *tr = &r->runs.v[i];
+        if (strcmp(tr->command, "apply") != 0)
+            continue;
+        bool has = false;
+        for (size_t k = 0; k < s->rows.n && !has; k++)
+            has = live(s, s->rows.v[k]) && s->rows.v[k]->run == tr->run;
+        if (has) {
+            *which = tr->run;
+            return 0;
+        }
+        if (strcmp(tr->outcome, "success") != 0) {
+            *why = mig_arena_printf(&s->arena, "the last run, run %" PRId64 " (apply, %s, started %s), left nothing "
+                                    "applied: it was already undone", tr->run, tr->outcome, tr->started);
+            return 1;
+        }
+    }
+    /* rows of an older migrun (run 0), or runs not recorded */
+    int64_t best = -1;
+    for (size_t k = 0; k < s->rows.n; k++)
+        if (live(s, s->rows.v[k]) && s->rows.v[k]->run > best)
+            best = s->rows.v[k]->run;
+    if (best < 0) {
+        *why = "no run has steps still applied";
+        return 1;
+    }
+    *which = best;
+    return 0;
+}
+
+static int cmp_seq_desc(const void *pa, const void *pb)
+{
+    const struct mig_tracked *a = *(struct mig_tracked *const *)pa, *b = *(struct mig_tracked *const *)pb;
+    return (a->seq < b->seq) - (a->seq > b->seq);
+}
+
+int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
+{
+    (void)plan;     /* sources, where given, never change what is undone */
+    struct rb rr, *r = &rr;
+    memset(r, 0, sizeof(*r));
+    struct mig_session *s = &r->s;
+    int rc = mig_session_open(s, o, MIG_NEEDS_WRITE);
+    if (rc != 0)
+        goto out;
+    rc = MIG_EXIT_REFUSED;
+    if (s->has_runs) {
+        struct mig_dberr e;
+        char *sql = mig_arena_printf(&s->arena, "SELECT run, command, outcome, started_at FROM %smig_runs ORDER BY "
+                                     "run DESC", s->conn->prefix);
+        if (s->conn->drv->select(s->conn, sql, run_row, r, &e) != 0) {
+            mig_session_dberror(s, "cannot read the runs of the target", &e);
+            goto out;
+        }
+    }
+    size_t nlive = 0;
+    for (size_t i = 0; i < s->rows.n; i++)
+        nlive += live(s, s->rows.v[i]);
+    if (nlive == 0) {
+        mig_report_note(&s->rep, "nothing to roll back: %s records no applied steps", s->conn->display);
+        rc = MIG_EXIT_OK;
+        goto out;
+    }
+    struct rowvec todo = { 0 };
+    char *what = NULL;
+    int64_t which = 0;
+    if (o->rollback == MIG_RB_ALL) {
+        what = mig_arena_printf(&s->arena, "every applied step");
+        for (size_t i = 0; i < s->rows.n; i++)
+            if (live(s, s->rows.v[i]))
+                MIG_PUSH(&s->arena, todo, s->rows.v[i]);
+    } else if (o->rollback == MIG_RB_TO) {
+        const char *dot = strchr(o->to, '.');
+        size_t mlen = dot ? (size_t)(dot - o->to) : strlen(o->to);
+        int64_t keep = -1;
+        for (size_t i = 0; i < s->rows.n; i++) {
+            struct mig_tracked *t = s->rows.v[i];
+            if (live(s, t) && strlen(t->migration) == mlen && strncmp(t->migration, o->to, mlen) == 0 &&
+                (!dot || strcmp(t->phase, dot + 1) == 0) && t->seq > keep)
+                keep = t->seq;
+        }
+        if (keep < 0) {
+            mig_report_error(&s->rep, "--to %s: %s is not applied to %s", o->to, o->to, s->conn->display);
+            rc = MIG_EXIT_USAGE;
+            goto out;
+        }
+        what = mig_arena_printf(&s->arena, "what was applied after %s", o->to);
+        for (size_t i = 0; i < s->rows.n; i++)
+            if (live(s, s->rows.v[i]) && s->rows.v[i]->seq > keep)
+                MIG_PUSH(&s->arena, todo, s->rows.v[i]);
+    } else {
+        const char *why = NULL;
+        if (o->rollback == MIG_RB_RUN) {
+            which = o->run;
+            if (which < 1 || which > s->last_run) {
+                mig_report_error(&s->rep, "--run %" PRId64 ": %s has no run %" PRId64 " (its runs: 1 to %" PRId64 ")",
+                                 which, s->conn->display, which, s->last_run);
+                rc = MIG_EXIT_USAGE;
+                goto out;
+            }
+        } else if (choose_last(r, &which, &why) != 0) {
+            mig_report_note(&s->rep, "nothing to roll back: %s", why);
+            rc = MIG_EXIT_OK;
+            goto out;
+        }
+        int64_t low = INT64_MAX;
+        for (size_t i = 0; i < s->rows.n; i++)
+            if (live(s, s->rows.v[i]) && s->rows.v[i]->run == which) {
+                MIG_PUSH(&s->arena, todo, s->rows.v[i]);
+                if (s->rows.v[i]->seq < low)
+                    low = s->rows.v[i]->seq;
+            }
+        if (todo.n == 0) {
+            mig_report_note(&s->rep, "nothing to roll back: run %" PRId64 " has no steps still applied", which);
+            rc = MIG_EXIT_OK;
+            goto out;
+        }
+        for (size_t i = 0; i < s->rows.n; i++) {
+            struct mig_tracked *t = s->rows.v[i];
+            if (live(s, t) && t->run != which && t->seq > low) {
+                mig_report_error(&s->rep, "run %" PRId64 " applied %s.%s.%s after run %" PRId64 " and it is still "
+                                 "applied: roll that run back first (or use --to); nothing was changed", t->run,
+                                 t->migration, t->phase, t->step, which);
+                goto out;
+            }
+        }
+        const struct target_run *tr = find_run(r, which);
+        what = tr ? mig_arena_printf(&s->arena, "run %" PRId64 " (%s, %s, started %s)", which, tr->command,
+                                     tr->outcome, tr->started)
+                  : mig_arena_printf(&s->arena, "run %" PRId64, which);
+    }
+    if (todo.n > 1)
+        qsort(todo.v, todo.n, sizeof(*todo.v), cmp_seq_desc);
+    if (legacy_downs(r, &todo) != 0) {
+        mig_report_error(&s->rep, "rollback refused: nothing was changed");
+        goto out;
+    }
+    unsigned blocked = 0;
+    for (size_t i = 0; i < todo.n; i++) {
+        struct mig_tracked *t = todo.v[i];
+        if (strcmp(t->status, "skipped") != 0 && !t->down) {
+            mig_report_error(&s->rep, "%s:%" PRId64 ": cannot roll back %s.%s.%s: its down is irreversible: \"%s\"",
+                             t->file ? t->file : "", t->line, t->migration, t->phase, t->step,
+                             t->irreversible ? t->irreversible : "");
+            blocked++;
+        }
+    }
+    if (blocked) {
+        mig_report_error(&s->rep, "rollback refused: nothing was changed");
+        goto out;
+    }
+    struct mig_proto p;
+    mig_proto_init(&p, s, "rollback");
+    if (mig_proto_start(&p) != 0)
+        goto out;
+    mig_report_note(&s->rep, "rolling back %s on %s: %zu step%s", what, s->conn->display, todo.n,
+                    todo.n == 1 ? "" : "s");
+    s->rep.qualified = true;
+    int64_t t0 = mig_now_ms();
+    size_t undone = 0;
+    int urc = mig_proto_undo(&p, todo.v, todo.n, 1, &undone);
+    if (urc == MIG_P_OK) {
+        rc = MIG_EXIT_OK;
+        char text[128];
+        snprintf(text, sizeof(text), "done: %zu step%s rolled back in %" PRId64 " ms", undone, undone == 1 ? "" : "s",
+                 mig_now_ms() - t0);
+        mig_report_event(&s->rep, text, "{s:s,s:I,s:I,s:I}", "event", "done", "run", (json_int_t)p.run, "undone",
+                         (json_int_t)undone, "ms", (json_int_t)(mig_now_ms() - t0));
+    } else {
+        mig_report_error(&s->rep, "undoing failed: %s", p.err);
+        if (undone == 0 && urc == MIG_P_FAIL) {
+            mig_report_note(&s->rep, "nothing was undone: the database is as it was before this rollback");
+            rc = MIG_EXIT_FAILED;
+        } else {
+            mig_report_note(&s->rep, "%zu of %zu steps were undone; the rest stay applied — a person must look",
+                            undone, todo.n);
+            rc = MIG_EXIT_DIRTY;
+        }
+    }
+    mig_proto_finish(&p, rc == MIG_EXIT_OK ? "success" : "failed");
+out:
+    mig_session_close(s);
+    return rc;
+}

@@ -1,0 +1,86 @@
+/* cmd_status.c — migrun status: each migration and step of the sources as
+ * applied, pending, skipped or drifted (and, for steps outside a
+ * transaction that were interrupted, running), and what the target records
+ * that the sources do not know. Read-only; exits 0 whatever it reports. */
+#include "context.h"
+#include <jansson.h>
+#include <string.h>
+
+#define S(c, s) mig_ctx_str((c), (s))
+
+int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
+{
+    struct mig_ctx cc, *c = &cc;
+    mig_ctx_init(c, plan);
+    int rc = mig_session_open(&c->s, o, 0);
+    if (rc != 0)
+        goto out;
+    struct mig_session *s = &c->s;
+    mig_report_line(&s->rep, "%s", s->conn->display);
+    struct mig_strmap known = { .arena = &s->arena };
+    for (uint32_t mi = 0; mi < plan->nmigrations; mi++) {
+        const struct mig_pmigration *m = &plan->migrations[mi];
+        unsigned applied = 0, skipped = 0, drifted = 0, total = 0;
+        for (uint32_t si = 0; si < plan->nsteps; si++) {
+            const struct mig_pstep *st = &plan->steps[si];
+            if (st->migration != mi)
+                continue;
+            total++;
+            struct mig_tracked *t = mig_session_find(s, S(c, m->name), S(c, plan->phases[st->phase].name),
+                                                     S(c, st->name));
+            if (!t || strcmp(t->status, "running") == 0)
+                continue;
+            if (strcmp(t->status, "skipped") == 0) {
+                skipped++;
+                continue;
+            }
+            applied++;
+            char sum[65];
+            mig_ctx_checksum(c, si, sum);
+            drifted += t->checksum && strcmp(sum, t->checksum) != 0;
+        }
+        const char *state = drifted ? "drifted" : applied + skipped == total ? "applied"
+                          : applied + skipped ? "partial" : "pending";
+        char text[512];
+        snprintf(text, sizeof(text), "%-8s %s  (%u step%s: %u applied, %u skipped%s)", state, S(c, m->name), total,
+                 total == 1 ? "" : "s", applied, skipped, drifted ? ", drifted" : "");
+        mig_report_event(&s->rep, text, "{s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "event", "migration", "migration",
+                         S(c, m->name), "status", state, "steps", (json_int_t)total, "applied", (json_int_t)applied,
+                         "skipped", (json_int_t)skipped, "drifted", (json_int_t)drifted);
+        for (uint32_t si = 0; si < plan->nsteps; si++) {
+            const struct mig_pstep *st = &plan->steps[si];
+            if (st->migration != mi)
+                continue;
+            const char *ph = S(c, plan->phases[st->phase].name);
+            mig_strmap_put(&known, mig_arena_printf(&s->arena, "%s\x1f%s\x1f%s", S(c, m->name), ph, S(c, st->name)),
+                           (void *)1);
+            struct mig_tracked *t = mig_session_find(s, S(c, m->name), ph, S(c, st->name));
+            const char *ss = "pending";
+            if (t) {
+                ss = t->status;
+                char sum[65];
+                mig_ctx_checksum(c, si, sum);
+                if (strcmp(t->status, "applied") == 0 && t->checksum && strcmp(sum, t->checksum) != 0)
+                    ss = "drifted";
+            }
+            snprintf(text, sizeof(text), "  %-8s %s.%s%s%s", ss, ph, S(c, st->name), t && t->applied_at ? "  " : "",
+                     t && t->applied_at ? t->applied_at : "");
+            mig_report_event(&s->rep, text, "{s:s,s:s,s:s,s:s,s:s,s:s?,s:I}", "event", "step", "migration",
+                             S(c, m->name), "phase", ph, "step", S(c, st->name), "status", ss, "applied_at",
+                             t ? t->applied_at : NULL, "run", (json_int_t)(t ? t->run : 0));
+        }
+    }
+    for (size_t i = 0; i < s->rows.n; i++) {
+        struct mig_tracked *t = s->rows.v[i];
+        if (mig_strmap_get(&known, mig_arena_printf(&s->arena, "%s\x1f%s\x1f%s", t->migration, t->phase, t->step)))
+            continue;
+        char text[512];
+        snprintf(text, sizeof(text), "unknown  %s.%s.%s  (%s in the database, not in the sources)", t->migration,
+                 t->phase, t->step, t->status);
+        mig_report_event(&s->rep, text, "{s:s,s:s,s:s,s:s,s:s}", "event", "step", "migration", t->migration, "phase",
+                         t->phase, "step", t->step, "status", "unknown");
+    }
+out:
+    mig_ctx_close(c);
+    return rc;
+}

@@ -1,0 +1,559 @@
+/* protocol.c — record, commit, mark and undo (see protocol.h): the only
+ * writer of tracking rows and journal entries. */
+#include "protocol.h"
+#include "fault.h"
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHUNK 250       /* rows per INSERT or DELETE statement */
+
+void mig_proto_init(struct mig_proto *p, struct mig_session *s, const char *command)
+{
+    memset(p, 0, sizeof(*p));
+    p->s = s;
+    p->command = command;
+}
+
+int mig_proto_fail(struct mig_proto *p, int rc, const struct mig_dberr *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err, sizeof(p->err), fmt, ap);
+    va_end(ap);
+    p->has_dberr = e != NULL;
+    if (e)
+        p->dberr = *e;
+    return rc;
+}
+
+/* A growable SQL text (statements of thousands of rows stay linear). */
+struct buf {
+    char *s;
+    size_t n, cap;
+};
+
+static void put(struct buf *b, const char *t)
+{
+    size_t k = strlen(t);
+    if (b->n + k + 1 > b->cap) {
+        size_t cap = (b->n + k + 1) * 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns)
+            abort();
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, t, k + 1);
+    b->n += k;
+}
+
+static void put_lit(struct buf *b, struct mig_conn *c, const char *t)
+{
+    if (!t) {
+        put(b, "NULL");
+        return;
+    }
+    char *q = c->drv->quote_literal(c, t, strlen(t));
+    put(b, q ? q : "NULL");
+    free(q);
+}
+
+static void put_int(struct buf *b, int64_t v)
+{
+    char n[32];
+    snprintf(n, sizeof(n), "%" PRId64, v);
+    put(b, n);
+}
+
+static int exec_autocommit(struct mig_proto *p, const char *sql, struct mig_dberr *e)
+{
+    return p->s->conn->drv->exec(p->s->conn, sql, NULL, e);
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+static const char *const added_columns[] = {
+    "seq bigint", "run bigint", "txn text", "down_sql text", "irreversible text", "timeout_ms bigint",
+    "lock_timeout_ms bigint", "retry bigint", "retry_every_ms bigint", "file text", "line bigint", NULL,
+};
+
+int mig_proto_start(struct mig_proto *p)
+{
+    struct mig_session *s = p->s;
+    struct mig_conn *c = s->conn;
+    struct mig_dberr e;
+    if (c->drv->begin(c, 0, 0, &e) != 0) {
+        mig_session_dberror(s, "cannot begin recording the run", &e);
+        return -1;
+    }
+    for (const char *const *d = c->drv->tracking_ddl; *d; d++) {
+        const char *sql = mig_session_fill(s, *d, c->prefix, NULL);
+        if (c->drv->exec(c, sql, NULL, &e) != 0)
+            goto fail;
+    }
+    /* a tracking table of an older migrun gains the undo columns */
+    for (size_t i = 0; s->legacy_table && added_columns[i]; i++) {
+        char *sql = mig_arena_printf(&s->arena, "ALTER TABLE %smig_applied ADD COLUMN %s", c->prefix, added_columns[i]);
+        if (c->drv->exec(c, sql, NULL, &e) != 0)
+            goto fail;
+    }
+    if (!s->target_id[0]) {
+        mig_journal_uid(s->target_id);
+        char *sql = mig_arena_printf(&s->arena, "INSERT INTO %smig_meta (key, value) VALUES ('target_id', %s)",
+                                     c->prefix, mig_session_lit(s, s->target_id));
+        if (c->drv->exec(c, sql, NULL, &e) != 0)
+            goto fail;
+    }
+    s->jt.id = s->target_id;
+    p->run = s->last_run + 1;
+    char now[64], host[256] = "";
+    mig_now_iso(now);
+    gethostname(host, sizeof(host) - 1);
+    char *sql = mig_arena_printf(&s->arena, "INSERT INTO %smig_runs (run, command, outcome, started_at, user_name, "
+                                 "host, pid) VALUES (%" PRId64 ", %s, 'running', %s, %s, %s, %d)", c->prefix, p->run,
+                                 mig_session_lit(s, p->command), mig_session_lit(s, now),
+                                 mig_session_lit(s, getenv("USER")), mig_session_lit(s, host), (int)getpid());
+    if (c->drv->exec(c, sql, NULL, &e) != 0 || c->drv->commit(c, &e) != 0)
+        goto fail;
+    s->last_run = p->run;
+    s->has_table = s->has_runs = true;
+    s->legacy_table = false;
+    if (s->j) {
+        p->jrun = mig_journal_run_begin(s->j, p->command, &s->jt, p->run, "running");
+        if (p->jrun < 0) {
+            p->jrun = 0;
+            mig_report_warning(&s->rep, "%s; the run is recorded in the target only", mig_journal_error(s->j));
+        }
+    }
+    return 0;
+fail:
+    mig_session_dberror(s, "cannot record the run in the target", &e);
+    struct mig_dberr e2;
+    c->drv->rollback(c, &e2);
+    return -1;
+}
+
+void mig_proto_finish(struct mig_proto *p, const char *outcome)
+{
+    struct mig_session *s = p->s;
+    if (p->run > 0 && s->conn) {
+        char now[64];
+        mig_now_iso(now);
+        struct mig_dberr e;
+        char *sql = mig_arena_printf(&s->arena, "UPDATE %smig_runs SET outcome = %s, finished_at = %s WHERE run = %"
+                                     PRId64, s->conn->prefix, mig_session_lit(s, outcome), mig_session_lit(s, now),
+                                     p->run);
+        if (exec_autocommit(p, sql, &e) != 0)
+            mig_report_warning(&s->rep, "cannot record the run's outcome (%s) in the target: %s", outcome, e.message);
+    }
+    if (p->jrun > 0 && mig_journal_run_end(s->j, p->jrun, outcome) != 0)
+        mig_report_warning(&s->rep, "%s", mig_journal_error(s->j));
+}
+
+/* ---- recording ---------------------------------------------------------------------------- */
+
+void mig_proto_record(struct mig_proto *p, struct mig_record *r)
+{
+    mig_journal_uid(r->uid);
+    r->seq = ++p->s->max_seq;
+}
+
+int mig_proto_begin(struct mig_proto *p, int64_t statement_ms, int64_t lock_ms)
+{
+    struct mig_dberr e;
+    if (p->s->conn->drv->begin(p->s->conn, statement_ms, lock_ms, &e) != 0) {
+        if (p->s->conn->in_txn) {
+            struct mig_dberr e2;
+            p->s->conn->drv->rollback(p->s->conn, &e2);
+        }
+        return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
+                              "cannot begin a transaction: %s", e.message);
+    }
+    p->txn_open = true;
+    p->pending.n = 0;
+    return MIG_P_OK;
+}
+
+void mig_proto_add(struct mig_proto *p, const struct mig_record *r)
+{
+    MIG_PUSH(&p->s->arena, p->pending, *r);
+}
+
+static struct mig_tracked *tracked_of(struct mig_proto *p, const struct mig_record *r, const char *status)
+{
+    struct mig_arena *a = &p->s->arena;
+    struct mig_tracked *t = MIG_NEW(a, struct mig_tracked);
+#define DUP(x) ((x) ? mig_arena_strdup(a, (x)) : NULL)
+    t->migration = DUP(r->migration);
+    t->phase = DUP(r->phase);
+    t->step = DUP(r->step);
+    t->status = DUP(status);
+    t->checksum = DUP(r->checksum);
+    t->uid = DUP(r->uid);
+    t->down = DUP(r->down_sql);
+    t->irreversible = DUP(r->irreversible);
+    t->txn = DUP(r->txn);
+    t->file = DUP(r->file);
+#undef DUP
+    t->seq = r->seq;
+    t->run = p->run;
+    t->line = r->line;
+    t->timeout_ms = r->timeout_ms;
+    t->lock_timeout_ms = r->lock_timeout_ms;
+    t->retry = r->retry;
+    t->retry_every_ms = r->retry_every_ms;
+    return t;
+}
+
+static void journal_entries(struct mig_proto *p, const struct mig_record *r, size_t n, const char *action,
+                            struct mig_tracked *const *undone)
+{
+    struct mig_session *s = p->s;
+    if (!s->j || !p->jrun || n == 0)
+        return;
+    struct mig_jentry *e = calloc(n, sizeof(*e));
+    if (!e)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (r) {
+            memcpy(e[i].uid, r[i].uid, sizeof(e[i].uid));
+            e[i].migration = r[i].migration;
+            e[i].phase = r[i].phase;
+            e[i].step = r[i].step;
+            e[i].txn = r[i].txn;
+            e[i].checksum = r[i].checksum;
+            e[i].up_sql = r[i].up_sql;
+            e[i].down_sql = r[i].down_sql;
+            e[i].irreversible = r[i].irreversible;
+            e[i].file = r[i].file;
+            e[i].line = r[i].line;
+            e[i].rows = r[i].rows;
+            e[i].duration_ms = r[i].duration_ms;
+            e[i].seq = r[i].seq;
+            e[i].action = strcmp(r[i].status, "skipped") == 0 ? "skipped" : action;
+        } else {
+            const struct mig_tracked *t = undone[i];
+            mig_journal_uid(e[i].uid);
+            e[i].migration = t->migration;
+            e[i].phase = t->phase;
+            e[i].step = t->step;
+            e[i].txn = t->txn;
+            e[i].down_sql = strcmp(t->status, "skipped") == 0 ? NULL : t->down;
+            e[i].undoes = t->uid;
+            e[i].file = t->file;
+            e[i].line = t->line;
+            e[i].seq = t->seq;
+            e[i].action = action;
+        }
+    }
+    if (mig_journal_add(s->j, p->jrun, e, n, "done") != 0)
+        mig_report_warning(&s->rep, "%s; the target holds the record, the journal will copy it on the next run",
+                           mig_journal_error(s->j));
+    free(e);
+}
+
+static void committed(struct mig_proto *p, const struct mig_record *r, size_t n, const char *status)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct mig_tracked *t = tracked_of(p, &r[i], strcmp(r[i].status, "skipped") == 0 ? "skipped" : status);
+        mig_session_track(p->s, t);
+        MIG_PUSH(&p->s->arena, p->committed, t);
+    }
+}
+
+static void insert_rows(struct mig_proto *p, struct buf *b, const struct mig_record *r, size_t n, const char *status)
+{
+    struct mig_conn *c = p->s->conn;
+    char now[64];
+    mig_now_iso(now);
+    put(b, "INSERT INTO ");
+    put(b, c->prefix);
+    put(b, "mig_applied (migration, phase, step, status, checksum, entry_uid, applied_at, seq, run, txn, down_sql, "
+           "irreversible, timeout_ms, lock_timeout_ms, retry, retry_every_ms, file, line) VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        bool skipped = strcmp(r[i].status, "skipped") == 0;
+        put(b, i ? ", (" : "(");
+        put_lit(b, c, r[i].migration); put(b, ", ");
+        put_lit(b, c, r[i].phase); put(b, ", ");
+        put_lit(b, c, r[i].step); put(b, ", ");
+        put_lit(b, c, skipped ? "skipped" : status); put(b, ", ");
+        put_lit(b, c, r[i].checksum); put(b, ", ");
+        put_lit(b, c, r[i].uid); put(b, ", ");
+        put_lit(b, c, now); put(b, ", ");
+        put_int(b, r[i].seq); put(b, ", ");
+        put_int(b, p->run); put(b, ", ");
+        put_lit(b, c, r[i].txn); put(b, ", ");
+        put_lit(b, c, skipped ? NULL : r[i].down_sql); put(b, ", ");
+        put_lit(b, c, skipped ? NULL : r[i].irreversible); put(b, ", ");
+        put_int(b, r[i].timeout_ms); put(b, ", ");
+        put_int(b, r[i].lock_timeout_ms); put(b, ", ");
+        put_int(b, r[i].retry); put(b, ", ");
+        put_int(b, r[i].retry_every_ms); put(b, ", ");
+        put_lit(b, c, r[i].file); put(b, ", ");
+        put_int(b, r[i].line); put(b, ")");
+    }
+}
+
+static int write_rows(struct mig_proto *p, const struct mig_record *r, size_t n, const char *status,
+                      struct mig_dberr *e)
+{
+    for (size_t i = 0; i < n; i += CHUNK) {
+        struct buf b = { 0 };
+        insert_rows(p, &b, r + i, n - i < CHUNK ? n - i : CHUNK, status);
+        int rc = p->s->conn->drv->exec(p->s->conn, b.s, NULL, e);
+        free(b.s);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int mig_proto_commit(struct mig_proto *p)
+{
+    struct mig_conn *c = p->s->conn;
+    if (!p->txn_open)
+        return MIG_P_OK;
+    struct mig_dberr e;
+    if (c->drv->txn_status(c) != MIG_TX_ACTIVE && c->drv->txn_status(c) != MIG_TX_UNKNOWN) {
+        p->txn_open = false;
+        if (c->drv->txn_status(c) == MIG_TX_IDLE)
+            return mig_proto_fail(p, MIG_P_DIRTY, NULL, "the transaction was ended by a statement of the step "
+                                  "(COMMIT or ROLLBACK in a body): what it ran is not recorded");
+        mig_proto_abort(p);
+        return mig_proto_fail(p, MIG_P_FAIL, NULL, "the transaction had failed and was rolled back");
+    }
+    if (write_rows(p, p->pending.v, p->pending.n, "applied", &e) != 0) {
+        bool lost = e.connection_lost;
+        mig_proto_abort(p);
+        return mig_proto_fail(p, lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e, "cannot record the steps in mig_applied: %s",
+                              e.message);
+    }
+    if (c->drv->commit(c, &e) != 0) {
+        p->txn_open = false;
+        if (e.connection_lost) {
+            for (size_t i = 0; i < p->pending.n; i++)
+                MIG_PUSH(&p->s->arena, p->unknown, p->pending.v[i]);
+            p->pending.n = 0;
+            return mig_proto_fail(p, MIG_P_UNKNOWN, &e, "the connection was lost during COMMIT: %s", e.message);
+        }
+        mig_proto_abort(p);
+        return mig_proto_fail(p, MIG_P_FAIL, &e, "commit failed: %s", e.message);
+    }
+    p->txn_open = false;
+    journal_entries(p, p->pending.v, p->pending.n, "applied", NULL);
+    committed(p, p->pending.v, p->pending.n, "applied");
+    p->pending.n = 0;
+    return MIG_P_OK;
+}
+
+void mig_proto_abort(struct mig_proto *p)
+{
+    struct mig_conn *c = p->s->conn;
+    if (p->txn_open || c->in_txn) {
+        struct mig_dberr e;
+        c->drv->rollback(c, &e);
+    }
+    p->txn_open = false;
+    p->pending.n = 0;
+}
+
+/* ---- steps outside a transaction ------------------------------------------------------------ */
+
+static char *set_status_sql(struct mig_proto *p, const struct mig_record *r, const char *status)
+{
+    struct buf b = { 0 };
+    put(&b, "UPDATE ");
+    put(&b, p->s->conn->prefix);
+    put(&b, "mig_applied SET status = ");
+    put_lit(&b, p->s->conn, status);
+    put(&b, " WHERE entry_uid = ");
+    put_lit(&b, p->s->conn, r->uid);
+    return b.s;
+}
+
+static char *delete_sql(struct mig_proto *p, const char *uid)
+{
+    struct buf b = { 0 };
+    put(&b, "DELETE FROM ");
+    put(&b, p->s->conn->prefix);
+    put(&b, "mig_applied WHERE entry_uid = ");
+    put_lit(&b, p->s->conn, uid);
+    return b.s;
+}
+
+/* The `running` row of r, committed on its own. */
+static int record_running(struct mig_proto *p, struct mig_record *r)
+{
+    struct mig_dberr e;
+    if (write_rows(p, r, 1, "running", &e) != 0)
+        return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
+                              "cannot record the step in mig_applied before it runs: %s", e.message);
+    return MIG_P_OK;
+}
+
+/* After a failed statement outside a transaction: when nothing of it ran,
+ * its `running` row goes; otherwise it stays for the undo. */
+static int after_failure(struct mig_proto *p, struct mig_record *r, const struct mig_dberr *e, bool some_ran,
+                         const char *what)
+{
+    if (e->connection_lost) {
+        MIG_PUSH(&p->s->arena, p->unknown, *r);
+        return mig_proto_fail(p, MIG_P_UNKNOWN, e, "%s: %s", what, e->message);
+    }
+    if (some_ran) {
+        committed(p, r, 1, "running");
+        return mig_proto_fail(p, MIG_P_FAIL, e, "%s: %s", what, e->message);
+    }
+    struct mig_dberr e2;
+    char *sql = delete_sql(p, r->uid);
+    int rc = exec_autocommit(p, sql, &e2);
+    free(sql);
+    if (rc != 0) {
+        committed(p, r, 1, "running");
+        return mig_proto_fail(p, MIG_P_DIRTY, e, "%s: %s; and its record as running could not be removed: %s",
+                              what, e->message, e2.message);
+    }
+    return mig_proto_fail(p, MIG_P_FAIL, e, "%s: %s", what, e->message);
+}
+
+static int mark_applied(struct mig_proto *p, struct mig_record *r)
+{
+    struct mig_dberr e;
+    char *sql = set_status_sql(p, r, "applied");
+    int rc = exec_autocommit(p, sql, &e);
+    free(sql);
+    if (rc != 0) {
+        committed(p, r, 1, "running");
+        return mig_proto_fail(p, MIG_P_DIRTY, &e, "the step ran but could not be recorded as applied in mig_applied "
+                              "(it stays recorded as running): %s", e.message);
+    }
+    journal_entries(p, r, 1, "applied", NULL);
+    committed(p, r, 1, "applied");
+    return MIG_P_OK;
+}
+
+int mig_proto_run_outside(struct mig_proto *p, struct mig_record *r, const char *sql, int64_t *rows)
+{
+    int rc = record_running(p, r);
+    if (rc != MIG_P_OK)
+        return rc;
+    struct mig_dberr e;
+    int64_t t0 = mig_now_ms();
+    if (p->s->conn->drv->exec(p->s->conn, sql, rows, &e) != 0)
+        return after_failure(p, r, &e, e.stmts_done > 0, "statement failed");
+    r->rows = rows ? *rows : 0;
+    r->duration_ms = mig_now_ms() - t0;
+    return mark_applied(p, r);
+}
+
+int mig_proto_batch(struct mig_proto *p, struct mig_record *r, const char *sql, bool in_txn, int64_t max,
+                    void (*progress)(void *ctx, int64_t iter, int64_t n, int64_t total), void *ctx)
+{
+    struct mig_conn *c = p->s->conn;
+    int64_t total = 0, t0 = mig_now_ms();
+    int rc;
+    if (!in_txn && (rc = record_running(p, r)) != MIG_P_OK)
+        return rc;
+    for (int64_t iter = 0;; iter++) {
+        struct mig_dberr e;
+        int64_t n = 0;
+        if (in_txn && (rc = mig_proto_begin(p, r->timeout_ms, r->lock_timeout_ms)) != MIG_P_OK) {
+            if (iter > 0 && rc == MIG_P_FAIL)
+                committed(p, r, 1, "running");
+            else if (iter > 0)
+                MIG_PUSH(&p->s->arena, p->unknown, *r);
+            return rc;
+        }
+        if (c->drv->exec(c, sql, &n, &e) != 0) {
+            if (in_txn)
+                mig_proto_abort(p);
+            bool some = iter > 0 || (!in_txn && e.stmts_done > 0);
+            if (in_txn && iter == 0 && !e.connection_lost)
+                return mig_proto_fail(p, MIG_P_FAIL, &e, "statement failed: %s", e.message);
+            if (in_txn && !e.connection_lost) {
+                committed(p, r, 1, "running");
+                return mig_proto_fail(p, MIG_P_FAIL, &e, "statement failed in batch iteration %" PRId64 " (%"
+                                      PRId64 " rows changed by the iterations before, which committed): %s",
+                                      iter + 1, total, e.message);
+            }
+            if (in_txn && iter == 0) /* the lost transaction was not committed */
+                return mig_proto_fail(p, MIG_P_UNKNOWN, &e, "statement failed: %s", e.message);
+            return after_failure(p, r, &e, some, "statement failed");
+        }
+        total += n;
+        bool last = n == 0 || (max && iter + 1 >= max);
+        if (in_txn) {
+            if (iter == 0 && write_rows(p, r, 1, last ? "applied" : "running", &e) != 0) {
+                mig_proto_abort(p);
+                return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
+                                      "cannot record the step in mig_applied: %s", e.message);
+            }
+            if (iter > 0 && last) {
+                char *u = set_status_sql(p, r, "applied");
+                int urc = c->drv->exec(c, u, NULL, &e);
+                free(u);
+                if (urc != 0) {
+                    mig_proto_abort(p);
+                    committed(p, r, 1, "running");
+                    return mig_proto_fail(p, MIG_P_FAIL, &e, "cannot record the step as applied: %s", e.message);
+                }
+            }
+            p->pending.n = 0;
+            if (c->drv->commit(c, &e) != 0) {
+                p->txn_open = false;
+                if (e.connection_lost) {
+                    MIG_PUSH(&p->s->arena, p->unknown, *r);
+                    return mig_proto_fail(p, MIG_P_UNKNOWN, &e, "the connection was lost during COMMIT: %s",
+                                          e.message);
+                }
+                if (iter > 0)
+                    committed(p, r, 1, "running");
+                return mig_proto_fail(p, MIG_P_FAIL, &e, "commit failed: %s", e.message);
+            }
+            p->txn_open = false;
+        }
+        if (progress)
+            progress(ctx, iter + 1, n, total);
+        if (last)
+            break;
+        if (mig_signals) {
+            if (in_txn || total > 0)
+                committed(p, r, 1, "running");
+            return mig_proto_fail(p, MIG_P_FAIL, NULL, "interrupted by %s between batch iterations",
+                                  mig_signal_name(mig_last_signal));
+        }
+    }
+    r->rows = total;
+    r->duration_ms = mig_now_ms() - t0;
+    if (!in_txn)
+        return mark_applied(p, r);
+    journal_entries(p, r, 1, "applied", NULL);
+    committed(p, r, 1, "applied");
+    return MIG_P_OK;
+}
+
+void mig_proto_resolve(struct mig_proto *p)
+{
+    struct mig_session *s = p->s;
+    /* the run's earlier commits: still tracked? (the session re-read them) */
+    size_t k = 0;
+    for (size_t i = 0; i < p->committed.n; i++) {
+        struct mig_tracked *t = mig_session_by_uid(s, p->committed.v[i]->uid);
+        if (t)
+            p->committed.v[k++] = t;
+    }
+    p->committed.n = k;
+    for (size_t i = 0; i < p->unknown.n; i++) {
+        struct mig_tracked *t = mig_session_by_uid(s, p->unknown.v[i].uid);
+        if (!t)
+            continue;
+        journal_entries(p, &p->unknown.v[i], 1, "applied", NULL);
+        MIG_PUSH(&s->arena, p->committed, t);
+        mig_report_note(&s->rep, "%s.%s.%s did commit before the connection was lost", t->migration, t->phase,
+                        t->step);
+    }
+    p->unknown.n = 0;
+}

@@ -1,0 +1,462 @@
+/* session.c — connection, lock, journal, tracking rows, reconciliation,
+ * signals and teardown for every migrun command (see session.h). */
+#include "session.h"
+#include "fault.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile sig_atomic_t mig_signals, mig_last_signal;
+static struct mig_conn *volatile signal_conn;   /* the connection a signal cancels */
+
+const char *mig_signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+static void on_signal(int sig)
+{
+    mig_signals++;
+    mig_last_signal = sig;
+    struct mig_conn *c = signal_conn;
+    if (c)
+        c->drv->cancel(c);
+}
+
+int64_t mig_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+void mig_sleep_ms(int64_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);   /* a signal ends it early, as it should */
+}
+
+void mig_session_dberror(struct mig_session *s, const char *what, const struct mig_dberr *e)
+{
+    mig_report_error(&s->rep, "%s: %s%s%s%s", what, e->message, e->sqlstate[0] ? " (SQLSTATE " : "", e->sqlstate,
+                     e->sqlstate[0] ? ")" : "");
+}
+
+const char *mig_session_lit(struct mig_session *s, const char *text)
+{
+    if (!text)
+        return "NULL";
+    char *q = s->conn->drv->quote_literal(s->conn, text, strlen(text));
+    char *out = mig_arena_strdup(&s->arena, q ? q : "NULL");
+    free(q);
+    return out;
+}
+
+const char *mig_session_table(struct mig_session *s, const char *name)
+{
+    return mig_arena_printf(&s->arena, "%s%s", s->conn->prefix, name);
+}
+
+const char *mig_session_fill(struct mig_session *s, const char *tmpl, const char *a, const char *b)
+{
+    const char *args[2] = { a, b };
+    size_t n = strlen(tmpl) + (a ? strlen(a) : 0) + (b ? strlen(b) : 0) + 1, k = 0, used = 0;
+    char *out = mig_arena_alloc(&s->arena, n);
+    for (const char *t = tmpl; *t; t++) {
+        if (t[0] == '%' && t[1] == 's' && used < 2) {
+            const char *v = args[used++];
+            size_t vl = v ? strlen(v) : 0;
+            memcpy(out + k, v ? v : "", vl);
+            k += vl;
+            t++;
+        } else {
+            out[k++] = *t;
+        }
+    }
+    out[k] = 0;
+    return out;
+}
+
+static char *key3(struct mig_arena *a, const char *m, const char *p, const char *st)
+{
+    return mig_arena_printf(a, "%s\x1f%s\x1f%s", m, p, st);
+}
+
+struct mig_tracked *mig_session_find(struct mig_session *s, const char *m, const char *p, const char *st)
+{
+    char buf[768];
+    if (strlen(m) + strlen(p) + strlen(st) + 3 > sizeof(buf))
+        return mig_strmap_get(&s->by_key, key3(&s->arena, m, p, st));
+    snprintf(buf, sizeof(buf), "%s\x1f%s\x1f%s", m, p, st);
+    return mig_strmap_get(&s->by_key, buf);
+}
+
+struct mig_tracked *mig_session_by_uid(struct mig_session *s, const char *uid)
+{
+    return mig_strmap_get(&s->by_uid, uid);
+}
+
+void mig_session_track(struct mig_session *s, struct mig_tracked *t)
+{
+    struct mig_tracked *old = mig_strmap_put(&s->by_key, key3(&s->arena, t->migration, t->phase, t->step), t);
+    if (old) {
+        mig_strmap_put(&s->by_uid, old->uid, NULL);
+        for (size_t i = 0; i < s->rows.n; i++)
+            if (s->rows.v[i] == old)
+                s->rows.v[i] = t;
+    } else {
+        MIG_PUSH(&s->arena, s->rows, t);
+    }
+    mig_strmap_put(&s->by_uid, t->uid, t);
+    if (t->seq > s->max_seq)
+        s->max_seq = t->seq;
+}
+
+void mig_session_untrack(struct mig_session *s, struct mig_tracked *t)
+{
+    /* the row stays in s->rows (callers walk that list); the maps forget it */
+    if (mig_session_find(s, t->migration, t->phase, t->step) == t)
+        mig_strmap_put(&s->by_key, key3(&s->arena, t->migration, t->phase, t->step), NULL);
+    if (mig_session_by_uid(s, t->uid) == t)
+        mig_strmap_put(&s->by_uid, t->uid, NULL);
+    t->status = "undone";
+}
+
+/* ---- tracking rows --------------------------------------------------------------------- */
+
+static int64_t num(const char *v)
+{
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+static int track_row(void *ctx, int n, const char *const *v)
+{
+    struct mig_session *s = ctx;
+    if (n < 7 || !v[0] || !v[1] || !v[2] || !v[3] || !v[5])
+        return 0;
+    struct mig_arena *a = &s->arena;
+    struct mig_tracked *t = MIG_NEW(a, struct mig_tracked);
+#define DUP(i) (n > (i) && v[i] ? mig_arena_strdup(a, v[i]) : NULL)
+    t->migration = DUP(0);
+    t->phase = DUP(1);
+    t->step = DUP(2);
+    t->status = DUP(3);
+    t->checksum = DUP(4);
+    t->uid = DUP(5);
+    t->applied_at = DUP(6);
+    if (n >= 18) {
+        t->seq = num(v[7]);
+        t->run = num(v[8]);
+        t->txn = DUP(9);
+        t->down = DUP(10);
+        t->irreversible = DUP(11);
+        t->timeout_ms = num(v[12]);
+        t->lock_timeout_ms = num(v[13]);
+        t->retry = num(v[14]);
+        t->retry_every_ms = num(v[15]);
+        t->file = DUP(16);
+        t->line = num(v[17]);
+    }
+#undef DUP
+    t->legacy = t->txn == NULL;     /* rows of an older migrun carry no undo information */
+    mig_session_track(s, t);
+    if (t->run > s->last_run)
+        s->last_run = t->run;
+    return 0;
+}
+
+static int exists_table(struct mig_session *s, const char *name, bool *yes)
+{
+    const char *sql = mig_session_fill(s, s->conn->drv->has_table, mig_session_lit(s, s->conn->schema),
+                                       mig_session_lit(s, name));
+    struct mig_value v;
+    struct mig_dberr e;
+    if (s->conn->drv->query(s->conn, sql, yes, &v, &e) != 0) {
+        mig_session_dberror(s, "cannot read the tracking table", &e);
+        return -1;
+    }
+    if (v.t == MIG_V_STRING)
+        free((void *)v.s);
+    return 0;
+}
+
+int mig_session_load(struct mig_session *s)
+{
+    s->rows.n = 0;
+    memset(&s->by_key, 0, sizeof(s->by_key));
+    memset(&s->by_uid, 0, sizeof(s->by_uid));
+    s->by_key.arena = s->by_uid.arena = &s->arena;
+    s->max_seq = s->last_run = 0;
+    s->target_id[0] = 0;
+    if (!s->conn->exists)
+        return 0;
+    bool meta = false;
+    if (exists_table(s, "mig_applied", &s->has_table) != 0 || exists_table(s, "mig_runs", &s->has_runs) != 0 ||
+        exists_table(s, "mig_meta", &meta) != 0)
+        return -1;
+    struct mig_dberr e;
+    if (meta) {
+        bool has = false;
+        struct mig_value v;
+        char *sql = mig_arena_printf(&s->arena, "SELECT value FROM %smig_meta WHERE key = 'target_id'", s->conn->prefix);
+        if (s->conn->drv->query(s->conn, sql, &has, &v, &e) != 0) {
+            mig_session_dberror(s, "cannot read the tracking metadata", &e);
+            return -1;
+        }
+        if (has && v.t == MIG_V_STRING) {
+            snprintf(s->target_id, sizeof(s->target_id), "%s", v.s);
+            free((void *)v.s);
+        }
+    }
+    s->jt.id = s->target_id[0] ? s->target_id : NULL;
+    if (s->has_runs) {
+        bool has = false;
+        struct mig_value v;
+        char *sql = mig_arena_printf(&s->arena, "SELECT max(run) FROM %smig_runs", s->conn->prefix);
+        if (s->conn->drv->query(s->conn, sql, &has, &v, &e) != 0) {
+            mig_session_dberror(s, "cannot read the runs of the target", &e);
+            return -1;
+        }
+        if (has && v.t == MIG_V_INT && v.i > s->last_run)
+            s->last_run = v.i;
+        if (v.t == MIG_V_STRING)
+            free((void *)v.s);
+    }
+    if (!s->has_table)
+        return 0;
+    char *sql = mig_arena_printf(&s->arena,
+        "SELECT migration, phase, step, status, checksum, entry_uid, applied_at, seq, run, txn, down_sql, "
+        "irreversible, timeout_ms, lock_timeout_ms, retry, retry_every_ms, file, line FROM %smig_applied "
+        "ORDER BY seq, applied_at", s->conn->prefix);
+    if (s->conn->drv->select(s->conn, sql, track_row, s, &e) == 0)
+        return 0;
+    /* a tracking table of an older migrun: no undo columns yet */
+    s->legacy_table = true;
+    sql = mig_arena_printf(&s->arena, "SELECT migration, phase, step, status, checksum, entry_uid, applied_at "
+                           "FROM %smig_applied ORDER BY applied_at, migration, phase, step", s->conn->prefix);
+    if (s->conn->drv->select(s->conn, sql, track_row, s, &e) != 0) {
+        mig_session_dberror(s, "cannot read the tracking table mig_applied", &e);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- lock ------------------------------------------------------------------------------ */
+
+static int take_lock(struct mig_session *s)
+{
+    int64_t deadline = mig_now_ms() + s->o->lock_wait_ms;
+    bool told = false;
+    for (;;) {
+        char who[512] = "";
+        struct mig_dberr e;
+        memset(&e, 0, sizeof(e));
+        int rc = s->conn->drv->try_lock(s->conn, who, sizeof(who), &e);
+        if (rc == 0) {
+            s->locked = true;
+            return 0;
+        }
+        if (rc < 0) {
+            mig_session_dberror(s, "cannot take the runner lock", &e);
+            return -1;
+        }
+        if (mig_now_ms() >= deadline || mig_signals) {
+            mig_report_error(&s->rep, "another migrun holds the lock on %s: %s; gave up after %" PRId64
+                             " ms (--lock-wait)", s->conn->display, who, s->o->lock_wait_ms);
+            return -1;
+        }
+        if (!told) {
+            mig_report_note(&s->rep, "waiting for the lock on %s held by %s", s->conn->display, who);
+            mig_report_flush(&s->rep);
+            told = true;
+        }
+        mig_sleep_ms(100);
+    }
+}
+
+/* ---- reconciliation: the journal follows the target ------------------------------------- */
+
+struct legacy_pending {
+    struct mig_session *s;
+    unsigned done, aborted, interrupted;
+};
+
+static void legacy_cb(void *ctx, const char *uid, const char *action, const char *undoes, const char *txn,
+                      const char *m, const char *p, const char *st)
+{
+    struct legacy_pending *lp = ctx;
+    struct mig_session *s = lp->s;
+    bool committed = strcmp(action, "undone") == 0 ? !undoes || !mig_session_by_uid(s, undoes)
+                                                   : mig_session_by_uid(s, uid) != NULL;
+    const char *state = committed ? "done" : txn && strcmp(txn, "none") == 0 ? "interrupted" : "aborted";
+    if (mig_journal_set_state_uid(s->j, uid, state) != 0)
+        mig_report_warning(&s->rep, "%s", mig_journal_error(s->j));
+    if (committed)
+        lp->done++;
+    else if (strcmp(state, "interrupted") == 0) {
+        lp->interrupted++;
+        mig_report_warning(&s->rep, "%s %s.%s.%s (transaction none) was interrupted and may have partly run",
+                           action, m, p, st);
+    } else {
+        lp->aborted++;
+    }
+}
+
+/* Entries of the target's rows that the journal lacks (another machine's
+ * runs, a lost or older journal) are copied into it. */
+static int resync(struct mig_session *s)
+{
+    unsigned added = 0;
+    for (size_t i = 0; i < s->rows.n; i++) {
+        struct mig_tracked *t = s->rows.v[i];
+        int has = mig_journal_has(s->j, t->uid);
+        if (has < 0)
+            return -1;
+        if (has)
+            continue;
+        int64_t jrun = mig_journal_synced_run(s->j, &s->jt, t->run);
+        if (jrun < 0)
+            return -1;
+        struct mig_jentry e;
+        memset(&e, 0, sizeof(e));
+        snprintf(e.uid, sizeof(e.uid), "%s", t->uid);
+        e.migration = t->migration;
+        e.phase = t->phase;
+        e.step = t->step;
+        e.action = strcmp(t->status, "skipped") == 0 ? "skipped" : "applied";
+        e.txn = t->txn;
+        e.checksum = t->checksum;
+        e.down_sql = t->down;
+        e.irreversible = t->irreversible;
+        e.file = t->file;
+        e.line = t->line;
+        e.seq = t->seq;
+        if (mig_journal_add(s->j, jrun, &e, 1, "done") != 0)
+            return -1;
+        added++;
+    }
+    if (added)
+        mig_report_note(&s->rep, "the journal %s lacked %u step%s recorded in %s; copied from the target",
+                        s->o->journal, added, added == 1 ? "" : "s", s->conn->display);
+    return 0;
+}
+
+static int reconcile(struct mig_session *s)
+{
+    struct legacy_pending lp = { s, 0, 0, 0 };
+    if (mig_journal_pending(s->j, &s->jt, legacy_cb, &lp) != 0 || mig_journal_close_stale_runs(s->j, &s->jt) != 0 ||
+        resync(s) != 0) {
+        mig_report_error(&s->rep, "%s", mig_journal_error(s->j));
+        return -1;
+    }
+    if (lp.done + lp.aborted + lp.interrupted)
+        mig_report_note(&s->rep, "recovered an interrupted run: %u journal entr%s committed with the database, %u "
+                        "rolled back by it", lp.done, lp.done == 1 ? "y" : "ies", lp.aborted);
+    /* runs a killed migrun left `running` in the target */
+    if (s->has_runs) {
+        struct mig_dberr e;
+        char *sql = mig_arena_printf(&s->arena, "UPDATE %smig_runs SET outcome = 'interrupted' WHERE outcome = "
+                                     "'running'", s->conn->prefix);
+        if (s->conn->drv->exec(s->conn, sql, NULL, &e) != 0) {
+            mig_session_dberror(s, "cannot update the runs of the target", &e);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < s->rows.n; i++)
+        if (strcmp(s->rows.v[i]->status, "running") == 0)
+            mig_report_warning(&s->rep, "%s.%s.%s (run %" PRId64 ") was interrupted while it ran outside a "
+                               "transaction and may have partly run; apply runs it again, rollback undoes it",
+                               s->rows.v[i]->migration, s->rows.v[i]->phase, s->rows.v[i]->step, s->rows.v[i]->run);
+    return 0;
+}
+
+/* ---- open and close -------------------------------------------------------------------- */
+
+static int connect_target(struct mig_session *s)
+{
+    char err[1024];
+    bool usage = false;
+    struct mig_open_opts oo = { s->o->lock_wait_ms, s->o->schema, !(s->needs & (MIG_NEEDS_WRITE | MIG_WRITES_TARGET)) };
+    if (mig_connect(s->o->db_url, &oo, &s->conn, err, sizeof(err), &usage) != 0) {
+        mig_report_error(&s->rep, "%s", err);
+        return usage ? MIG_EXIT_USAGE : MIG_EXIT_REFUSED;
+    }
+    s->jt.location = s->conn->location;
+    s->jt.display = s->conn->display;
+    s->jt.dialect = s->conn->drv->name;
+    signal_conn = s->conn;
+    return 0;
+}
+
+int mig_session_open(struct mig_session *s, const struct mig_run_opts *o, unsigned needs)
+{
+    char err[1024];
+    s->o = o;
+    s->needs = needs;
+    s->rep.out = o->out;
+    s->rep.err = o->err;
+    s->rep.json = o->json;
+    s->rep.color = o->color;
+    s->by_key.arena = s->by_uid.arena = &s->arena;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* the journal first: one that cannot be written refuses the run before
+     * the database is even opened */
+    if ((needs & (MIG_NEEDS_WRITE | MIG_READS_JOURNAL))) {
+        int rc = mig_journal_open(o->journal, !(needs & MIG_NEEDS_WRITE), &s->j, err, sizeof(err));
+        if (rc < 0) {
+            mig_report_error(&s->rep, "%s", err);
+            return MIG_EXIT_REFUSED;
+        }
+    }
+    int rc = connect_target(s);
+    if (rc != 0)
+        return rc;
+    if ((needs & MIG_NEEDS_WRITE) && take_lock(s) != 0)
+        return MIG_EXIT_REFUSED;
+    if (mig_session_load(s) != 0)
+        return MIG_EXIT_REFUSED;
+    if ((needs & MIG_NEEDS_WRITE) && reconcile(s) != 0)
+        return MIG_EXIT_REFUSED;
+    return 0;
+}
+
+int mig_session_reconnect(struct mig_session *s)
+{
+    MIG_FAULT_RECONNECT();
+    signal_conn = NULL;
+    struct mig_conn *old = s->conn;
+    s->conn = NULL;
+    s->locked = false;
+    int rc = connect_target(s);
+    if (rc != 0) {
+        s->conn = old;
+        signal_conn = old;
+        return -1;
+    }
+    mig_disconnect(old);
+    if (take_lock(s) != 0 || mig_session_load(s) != 0)
+        return -1;
+    return 0;
+}
+
+void mig_session_close(struct mig_session *s)
+{
+    signal_conn = NULL;
+    mig_report_flush(&s->rep);
+    if (s->conn && s->locked)
+        s->conn->drv->unlock(s->conn);
+    mig_disconnect(s->conn);
+    s->conn = NULL;
+    mig_journal_close(s->j);
+    s->j = NULL;
+    mig_arena_free(&s->arena);
+}

@@ -1,0 +1,75 @@
+/* session.h — what a migrun command works in: the connection (through the
+ * driver registry), the runner lock, the journal (opened only by commands
+ * that write, or read-only by log), the target's tracking rows, the
+ * reconciliation of the journal with the target, signals, and one
+ * teardown. Everything is owned by the session's arena and freed by
+ * mig_session_close. */
+#ifndef MIG_SESSION_H
+#define MIG_SESSION_H
+#include <signal.h>
+#include "driver.h"
+#include "journal.h"
+#include "lib/arena.h"
+#include "lib/strmap.h"
+#include "report.h"
+#include "run.h"
+
+/* One row of the target's mig_applied: a step applied, skipped, or in
+ * progress (`running`: outside a transaction, started and not finished),
+ * with what is needed to undo it. */
+struct mig_tracked {
+    char *migration, *phase, *step, *status, *checksum, *uid, *applied_at;
+    char *down, *irreversible, *txn, *file;
+    int64_t seq, run, line, timeout_ms, lock_timeout_ms, retry, retry_every_ms;
+    bool legacy;            /* recorded by an older migrun: no undo information in the target */
+};
+
+struct mig_session {
+    const struct mig_run_opts *o;
+    unsigned needs;
+    struct mig_report rep;
+    struct mig_conn *conn;
+    struct mig_journal *j;          /* NULL: none (read-only commands, or log without one) */
+    struct mig_arena arena;
+    bool locked, has_table, has_runs, legacy_table;
+    char target_id[40];             /* "" before the target has one */
+    struct mig_jtarget jt;
+    MIG_VEC(struct mig_tracked *) rows;     /* in order of application (seq) */
+    struct mig_strmap by_key, by_uid;
+    int64_t max_seq, last_run;
+};
+
+/* Connects, and for writers: journal first (a bad journal refuses before
+ * the target is touched), lock, tracking rows, reconciliation. Returns an
+ * exit code (0 on success). */
+int mig_session_open(struct mig_session *s, const struct mig_run_opts *o, unsigned needs);
+void mig_session_close(struct mig_session *s);
+/* (Re-)reads the tracking rows. 0 or -1 (reported). */
+int mig_session_load(struct mig_session *s);
+/* After a lost connection: a new connection, the lock again, the tracking
+ * rows again. 0 or -1 (reported). */
+int mig_session_reconnect(struct mig_session *s);
+struct mig_tracked *mig_session_find(struct mig_session *s, const char *m, const char *p, const char *st);
+struct mig_tracked *mig_session_by_uid(struct mig_session *s, const char *uid);
+/* Adds a row the protocol just committed (or forgets one it undid). */
+void mig_session_track(struct mig_session *s, struct mig_tracked *t);
+void mig_session_untrack(struct mig_session *s, struct mig_tracked *t);
+/* The text of s as a SQL literal of the target (arena-owned); NULL → NULL. */
+const char *mig_session_lit(struct mig_session *s, const char *text);
+/* tmpl with its first two %s replaced by a and b (arena-owned). */
+const char *mig_session_fill(struct mig_session *s, const char *tmpl, const char *a, const char *b);
+/* "prefix" + name: a tracking table's qualified name (arena-owned). */
+const char *mig_session_table(struct mig_session *s, const char *name);
+/* Reports a database error: what: message (SQLSTATE …). */
+void mig_session_dberror(struct mig_session *s, const char *what, const struct mig_dberr *e);
+
+/* Signals: SIGINT and SIGTERM cancel the running statement and are
+ * counted; the runner checks the count between operations. */
+extern volatile sig_atomic_t mig_signals, mig_last_signal;
+const char *mig_signal_name(int sig);
+
+/* The monotonic clock in ms, and a sleep that a signal cuts short. */
+int64_t mig_now_ms(void);
+void mig_sleep_ms(int64_t ms);
+
+#endif

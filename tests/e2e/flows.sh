@@ -1,0 +1,491 @@
+#!/usr/bin/env bash
+# flows.sh — the deployment flows of issue 10 (§4 c–l) end to end: a lost
+# journal, two journals, batch steps, rollback without the journal, a step
+# that ran but could not be recorded, rollback after a failed run, timeouts
+# during undo, SIGINT/SIGTERM, one large phase, read-only commands. Each case
+# checks the database afterwards. flows-sqlite.sh and flows-postgres.sh run
+# it; cases named f_* run on both dialects, fpg_* on PostgreSQL only, fsq_*
+# on SQLite only. (Flows a and b need the fault-injection build: reconnect.sh.)
+. "$(dirname "$0")/lib.sh"
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# the rows of t as id:v lines
+t_rows() { q "SELECT id || ':' || v FROM t ORDER BY id"; }
+
+# tracked — how many rows the tracking table holds (0 when it does not exist)
+tracked() {
+    if [ "$(has_table mig_applied)" = 1 ]; then q "SELECT count(*) FROM mig_applied"; else echo 0; fi
+}
+
+# start_bg OUTFILE COMMAND... — runs a command in the background with SIGINT
+# and SIGTERM at their defaults (a non-interactive shell starts background
+# jobs with SIGINT ignored); its pid in $BG
+start_bg() {
+    local out=$1
+    shift
+    env --default-signal=INT,TERM "$@" >"$out" 2>&1 &
+    BG=$!
+}
+
+# wait_until SECONDS COMMAND... — polls every 0.1 s
+wait_until() {
+    local limit=$(($1 * 10))
+    shift
+    local i
+    for ((i = 0; i < limit; i++)); do
+        "$@" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# table_there NAME — the table exists now (for wait_until)
+table_there() { [ "$(has_table "$1")" = 1 ]; }
+
+# PostgreSQL: no migrun session is left on the server
+no_migrun_session() {
+    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migrun'")" = 0 ]
+}
+
+# PostgreSQL: a migrun backend is sleeping in pg_sleep (a statement or a trigger)
+migrun_sleeping() {
+    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migrun' AND wait_event = 'PgSleep'")" != 0 ]
+}
+
+# PostgreSQL: a session other than migrun's holds a lock on table $1
+other_holds_lock() {
+    [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+             JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE c.relname = '$1' AND l.granted AND a.application_name = 'holder'")" != 0 ]
+}
+
+# ---- c. lost journal with params ----------------------------------------------
+
+write_archive() {
+    cat > m.mig <<'MIG'
+migration archive {
+  param t: string = "orders";
+  step make {
+    up   sql { CREATE TABLE ${t:ident} (id integer); }
+    down sql { DROP TABLE ${t:ident}; }
+  }
+}
+MIG
+    q "CREATE TABLE orders (id integer, total integer); INSERT INTO orders VALUES (1, 10), (2, 20);"
+}
+
+# lost_journal_case [SOURCES...] — apply with a param, lose the journal, roll back
+lost_journal_case() {
+    write_archive
+    local before
+    before=$(schema)
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL -p t=orders_archive_2026
+    check "the param's table made" test "$(has_table orders_archive_2026)" = 1
+    rm -rf .migrun
+    expect_exit 0 "$MIGRUN" rollback --db $URL "$@"
+    check "the table the run made is gone" test "$(has_table orders_archive_2026)" = 0
+    check "the user's orders survive with their rows" test "$(q "SELECT count(*) FROM orders")" = 2
+    check "schema as before" test "$(schema)" = "$before"
+    check "nothing tracked" test "$(tracked)" = 0
+}
+
+f_lost_journal_with_params_rollback_from_target() { lost_journal_case; }
+# the sources, where given, never change what is undone
+f_lost_journal_with_params_rollback_with_sources() { lost_journal_case m.mig; }
+# (today's main drops the user's orders here: the sources' default param)
+f_lost_journal_with_params_rollback_all_with_sources() { lost_journal_case --all m.mig; }
+
+# ---- d. two journals for one target --------------------------------------------
+
+f_two_journals_undo_in_target_order() {
+    cat > a.mig <<'MIG'
+migration a {
+  step t { up sql { CREATE TABLE t (id integer PRIMARY KEY, v integer); } down sql { DROP TABLE t; } }
+}
+MIG
+    cat > b.mig <<'MIG'
+migration b {
+  after a;
+  step t_v { up sql { CREATE INDEX t_v ON t (v); } down sql { DROP INDEX t_v; } }
+  step rows { up sql { INSERT INTO t VALUES (1, 10), (2, 20); } down sql { DELETE FROM t WHERE id IN (1, 2); } }
+}
+MIG
+    q "CREATE TABLE keep (x integer); INSERT INTO keep VALUES (5);"
+    local before
+    before=$(schema)
+    expect_exit 0 "$MIGRUN" apply a.mig --db $URL --journal laptop.db
+    expect_exit 0 "$MIGRUN" apply a.mig b.mig --db $URL --journal ci.db
+    check "both applied" test "$(q "SELECT count(*) FROM t")" = 2
+    expect_exit 0 "$MIGRUN" rollback --all --db $URL --journal laptop.db
+    check "schema exactly as at the start" test "$(schema)" = "$before"
+    check "the user's data untouched" test "$(q "SELECT x FROM keep")" = 5
+    check "nothing tracked" test "$(tracked)" = 0
+}
+
+# ---- e. batch steps ------------------------------------------------------------
+
+f_batch_failure_undoes_committed_iterations() {
+    # iterations 1 and 2 commit (ids 1–4), the 3rd breaks the CHECK at id 5
+    q "CREATE TABLE t (id integer PRIMARY KEY, v integer NOT NULL, CHECK (id < 5 OR v < 10));
+       INSERT INTO t VALUES (1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0);"
+    cat > m.mig <<'MIG'
+migration bump {
+  phase fill {
+    transaction step;
+    step chunks {
+      batch max 100;
+      up   sql { UPDATE t SET v = v + 10 WHERE id IN (SELECT id FROM t WHERE v < 10 ORDER BY id LIMIT 2); }
+      down sql { UPDATE t SET v = v - 10 WHERE v >= 10; }
+    }
+  }
+}
+MIG
+    local before
+    before=$(t_rows)
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    check "does not claim nothing was committed" sh -c '! printf "%s\n" "$1" | grep -q "nothing of.*was committed"' _ "$OUT"
+    check "the rows exactly as before (the batch's down ran)" test "$(t_rows)" = "$before"
+    check "nothing tracked" test "$(tracked)" = 0
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "and rollback finds nothing more to undo" test "$(t_rows)" = "$before"
+}
+
+fpg_batch_kill_9_then_rollback_runs_its_down() {
+    # iteration 2 sleeps in a trigger at row 3, after iteration 1 committed
+    q "CREATE TABLE t (id integer PRIMARY KEY, v integer NOT NULL);
+       INSERT INTO t SELECT i, 0 FROM generate_series(1, 6) i;
+       CREATE FUNCTION slow_at_3() RETURNS trigger LANGUAGE plpgsql AS \$\$
+       BEGIN IF NEW.id = 3 AND NEW.v >= 10 THEN PERFORM pg_sleep(30); END IF; RETURN NEW; END \$\$;
+       CREATE TRIGGER slow_at_3 BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION slow_at_3();"
+    cat > m.mig <<'MIG'
+migration bump {
+  phase fill {
+    transaction step;
+    step chunks {
+      batch max 100;
+      up   sql { UPDATE t SET v = v + 10 WHERE id IN (SELECT id FROM t WHERE v < 10 ORDER BY id LIMIT 2); }
+      down sql { UPDATE t SET v = v - 10 WHERE v >= 10; }
+    }
+  }
+}
+MIG
+    local before
+    before=$(t_rows)
+    start_bg run1.out "$MIGRUN" apply m.mig --db $URL
+    local pid=$BG
+    if ! wait_until 20 migrun_sleeping; then
+        echo "    the batch never reached its 2nd iteration"
+        touch "$CASE_DIR/.failed"
+    fi
+    check "iteration 1 committed before the kill" test "$(q "SELECT count(*) FROM t WHERE v >= 10")" = 2
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    # the server notices the dead client (here at once)
+    q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'migrun'" >/dev/null
+    wait_until 10 no_migrun_session
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "not 'nothing to roll back'" not_contains "nothing to roll back"
+    check "names the run" contains "rolling back run 1"
+    check "the batch's down restored the rows" test "$(t_rows)" = "$before"
+    check "nothing tracked" test "$(tracked)" = 0
+}
+
+# ---- f. rollback without the journal keeps the order inside a phase -------------
+
+write_z_then_a() {
+    cat > m.mig <<'MIG'
+migration za {
+  phase one {
+    step z_table { up sql { CREATE TABLE z (id integer, v integer); } down sql { DROP TABLE z; } }
+    step a_index { up sql { CREATE INDEX z_v ON z (v); } down sql { DROP INDEX z_v; } }
+  }
+}
+MIG
+}
+
+f_rollback_without_journal_keeps_step_order() {
+    write_z_then_a
+    q "CREATE TABLE keep (x integer);"
+    local before
+    before=$(schema)
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    rm -rf .migrun
+    expect_exit 0 "$MIGRUN" rollback --all --db $URL
+    check "schema as before (no sources)" test "$(schema)" = "$before"
+    check "nothing tracked" test "$(tracked)" = 0
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    rm -rf .migrun
+    expect_exit 0 "$MIGRUN" rollback --all --db $URL m.mig
+    check "schema as before (sources given)" test "$(schema)" = "$before"
+    check "nothing tracked (sources given)" test "$(tracked)" = 0
+}
+
+# ---- g. a transaction none step that ran but could not be recorded ------------
+
+f_unrecorded_none_step_exits_4() {
+    cat > first.mig <<'MIG'
+migration first {
+  step s { up sql { CREATE TABLE s (x integer); } down sql { DROP TABLE s; } }
+}
+MIG
+    cat > second.mig <<'MIG'
+migration second {
+  after first;
+  phase online {
+    transaction none;
+    step make_n { up sql { CREATE TABLE n (x integer); } down sql { DROP TABLE n; } }
+  }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply first.mig --db $URL
+    check "the tracking table exists" test "$(has_table mig_applied)" = 1
+    if [ "$DIALECT" = postgres ]; then
+        q "CREATE FUNCTION mig_block() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RAISE EXCEPTION 'blocked'; END \$\$;
+           CREATE TRIGGER mig_block BEFORE UPDATE ON mig_applied FOR EACH ROW EXECUTE FUNCTION mig_block();"
+    else
+        q "CREATE TRIGGER mig_block BEFORE UPDATE ON mig_applied BEGIN SELECT RAISE(ABORT, 'blocked'); END;"
+    fi
+    expect_exit 4 "$MIGRUN" apply first.mig second.mig --db $URL
+    check "never claims the database is as before" not_contains "as before"
+    check "the step ran: n exists" test "$(has_table n)" = 1
+    check "the first migration stays" test "$(has_table s)" = 1
+}
+
+# ---- h. rollback after a failed run; --run; --to MIGRATION.PHASE ----------------
+
+f_rollback_after_failed_run_names_it() {
+    cat > one.mig <<'MIG'
+migration one {
+  step t1 { up sql { CREATE TABLE t1 (x integer); } down sql { DROP TABLE t1; } }
+}
+MIG
+    cat > two.mig <<'MIG'
+migration two {
+  after one;
+  phase first { step t2 { up sql { CREATE TABLE t2 (x integer); } down sql { DROP TABLE t2; } } }
+  phase second {
+    step t3 { up sql { CREATE TABLE t3 (x integer); } down sql { DROP TABLE t3; } }
+    assert false else "the second phase fails";
+  }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply one.mig --db $URL
+    expect_exit 1 "$MIGRUN" apply one.mig two.mig --db $URL
+    check "run 2 undone automatically" test "$(has_table t2)$(has_table t3)" = 00
+    check "t1 there" test "$(has_table t1)" = 1
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "says nothing to roll back, naming run 2" \
+        sh -c 'printf "%s\n" "$1" | grep "nothing to roll back" | grep -q "run 2"' _ "$OUT"
+    check "run 1 left alone" test "$(has_table t1)" = 1
+    check "run 1 still tracked" test "$(tracked)" = 1
+    expect_exit 0 "$MIGRUN" rollback --run 1 --db $URL
+    check "names run 1 before acting" contains "rolling back run 1"
+    check "--run 1 undid t1" test "$(has_table t1)" = 0
+    check "nothing tracked" test "$(tracked)" = 0
+}
+
+f_rollback_to_migration_phase() {
+    cat > m.mig <<'MIG'
+migration m {
+  phase p1 { step s { up sql { CREATE TABLE p1 (x integer); } down sql { DROP TABLE p1; } } }
+  phase p2 { step s { up sql { CREATE TABLE p2 (x integer); } down sql { DROP TABLE p2; } } }
+  phase p3 { step s { up sql { CREATE TABLE p3 (x integer); } down sql { DROP TABLE p3; } } }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    expect_exit 0 "$MIGRUN" rollback --to m.p1 --db $URL
+    check "p1 kept, p2 and p3 undone" test "$(has_table p1)$(has_table p2)$(has_table p3)" = 100
+    check "p1 still tracked" test "$(q "SELECT count(*) FROM mig_applied WHERE phase = 'p1'")" = 1
+    check "only p1 tracked" test "$(tracked)" = 1
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "apply completes it again" test "$(has_table p1)$(has_table p2)$(has_table p3)" = 111
+}
+
+# ---- i. timeouts during undo (PostgreSQL) ----------------------------------------
+
+fpg_rollback_obeys_lock_timeout() {
+    cat > m.mig <<'MIG'
+migration busy {
+  phase make {
+    lock_timeout 300ms;
+    step t { up sql { CREATE TABLE t (a integer); } down sql { DROP TABLE t; } }
+  }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    PGAPPNAME=holder psql -X -q -d "$PGDB" -c "BEGIN; LOCK TABLE t IN ACCESS SHARE MODE; SELECT pg_sleep(10); COMMIT;" >/dev/null 2>&1 &
+    local holder=$!
+    wait_until 10 other_holds_lock t || { echo "    the holder never took its lock"; touch "$CASE_DIR/.failed"; }
+    local t0 t1
+    t0=$(now_ms)
+    expect_exit 1 "$MIGRUN" rollback --db $URL
+    t1=$(now_ms)
+    check "returned within 5 s ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 5000
+    check "mentions the lock timeout" sh -c 'printf "%s\n" "$1" | grep -qiE "lock.timeout"' _ "$OUT"
+    check "nothing undone: t exists" test "$(has_table t)" = 1
+    check "still tracked" test "$(tracked)" = 1
+    kill "$holder" 2>/dev/null
+    wait "$holder" 2>/dev/null
+}
+
+fpg_automatic_undo_obeys_lock_timeout() {
+    cat > m.mig <<'MIG'
+migration busy {
+  phase p1 {
+    lock_timeout 300ms;
+    step t { up sql { CREATE TABLE t (a integer); } down sql { DROP TABLE t; } }
+  }
+  phase p2 {
+    step nap { up sql { SELECT pg_sleep(3); } down sql { SELECT 1; } }
+    assert false else "p2 fails";
+  }
+}
+MIG
+    local t0 t1 holder rc
+    t0=$(now_ms)
+    start_bg run.out "$MIGRUN" apply m.mig --db $URL
+    local pid=$BG
+    wait_until 20 migrun_sleeping || { echo "    p2 never started its sleep"; touch "$CASE_DIR/.failed"; }
+    PGAPPNAME=holder psql -X -q -d "$PGDB" -c "BEGIN; LOCK TABLE t IN ACCESS SHARE MODE; SELECT pg_sleep(15); COMMIT;" >/dev/null 2>&1 &
+    holder=$!
+    wait_until 10 other_holds_lock t || { echo "    the holder never took its lock"; touch "$CASE_DIR/.failed"; }
+    wait "$pid"
+    rc=$?
+    t1=$(now_ms)
+    OUT=$(cat run.out)
+    check "exit 4 (got $rc)" test "$rc" = 4
+    check "within a few seconds, not after the holder ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 9000
+    check "t stays (its down timed out)" test "$(has_table t)" = 1
+    check "says so" sh -c 'printf "%s\n" "$1" | grep -qiE "lock.timeout"' _ "$OUT"
+    kill "$holder" 2>/dev/null
+    wait "$holder" 2>/dev/null
+}
+
+# ---- j. SIGINT / SIGTERM ---------------------------------------------------------
+
+write_long_second_phase() {
+    local long
+    if [ "$DIALECT" = postgres ]; then
+        long='SELECT pg_sleep(30);'
+    else
+        long='WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c;'
+    fi
+    cat > m.mig <<MIG
+migration long {
+  phase one { step a { up sql { CREATE TABLE a (x integer); } down sql { DROP TABLE a; } } }
+  phase two { step slow { up sql { $long } down sql { SELECT 1; } } }
+}
+MIG
+}
+
+interrupt_case() {
+    local sig=$1
+    write_long_second_phase
+    start_bg run.out "$MIGRUN" apply m.mig --db $URL
+    local pid=$BG
+    if [ "$DIALECT" = postgres ]; then
+        wait_until 20 migrun_sleeping || { echo "    phase two never started"; touch "$CASE_DIR/.failed"; }
+    else
+        wait_until 20 table_there a || { echo "    phase one never committed"; touch "$CASE_DIR/.failed"; }
+        sleep 0.5
+    fi
+    local t0 t1 rc
+    t0=$(now_ms)
+    kill -"$sig" "$pid"
+    # at most 10 s, then make sure it does not outlive the case
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { echo "    migrun still running 10 s after SIG$sig"; kill -9 "$pid"; }
+    wait "$pid"
+    rc=$?
+    t1=$(now_ms)
+    OUT=$(cat run.out)
+    check "exit 1 (got $rc)" test "$rc" = 1
+    check "within 5 s ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 5000
+    check "says it was interrupted" grep -qiE "interrupted|SIG$sig" run.out
+    check "phase one undone" test "$(has_table a)" = 0
+    check "nothing tracked" test "$(tracked)" = 0
+    local outcome
+    outcome=$(sqlite3 .migrun/journal.db "SELECT outcome FROM runs ORDER BY id DESC LIMIT 1" 2>/dev/null)
+    check "the journal's run has an outcome ($outcome), not running" test -n "$outcome" -a "$outcome" != running
+}
+
+f_sigint_undoes_and_exits_1() { interrupt_case INT; }
+f_sigterm_undoes_and_exits_1() { interrupt_case TERM; }
+
+# ---- k. rolling back one large phase (SQLite) ------------------------------------
+
+fsq_rollback_of_a_large_phase_is_linear() {
+    local n=5000 i
+    q "CREATE TABLE t (id integer PRIMARY KEY);"
+    {
+        echo 'migration big {'
+        echo '  phase fill {'
+        for ((i = 1; i <= n; i++)); do
+            echo "    step s$i { up sql { INSERT INTO t VALUES ($i); } down sql { DELETE FROM t WHERE id = $i; } }"
+        done
+        echo '  }'
+        echo '}'
+    } > m.mig
+    local t0 t1 t2 apply_ms rb_ms
+    t0=$(now_ms)
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    t1=$(now_ms)
+    check "all rows" test "$(q "SELECT count(*) FROM t")" = $n
+    local timev=()
+    [ -x /usr/bin/time ] && timev=(/usr/bin/time -f 'maxrss %M' -o rss.txt)
+    expect_exit 0 "${timev[@]}" "$MIGRUN" rollback --all --db $URL
+    t2=$(now_ms)
+    apply_ms=$((t1 - t0)) rb_ms=$((t2 - t1))
+    echo "    apply of $n steps: $apply_ms ms; rollback --all: $rb_ms ms$([ -f rss.txt ] && echo ", $(cat rss.txt) KiB")"
+    check "rollback within 20 s" test "$rb_ms" -lt 20000
+    # 5,000 steps roll back in about 4 s when undo is quadratic, well under 1 s when linear
+    check "rollback not much slower than apply (linear, not quadratic)" test "$rb_ms" -lt $((4 * apply_ms + 1000))
+    [ -f rss.txt ] && check "rollback within 256 MiB" test "$(sed -n 's/^maxrss //p' rss.txt)" -lt 262144
+    check "t is empty" test "$(q "SELECT count(*) FROM t")" = 0
+    check "nothing tracked" test "$(tracked)" = 0
+}
+
+# ---- l. read-only commands write nothing ----------------------------------------
+
+f_plan_and_status_write_nothing() {
+    cat > m.mig <<'MIG'
+migration ro {
+  step t { up sql { CREATE TABLE t (x integer); } down sql { DROP TABLE t; } }
+}
+MIG
+    local files_before
+    files_before=$(ls -A)
+    expect_exit 0 "$MIGRUN" plan m.mig --db $URL
+    if [ "$DIALECT" = sqlite ]; then
+        check "plan prints the real target" contains "sqlite:db.sqlite"
+        check "not :memory:" not_contains ":memory:"
+    else
+        check "plan prints the real target" contains "$PGDB"
+    fi
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "no .migrun folder" test ! -e .migrun
+    check "no lock file" test ! -e db.sqlite-miglock
+    check "no new file at all" test "$(ls -A)" = "$files_before"
+    check "the database untouched (no file, no tracking table)" db_untouched
+    # after an apply: the journal's file stays as it is
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "the journal exists after apply" test -f .migrun/journal.db
+    local j_before files2 snap
+    j_before=$(stat -c '%y %s' .migrun/journal.db)
+    files2=$(ls -A . .migrun)
+    snap=$(snapshot)
+    expect_exit 0 "$MIGRUN" plan m.mig --db $URL
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "journal mtime and size unchanged" test "$(stat -c '%y %s' .migrun/journal.db)" = "$j_before"
+    check "no new files" test "$(ls -A . .migrun)" = "$files2"
+    check "the database unchanged" test "$(snapshot)" = "$snap"
+}
+
+pattern='^(f|fsq)_'
+[ "$DIALECT" = postgres ] && pattern='^(f|fpg)_'
+# FLOWS=REGEX runs only the matching cases
+for t in $(declare -F | awk '{print $3}' | grep -E "$pattern" | grep -E -- "${FLOWS:-.}"); do
+    run_case "$t"
+done
+finish
