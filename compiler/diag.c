@@ -72,12 +72,17 @@ static size_t skip_chars(const char *t, size_t from, size_t end, size_t n)
     return i;
 }
 
-static size_t count_chars(const char *t, size_t from, size_t end)
+/* The byte offset n characters before from, at least begin. */
+static size_t back_chars(const char *t, size_t begin, size_t from, size_t n)
 {
-    size_t n = 0;
-    for (size_t i = from; i < end; i++)
-        n += ((unsigned char)t[i] & 0xC0) != 0x80;
-    return n;
+    size_t i = from;
+    while (i > begin && n > 0) {
+        i--;
+        while (i > begin && ((unsigned char)t[i] & 0xC0) == 0x80)
+            i--;
+        n--;
+    }
+    return i;
 }
 
 static void print_caret(FILE *out, struct mig_source *s, const struct mig_diag *x, bool color)
@@ -86,17 +91,12 @@ static void print_caret(FILE *out, struct mig_source *s, const struct mig_diag *
     mig_source_line(s, x->start, &ls, &ll);
     const char *t = s->text;
     size_t le = ls + ll, at = x->start < le ? x->start : le;
-    size_t wb = ls, we = le;    /* the window shown, in bytes */
+    size_t wb = ls, we = le;    /* the window shown, in bytes; found in O(window) */
     if (ll > CARET_WINDOW) {
-        size_t total = count_chars(t, ls, le);
-        if (total > CARET_WINDOW) {
-            size_t col = count_chars(t, ls, at);
-            size_t first = col > CARET_LEAD ? col - CARET_LEAD : 0;
-            if (first + CARET_WINDOW > total)
-                first = total - CARET_WINDOW;
-            wb = skip_chars(t, ls, le, first);
-            we = skip_chars(t, wb, le, CARET_WINDOW);
-        }
+        wb = back_chars(t, ls, at, CARET_LEAD);
+        we = skip_chars(t, wb, le, CARET_WINDOW);
+        if (we == le)   /* near the end: a whole window that ends with the line */
+            wb = back_chars(t, ls, le, CARET_WINDOW);
     }
     if (wb > ls)
         fputs("\xe2\x80\xa6", out);   /* … */
@@ -124,8 +124,15 @@ static void print_caret(FILE *out, struct mig_source *s, const struct mig_diag *
     fputc('\n', out);
 }
 
-void mig_diags_print_text(struct mig_diags *d, FILE *out, bool color)
+void mig_diags_print_text(struct mig_diags *d, FILE *to, bool color)
 {
+    /* each diagnostic is composed in memory and written at once: stderr is
+     * unbuffered, and a byte per write(2) made thousands of them slow */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    if (!out)
+        out = to;
     for (size_t i = 0; i < d->v.n; i++) {
         const struct mig_diag *x = &d->v.v[i];
         struct mig_source *s = x->file == UINT32_MAX ? NULL : mig_source_get(d->sources, x->file);
@@ -144,6 +151,15 @@ void mig_diags_print_text(struct mig_diags *d, FILE *out, bool color)
             fprintf(out, "%s: %s [%s]\n", sev, x->msg, x->rule);
         if (s)
             print_caret(out, s, x, color);
+        if (out != to) {
+            fflush(out);
+            fwrite(buf, 1, len, to);
+            rewind(out);
+        }
+    }
+    if (out != to) {
+        fclose(out);
+        free(buf);
     }
 }
 

@@ -312,7 +312,10 @@ static void format_tokens(struct fmt *f)
                 continue;
             }
             newline(f);
-            if (starts_block(f, i) && (i == 0 || f->t[i].nl_before >= 1))
+            /* the blank line before a block goes above its whole comment,
+             * not between the comment's lines */
+            bool attached = i > 0 && f->t[i - 1].kind == F_COMMENT && t->nl_before < 2;
+            if (!attached && starts_block(f, i) && (i == 0 || f->t[i].nl_before >= 1))
                 blank_line(f);
             else if (t->nl_before >= 2)
                 blank_line(f);

@@ -1,30 +1,128 @@
 /* rules.c — structural rules of migrations: every step has its rollback
  * pair, SQL exists for every targeted dialect, batches run outside phase
- * transactions, `transaction none` steps hold one statement; and fn
- * recursion. */
+ * transactions, bodies in a transaction leave its control to mig,
+ * `transaction none` steps hold one statement; and fn recursion. */
 #include "compiler.h"
 #include <string.h>
+#include <strings.h>
+
+/* The tokenizer rules of a variant: SQLite's for `sql sqlite`, else
+ * PostgreSQL's (as its body's end was found). */
+static enum mig_sqlrules rules_of(const struct mig_sql *q)
+{
+    return q->dialect == MIG_D_SQLITE ? MIG_SQL_SQLITE : MIG_SQL_POSTGRES;
+}
+
+static bool word_is(const struct mig_sql *q, const struct mig_sqltoken *t, const char *w)
+{
+    size_t n = strlen(w);
+    return t->kind == SQLT_WORD && t->end - t->start == n && strncasecmp(q->text + t->start, w, n) == 0;
+}
+
+static bool punct_is(const struct mig_sql *q, const struct mig_sqltoken *t, char ch)
+{
+    return t->kind == SQLT_PUNCT && t->end - t->start == 1 && q->text[t->start] == ch;
+}
+
+/* One top-level statement of a SQL text: its first two code tokens (kind
+ * SQLT_EOF when missing). */
+struct statement {
+    struct mig_sqltoken first, second;
+};
+
+/* Reads the statement starting at *pos and moves *pos past its ';'.
+ * Returns false at the end of the text. A ';' ends a statement except
+ * inside parentheses and inside the BEGIN … END block of a CREATE statement
+ * (SQLite's CREATE TRIGGER … BEGIN …; …; END, PostgreSQL's BEGIN ATOMIC
+ * function bodies), where CASE … END nests. Dollar quotes, literals and
+ * comments are single tokens, so nothing inside them counts. */
+static bool next_statement(const struct mig_sql *q, size_t *pos, struct statement *st)
+{
+    enum mig_sqlrules rules = rules_of(q);
+    memset(st, 0, sizeof(*st));
+    st->first.kind = st->second.kind = SQLT_EOF;
+    size_t ncode = 0;
+    int parens = 0, block = 0;
+    struct mig_sqltoken t;
+    for (;; *pos = t.end) {
+        mig_sql_next_in(rules, q->text, *pos, q->len, &t);
+        if (t.kind == SQLT_EOF || t.kind == SQLT_UNTERMINATED) {
+            *pos = q->len;
+            return ncode > 0;
+        }
+        if (t.kind == SQLT_SEMI && parens <= 0 && block <= 0) {
+            *pos = t.end;
+            if (ncode > 0)
+                return true;
+            continue;       /* an empty statement */
+        }
+        if (!mig_sqltok_is_code(t.kind))
+            continue;
+        if (ncode == 0)
+            st->first = t;
+        else if (ncode == 1)
+            st->second = t;
+        ncode++;
+        if (punct_is(q, &t, '('))
+            parens++;
+        else if (punct_is(q, &t, ')'))
+            parens--;
+        else if (ncode > 1 && word_is(q, &st->first, "CREATE") && parens <= 0) {
+            if (word_is(q, &t, "BEGIN") || (block > 0 && word_is(q, &t, "CASE")))
+                block++;
+            else if (block > 0 && word_is(q, &t, "END"))
+                block--;
+        }
+    }
+}
 
 /* Number of statements in a SQL text; *second gets the offset of the
  * second statement's first token. */
 static unsigned count_statements(const struct mig_sql *q, size_t *second)
 {
     unsigned n = 0;
-    int in_stmt = 0;
-    struct mig_sqltoken t;
-    for (size_t pos = 0;; pos = t.end) {
-        mig_sql_next(q->text, pos, q->len, &t);
-        if (t.kind == SQLT_EOF || t.kind == SQLT_UNTERMINATED)
-            break;
-        if (t.kind == SQLT_SEMI) {
-            in_stmt = 0;
-        } else if (mig_sqltok_is_code(t.kind) && !in_stmt) {
-            in_stmt = 1;
-            if (++n == 2)
-                *second = t.start;
+    struct statement st;
+    for (size_t pos = 0; next_statement(q, &pos, &st);)
+        if (++n == 2)
+            *second = st.first.start;
+    return n;
+}
+
+/* Transaction control at the top level of a body that runs inside mig's
+ * transaction would end it (COMMIT: the step's work commits without its
+ * record; ROLLBACK: the steps before it vanish while mig carries on). */
+static void check_transaction_control(struct mig_program *p, const struct mig_phase *ph,
+                                      const struct mig_step *stp, const struct mig_sql *first, const char *what)
+{
+    static const char *const words[] = { "BEGIN", "COMMIT", "ROLLBACK", "END", "ABORT", "SAVEPOINT", "RELEASE",
+                                         NULL };
+    for (const struct mig_sql *q = first; q; q = q->next) {
+        if (!q->text)
+            continue;
+        struct statement st;
+        for (size_t pos = 0; next_statement(q, &pos, &st);) {
+            const char *hit = NULL;
+            uint32_t end = (uint32_t)st.first.end;
+            for (size_t k = 0; words[k] && !hit; k++)
+                if (word_is(q, &st.first, words[k]))
+                    hit = words[k];
+            if (!hit && (word_is(q, &st.first, "START") || word_is(q, &st.first, "PREPARE")) &&
+                word_is(q, &st.second, "TRANSACTION")) {
+                hit = word_is(q, &st.first, "START") ? "START TRANSACTION" : "PREPARE TRANSACTION";
+                end = (uint32_t)st.second.end;
+            }
+            if (!hit)
+                continue;
+            struct mig_span at = { q->text_file, q->text_off + (uint32_t)st.first.start, q->text_off + end };
+            MIG_DIAG_AT(p, MIG_ERROR, at, "transaction-control",
+                        "%s in the %s of step '%s': mig owns the transaction that phase '%s' runs in (%s), "
+                        "where the step's work commits together with its undo record; remove it, or, if the "
+                        "step really must control transactions itself, put it in a phase with "
+                        "'transaction none'",
+                        hit, what, stp->name, ph->name,
+                        ph->txn == MIG_TXN_STEP ? "transaction step" : "transaction phase");
         }
     }
-    return n;
 }
 
 const struct mig_sql *mig_sql_variant(const struct mig_sql *q, enum mig_dialect d)
@@ -69,6 +167,11 @@ static void check_step(struct mig_program *p, struct mig_migration *m, struct mi
         MIG_DIAG_AT(p, MIG_ERROR, st->batch_span, "batch-transaction",
                     "batch step '%s' commits each iteration, so its phase '%s' must be "
                     "'transaction step' or 'transaction none'", st->name, ph->name);
+    if (ph->txn != MIG_TXN_NONE) {
+        check_transaction_control(p, ph, st, st->up, "up");
+        if (!st->down_irreversible)
+            check_transaction_control(p, ph, st, st->down, "down");
+    }
     if (ph->txn == MIG_TXN_NONE)
         for (const struct mig_sql *q = st->up; q; q = q->next) {
             size_t second = 0;

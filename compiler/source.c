@@ -143,10 +143,22 @@ void mig_source_linecol(struct mig_source *s, size_t off, unsigned *line, unsign
     *line = (unsigned)li + 1;
     if (!col)
         return;     /* the column costs a walk of the line: only when asked */
+    /* diagnostics are printed in order: go on from the last column asked
+     * on this line, so that thousands of them on one long line cost one
+     * walk of it, not one each */
+    size_t from = s->lines[li];
     unsigned c = 1;
-    for (size_t i = s->lines[li]; i < off; i++)
+    if (s->col_cached && s->col_line == li && s->col_off <= off) {
+        from = s->col_off;
+        c = s->col_val;
+    }
+    for (size_t i = from; i < off; i++)
         if (((unsigned char)s->text[i] & 0xC0) != 0x80)
             c++;
+    s->col_cached = true;
+    s->col_line = li;
+    s->col_off = off;
+    s->col_val = c;
     *col = c;
 }
 
@@ -155,9 +167,7 @@ void mig_source_line(struct mig_source *s, size_t off, size_t *start, size_t *le
     if (off > s->len)
         off = s->len;
     size_t li = line_index(s, off);
-    size_t b = s->lines[li], e = b;
-    while (e < s->len && s->text[e] != '\n')
-        e++;
+    size_t b = s->lines[li], e = li + 1 < s->nlines ? s->lines[li + 1] - 1 : s->len;
     if (e > b && s->text[e - 1] == '\r')
         e--;
     *start = b;

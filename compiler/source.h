@@ -17,6 +17,9 @@ struct mig_source {
     size_t nlines;
     struct mig_arena *arena;   /* borrowed: where lines live */
     bool bad;           /* refused (a NUL byte, not UTF-8): already reported */
+    bool col_cached;    /* the last column computed: col_val at col_off, on line col_line */
+    size_t col_line, col_off;
+    unsigned col_val;
 };
 
 struct mig_sources {

@@ -447,7 +447,7 @@ struct offsets {
 };
 
 static void check_quoted_interps(struct tctx *c, const struct mig_sql *q, const struct mig_sqltoken *t,
-                                 bool second_rules, struct offsets *reported)
+                                 bool pg_too, struct offsets *reported)
 {
     const char *s = q->text;
     size_t from = t->start, to = t->end;
@@ -486,19 +486,24 @@ static void check_quoted_interps(struct tctx *c, const struct mig_sql *q, const 
         else if (ident)
             MIG_DIAG_AT(c->p, MIG_ERROR, at, "quoted-interpolation",
                         "%s inside the SQLite quoted identifier %s is not an interpolation, and a value "
-                        "quoted by hand is open to injection (a ']' or '`' in it ends the name): write "
+                        "quoted by hand is open to injection (a '%c' in it ends the name): write "
                         "${%s:ident} in place of the whole quoted name (it quotes the value as an "
-                        "identifier)%s", written, open == '[' ? "[…]" : "`…`", name,
-                        second_rules && open == '['
+                        "identifier)%s", written, open == '[' ? "[…]" : "`…`", open == '[' ? ']' : '`', name,
+                        pg_too && open == '['
                             ? "; if '[' is a PostgreSQL subscript here, put this SQL in a 'sql postgres' "
-                              "variant: on SQLite, where this SQL may run, '[' always quotes a name"
+                              "variant: on SQLite, where this SQL may run too, '[' always quotes a name"
                             : "");
+        else if (t->kind == SQLT_DOLLAR)
+            MIG_DIAG_AT(c->p, MIG_ERROR, at, "quoted-interpolation",
+                        "%s inside a dollar-quoted string is not an interpolation: it would stay the text "
+                        "'%s'; pass the value from outside the quotes (in a function body: SELECT "
+                        "set_config('mig.%s', ${%s}::text, true); before it, current_setting('mig.%s') "
+                        "inside)", written, written, name, name, name);
         else
             MIG_DIAG_AT(c->p, MIG_ERROR, at, "quoted-interpolation",
-                        "%s inside a %s is not an interpolation: it would stay the text '%s'; write ${%s} "
-                        "outside the quotes (for example 'a' || ${%s} || 'b'), which quotes the value as a "
-                        "literal", written, t->kind == SQLT_DOLLAR ? "dollar-quoted string" : "string literal",
-                        written, name, name);
+                        "%s inside a string literal is not an interpolation: it would stay the text '%s'; "
+                        "write ${%s} outside the quotes (for example 'a' || ${%s} || 'b'), which quotes the "
+                        "value as a literal", written, written, name, name);
     }
 }
 
@@ -535,7 +540,7 @@ static void check_sql(struct tctx *c, struct mig_sql *first, const char *what)
                 if (t.kind == SQLT_EOF || t.kind == SQLT_UNTERMINATED)
                     break;
                 if (t.kind == SQLT_QIDENT && q->text[t.start] != '"')
-                    check_quoted_interps(c, q, &t, true, &reported);
+                    check_quoted_interps(c, q, &t, (rules & RULES_PG) != 0, &reported);
             }
         }
         struct mig_sqltoken t;

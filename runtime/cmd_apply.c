@@ -155,7 +155,8 @@ static void progress(void *ctx, int64_t iter, int64_t n, int64_t total)
 {
     struct apply *a = ctx;
     char text[160];
-    snprintf(text, sizeof(text), "    batch %" PRId64 ": %" PRId64 " rows (%" PRId64 " so far)", iter, n, total);
+    snprintf(text, sizeof(text), "    batch %" PRId64 ": %" PRId64 " row%s (%" PRId64 " so far)", iter, n,
+             n == 1 ? "" : "s", total);
     mig_report_event(&a->c.s.rep, text, "{s:s,s:s,s:I,s:I,s:I}", "event", "batch", "step",
                      S(a, a->c.plan->steps[a->c.step].name), "iteration", (json_int_t)iter, "rows", (json_int_t)n,
                      "total", (json_int_t)total);
@@ -356,12 +357,21 @@ static int handle_failure(struct apply *a, uint32_t mi)
     bool was_open = a->p.txn_open;
     bool lost = a->proto_rc == MIG_P_UNKNOWN || (a->c.vm.has_dberr && a->c.vm.dberr.connection_lost);
     bool by_signal = mig_signals > 0;
+    /* steps reported applied in the transaction that now rolls back */
+    for (size_t i = 0; i < a->p.pending.n; i++)
+        if (strcmp(a->p.pending.v[i].status, "applied") == 0)
+            mig_report_step(&s->rep, "undone", a->p.pending.v[i].migration, a->p.pending.v[i].phase,
+                            a->p.pending.v[i].step, -1, 0, "rolled back with its transaction");
     mig_proto_abort(&a->p);
     if (!lost && a->c.phase != MIG_NONE) {
         const struct mig_pphase *ph = phase_of(a, a->c.phase);
         struct mig_dberr e;
         if (ph->txn == MIG_TXN_NONE && (ph->timeout_ms || ph->lock_timeout_ms))
             s->conn->drv->set_timeouts(s->conn, 0, 0, &e);
+    }
+    if (a->c.step != MIG_NONE) {
+        const struct mig_pstep *st = &a->c.plan->steps[a->c.step];
+        mig_report_step(&s->rep, "failed", m, S(a, a->c.plan->phases[st->phase].name), S(a, st->name), -1, 0, NULL);
     }
     mig_ctx_failure(&a->c, "");
     if (was_open && !lost)
@@ -519,6 +529,7 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
     }
     if (mig_proto_start(&a->p) != 0)
         goto out;
+    a->c.vm.conn = s->conn;     /* (a lost connection there was made again) */
     mig_report_note(&s->rep, "applying %zu migration%s to %s (run %" PRId64 ")", pending.n, pending.n == 1 ? "" : "s",
                     s->conn->display, a->p.run);
     int64_t t0 = mig_now_ms();
@@ -543,9 +554,17 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
         rc = handle_failure(a, mi);
         break;
     }
+    /* rolled_back: nothing of the run stays applied */
+    bool left = false;
+    for (size_t i = 0; i < s->rows.n && !left; i++)
+        left = s->rows.v[i]->run == a->p.run && mig_session_by_uid(s, s->rows.v[i]->uid) == s->rows.v[i];
     const char *outcome = rc == MIG_EXIT_OK ? "success" : rc == MIG_EXIT_REFUSED ? "refused"
-                        : rc == MIG_EXIT_FAILED && !o->on_error_stop ? "rolled_back" : "failed";
+                        : rc == MIG_EXIT_FAILED && !o->on_error_stop && !left ? "rolled_back" : "failed";
     mig_proto_finish(&a->p, outcome);
+    if (rc != MIG_EXIT_OK && a->p.run > 0)
+        mig_report_event(&s->rep, NULL, "{s:s,s:I,s:s,s:i,s:I,s:I}", "event", "done", "run", (json_int_t)a->p.run,
+                         "outcome", outcome, "exit", rc, "applied", (json_int_t)a->p.applied, "skipped",
+                         (json_int_t)a->p.skipped);
     if (rc == MIG_EXIT_OK) {
         char text[128];
         snprintf(text, sizeof(text), "done: %u step%s applied, %u skipped in %" PRId64 " ms", a->p.applied,

@@ -36,8 +36,13 @@ int mig_cmd_log(struct mig_plan *plan, const struct mig_run_opts *o)
         }
         goto out;
     }
+    if (!s->has_runs) {
+        mig_report_note(&s->rep, "no journal at %s on this machine, and %s records no runs", o->journal,
+                        s->conn->display);
+        goto out;
+    }
     mig_report_note(&s->rep, "no journal at %s on this machine; the runs %s records:", o->journal, s->conn->display);
-    if (s->has_runs) {
+    {
         struct mig_dberr e;
         char *sql = mig_arena_printf(&s->arena, "SELECT run, command, started_at, outcome, user_name FROM %smig_runs "
                                      "ORDER BY run", s->conn->prefix);

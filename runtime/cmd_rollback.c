@@ -104,7 +104,9 @@ static int choose_last(struct rb *r, int64_t *which, const char **why)
         }
         if (strcmp(tr->outcome, "success") != 0) {
             *why = mig_arena_printf(&s->arena, "the last run, run %" PRId64 " (apply, %s, started %s), left nothing "
-                                    "applied: it was already undone", tr->run, tr->outcome, tr->started);
+                                    "applied%s", tr->run, tr->outcome, tr->started,
+                                    strcmp(tr->outcome, "rolled_back") == 0 ? ": it failed and was already undone"
+                                    : ": it failed before anything was committed, or what it committed was undone");
             return 1;
         }
     }
@@ -124,7 +126,10 @@ static int choose_last(struct rb *r, int64_t *which, const char **why)
 static int cmp_seq_desc(const void *pa, const void *pb)
 {
     const struct mig_tracked *a = *(struct mig_tracked *const *)pa, *b = *(struct mig_tracked *const *)pb;
-    return (a->seq < b->seq) - (a->seq > b->seq);
+    if (a->seq != b->seq)
+        return (a->seq < b->seq) - (a->seq > b->seq);
+    /* rows of an older migrun (no sequence): newest applied_at first */
+    return strcmp(b->applied_at ? b->applied_at : "", a->applied_at ? a->applied_at : "");
 }
 
 int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
@@ -133,7 +138,7 @@ int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
     struct rb rr, *r = &rr;
     memset(r, 0, sizeof(*r));
     struct mig_session *s = &r->s;
-    int rc = mig_session_open(s, o, MIG_NEEDS_WRITE);
+    int rc = mig_session_open(s, o, MIG_NEEDS_WRITE | MIG_NEEDS_EXISTING);
     if (rc != 0)
         goto out;
     rc = MIG_EXIT_REFUSED;
@@ -149,6 +154,18 @@ int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
     size_t nlive = 0;
     for (size_t i = 0; i < s->rows.n; i++)
         nlive += live(s, s->rows.v[i]);
+    if (o->rollback == MIG_RB_RUN && (o->run < 1 || o->run > s->last_run)) {
+        mig_report_error(&s->rep, "--run %" PRId64 ": %s has no run %" PRId64 " (its runs: %s)", o->run,
+                         s->conn->display, o->run, s->last_run ? mig_arena_printf(&s->arena, "1 to %" PRId64,
+                         s->last_run) : "none yet");
+        rc = MIG_EXIT_USAGE;
+        goto out;
+    }
+    if (nlive == 0 && o->rollback == MIG_RB_TO) {
+        mig_report_error(&s->rep, "--to %s: %s is not applied to %s", o->to, o->to, s->conn->display);
+        rc = MIG_EXIT_USAGE;
+        goto out;
+    }
     if (nlive == 0) {
         mig_report_note(&s->rep, "nothing to roll back: %s records no applied steps", s->conn->display);
         rc = MIG_EXIT_OK;
@@ -185,12 +202,6 @@ int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
         const char *why = NULL;
         if (o->rollback == MIG_RB_RUN) {
             which = o->run;
-            if (which < 1 || which > s->last_run) {
-                mig_report_error(&s->rep, "--run %" PRId64 ": %s has no run %" PRId64 " (its runs: 1 to %" PRId64 ")",
-                                 which, s->conn->display, which, s->last_run);
-                rc = MIG_EXIT_USAGE;
-                goto out;
-            }
         } else if (choose_last(r, &which, &why) != 0) {
             mig_report_note(&s->rep, "nothing to roll back: %s", why);
             rc = MIG_EXIT_OK;
@@ -222,6 +233,11 @@ int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
                                      tr->outcome, tr->started)
                   : mig_arena_printf(&s->arena, "run %" PRId64, which);
     }
+    if (todo.n == 0) {
+        mig_report_note(&s->rep, "nothing to roll back: nothing was applied after %s", o->to);
+        rc = MIG_EXIT_OK;
+        goto out;
+    }
     if (todo.n > 1)
         qsort(todo.v, todo.n, sizeof(*todo.v), cmp_seq_desc);
     if (legacy_downs(r, &todo) != 0) {
@@ -246,19 +262,27 @@ int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
     mig_proto_init(&p, s, "rollback");
     if (mig_proto_start(&p) != 0)
         goto out;
-    mig_report_note(&s->rep, "rolling back %s on %s: %zu step%s", what, s->conn->display, todo.n,
-                    todo.n == 1 ? "" : "s");
+    size_t nskipped = 0;
+    for (size_t i = 0; i < todo.n; i++)
+        nskipped += strcmp(todo.v[i]->status, "skipped") == 0;
+    if (nskipped)
+        mig_report_note(&s->rep, "rolling back %s on %s: %zu step%s (and the records of %zu skipped)", what,
+                        s->conn->display, todo.n - nskipped, todo.n - nskipped == 1 ? "" : "s", nskipped);
+    else
+        mig_report_note(&s->rep, "rolling back %s on %s: %zu step%s", what, s->conn->display, todo.n,
+                        todo.n == 1 ? "" : "s");
     s->rep.qualified = true;
     int64_t t0 = mig_now_ms();
     size_t undone = 0;
     int urc = mig_proto_undo(&p, todo.v, todo.n, 1, &undone);
     if (urc == MIG_P_OK) {
         rc = MIG_EXIT_OK;
-        char text[128];
-        snprintf(text, sizeof(text), "done: %zu step%s rolled back in %" PRId64 " ms", undone, undone == 1 ? "" : "s",
+        char text[160];
+        size_t steps = undone - nskipped;
+        snprintf(text, sizeof(text), "done: %zu step%s rolled back in %" PRId64 " ms", steps, steps == 1 ? "" : "s",
                  mig_now_ms() - t0);
         mig_report_event(&s->rep, text, "{s:s,s:I,s:I,s:I}", "event", "done", "run", (json_int_t)p.run, "undone",
-                         (json_int_t)undone, "ms", (json_int_t)(mig_now_ms() - t0));
+                         (json_int_t)(undone - nskipped), "ms", (json_int_t)(mig_now_ms() - t0));
     } else {
         mig_report_error(&s->rep, "undoing failed: %s", p.err);
         if (undone == 0 && urc == MIG_P_FAIL) {

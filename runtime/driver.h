@@ -33,6 +33,7 @@ struct mig_open_opts {
     int64_t lock_wait_ms;   /* busy timeout (SQLite) */
     const char *schema;     /* --schema: the tracking tables' schema (PostgreSQL), or NULL */
     bool readonly;          /* plan/status/log: a missing SQLite file is an empty database, not created */
+    bool must_exist;        /* rollback: a missing SQLite file is an error, not created */
 };
 
 struct mig_driver {
@@ -87,6 +88,9 @@ struct mig_driver {
     /* A query returning a row when a table exists: %s the schema and %s the
      * table name, both as literals. */
     const char *has_table;
+    /* A query returning a row when %s (the schema, a literal) holds a
+     * mig_applied with the undo columns (not one of an older migrun). */
+    const char *has_undo_columns;
 };
 
 struct mig_conn {

@@ -483,6 +483,8 @@ const struct mig_driver mig_driver_pg = {
     .drop = pg_drop, .close = pg_close, .tracking_ddl = pg_ddl, .snapshot = pg_snapshot,
     .true_lit = "true", .false_lit = "false",
     .has_table = "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = %s",
+    .has_undo_columns = "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+                        "AND table_name = 'mig_applied' AND column_name = 'seq'",
 };
 
 static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen)
@@ -542,7 +544,7 @@ static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_co
      * search_path of the bodies), else the current schema */
     struct mig_dberr e;
     if (o && o->schema && *o->schema) {
-        char *qs = pg_quote_ident(&c->base, o->schema, strlen(o->schema));
+        char *qs = own(PQescapeIdentifier(pg, o->schema, strlen(o->schema)));
         char *set = qs ? malloc(strlen(qs) + 32) : NULL;
         if (set)
             sprintf(set, "SET search_path TO %s", qs);
@@ -563,7 +565,7 @@ static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_co
         else
             c->base.schema = strdup("public");
     }
-    char *qs = c->base.schema ? pg_quote_ident(&c->base, c->base.schema, strlen(c->base.schema)) : NULL;
+    char *qs = c->base.schema ? own(PQescapeIdentifier(pg, c->base.schema, strlen(c->base.schema))) : NULL;
     c->base.prefix = qs ? malloc(strlen(qs) + 2) : NULL;
     if (!c->base.prefix) {
         free(qs);

@@ -254,6 +254,7 @@ static int sq_commit(struct mig_conn *base, struct mig_dberr *e)
 {
     MIG_FAULT();
     struct sqlite_conn *c = (struct sqlite_conn *)base;
+    (void)MIG_FAULT_COMMIT();   /* counted; a file cannot drop its connection */
     if (simple(c, "COMMIT", e) != 0)
         return -1;
     end_txn(c);
@@ -442,6 +443,7 @@ const struct mig_driver mig_driver_sqlite = {
     .drop = sq_drop, .close = sq_close, .tracking_ddl = sq_ddl, .snapshot = sq_snapshot,
     .true_lit = "1", .false_lit = "0",
     .has_table = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND %s IS NOT NULL AND name = %s",
+    .has_undo_columns = "SELECT 1 FROM pragma_table_info('mig_applied') WHERE %s IS NOT NULL AND name = 'seq'",
 };
 
 static int sq_open(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen)
@@ -458,6 +460,16 @@ static int sq_open(const char *url, const struct mig_open_opts *o, struct mig_co
     }
     c->lockfd = -1;
     c->base.exists = access(path, F_OK) == 0;
+    if (o && o->must_exist && !c->base.exists) {
+        snprintf(err, errlen, "there is no SQLite database at '%s' (nothing was created)", path);
+        free(c);
+        return -1;
+    }
+    if (o && o->schema) {
+        snprintf(err, errlen, "--schema applies to PostgreSQL; a SQLite file has one schema");
+        free(c);
+        return -1;
+    }
     /* a read-only command treats a missing file as an empty database and
      * does not create it */
     const char *file = o && o->readonly && !c->base.exists ? ":memory:" : path;

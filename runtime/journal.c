@@ -147,7 +147,7 @@ int mig_journal_open(const char *path, bool readonly, struct mig_journal **out, 
             sqlite3_exec(j->db, "SELECT target_run FROM runs LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
             rc = sqlite3_exec(j->db, upgrade, NULL, NULL, &msg);
         if (rc == SQLITE_OK && readonly)
-            rc = sqlite3_exec(j->db, "SELECT target_run FROM runs LIMIT 0", NULL, NULL, &msg);
+            rc = sqlite3_exec(j->db, "SELECT id FROM runs LIMIT 0", NULL, NULL, &msg);
     }
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot use the journal '%s': %s", path,
@@ -438,7 +438,10 @@ static void print_json_line(FILE *out, json_t *o)
 int mig_journal_print(struct mig_journal *j, const struct mig_jtarget *t, bool json, FILE *out)
 {
     sqlite3_stmt *runs, *ents;
-    if (sqlite3_prepare_v2(j->db, "SELECT coalesce(target_run, 0), command, display, started_at, finished_at, "
+    bool v1 = sqlite3_exec(j->db, "SELECT target_run FROM runs LIMIT 0", NULL, NULL, NULL) != SQLITE_OK;
+    if (sqlite3_prepare_v2(j->db, v1 ? "SELECT 0, command, display, started_at, finished_at, outcome, user, host, id "
+                           "FROM runs WHERE target = ?2 OR ?1 = ?1 ORDER BY id"
+                           : "SELECT coalesce(target_run, 0), command, display, started_at, finished_at, "
                            "outcome, user, host, id FROM runs WHERE " TARGET_IS("runs") " ORDER BY id", -1, &runs,
                            NULL) != SQLITE_OK)
         return jfail(j, "cannot read the journal");

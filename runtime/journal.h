@@ -1,9 +1,10 @@
-/* journal.h — the undo log: a SQLite database (WAL) of runs and their
- * entries, each applied, skipped or undone step with its rendered SQL. Its
- * schema is documented in doc/journal.md; users may query it with sqlite3.
- * Entries are written `pending` and committed (durably) before the target
- * transaction they describe commits, then marked `done`; at start every
- * command reconciles `pending` entries with the target's mig_applied. */
+/* journal.h — the run history on this machine: a SQLite database (WAL) of
+ * runs and their entries, each applied, skipped or undone step with its
+ * rendered SQL. Its schema is documented in doc/journal.md; users may query
+ * it with sqlite3. The target is the truth (its tracking rows carry the undo
+ * information): entries are written after the target commits, without
+ * fsync, and re-synchronised from the target when missing; `pending`
+ * entries of older journals are reconciled at start. */
 #ifndef MIG_JOURNAL_H
 #define MIG_JOURNAL_H
 #include <stdbool.h>

@@ -80,47 +80,85 @@ static const char *const added_columns[] = {
     "lock_timeout_ms bigint", "retry bigint", "retry_every_ms bigint", "file text", "line bigint", NULL,
 };
 
-int mig_proto_start(struct mig_proto *p)
+static int start_once(struct mig_proto *p, const char *now, struct mig_dberr *e)
 {
     struct mig_session *s = p->s;
     struct mig_conn *c = s->conn;
-    struct mig_dberr e;
-    if (c->drv->begin(c, 0, 0, &e) != 0) {
-        mig_session_dberror(s, "cannot begin recording the run", &e);
+    if (c->drv->begin(c, 0, 0, e) != 0)
         return -1;
-    }
     for (const char *const *d = c->drv->tracking_ddl; *d; d++) {
         const char *sql = mig_session_fill(s, *d, c->prefix, NULL);
-        if (c->drv->exec(c, sql, NULL, &e) != 0)
+        if (c->drv->exec(c, sql, NULL, e) != 0)
             goto fail;
     }
     /* a tracking table of an older migrun gains the undo columns */
     for (size_t i = 0; s->legacy_table && added_columns[i]; i++) {
         char *sql = mig_arena_printf(&s->arena, "ALTER TABLE %smig_applied ADD COLUMN %s", c->prefix, added_columns[i]);
-        if (c->drv->exec(c, sql, NULL, &e) != 0)
+        if (c->drv->exec(c, sql, NULL, e) != 0)
             goto fail;
     }
     if (!s->target_id[0]) {
         mig_journal_uid(s->target_id);
         char *sql = mig_arena_printf(&s->arena, "INSERT INTO %smig_meta (key, value) VALUES ('target_id', %s)",
                                      c->prefix, mig_session_lit(s, s->target_id));
-        if (c->drv->exec(c, sql, NULL, &e) != 0)
+        if (c->drv->exec(c, sql, NULL, e) != 0)
             goto fail;
     }
-    s->jt.id = s->target_id;
     p->run = s->last_run + 1;
-    char now[64], host[256] = "";
-    mig_now_iso(now);
+    char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     char *sql = mig_arena_printf(&s->arena, "INSERT INTO %smig_runs (run, command, outcome, started_at, user_name, "
                                  "host, pid) VALUES (%" PRId64 ", %s, 'running', %s, %s, %s, %d)", c->prefix, p->run,
                                  mig_session_lit(s, p->command), mig_session_lit(s, now),
                                  mig_session_lit(s, getenv("USER")), mig_session_lit(s, host), (int)getpid());
-    if (c->drv->exec(c, sql, NULL, &e) != 0 || c->drv->commit(c, &e) != 0)
+    if (c->drv->exec(c, sql, NULL, e) != 0)
         goto fail;
+    if (c->drv->commit(c, e) != 0)
+        return -1;
+    return 0;
+fail:;
+    struct mig_dberr e2;
+    c->drv->rollback(c, &e2);
+    return -1;
+}
+
+/* After a lost connection at the start: did the run's row commit? */
+static bool started(struct mig_proto *p, const char *now)
+{
+    struct mig_session *s = p->s;
+    bool has = false;
+    struct mig_value v;
+    struct mig_dberr e;
+    char *sql = mig_arena_printf(&s->arena, "SELECT 1 FROM %smig_runs WHERE run = %" PRId64 " AND started_at = %s "
+                                 "AND pid = %d", s->conn->prefix, p->run, mig_session_lit(s, now), (int)getpid());
+    if (!s->has_runs || s->conn->drv->query(s->conn, sql, &has, &v, &e) != 0)
+        return false;
+    if (v.t == MIG_V_STRING)
+        free((void *)v.s);
+    return has;
+}
+
+int mig_proto_start(struct mig_proto *p)
+{
+    struct mig_session *s = p->s;
+    struct mig_dberr e;
+    char now[64];
+    mig_now_iso(now);
+    int rc = start_once(p, now, &e);
+    if (rc != 0 && e.connection_lost) {
+        /* the outcome of the COMMIT is read back after reconnecting */
+        mig_report_note(&s->rep, "the connection was lost while the run was recorded (%s); reconnecting", e.message);
+        if (mig_session_reconnect(s) == 0)
+            rc = started(p, now) ? 0 : start_once(p, now, &e);
+    }
+    if (rc != 0) {
+        mig_session_dberror(s, "cannot record the run in the target", &e);
+        return -1;
+    }
     s->last_run = p->run;
     s->has_table = s->has_runs = true;
     s->legacy_table = false;
+    s->jt.id = s->target_id;
     if (s->j) {
         p->jrun = mig_journal_run_begin(s->j, p->command, &s->jt, p->run, "running");
         if (p->jrun < 0) {
@@ -129,11 +167,6 @@ int mig_proto_start(struct mig_proto *p)
         }
     }
     return 0;
-fail:
-    mig_session_dberror(s, "cannot record the run in the target", &e);
-    struct mig_dberr e2;
-    c->drv->rollback(c, &e2);
-    return -1;
 }
 
 void mig_proto_finish(struct mig_proto *p, const char *outcome)
@@ -311,6 +344,31 @@ static int write_rows(struct mig_proto *p, const struct mig_record *r, size_t n,
     return 0;
 }
 
+static char *delete_sql(struct mig_proto *p, const char *uid)
+{
+    struct buf b = { 0 };
+    put(&b, "DELETE FROM ");
+    put(&b, p->s->conn->prefix);
+    put(&b, "mig_applied WHERE entry_uid = ");
+    put_lit(&b, p->s->conn, uid);
+    return b.s;
+}
+
+/* The row an interrupted run left `running` for r's step goes before r's
+ * own is written (the step runs again). */
+static int clear_interrupted(struct mig_proto *p, const struct mig_record *r, struct mig_dberr *e)
+{
+    struct mig_tracked *old = mig_session_find(p->s, r->migration, r->phase, r->step);
+    if (!old || strcmp(old->status, "running") != 0)
+        return 0;
+    char *sql = delete_sql(p, old->uid);
+    int rc = p->s->conn->drv->exec(p->s->conn, sql, NULL, e);
+    free(sql);
+    if (rc == 0)
+        mig_session_untrack(p->s, old);
+    return rc;
+}
+
 int mig_proto_commit(struct mig_proto *p)
 {
     struct mig_conn *c = p->s->conn;
@@ -325,7 +383,10 @@ int mig_proto_commit(struct mig_proto *p)
         mig_proto_abort(p);
         return mig_proto_fail(p, MIG_P_FAIL, NULL, "the transaction had failed and was rolled back");
     }
-    if (write_rows(p, p->pending.v, p->pending.n, "applied", &e) != 0) {
+    int cleared = 0;
+    for (size_t i = 0; i < p->pending.n && cleared == 0; i++)
+        cleared = clear_interrupted(p, &p->pending.v[i], &e);
+    if (cleared != 0 || write_rows(p, p->pending.v, p->pending.n, "applied", &e) != 0) {
         bool lost = e.connection_lost;
         mig_proto_abort(p);
         return mig_proto_fail(p, lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e, "cannot record the steps in mig_applied: %s",
@@ -374,21 +435,12 @@ static char *set_status_sql(struct mig_proto *p, const struct mig_record *r, con
     return b.s;
 }
 
-static char *delete_sql(struct mig_proto *p, const char *uid)
-{
-    struct buf b = { 0 };
-    put(&b, "DELETE FROM ");
-    put(&b, p->s->conn->prefix);
-    put(&b, "mig_applied WHERE entry_uid = ");
-    put_lit(&b, p->s->conn, uid);
-    return b.s;
-}
 
 /* The `running` row of r, committed on its own. */
 static int record_running(struct mig_proto *p, struct mig_record *r)
 {
     struct mig_dberr e;
-    if (write_rows(p, r, 1, "running", &e) != 0)
+    if (clear_interrupted(p, r, &e) != 0 || write_rows(p, r, 1, "running", &e) != 0)
         return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
                               "cannot record the step in mig_applied before it runs: %s", e.message);
     return MIG_P_OK;
@@ -486,7 +538,7 @@ int mig_proto_batch(struct mig_proto *p, struct mig_record *r, const char *sql, 
         total += n;
         bool last = n == 0 || (max && iter + 1 >= max);
         if (in_txn) {
-            if (iter == 0 && write_rows(p, r, 1, last ? "applied" : "running", &e) != 0) {
+            if (iter == 0 && (clear_interrupted(p, r, &e) != 0 || write_rows(p, r, 1, last ? "applied" : "running", &e) != 0)) {
                 mig_proto_abort(p);
                 return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
                                       "cannot record the step in mig_applied: %s", e.message);

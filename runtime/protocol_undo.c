@@ -81,9 +81,8 @@ static void journal_undone(struct mig_proto *p, struct mig_tracked *const *t, si
 static void report_undone(struct mig_proto *p, struct mig_tracked *const *t, size_t n, int64_t ms, const int64_t *rows)
 {
     for (size_t i = 0; i < n; i++) {
-        mig_report_step(&p->s->rep, skipped(t[i]) ? "unrecorded" : "undone", t[i]->migration, t[i]->phase,
-                        t[i]->step, i == 0 ? ms : -1, rows ? rows[i] : 0,
-                        skipped(t[i]) ? "was skipped: nothing to undo" : NULL);
+        mig_report_step(&p->s->rep, "undone", t[i]->migration, t[i]->phase, t[i]->step, i == 0 ? ms : -1,
+                        rows ? rows[i] : 0, skipped(t[i]) ? "was skipped: its record is removed" : NULL);
         mig_session_untrack(p->s, t[i]);
         p->undone++;
     }
@@ -118,9 +117,10 @@ static int undo_group(struct mig_proto *p, struct mig_tracked *const *t, size_t 
         if (c->drv->exec(c, t[i]->down, &rows[i], &e) != 0) {
             mig_proto_abort(p);
             free(rows);
-            return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e, "%s.%s.%s: %s%s",
-                                  t[i]->migration, t[i]->phase, t[i]->step, e.message,
-                                  e.sqlstate[0] && strcmp(e.sqlstate, "55P03") == 0 ? " (the phase's lock_timeout ran out)" : "");
+            return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e, "%s.%s.%s: %s%s%s",
+                                  t[i]->migration, t[i]->phase, t[i]->step, mig_signals ? "interrupted by " : "",
+                                  mig_signals ? mig_signal_name(mig_last_signal) : e.message,
+                                  strcmp(e.sqlstate, "55P03") == 0 ? " (the phase's lock_timeout ran out)" : "");
         }
         if (c->drv->txn_status(c) == MIG_TX_IDLE) {
             p->txn_open = false;
@@ -173,7 +173,10 @@ static int undo_outside(struct mig_proto *p, struct mig_tracked *t)
             c->drv->set_timeouts(c, 0, 0, &e2);
         if (rc != 0)
             return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : e.stmts_done ? MIG_P_DIRTY : MIG_P_FAIL, &e,
-                                  "%s.%s.%s: %s%s", t->migration, t->phase, t->step, e.message,
+                                  "%s.%s.%s: %s%s%s%s", t->migration, t->phase, t->step,
+                                  mig_signals ? "interrupted by " : "",
+                                  mig_signals ? mig_signal_name(mig_last_signal) : e.message,
+                                  strcmp(e.sqlstate, "55P03") == 0 ? " (the phase's lock_timeout ran out)" : "",
                                   e.stmts_done ? " (after part of the down had run)" : "");
     }
     char *sql = delete_rows_sql(p, &t, 1);

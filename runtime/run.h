@@ -46,6 +46,7 @@ enum {
     MIG_NEEDS_VM = 8,           /* runs the plan's code */
     MIG_READS_JOURNAL = 16,     /* reads the journal if there is one (log) */
     MIG_WRITES_TARGET = 32,     /* changes a scratch target without lock or journal (test) */
+    MIG_NEEDS_EXISTING = 64,    /* a target that is not there is an error, not created (rollback) */
 };
 
 /* The command-line options a command takes. */

@@ -228,14 +228,29 @@ int mig_session_load(struct mig_session *s)
     }
     if (!s->has_table)
         return 0;
-    char *sql = mig_arena_printf(&s->arena,
+    bool undo_columns = false;
+    struct mig_value v;
+    const char *q = mig_session_fill(s, s->conn->drv->has_undo_columns, mig_session_lit(s, s->conn->schema), NULL);
+    if (s->conn->drv->query(s->conn, q, &undo_columns, &v, &e) != 0) {
+        mig_session_dberror(s, "cannot read the tracking table", &e);
+        return -1;
+    }
+    if (v.t == MIG_V_STRING)
+        free((void *)v.s);
+    s->legacy_table = !undo_columns;
+    char *sql;
+    if (s->legacy_table)
+        goto legacy;
+    sql = mig_arena_printf(&s->arena,
         "SELECT migration, phase, step, status, checksum, entry_uid, applied_at, seq, run, txn, down_sql, "
         "irreversible, timeout_ms, lock_timeout_ms, retry, retry_every_ms, file, line FROM %smig_applied "
         "ORDER BY seq, applied_at", s->conn->prefix);
     if (s->conn->drv->select(s->conn, sql, track_row, s, &e) == 0)
         return 0;
+    mig_session_dberror(s, "cannot read the tracking table mig_applied", &e);
+    return -1;
+legacy:
     /* a tracking table of an older migrun: no undo columns yet */
-    s->legacy_table = true;
     sql = mig_arena_printf(&s->arena, "SELECT migration, phase, step, status, checksum, entry_uid, applied_at "
                            "FROM %smig_applied ORDER BY applied_at, migration, phase, step", s->conn->prefix);
     if (s->conn->drv->select(s->conn, sql, track_row, s, &e) != 0) {
@@ -264,7 +279,12 @@ static int take_lock(struct mig_session *s)
             mig_session_dberror(s, "cannot take the runner lock", &e);
             return -1;
         }
-        if (mig_now_ms() >= deadline || mig_signals) {
+        if (mig_signals) {
+            mig_report_error(&s->rep, "interrupted by %s while waiting for the lock on %s held by %s; nothing was "
+                             "changed", mig_signal_name(mig_last_signal), s->conn->display, who);
+            return -1;
+        }
+        if (mig_now_ms() >= deadline) {
             mig_report_error(&s->rep, "another migrun holds the lock on %s: %s; gave up after %" PRId64
                              " ms (--lock-wait)", s->conn->display, who, s->o->lock_wait_ms);
             return -1;
@@ -313,6 +333,8 @@ static int resync(struct mig_session *s)
     unsigned added = 0;
     for (size_t i = 0; i < s->rows.n; i++) {
         struct mig_tracked *t = s->rows.v[i];
+        if (t->legacy)
+            continue;   /* no undo information to copy: the journal's own record is the one that counts */
         int has = mig_journal_has(s->j, t->uid);
         if (has < 0)
             return -1;
@@ -380,7 +402,8 @@ static int connect_target(struct mig_session *s)
 {
     char err[1024];
     bool usage = false;
-    struct mig_open_opts oo = { s->o->lock_wait_ms, s->o->schema, !(s->needs & (MIG_NEEDS_WRITE | MIG_WRITES_TARGET)) };
+    struct mig_open_opts oo = { s->o->lock_wait_ms, s->o->schema, !(s->needs & (MIG_NEEDS_WRITE | MIG_WRITES_TARGET)),
+                                (s->needs & MIG_NEEDS_EXISTING) != 0 };
     if (mig_connect(s->o->db_url, &oo, &s->conn, err, sizeof(err), &usage) != 0) {
         mig_report_error(&s->rep, "%s", err);
         return usage ? MIG_EXIT_USAGE : MIG_EXIT_REFUSED;

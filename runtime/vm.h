@@ -73,6 +73,8 @@ char *mig_vm_render(struct mig_vm *vm, const struct mig_pvariant *v, const struc
 void mig_vm_fail(struct mig_vm *vm, uint32_t pc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A value as text for messages ("'abc'", "42", "null"). */
 const char *mig_value_show(struct mig_vm *vm, const struct mig_value *v);
+/* The slots (params, lets) of migration m, allocated on first use. */
+struct mig_value *mig_slots(struct mig_vm *vm, uint32_t m);
 /* Parses a -p value for a param of type t; -1 with a message. */
 int mig_value_parse(struct mig_arena *a, enum mig_vtype t, const char *text, struct mig_value *out,
                     char *err, size_t errlen);

@@ -10,10 +10,12 @@ trap 'rm -rf "$tmp"' EXIT
 
 # expect NAME WANT_EXIT PATTERN -- ARGS...: runs migc ARGS, checks the exit
 # code and that the output matches the grep -E PATTERN ("" = no output).
+# $limit, when set, is a command prefix such as "timeout 10".
+limit=
 expect() {
     name=$1 want=$2 pattern=$3
     shift 4
-    out=$("$MIGC" "$@" 2>&1)
+    out=$($limit "$MIGC" "$@" 2>&1)
     rc=$?
     ok=1
     [ "$rc" -eq "$want" ] || ok=0
@@ -64,6 +66,96 @@ expect "no path: exit 2" 2 "needs at least one PATH" -- check
 expect "no command: exit 2" 2 "missing command" --
 expect "unknown command: exit 2" 2 "unknown command 'frobnicate'" -- frobnicate
 expect "samples are clean" 0 "" -- check "$TOP_SRCDIR/samples"
+
+# ---- input limits (issue 11, item 6) ----------------------------------------
+
+printf 'let a = 1;\nlet b\000 = 2;\n' > "$tmp/nul.mig"
+expect "a NUL byte in a source is an error at its place" 1 \
+    "nul.mig:2:6: error: the file contains a NUL byte \(offset 16\)" -- check "$tmp/nul.mig"
+printf 'SELECT 1;\000DROP TABLE t;\n' > "$tmp/nul.sql"
+cat > "$tmp/nulsql.mig" <<'MIG'
+migration n { step s { up sql file "nul.sql"; down sql { SELECT 1; } } }
+MIG
+expect "a NUL byte in a sql file is an error, not a truncated statement" 1 \
+    "nul.sql:1:10: error: the file contains a NUL byte .*\\[sql-file\\]" -- check "$tmp/nulsql.mig"
+
+printf 'let a = "\355\240\200";\n' > "$tmp/surrogate.mig"
+expect "UTF-8: an encoded surrogate is refused" 1 "surrogate.mig:1:10: error: the file is not UTF-8 text \(byte 0xed" \
+    -- check "$tmp/surrogate.mig"
+printf 'let a = "\340\200\257";\n' > "$tmp/overlong3.mig"
+expect "UTF-8: an overlong 3-byte form is refused" 1 "not UTF-8 text \(byte 0xe0" -- check "$tmp/overlong3.mig"
+printf 'let a = "\360\200\200\257";\n' > "$tmp/overlong4.mig"
+expect "UTF-8: an overlong 4-byte form is refused" 1 "not UTF-8 text \(byte 0xf0" -- check "$tmp/overlong4.mig"
+printf 'let a = "\364\220\200\200";\n' > "$tmp/toobig.mig"
+expect "UTF-8: a code point above U+10FFFF is refused" 1 "not UTF-8 text \(byte 0xf4" -- check "$tmp/toobig.mig"
+printf 'let a = "\360\237\230\200 \355\237\277 \344\275\240";\n' > "$tmp/utf8ok.mig"
+expect "UTF-8: 4-byte, the last before the surrogates and CJK are fine" 0 "" -- check "$tmp/utf8ok.mig"
+
+mkdir -p "$tmp/cyc/sub"
+cp "$tmp/tree/a/b/deep.mig" "$tmp/cyc/"
+ln -s .. "$tmp/cyc/sub/up1"
+ln -s .. "$tmp/cyc/sub/up2"
+ln -s ../sub "$tmp/cyc/sub/self"
+limit="timeout 10"
+expect "symlinks to a parent: each directory is walked once" 0 "" -- check "$tmp/cyc"
+limit=
+
+mkfifo "$tmp/fifo.mig" "$tmp/fifo.sql" "$tmp/fifo.migb"
+cat > "$tmp/imports_fifo.mig" <<'MIG'
+import "fifo.mig";
+MIG
+cat > "$tmp/sqlfile_fifo.mig" <<'MIG'
+migration f { step s { up sql file "fifo.sql"; down sql { SELECT 1; } } }
+MIG
+cat > "$tmp/sqlfile_zero.mig" <<'MIG'
+migration z { step s { up sql file "/dev/zero"; down sql { SELECT 1; } } }
+MIG
+truncate -s 65M "$tmp/huge.sql"
+cat > "$tmp/sqlfile_huge.mig" <<'MIG'
+migration h { step s { up sql file "huge.sql"; down sql { SELECT 1; } } }
+MIG
+limit="timeout 10"
+expect "import of a FIFO: refused, not waited on" 1 "cannot import '.*fifo.mig': it is a FIFO, not a regular file" \
+    -- check "$tmp/imports_fifo.mig"
+expect "sql file of a FIFO: refused, not waited on" 1 "cannot read SQL file '.*fifo.sql': it is a FIFO" \
+    -- check "$tmp/sqlfile_fifo.mig"
+expect "sql file /dev/zero: refused, not read until memory runs out" 1 \
+    "cannot read SQL file '/dev/zero': it is a device, not a regular file" -- check "$tmp/sqlfile_zero.mig"
+expect "sql file over 64 MiB: refused" 1 "huge.sql': the file is larger than 64 MiB" -- check "$tmp/sqlfile_huge.mig"
+expect "a FIFO as input: refused, not waited on" 1 "fifo.mig': it is a FIFO" -- check "$tmp/fifo.mig"
+expect "a FIFO as bytecode: refused, not waited on" 2 "fifo.migb': it is a FIFO|fifo.migb': it is not a regular" \
+    -- disasm "$tmp/fifo.migb"
+limit=
+
+# one 66 KB line with 1,000 errors: each shows a window of the line
+awk 'BEGIN { printf "let a = 0"; for (i = 0; i < 1000; i++) printf " + undefined_name_number_%05d", i; print ";" }' \
+    > "$tmp/longline.mig"
+"$MIGC" check "$tmp/longline.mig" > "$tmp/longline.out" 2>&1
+rc=$?
+longest=$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$tmp/longline.out")
+if [ $rc -eq 1 ] && [ "$(grep -c 'unknown name' "$tmp/longline.out")" -eq 1000 ] && [ "$longest" -lt 400 ] \
+    && grep -q '^…' "$tmp/longline.out"; then
+    pass=$((pass + 1))
+else
+    fail=$((fail + 1))
+    echo "FAIL: a diagnostic on a long line shows a window (exit $rc, longest output line $longest)"
+fi
+
+# long + chains: linear to check, no recursion to build (the real binary, not
+# valgrind: this is about time)
+awk 'BEGIN { printf "let s = \"a\""; for (i = 1; i < 30000; i++) printf " + \"a\""; print ";";
+             print "migration c { step s { up sql { SELECT ${s}; } down sql { SELECT 1; } } }" }' > "$tmp/chain.mig"
+awk 'BEGIN { print "let s0 = \"b\";"; printf "let s = \"a\""; for (i = 1; i < 200000; i++) printf " + s0";
+             print ";" }' > "$tmp/chain200k.mig"
+# (before: 13 s and 2.8 GB for the first, one copy of the rest of the line
+# per string; now 0.03 s)
+save=$MIGC limit="timeout 3"
+[ -x "$TOP_BUILDDIR/migc" ] && MIGC="$TOP_BUILDDIR/migc"
+expect "a 30,000-term + chain checks at once" 0 "" -- check "$tmp/chain.mig"
+expect "a 30,000-term + chain of literals builds" 0 "" -- build "$tmp/chain.mig" -o "$tmp/chain.migb"
+limit="timeout 10"
+expect "a 200,000-term + chain does not exhaust the stack" 0 "" -- build "$tmp/chain200k.mig" -o "$tmp/chain.migb"
+MIGC=$save limit=
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -157,3 +157,107 @@ Test(tokens, identifier_with_dollar_is_one_word) {
     cr_assert_eq(t.kind, SQLT_WORD);
     cr_assert_eq(t.end, 4);
 }
+
+/* SQLite's quoted identifiers: [name] and `name` are quotes with SQLite's
+ * rules only; with PostgreSQL's '[' is a subscript, ARRAY[…] or int[]. */
+
+static long body_end_in(enum mig_sqlrules rules, const char *s)
+{
+    size_t close = 0, why_off = 0;
+    const char *why = NULL;
+    cr_assert_eq(s[0], '{');
+    if (!mig_sql_body_end_in(rules, s, 1, strlen(s), &close, &why, &why_off))
+        return -1;
+    return (long)close;
+}
+
+/* The kinds of the code tokens of s (up to max), SQLT_EOF-terminated. */
+static int code_kinds(enum mig_sqlrules rules, const char *s, enum mig_sqltok *out, int max)
+{
+    int n = 0;
+    struct mig_sqltoken t;
+    for (size_t pos = 0;; pos = t.end) {
+        mig_sql_next_in(rules, s, pos, strlen(s), &t);
+        if (n < max && t.kind != SQLT_SPACE)
+            out[n++] = t.kind;
+        if (t.kind == SQLT_EOF)
+            break;
+        cr_assert_gt(t.end, t.start, "token makes progress");
+    }
+    return n;
+}
+
+Test(sqlite_quotes, brackets_and_backticks_are_identifiers) {
+    enum mig_sqltok k[8];
+    cr_assert_eq(code_kinds(MIG_SQL_SQLITE, "[a b] `c``d` \"e\"", k, 8), 4);
+    cr_assert_eq(k[0], SQLT_QIDENT);
+    cr_assert_eq(k[1], SQLT_QIDENT);
+    cr_assert_eq(k[2], SQLT_QIDENT);
+    cr_assert_eq(k[3], SQLT_EOF);
+    struct mig_sqltoken t;
+    mig_sql_next_in(MIG_SQL_SQLITE, "[a]]", 0, 4, &t);
+    cr_assert_eq(t.end, 3, "a bracket name has no escape: it ends at the first ']'");
+}
+
+Test(sqlite_quotes, braces_and_quotes_inside_end_nothing) {
+    cr_assert_eq(body_end_in(MIG_SQL_SQLITE, "{ SELECT [it's {odd}] }"), 22);
+    cr_assert_eq(body_end_in(MIG_SQL_SQLITE, "{ SELECT `a}b` }"), 15);
+    cr_assert_eq(body_end_in(MIG_SQL_SQLITE, "{ SELECT [}] FROM t } x"), 20);
+}
+
+Test(sqlite_quotes, interpolation_inside_is_not_an_interpolation) {
+    struct mig_sqltoken t;
+    const char *s = "AS [${label}]";
+    mig_sql_next_in(MIG_SQL_SQLITE, s, 3, strlen(s), &t);
+    cr_assert_eq(t.kind, SQLT_QIDENT);
+    cr_assert_eq(t.end, strlen(s));
+    /* with PostgreSQL's rules the same text is a subscript around ${label} */
+    enum mig_sqltok k[8];
+    cr_assert_eq(code_kinds(MIG_SQL_POSTGRES, s, k, 8), 5);
+    cr_assert_eq(k[1], SQLT_PUNCT);
+    cr_assert_eq(k[2], SQLT_INTERP);
+    cr_assert_eq(k[3], SQLT_PUNCT);
+}
+
+Test(sqlite_quotes, unterminated) {
+    size_t close = 0, off = 0;
+    const char *why = NULL;
+    cr_assert_eq(mig_sql_body_end_in(MIG_SQL_SQLITE, "{ [abc }", 1, 8, &close, &why, &off), 0);
+    cr_assert_str_eq(why, "bracket-quoted identifier");
+    cr_assert_eq(off, 2);
+    cr_assert_eq(mig_sql_body_end_in(MIG_SQL_SQLITE, "{ `abc }", 1, 8, &close, &why, &off), 0);
+    cr_assert_str_eq(why, "backtick-quoted identifier");
+}
+
+Test(postgres_brackets, subscripts_arrays_and_array_types_are_punctuation) {
+    const char *bodies[] = { "{ SELECT ARRAY[1, '}'] }", "{ SELECT a[1] FROM t }", "{ CREATE TABLE t (x int[]) }",
+                             "{ SELECT '{1}'::int[] }", "{ SELECT data['k}'] }" };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(*bodies); i++)
+        cr_assert_eq(body_end_in(MIG_SQL_POSTGRES, bodies[i]), (long)strlen(bodies[i]) - 1, "%s", bodies[i]);
+    enum mig_sqltok k[16];
+    int n = code_kinds(MIG_SQL_POSTGRES, "ARRAY[${n}] a[${i}] int[]", k, 16);
+    int interps = 0, qidents = 0;
+    for (int i = 0; i < n; i++) {
+        interps += k[i] == SQLT_INTERP;
+        qidents += k[i] == SQLT_QIDENT;
+    }
+    cr_assert_eq(interps, 2);
+    cr_assert_eq(qidents, 0);
+    /* the default tokenizer is PostgreSQL's */
+    struct mig_sqltoken t;
+    mig_sql_next("[a]", 0, 3, &t);
+    cr_assert_eq(t.kind, SQLT_PUNCT);
+    mig_sql_next("`a`", 0, 3, &t);
+    cr_assert_eq(t.kind, SQLT_PUNCT);
+}
+
+Test(interp, read_inside_a_literal) {
+    struct mig_sqltoken t;
+    const char *s = "'${a:ident}'";
+    mig_sql_interp_at(s, 1, strlen(s), &t);
+    cr_assert_eq(t.kind, SQLT_INTERP);
+    cr_assert_eq(t.mode, MIG_INTERP_IDENT);
+    cr_assert_eq(t.end, 11);
+    mig_sql_interp_at(s, 0, strlen(s), &t);
+    cr_assert_eq(t.kind, SQLT_EOF);
+}
