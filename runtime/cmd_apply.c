@@ -129,6 +129,13 @@ static int h_txn_begin(void *ctx, struct mig_vm *vm, uint32_t ph)
     }
     struct mig_dberr e;
     struct mig_conn *c = a->c.s.conn;
+    if (p->txn == MIG_TXN_NONE && (p->timeout_ms || p->lock_timeout_ms) && c->pooled) {
+        /* a session setting would land on one pooled server connection and stay there */
+        mig_report_warning(&a->c.s.rep, "the timeout and lock_timeout of phase %s (transaction none) are not applied: "
+                           "the connection goes through a pooler, where a session setting would outlive the run",
+                           S(a, p->name));
+        return 0;
+    }
     if (p->txn == MIG_TXN_NONE && (p->timeout_ms || p->lock_timeout_ms) &&
         c->drv->set_timeouts(c, p->timeout_ms, p->lock_timeout_ms, &e) != 0)
         return failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, &e, "cannot set the timeouts: %s", e.message));
@@ -206,6 +213,8 @@ static int h_up(void *ctx, struct mig_vm *vm, uint32_t si)
     }
     struct mig_record r;
     fill_record(a, si, &r);
+    snprintf(a->c.s.where, sizeof(a->c.s.where), "step %s.%s.%s (%s:%" PRId64 ")", r.migration, r.phase, r.step,
+             r.file, r.line);
     char sum[65];
     mig_ctx_checksum(&a->c, si, sum);
     r.checksum = mig_arena_strdup(&a->c.s.arena, sum);
@@ -249,6 +258,7 @@ static int h_up(void *ctx, struct mig_vm *vm, uint32_t si)
         mig_proto_add(&a->p, &r);
     }
     a->p.applied++;
+    a->c.s.where[0] = 0;
     mig_report_step(&a->c.s.rep, "applied", r.migration, r.phase, r.step, mig_now_ms() - t0, rows, NULL);
     return 0;
 }
@@ -303,7 +313,7 @@ static int h_phase_end(void *ctx, struct mig_vm *vm, uint32_t ph)
     const struct mig_pphase *p = phase_of(a, ph);
     struct mig_dberr e;
     a->c.phase = a->c.step = MIG_NONE;
-    if (p->txn == MIG_TXN_NONE && (p->timeout_ms || p->lock_timeout_ms))
+    if (p->txn == MIG_TXN_NONE && (p->timeout_ms || p->lock_timeout_ms) && !a->c.s.conn->pooled)
         a->c.s.conn->drv->set_timeouts(a->c.s.conn, 0, 0, &e);
     return 0;
 }

@@ -21,6 +21,40 @@ static int target_run(void *ctx, int n, const char *const *v)
     return 0;
 }
 
+struct walk {
+    struct mig_session *s;
+    unsigned runs;
+};
+
+static void journal_run(void *ctx, const struct mig_jrun *r)
+{
+    struct walk *w = ctx;
+    char number[32], text[1024];
+    w->runs++;
+    if (r->number > 0)
+        snprintf(number, sizeof(number), "%lld", (long long)r->number);
+    else
+        snprintf(number, sizeof(number), "-");
+    snprintf(text, sizeof(text), "run %s  %s  %s  %s  %s%s%s", number, r->command, r->started_at, r->outcome,
+             r->display, r->user ? "  by " : "", r->user ? r->user : "");
+    mig_report_event(&w->s->rep, text, "{s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "event", "run", "run",
+                     (json_int_t)r->number, "command", r->command, "target", r->display, "started_at", r->started_at,
+                     "finished_at", r->finished_at, "outcome", r->outcome, "user", r->user, "host", r->host);
+}
+
+static void journal_entry(void *ctx, const struct mig_jrow *e)
+{
+    struct walk *w = ctx;
+    char text[1024];
+    bool done = e->state && strcmp(e->state, "done") == 0;
+    snprintf(text, sizeof(text), "  %-8s %s.%s.%s  (%lld ms%s%s)", e->action, e->migration, e->phase, e->step,
+             (long long)e->ms, done ? "" : ", ", done ? "" : e->state ? e->state : "");
+    mig_report_event(&w->s->rep, text, "{s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:I,s:s?,s:s?,s:I}", "event", "entry",
+                     "run", (json_int_t)e->run, "migration", e->migration, "phase", e->phase, "step", e->step,
+                     "action", e->action, "state", e->state, "rows", (json_int_t)e->rows, "ms", (json_int_t)e->ms,
+                     "irreversible", e->irreversible, "file", e->file, "line", (json_int_t)e->line);
+}
+
 int mig_cmd_log(struct mig_plan *plan, const struct mig_run_opts *o)
 {
     (void)plan;
@@ -30,9 +64,13 @@ int mig_cmd_log(struct mig_plan *plan, const struct mig_run_opts *o)
     if (rc != 0)
         goto out;
     if (s->j) {
-        if (mig_journal_print(s->j, &s->jt, o->json, o->out) != 0) {
+        static const struct mig_jwalk walk = { journal_run, journal_entry };
+        struct walk w = { s, 0 };
+        if (mig_journal_walk(s->j, &s->jt, &walk, &w) != 0) {
             mig_report_error(&s->rep, "%s", mig_journal_error(s->j));
             rc = MIG_EXIT_REFUSED;
+        } else if (w.runs == 0) {
+            mig_report_line(&s->rep, "no runs recorded for this database in this journal");
         }
         goto out;
     }

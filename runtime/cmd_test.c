@@ -80,8 +80,9 @@ static void line(struct test *t, const char *outcome, uint32_t si, const char *n
     const struct mig_pstep *st = &t->c.plan->steps[si];
     const char *m = S(t, t->c.plan->migrations[st->migration].name), *p = S(t, t->c.plan->phases[st->phase].name);
     if (t->c.s.rep.json) {
-        mig_report_event(&t->c.s.rep, NULL, "{s:s,s:s,s:s,s:s,s:s,s:s?}", "event", "test", "outcome", outcome,
-                         "migration", m, "phase", p, "step", S(t, st->name), "note", note);
+        mig_report_event(&t->c.s.rep, NULL, "{s:s,s:s,s:s,s:s,s:s,s:s?}", "event", "step", "outcome",
+                         strcmp(outcome, "FAIL") == 0 ? "failed" : outcome, "migration", m, "phase", p, "step",
+                         S(t, st->name), "note", note);
         return;
     }
     mig_report_step(&t->c.s.rep, outcome, m, p, S(t, st->name), -1, 0, note);

@@ -9,14 +9,14 @@ const struct mig_command mig_commands[] = {
     { "apply", mig_cmd_apply, MIG_NEEDS_PLAN | MIG_NEEDS_WRITE | MIG_NEEDS_VM,
       COMMON | P | MIG_OPT_TO | MIG_OPT_ONERROR | MIG_OPT_TRACE,
       "apply    (PATH...|plan.migb) --db URL [-p NAME=VALUE]... [--to MIGRATION[.PHASE]]\n"
-      "                [--on-error rollback|stop] [--journal PATH] [--lock-wait DURATION] [--schema S]\n"
-      "                [--json] [--trace]" },
+      "                [--on-error rollback|stop] [--journal PATH] [--lock-wait DURATION]\n"
+      "                [--lock session|xact|table] [--schema S] [--json] [--trace]" },
     { "plan", mig_cmd_plan, MIG_NEEDS_PLAN | MIG_NEEDS_VM, COMMON | P | MIG_OPT_TO | MIG_OPT_TRACE,
       "plan     (PATH...|plan.migb) --db URL [-p NAME=VALUE]... [--to MIGRATION[.PHASE]] [--schema S]\n"
       "                [--json] [--trace]" },
     { "rollback", mig_cmd_rollback, MIG_PLAN_OPTIONAL | MIG_NEEDS_WRITE, COMMON | MIG_OPT_ROLLBACK | MIG_OPT_TO,
       "rollback --db URL [--run N | --to MIGRATION[.PHASE] | --all] [--journal PATH]\n"
-      "                [--lock-wait DURATION] [--schema S] [--json] [PATH...]" },
+      "                [--lock-wait DURATION] [--lock session|xact|table] [--schema S] [--json] [PATH...]" },
     { "status", mig_cmd_status, MIG_NEEDS_PLAN, COMMON,
       "status   (PATH...|plan.migb) --db URL [--schema S] [--json]" },
     { "log", mig_cmd_log, MIG_READS_JOURNAL, COMMON,

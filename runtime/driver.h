@@ -73,6 +73,9 @@ struct mig_driver {
      * -1 error. unlock releases it (also implied by close). */
     int (*try_lock)(struct mig_conn *c, char *who, size_t n, struct mig_dberr *e);
     void (*unlock)(struct mig_conn *c);
+    /* The lock of --lock xact (table: false) or table (true), taken in the
+     * open transaction and released by its end. */
+    int (*txn_lock)(struct mig_conn *c, bool table, struct mig_dberr *e);
     /* Async-signal-safe: cancels the statement running now, if any. */
     void (*cancel)(struct mig_conn *c);
     /* Breaks the connection as a network failure would (fault injection). */
@@ -101,6 +104,11 @@ struct mig_conn {
     char *schema;           /* their schema name ("main" on SQLite) */
     bool in_txn;
     bool exists;            /* false: a read-only open of a database that is not there */
+    bool pooled;            /* a connection pooler stands between us and the server */
+    /* Messages the server sends besides results (PostgreSQL NOTICE,
+     * WARNING): severity and text; NULL drops them. */
+    void (*on_notice)(void *ctx, const char *severity, const char *message);
+    void *notice_ctx;
 };
 
 /* Opens a connection for a --db URL through the driver that owns its

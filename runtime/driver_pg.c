@@ -412,6 +412,18 @@ static void pg_unlock(struct mig_conn *base)
     c->locked = false;
 }
 
+static int pg_txn_lock(struct mig_conn *base, bool table, struct mig_dberr *e)
+{
+    char sql[256];
+    if (table)
+        snprintf(sql, sizeof(sql), "LOCK TABLE %smig_runs IN EXCLUSIVE MODE", base->prefix);
+    else
+        snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d)", MIG_PG_LOCK_KEY);
+    bool has;
+    struct mig_value v;
+    return pg_query(base, sql, &has, &v, e);
+}
+
 static void pg_cancel(struct mig_conn *base)
 {
     struct pg_conn *c = (struct pg_conn *)base;
@@ -479,13 +491,88 @@ const struct mig_driver mig_driver_pg = {
     .exec = pg_exec, .query = pg_query, .select = pg_select, .begin = pg_begin, .commit = pg_commit,
     .rollback = pg_rollback, .quote_literal = pg_quote_literal, .quote_ident = pg_quote_ident,
     .server_version = pg_server_version, .target_version = pg_target_version, .set_timeouts = pg_set_timeouts,
-    .txn_status = pg_txn_status, .try_lock = pg_try_lock, .unlock = pg_unlock, .cancel = pg_cancel,
+    .txn_status = pg_txn_status, .try_lock = pg_try_lock, .unlock = pg_unlock, .txn_lock = pg_txn_lock,
+    .cancel = pg_cancel,
     .drop = pg_drop, .close = pg_close, .tracking_ddl = pg_ddl, .snapshot = pg_snapshot,
     .true_lit = "true", .false_lit = "false",
     .has_table = "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = %s",
     .has_undo_columns = "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
                         "AND table_name = 'mig_applied' AND column_name = 'seq'",
 };
+
+/* NOTICEs go to the runner (which names the step), never raw to stderr. */
+static void notice_receiver(void *arg, const PGresult *res)
+{
+    struct pg_conn *c = arg;
+    if (!c->base.on_notice)
+        return;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    c->base.on_notice(c->base.notice_ctx, sev ? sev : "NOTICE", msg ? msg : "");
+}
+
+/* msg (of capacity cap) with every occurrence of what replaced by by, or
+ * with quote set, every "quoted" piece that url holds and masked does not. */
+static void scrub(char *msg, size_t cap, const char *what, const char *by, const char *url, const char *masked)
+{
+    char *out = malloc(cap);
+    if (!out) {
+        snprintf(msg, cap, "(libpq's message withheld)");
+        return;
+    }
+    size_t wn = what ? strlen(what) : 0, k = 0;
+    for (const char *p = msg; *p && k + 1 < cap;) {
+        size_t skip = 0;
+        if (what && wn && strncmp(p, what, wn) == 0) {
+            skip = wn;
+        } else if (!what && *p == '"' && strchr(p + 1, '"')) {
+            size_t n = (size_t)(strchr(p + 1, '"') - (p + 1));
+            char *piece = strndup(p + 1, n);
+            bool secret = !piece || (n && strstr(url, piece) && !strstr(masked, piece));
+            free(piece);
+            skip = n + 2;
+            if (secret) {
+                by = "\"***\"";
+            } else {
+                for (size_t i = 0; i < skip && k + 1 < cap; i++)
+                    out[k++] = p[i];
+                p += skip;
+                continue;
+            }
+        }
+        if (skip) {
+            for (const char *c = by; *c && k + 1 < cap; c++)
+                out[k++] = *c;
+            p += skip;
+        } else {
+            out[k++] = *p++;
+        }
+    }
+    out[k] = 0;
+    memcpy(msg, out, k + 1);
+    free(out);
+}
+
+/* libpq's errors about a connection string quote it, or a piece of it (a
+ * badly percent-encoded password, a port): the URL becomes its masked form,
+ * every password libpq parses from it ***, and a quoted piece that only the
+ * unmasked URL holds ***. */
+static void scrub_secrets(char *msg, size_t cap, const char *url, const char *masked)
+{
+    if (!masked) {
+        snprintf(msg, cap, "(libpq's message withheld)");
+        return;
+    }
+    scrub(msg, cap, url, masked, url, masked);
+    char *why = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &why);
+    PQfreemem(why);
+    for (PQconninfoOption *p = opts; p && p->keyword; p++)
+        if (p->val && (strstr(p->keyword, "password") || (p->dispchar && p->dispchar[0] == '*')))
+            scrub(msg, cap, p->val, "***", url, masked);
+    PQconninfoFree(opts);
+    scrub(msg, cap, NULL, NULL, url, masked);
+}
 
 static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen)
 {
@@ -498,11 +585,12 @@ static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_co
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
         char *masked = mig_mask_url(url);
-        char msg[1024];
+        char msg[4096];
         copy_field(msg, sizeof(msg), pg ? PQerrorMessage(pg) : "out of memory");
         for (char *p = msg; *p; p++)
             if (*p == '\n')
                 *p = ' ';
+        scrub_secrets(msg, sizeof(msg), url, masked);
         snprintf(err, errlen, "cannot connect to %s: %s", masked ? masked : "the database", msg);
         free(masked);
         PQfinish(pg);
@@ -518,8 +606,16 @@ static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_co
     c->base.drv = &mig_driver_pg;
     c->base.exists = true;
     c->cancel = PQgetCancel(pg);
-    /* the server notices a killed client during a long statement (PG 14+) */
-    if (PQserverVersion(pg) >= 140000) {
+    PQsetNoticeReceiver(pg, notice_receiver, c);
+    /* A pooler (PgBouncer) answers the connection with its own key data:
+     * the pid libpq was given is not the backend's. */
+    PGresult *pr = PQexec(pg, "SELECT pg_backend_pid()");
+    if (pr && PQresultStatus(pr) == PGRES_TUPLES_OK && PQntuples(pr) == 1)
+        c->base.pooled = atoi(PQgetvalue(pr, 0, 0)) != PQbackendPID(pg);
+    PQclear(pr);
+    /* the server notices a killed client during a long statement (PG 14+);
+     * a session setting would outlive the run on a pooled server connection */
+    if (PQserverVersion(pg) >= 140000 && !c->base.pooled) {
         PGresult *r = PQexec(pg, "SET client_connection_check_interval = 1000");
         PQclear(r);
     }

@@ -386,6 +386,14 @@ static void sq_unlock(struct mig_conn *base)
     }
 }
 
+static int sq_txn_lock(struct mig_conn *base, bool table, struct mig_dberr *e)
+{
+    (void)base;
+    (void)table;
+    (void)e;
+    return 0;   /* BEGIN IMMEDIATE already holds the write lock */
+}
+
 static void sq_cancel(struct mig_conn *base)
 {
     sqlite3_interrupt(((struct sqlite_conn *)base)->db);
@@ -439,7 +447,8 @@ const struct mig_driver mig_driver_sqlite = {
     .exec = sq_exec, .query = sq_query, .select = sq_select, .begin = sq_begin, .commit = sq_commit,
     .rollback = sq_rollback, .quote_literal = sq_quote_literal, .quote_ident = sq_quote_ident,
     .server_version = sq_server_version, .target_version = sq_target_version, .set_timeouts = sq_set_timeouts,
-    .txn_status = sq_txn_status, .try_lock = sq_try_lock, .unlock = sq_unlock, .cancel = sq_cancel,
+    .txn_status = sq_txn_status, .try_lock = sq_try_lock, .unlock = sq_unlock, .txn_lock = sq_txn_lock,
+    .cancel = sq_cancel,
     .drop = sq_drop, .close = sq_close, .tracking_ddl = sq_ddl, .snapshot = sq_snapshot,
     .true_lit = "1", .false_lit = "0",
     .has_table = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND %s IS NOT NULL AND name = %s",

@@ -425,17 +425,7 @@ int mig_journal_lookup(struct mig_journal *j, const char *uid, int64_t *id, int6
     return rc == SQLITE_DONE ? 1 : jfail(j, "cannot read the journal");
 }
 
-/* One JSON object on a line of its own; takes the reference. */
-static void print_json_line(FILE *out, json_t *o)
-{
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        fprintf(out, "%s\n", s);
-    free(s);
-    json_decref(o);
-}
-
-int mig_journal_print(struct mig_journal *j, const struct mig_jtarget *t, bool json, FILE *out)
+int mig_journal_walk(struct mig_journal *j, const struct mig_jtarget *t, const struct mig_jwalk *w, void *ctx)
 {
     sqlite3_stmt *runs, *ents;
     bool v1 = sqlite3_exec(j->db, "SELECT target_run FROM runs LIMIT 0", NULL, NULL, NULL) != SQLITE_OK;
@@ -452,49 +442,22 @@ int mig_journal_print(struct mig_journal *j, const struct mig_jtarget *t, bool j
         return jfail(j, "cannot read the journal");
     }
     bind_target(runs, 1, t);
-    int nruns = 0;
-    while (sqlite3_step(runs) == SQLITE_ROW) {
-        nruns++;
-        int64_t number = sqlite3_column_int64(runs, 0), id = sqlite3_column_int64(runs, 8);
 #define COL(st, i) ((const char *)sqlite3_column_text((st), (i)))
-        if (json) {
-            json_t *o = json_pack("{s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "event", "run", "run", (json_int_t)number,
-                                  "command", COL(runs, 1), "target", COL(runs, 2), "started_at", COL(runs, 3),
-                                  "finished_at", COL(runs, 4), "outcome", COL(runs, 5), "user", COL(runs, 6),
-                                  "host", COL(runs, 7));
-            print_json_line(out, o);
-        } else {
-            if (number > 0)
-                fprintf(out, "run %lld", (long long)number);
-            else
-                fprintf(out, "run -");
-            fprintf(out, "  %s  %s  %s  %s%s%s\n", COL(runs, 1), COL(runs, 3),
-                    COL(runs, 5), COL(runs, 2), COL(runs, 6) ? "  by " : "", COL(runs, 6) ? COL(runs, 6) : "");
-        }
+    while (sqlite3_step(runs) == SQLITE_ROW) {
+        struct mig_jrun r = { sqlite3_column_int64(runs, 0), COL(runs, 1), COL(runs, 2), COL(runs, 3), COL(runs, 4),
+                              COL(runs, 5), COL(runs, 6), COL(runs, 7) };
+        w->run(ctx, &r);
         sqlite3_reset(ents);
-        sqlite3_bind_int64(ents, 1, id);
+        sqlite3_bind_int64(ents, 1, sqlite3_column_int64(runs, 8));
         while (sqlite3_step(ents) == SQLITE_ROW) {
-            if (json) {
-                json_t *o = json_pack("{s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:I,s:s?,s:s?,s:I}", "event", "entry",
-                                      "run", (json_int_t)number, "migration", COL(ents, 0), "phase", COL(ents, 1),
-                                      "step", COL(ents, 2), "action", COL(ents, 3), "state", COL(ents, 4),
-                                      "rows", (json_int_t)sqlite3_column_int64(ents, 5),
-                                      "ms", (json_int_t)sqlite3_column_int64(ents, 6),
-                                      "irreversible", COL(ents, 7), "file", COL(ents, 8),
-                                      "line", (json_int_t)sqlite3_column_int64(ents, 9));
-                print_json_line(out, o);
-            } else {
-                const char *state = COL(ents, 4);
-                fprintf(out, "  %-8s %s.%s.%s  (%lld ms%s%s)\n", COL(ents, 3), COL(ents, 0), COL(ents, 1),
-                        COL(ents, 2), (long long)sqlite3_column_int64(ents, 6),
-                        strcmp(state, "done") ? ", " : "", strcmp(state, "done") ? state : "");
-            }
+            struct mig_jrow e = { r.number, COL(ents, 0), COL(ents, 1), COL(ents, 2), COL(ents, 3), COL(ents, 4),
+                                  sqlite3_column_int64(ents, 5), sqlite3_column_int64(ents, 6), COL(ents, 7),
+                                  COL(ents, 8), sqlite3_column_int64(ents, 9) };
+            w->entry(ctx, &e);
         }
-#undef COL
     }
+#undef COL
     sqlite3_finalize(runs);
     sqlite3_finalize(ents);
-    if (!json && nruns == 0)
-        fprintf(out, "no runs recorded for this database in this journal\n");
     return 0;
 }

@@ -74,8 +74,26 @@ int mig_journal_close_stale_runs(struct mig_journal *j, const struct mig_jtarget
 int mig_journal_lookup(struct mig_journal *j, const char *uid, int64_t *id, int64_t *run, char **down,
                        char **irreversible, char **txn, char **file, int64_t *line);
 
-/* Prints runs and entries of target (migrun log). */
-int mig_journal_print(struct mig_journal *j, const struct mig_jtarget *t, bool json, FILE *out);
+/* A run and an entry as the journal holds them (strings borrowed for the
+ * callback's duration; number: the run's number in the target, 0 when it
+ * has none). */
+struct mig_jrun {
+    int64_t number;
+    const char *command, *display, *started_at, *finished_at, *outcome, *user, *host;
+};
+struct mig_jrow {
+    int64_t run;
+    const char *migration, *phase, *step, *action, *state;
+    int64_t rows, ms;
+    const char *irreversible, *file;
+    int64_t line;
+};
+struct mig_jwalk {
+    void (*run)(void *ctx, const struct mig_jrun *r);
+    void (*entry)(void *ctx, const struct mig_jrow *e);
+};
+/* Every run of target and its entries, in order (migrun log). */
+int mig_journal_walk(struct mig_journal *j, const struct mig_jtarget *t, const struct mig_jwalk *w, void *ctx);
 
 /* The current UTC time as ISO 8601 with microseconds. */
 void mig_now_iso(char out[64]);

@@ -86,7 +86,11 @@ static int start_once(struct mig_proto *p, const char *now, struct mig_dberr *e)
     struct mig_conn *c = s->conn;
     if (c->drv->begin(c, 0, 0, e) != 0)
         return -1;
-    for (const char *const *d = c->drv->tracking_ddl; *d; d++) {
+    bool locks = mig_session_txn_locks(s);
+    if (locks && s->has_runs && c->drv->txn_lock(c, s->o->lock == MIG_LOCK_TABLE, e) != 0)
+        goto fail;
+    /* (only what is missing: IF NOT EXISTS on existing tables makes the server talk) */
+    for (const char *const *d = c->drv->tracking_ddl; *d && !(s->has_table && s->has_runs && s->target_id[0]); d++) {
         const char *sql = mig_session_fill(s, *d, c->prefix, NULL);
         if (c->drv->exec(c, sql, NULL, e) != 0)
             goto fail;
@@ -103,6 +107,19 @@ static int start_once(struct mig_proto *p, const char *now, struct mig_dberr *e)
                                      c->prefix, mig_session_lit(s, s->target_id));
         if (c->drv->exec(c, sql, NULL, e) != 0)
             goto fail;
+    }
+    if (locks) {
+        /* the table lock needs the table; then the run number under it */
+        bool has = false;
+        struct mig_value v;
+        char *q = mig_arena_printf(&s->arena, "SELECT max(run) FROM %smig_runs", c->prefix);
+        if ((!s->has_runs && c->drv->txn_lock(c, s->o->lock == MIG_LOCK_TABLE, e) != 0) ||
+            c->drv->query(c, q, &has, &v, e) != 0)
+            goto fail;
+        if (has && v.t == MIG_V_INT && v.i > s->last_run)
+            s->last_run = v.i;
+        if (v.t == MIG_V_STRING)
+            free((void *)v.s);
     }
     p->run = s->last_run + 1;
     char host[256] = "";
@@ -156,6 +173,7 @@ int mig_proto_start(struct mig_proto *p)
         return -1;
     }
     s->last_run = p->run;
+    s->changed = true;
     s->has_table = s->has_runs = true;
     s->legacy_table = false;
     s->jt.id = s->target_id;
@@ -190,14 +208,37 @@ void mig_proto_finish(struct mig_proto *p, const char *outcome)
 
 void mig_proto_record(struct mig_proto *p, struct mig_record *r)
 {
+    (void)p;
     mig_journal_uid(r->uid);
-    r->seq = ++p->s->max_seq;
+    r->seq = 0;     /* numbered when its row is written */
+}
+
+/* Under --lock xact|table another runner may have applied steps since the
+ * tracking rows were read: the sequence goes on from the target's. */
+static int refresh_seq(struct mig_proto *p, struct mig_dberr *e)
+{
+    struct mig_session *s = p->s;
+    if (!mig_session_txn_locks(s) || !s->has_table)
+        return 0;
+    bool has = false;
+    struct mig_value v;
+    char *sql = mig_arena_printf(&s->arena, "SELECT max(seq) FROM %smig_applied", s->conn->prefix);
+    if (s->conn->drv->query(s->conn, sql, &has, &v, e) != 0)
+        return -1;
+    if (has && v.t == MIG_V_INT && v.i > s->max_seq)
+        s->max_seq = v.i;
+    if (v.t == MIG_V_STRING)
+        free((void *)v.s);
+    return 0;
 }
 
 int mig_proto_begin(struct mig_proto *p, int64_t statement_ms, int64_t lock_ms)
 {
     struct mig_dberr e;
-    if (p->s->conn->drv->begin(p->s->conn, statement_ms, lock_ms, &e) != 0) {
+    struct mig_conn *c = p->s->conn;
+    bool locks = mig_session_txn_locks(p->s);
+    if (c->drv->begin(c, statement_ms, lock_ms, &e) != 0 ||
+        (locks && (c->drv->txn_lock(c, p->s->o->lock == MIG_LOCK_TABLE, &e) != 0 || refresh_seq(p, &e) != 0))) {
         if (p->s->conn->in_txn) {
             struct mig_dberr e2;
             p->s->conn->drv->rollback(p->s->conn, &e2);
@@ -330,9 +371,11 @@ static void insert_rows(struct mig_proto *p, struct buf *b, const struct mig_rec
     }
 }
 
-static int write_rows(struct mig_proto *p, const struct mig_record *r, size_t n, const char *status,
-                      struct mig_dberr *e)
+static int write_rows(struct mig_proto *p, struct mig_record *r, size_t n, const char *status, struct mig_dberr *e)
 {
+    for (size_t i = 0; i < n; i++)
+        if (r[i].seq == 0)
+            r[i].seq = ++p->s->max_seq;
     for (size_t i = 0; i < n; i += CHUNK) {
         struct buf b = { 0 };
         insert_rows(p, &b, r + i, n - i < CHUNK ? n - i : CHUNK, status);
@@ -440,7 +483,7 @@ static char *set_status_sql(struct mig_proto *p, const struct mig_record *r, con
 static int record_running(struct mig_proto *p, struct mig_record *r)
 {
     struct mig_dberr e;
-    if (clear_interrupted(p, r, &e) != 0 || write_rows(p, r, 1, "running", &e) != 0)
+    if (refresh_seq(p, &e) != 0 || clear_interrupted(p, r, &e) != 0 || write_rows(p, r, 1, "running", &e) != 0)
         return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
                               "cannot record the step in mig_applied before it runs: %s", e.message);
     return MIG_P_OK;

@@ -109,6 +109,7 @@ static int undo_group(struct mig_proto *p, struct mig_tracked *const *t, size_t 
     for (size_t i = 0; i < n; i++) {
         if (skipped(t[i]))
             continue;
+        snprintf(p->s->where, sizeof(p->s->where), "the down of %s.%s.%s", t[i]->migration, t[i]->phase, t[i]->step);
         if (!t[i]->down) {
             mig_proto_abort(p);
             free(rows);
@@ -149,6 +150,7 @@ static int undo_group(struct mig_proto *p, struct mig_tracked *const *t, size_t 
                               e.message);
     }
     p->txn_open = false;
+    p->s->where[0] = 0;
     journal_undone(p, t, n);
     report_undone(p, t, n, mig_now_ms() - t0, rows);
     free(rows);
@@ -165,11 +167,12 @@ static int undo_outside(struct mig_proto *p, struct mig_tracked *t)
     if (!skipped(t)) {
         if (!t->down)
             return irreversible(p, t);
-        if ((t->timeout_ms || t->lock_timeout_ms) && c->drv->set_timeouts(c, t->timeout_ms, t->lock_timeout_ms, &e) != 0)
+        bool limits = (t->timeout_ms || t->lock_timeout_ms) && !c->pooled;
+        if (limits && c->drv->set_timeouts(c, t->timeout_ms, t->lock_timeout_ms, &e) != 0)
             return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
                                   "cannot set the timeouts: %s", e.message);
         int rc = c->drv->exec(c, t->down, &rows, &e);
-        if (t->timeout_ms || t->lock_timeout_ms)
+        if (limits)
             c->drv->set_timeouts(c, 0, 0, &e2);
         if (rc != 0)
             return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : e.stmts_done ? MIG_P_DIRTY : MIG_P_FAIL, &e,

@@ -16,6 +16,11 @@ enum mig_exit { MIG_EXIT_OK = 0, MIG_EXIT_FAILED = 1, MIG_EXIT_USAGE = 2, MIG_EX
 
 enum mig_rollback_mode { MIG_RB_LAST_RUN, MIG_RB_RUN, MIG_RB_TO, MIG_RB_ALL };
 
+/* How runners exclude each other (--lock): the default is a session lock
+ * that refuses to work through a pooler; xact and table take a lock in
+ * every transaction, for transaction poolers. */
+enum mig_lock_mode { MIG_LOCK_DEFAULT, MIG_LOCK_SESSION, MIG_LOCK_XACT, MIG_LOCK_TABLE };
+
 struct mig_param_arg {
     const char *migration;  /* NULL: every migration declaring name */
     const char *name;
@@ -27,6 +32,7 @@ struct mig_run_opts {
     const char *journal;            /* path of the undo log */
     const char *schema;             /* --schema: the tracking tables' (and bodies') schema */
     int64_t lock_wait_ms;
+    enum mig_lock_mode lock;
     bool json, trace, color;
     bool on_error_stop;
     bool force;                     /* test: also on a database with applied steps */

@@ -3,6 +3,7 @@
 #include "session.h"
 #include "fault.h"
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -25,6 +26,11 @@ static void on_signal(int sig)
     struct mig_conn *c = signal_conn;
     if (c)
         c->drv->cancel(c);
+}
+
+bool mig_session_txn_locks(const struct mig_session *s)
+{
+    return s->conn->drv->dialect == MIG_D_POSTGRES && (s->o->lock == MIG_LOCK_XACT || s->o->lock == MIG_LOCK_TABLE);
 }
 
 int64_t mig_now_ms(void)
@@ -264,6 +270,18 @@ legacy:
 
 static int take_lock(struct mig_session *s)
 {
+    enum mig_lock_mode mode = s->o->lock;
+    bool pg = s->conn->drv->dialect == MIG_D_POSTGRES;
+    if (pg && (mode == MIG_LOCK_XACT || mode == MIG_LOCK_TABLE))
+        return 0;   /* taken in every transaction (protocol) */
+    if (pg && s->conn->pooled && mode == MIG_LOCK_DEFAULT) {
+        mig_report_error(&s->rep, "%s is reached through a connection pooler (the server's backend is not the one "
+                         "the connection was opened with): a session lock would stay on a pooled server connection "
+                         "and two runners could both apply; use --lock xact (or --lock table) behind a transaction "
+                         "pooler, --lock session behind a session pooler, or connect to the server directly; nothing "
+                         "was changed", s->conn->display);
+        return -1;
+    }
     int64_t deadline = mig_now_ms() + s->o->lock_wait_ms;
     bool told = false;
     for (;;) {
@@ -378,25 +396,43 @@ static int reconcile(struct mig_session *s)
     if (lp.done + lp.aborted + lp.interrupted)
         mig_report_note(&s->rep, "recovered an interrupted run: %u journal entr%s committed with the database, %u "
                         "rolled back by it", lp.done, lp.done == 1 ? "y" : "ies", lp.aborted);
-    /* runs a killed migrun left `running` in the target */
-    if (s->has_runs) {
+    /* runs a killed migrun left `running` in the target (only the lock
+     * holder can tell: under --lock xact another runner may be running) */
+    if (s->has_runs && s->locked) {
         struct mig_dberr e;
+        bool any = false;
+        struct mig_value v;
+        char *q = mig_arena_printf(&s->arena, "SELECT 1 FROM %smig_runs WHERE outcome = 'running'", s->conn->prefix);
+        if (s->conn->drv->query(s->conn, q, &any, &v, &e) != 0) {
+            mig_session_dberror(s, "cannot read the runs of the target", &e);
+            return -1;
+        }
         char *sql = mig_arena_printf(&s->arena, "UPDATE %smig_runs SET outcome = 'interrupted' WHERE outcome = "
                                      "'running'", s->conn->prefix);
-        if (s->conn->drv->exec(s->conn, sql, NULL, &e) != 0) {
+        if (any && s->conn->drv->exec(s->conn, sql, NULL, &e) != 0) {
             mig_session_dberror(s, "cannot update the runs of the target", &e);
             return -1;
         }
     }
     for (size_t i = 0; i < s->rows.n; i++)
         if (strcmp(s->rows.v[i]->status, "running") == 0)
-            mig_report_warning(&s->rep, "%s.%s.%s (run %" PRId64 ") was interrupted while it ran outside a "
-                               "transaction and may have partly run; apply runs it again, rollback undoes it",
+            mig_report_warning(&s->rep, "%s.%s.%s (run %" PRId64 ") is recorded as running: it ran outside a "
+                               "transaction and was interrupted, or could not be recorded as applied, so it may have "
+                               "partly run; apply runs it again, rollback runs its down",
                                s->rows.v[i]->migration, s->rows.v[i]->phase, s->rows.v[i]->step, s->rows.v[i]->run);
     return 0;
 }
 
 /* ---- open and close -------------------------------------------------------------------- */
+
+static void on_notice(void *ctx, const char *severity, const char *message)
+{
+    struct mig_session *s = ctx;
+    if (strcmp(severity, "DEBUG") == 0 || strcmp(severity, "LOG") == 0)
+        return;
+    mig_report_warning(&s->rep, "the server said (%s%s%s): %s", severity, s->where[0] ? " in " : "", s->where,
+                       message);
+}
 
 static int connect_target(struct mig_session *s)
 {
@@ -408,6 +444,8 @@ static int connect_target(struct mig_session *s)
         mig_report_error(&s->rep, "%s", err);
         return usage ? MIG_EXIT_USAGE : MIG_EXIT_REFUSED;
     }
+    s->conn->on_notice = on_notice;
+    s->conn->notice_ctx = s;
     s->jt.location = s->conn->location;
     s->jt.display = s->conn->display;
     s->jt.dialect = s->conn->drv->name;
@@ -431,6 +469,27 @@ int mig_session_open(struct mig_session *s, const struct mig_run_opts *o, unsign
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* a journal that is the target itself would be written inside the
+     * target's own transactions */
+    if (mig_driver_for(o->db_url) == &mig_driver_sqlite) {
+        const char *path = o->db_url[7] == '/' && o->db_url[8] == '/' ? o->db_url + 9 : o->db_url + 7;
+        char *a = realpath(path, NULL), *b = realpath(o->journal, NULL);
+        bool same = a && b && strcmp(a, b) == 0;
+        free(a);
+        free(b);
+        if (same) {
+            mig_report_error(&s->rep, "the journal %s is the target database itself: give --journal another file",
+                             o->journal);
+            return MIG_EXIT_USAGE;
+        }
+    }
+    if ((needs & MIG_NEEDS_EXISTING) && mig_driver_for(o->db_url) == &mig_driver_sqlite) {
+        const char *path = o->db_url[7] == '/' && o->db_url[8] == '/' ? o->db_url + 9 : o->db_url + 7;
+        if (access(path, F_OK) != 0) {
+            mig_report_error(&s->rep, "there is no SQLite database at '%s' (nothing was created)", path);
+            return MIG_EXIT_REFUSED;
+        }
+    }
     /* the journal first: one that cannot be written refuses the run before
      * the database is even opened */
     if ((needs & (MIG_NEEDS_WRITE | MIG_READS_JOURNAL))) {
@@ -443,8 +502,9 @@ int mig_session_open(struct mig_session *s, const struct mig_run_opts *o, unsign
     int rc = connect_target(s);
     if (rc != 0)
         return rc;
+    s->created = !s->conn->exists;
     if ((needs & MIG_NEEDS_WRITE) && take_lock(s) != 0)
-        return MIG_EXIT_REFUSED;
+        return mig_signals ? MIG_EXIT_FAILED : MIG_EXIT_REFUSED;
     if (mig_session_load(s) != 0)
         return MIG_EXIT_REFUSED;
     if ((needs & MIG_NEEDS_WRITE) && reconcile(s) != 0)
@@ -475,10 +535,23 @@ void mig_session_close(struct mig_session *s)
 {
     signal_conn = NULL;
     mig_report_flush(&s->rep);
+    /* a SQLite file this command created and never wrote goes again: a run
+     * refused before any change creates nothing */
+    char *created = NULL;
+    if (s->conn && s->created && !s->changed && s->conn->drv->dialect == MIG_D_SQLITE &&
+        (s->needs & MIG_NEEDS_WRITE))
+        created = strdup(s->conn->location);
     if (s->conn && s->locked)
         s->conn->drv->unlock(s->conn);
     mig_disconnect(s->conn);
     s->conn = NULL;
+    if (created) {
+        char lock[PATH_MAX + 16];
+        snprintf(lock, sizeof(lock), "%s-miglock", created);
+        unlink(created);
+        unlink(lock);
+        free(created);
+    }
     mig_journal_close(s->j);
     s->j = NULL;
     mig_arena_free(&s->arena);

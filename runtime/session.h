@@ -32,11 +32,14 @@ struct mig_session {
     struct mig_journal *j;          /* NULL: none (read-only commands, or log without one) */
     struct mig_arena arena;
     bool locked, has_table, has_runs, legacy_table;
+    bool created;                   /* the connection created the target (a new SQLite file) */
+    bool changed;                   /* something was written to the target */
     char target_id[40];             /* "" before the target has one */
     struct mig_jtarget jt;
     MIG_VEC(struct mig_tracked *) rows;     /* in order of application (seq) */
     struct mig_strmap by_key, by_uid;
     int64_t max_seq, last_run;
+    char where[512];                /* the step running, for the server's notices ("" outside) */
 };
 
 /* Connects, and for writers: journal first (a bad journal refuses before
@@ -62,6 +65,9 @@ const char *mig_session_fill(struct mig_session *s, const char *tmpl, const char
 const char *mig_session_table(struct mig_session *s, const char *name);
 /* Reports a database error: what: message (SQLSTATE …). */
 void mig_session_dberror(struct mig_session *s, const char *what, const struct mig_dberr *e);
+
+/* Whether every transaction takes the runners' lock (--lock xact|table). */
+bool mig_session_txn_locks(const struct mig_session *s);
 
 /* Signals: SIGINT and SIGTERM cancel the running statement and are
  * counted; the runner checks the count between operations. */

@@ -1,5 +1,6 @@
 /* value.c — values as text for messages, and -p values parsed to a param's type. */
 #include "vm.h"
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -38,9 +39,13 @@ int mig_value_parse(struct mig_arena *a, enum mig_vtype t, const char *text, str
         snprintf(err, errlen, "'%s' is not a bool (true or false)", text);
         return -1;
     case MIG_V_INT:
+        /* digits with an optional sign, nothing around them (strtoll alone
+         * would take " 5") */
         errno = 0;
         out->i = strtoll(text, &end, 10);
-        if (errno == 0 && end != text && *end == 0)
+        if (errno == 0 && (isdigit((unsigned char)text[0]) || ((text[0] == '-' || text[0] == '+') &&
+                                                                isdigit((unsigned char)text[1]))) &&
+            *end == 0)
             return 0;
         snprintf(err, errlen, "'%s' is not an int", text);
         return -1;
@@ -48,7 +53,7 @@ int mig_value_parse(struct mig_arena *a, enum mig_vtype t, const char *text, str
         errno = 0;
         long long v = strtoll(text, &end, 10);
         int64_t unit = 0;
-        if (end != text && v >= 0 && errno == 0) {
+        if (isdigit((unsigned char)text[0]) && errno == 0) {
             if (strcmp(end, "ms") == 0)
                 unit = 1;
             else if (strcmp(end, "s") == 0)

@@ -579,8 +579,39 @@ static const op_handler handlers[OP__COUNT] = {
 #undef OP_HANDLER
 };
 
+/* --trace never shows what env() read (a token, a password): the values it
+ * returns are noted as its BUILTIN goes by, and a value holding one of them
+ * shows as <env>. */
+static const char *trace_env[64];
+static size_t trace_nenv;
+static bool trace_env_overflow;     /* more than trace_env holds: every value is hidden */
+
+static bool trace_holds_env(const char *s)
+{
+    if (trace_env_overflow)
+        return true;
+    for (size_t i = 0; s && i < trace_nenv; i++)
+        if (strstr(s, trace_env[i]))
+            return true;
+    return false;
+}
+
 static void trace(struct mig_vm *vm, uint32_t pc)
 {
+    const uint32_t *arg = &vm->plan->code[pc + 1];
+    if (vm->plan->code[pc] == OP_BUILTIN && arg[0] == MIG_B_ENV && arg[1] >= 1 && vm->sp >= arg[1]) {
+        const struct mig_value *name = &vm->stack[vm->sp - arg[1]];
+        const char *e = name->t == MIG_V_STRING ? getenv(name->s) : NULL;
+        bool known = false;
+        for (size_t i = 0; e && i < trace_nenv; i++)
+            known = known || trace_env[i] == e;
+        if (e && *e && !known) {
+            if (trace_nenv < sizeof(trace_env) / sizeof(*trace_env))
+                trace_env[trace_nenv++] = e;
+            else
+                trace_env_overflow = true;
+        }
+    }
     const struct mig_opinfo *oi = &mig_opinfo[vm->plan->code[pc]];
     const char *file;
     uint32_t line;
@@ -589,8 +620,12 @@ static void trace(struct mig_vm *vm, uint32_t pc)
     for (int i = 0; i < oi->nops; i++)
         fprintf(vm->trace, " %u", vm->plan->code[pc + 1 + i]);
     fprintf(vm->trace, "  [%s:%u] stack=%u", file, line, vm->sp);
-    if (vm->sp)
-        fprintf(vm->trace, " top=%s", mig_value_show(vm, &vm->stack[vm->sp - 1]));
+    if (vm->sp) {
+        const struct mig_value *top = &vm->stack[vm->sp - 1];
+        const char *shown = mig_value_show(vm, top);
+        bool env = (top->t == MIG_V_STRING && trace_holds_env(top->s)) || trace_holds_env(shown);
+        fprintf(vm->trace, " top=%s", env ? "<env>" : shown);
+    }
     fputc('\n', vm->trace);
 }
 

@@ -157,5 +157,120 @@ limit="timeout 10"
 expect "a 200,000-term + chain does not exhaust the stack" 0 "" -- build "$tmp/chain200k.mig" -o "$tmp/chain.migb"
 MIGC=$save limit=
 
+# ---- migrun: secrets and smaller truths (issue 11, items 5 and 8) -------------
+# (no server: the PostgreSQL URLs point at a closed port; tests/e2e/secrets.sh
+# has the cases with a real one)
+: "${MIGRUN:?MIGRUN must name the migrun binary}"
+# run_migrun WANT_EXIT ARGS...: runs migrun in $tmp/run, keeps its output
+# (stdout and stderr) in $out and its exit code in $rc
+run_migrun() {
+    want=$1
+    shift
+    out=$(cd "$tmp/run" && env -u MIGRUN_DB PGCONNECT_TIMEOUT=5 "$MIGRUN" "$@" 2>&1)
+    rc=$?
+    [ "$rc" -eq "$want" ]
+}
+# verdict NAME CONDITION...: counts a case; prints its output when it failed
+verdict() {
+    name=$1
+    shift
+    if "$@"; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: $name: exit $rc, output:"
+        printf '%s\n' "$out"
+    fi
+}
+has() { printf '%s\n' "$out" | grep -qF -- "$1"; }
+hasnt() { ! printf '%s\n' "$out" | grep -qF -- "$1"; }
+mkdir -p "$tmp/run/empty" "$tmp/run/dir.mig" "$tmp/run/mig/sub"
+cat > "$tmp/run/mig/sub/m.mig" <<'MIG'
+migration m {
+  param n: int = 1;
+  let token = env("MIG_CLI_TOKEN", "none");
+  let tagged = "t-" + env("MIG_CLI_TOKEN", "none");
+  step s { up sql { CREATE TABLE t (v int, w text); } down sql { DROP TABLE t; } }
+  step use { up sql { INSERT INTO t VALUES (${n}, ${tagged}); } down sql { DELETE FROM t; } }
+}
+MIG
+
+# item 8: paths, -p values
+run_migrun 2 apply empty --db sqlite:db.sqlite
+verdict "an empty migrations folder is an error, not nothing to do" \
+    eval 'has "no .mig files in '"'"'empty'"'"'" && [ ! -e "$tmp/run/db.sqlite" ]'
+run_migrun 2 apply migs --db sqlite:db.sqlite
+verdict "a mistyped migrations folder is an error" has "cannot open 'migs': No such file or directory"
+run_migrun 2 plan dir.mig --db sqlite:db.sqlite
+verdict "a folder named x.mig without migrations is an error" has "no .mig files in 'dir.mig'"
+run_migrun 0 plan mig mig/sub --db sqlite:db.sqlite
+verdict "a folder inside one given before is no error" has "would apply  main.s"
+run_migrun 2 plan nope.mig --db sqlite:db.sqlite
+verdict "a missing .mig: exit 2 naming it" has "cannot open 'nope.mig': No such file or directory"
+mkfifo "$tmp/run/fifo.mig"
+run_migrun 2 plan fifo.mig --db sqlite:db.sqlite
+verdict "a .mig that cannot be read (a FIFO): exit 2" has "cannot read 'fifo.mig': it is a FIFO, not a regular file"
+cp "$tmp/run/mig/sub/m.mig" "$tmp/run/locked.mig"
+chmod 000 "$tmp/run/locked.mig"
+if [ "$(id -u)" -ne 0 ]; then
+    run_migrun 2 plan locked.mig --db sqlite:db.sqlite
+    verdict "an unreadable .mig: exit 2" has "cannot read 'locked.mig': Permission denied"
+elif command -v setpriv >/dev/null; then
+    # root reads anything: run as nobody, who may enter $tmp but not read the file
+    chmod 755 "$tmp" "$tmp/run"
+    out=$(cd "$tmp/run" && setpriv --reuid=65534 --regid=65534 --clear-groups \
+          env -u MIGRUN_DB "$TOP_BUILDDIR/migrun" plan locked.mig --db sqlite:/tmp/nobody-$$.sqlite 2>&1)
+    rc=$?
+    verdict "an unreadable .mig: exit 2" eval '[ $rc -eq 2 ] && has "cannot read '"'"'locked.mig'"'"': Permission denied"'
+    chmod 700 "$tmp"
+fi
+for v in "n= 5" "n=5 " "n=0x10" "n=5s" "n=" "n=-" "n=+"; do
+    run_migrun 2 plan mig --db sqlite:db.sqlite -p "$v"
+    verdict "-p '$v' is not an int" has "is not an int"
+done
+run_migrun 0 plan mig --db sqlite:db.sqlite -p n=-5
+verdict "-p n=-5 is an int" has "would apply  main.use"
+run_migrun 2 plan mig --db sqlite:db.sqlite --lock-wait " 5s"
+verdict "--lock-wait ' 5s' is not a duration" has "--lock-wait takes a duration"
+
+# item 5: --trace shows no env() value; the journal is 0600
+out=$(cd "$tmp/run" && MIG_CLI_TOKEN=Tr4ceT0ken-xyz "$MIGRUN" apply mig --db sqlite:db.sqlite --trace 2>&1)
+rc=$?
+verdict "--trace does not print what env() returned" \
+    eval '[ $rc -eq 0 ] && has "top=<env>" && hasnt "Tr4ceT0ken" && [ "$(sqlite3 "$tmp/run/db.sqlite" "SELECT w FROM t")" = t-Tr4ceT0ken-xyz ]'
+verdict "the journal is created 0600" \
+    eval '[ "$(stat -c %a "$tmp/run/.migrun/journal.db")" = 600 ] &&
+          [ -z "$(find "$tmp/run/.migrun" -name "journal.db*" ! -perm 600)" ]'
+
+# item 5: passwords in --db, PostgreSQL URLs that reach no server
+for pw in 'p?a#ss-Q1' 'p%3Fa%23ss-Q1' ; do
+    run_migrun 3 apply mig --db "postgresql://u:$pw@localhost:1/db"
+    verdict "password '$pw' not printed" \
+        eval 'hasnt "ss-Q1" && has "cannot connect to postgresql://u:***@localhost:1/db" &&
+              [ "$(printf "%s\n" "$out" | grep -c "warning: --db carries a password")" -eq 1 ]'
+    run_migrun 3 apply mig --json --db "postgresql://u:$pw@localhost:1/db"
+    verdict "password '$pw' not in --json" eval 'hasnt "ss-Q1" && has "\"event\""'
+done
+run_migrun 3 apply mig --db "postgresql://u@localhost:1/db?password=qs-S3cret&sslpassword=key-S3cret&sslmode=disable"
+verdict "password= and sslpassword= in the query are masked" \
+    eval 'hasnt "S3cret" && has "sslpassword=***" && has "u:***@localhost:1/db" && has "warning: --db carries a password"'
+run_migrun 3 apply mig --db "postgresql://u:s3cr%zz-B4d@localhost:1/db"
+verdict "libpq's own error does not echo a bad password" eval 'hasnt "B4d" && has "invalid percent-encoded token"'
+run_migrun 3 apply mig --db "postgresql://u:br4ck-S3cret@[::1/db"
+verdict "libpq's own error does not echo the URL" eval 'hasnt "S3cret" && has "u:***@"'
+for pw in 'sl/ash-S3cret' 'at@sign-S3cret'; do
+    run_migrun 2 apply mig --db "postgresql://u:$pw@localhost:1/db"
+    verdict "an unencoded / or @ in the password ($pw): exit 2, not printed, advice" \
+        eval 'hasnt "S3cret" && hasnt "ash" && hasnt "sign" && has "percent-encode"'
+done
+run_migrun 2 apply mig --db "host=localhost password='kv S3cret' sslpassword=kv2-S3cret dbname=d"
+verdict "key=value text: every password masked in the error" \
+    eval 'hasnt "S3cret" && has "password=***" && has "sslpassword=***"'
+run_migrun 3 apply mig --db "postgresql://u@localhost:1/db"
+verdict "no warning without a password" hasnt "carries a password"
+out=$(cd "$tmp/run" && MIGRUN_DB="postgresql://u:env-S3cret@localhost:1/db" PGCONNECT_TIMEOUT=5 "$MIGRUN" apply mig 2>&1)
+rc=$?
+verdict "MIGRUN_DB: masked and no warning" eval '[ $rc -eq 3 ] && hasnt "S3cret" && hasnt "carries a password"'
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

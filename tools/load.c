@@ -104,13 +104,31 @@ struct mig_plan *mig_load_inputs(const char *prog, char **paths, int n, FILE *er
         }
     struct mig_program *prog_ = mig_program_new();
     char msg[512];
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        size_t before = prog_->input_paths.n;
         if (mig_program_add_path(prog_, paths[i], msg, sizeof(msg)) != 0) {
             fprintf(err, "%s: error: %s\n", prog, msg);
             mig_program_free(prog_);
             *usage = true;
             return NULL;
         }
+        /* a folder without migrations is a mistyped or wrong path, not
+         * "nothing to do" (one walked already, inside an earlier PATH, is
+         * walked again on its own to tell) */
+        bool none = prog_->input_paths.n == before;
+        if (none) {
+            struct mig_program *alone = mig_program_new();
+            none = mig_program_add_path(alone, paths[i], msg, sizeof(msg)) == 0 && alone->input_paths.n == 0;
+            mig_program_free(alone);
+        }
+        if (none) {
+            fprintf(err, "%s: error: no .mig files in '%s' (nor in its folders; hidden ones are skipped)\n", prog,
+                    paths[i]);
+            mig_program_free(prog_);
+            *usage = true;
+            return NULL;
+        }
+    }
     unsigned errors = mig_program_check(prog_);
     if (errors || prog_->diags.warnings)
         mig_diags_print_text(&prog_->diags, err, color);

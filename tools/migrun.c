@@ -14,6 +14,11 @@
 #include "runtime/run.h"
 #include "runtime/vm.h"
 
+/* runtime/drivers.c (to move into runtime/driver.h) */
+#define MIG_URL_PASSWORD 1u
+#define MIG_URL_MISREAD 2u
+unsigned mig_url_inspect(const char *url);
+
 static void print_usage(FILE *to)
 {
     for (size_t i = 0; i < mig_ncommands; i++)
@@ -56,6 +61,7 @@ struct args {
     struct mig_param_arg *params;
     size_t nparams;
     bool saw_rollback_mode;
+    bool db_from_argv;      /* --db, not MIGRUN_DB */
 };
 
 /* Parses a duration such as 60s for --lock-wait. */
@@ -101,6 +107,7 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             if (!v)
                 return usage_error("--db needs a URL");
             a->o.db_url = v;
+            a->db_from_argv = true;
         } else if (TAKES("--journal")) {
             const char *v = VALUE("--journal");
             if (!v)
@@ -167,6 +174,12 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             const char *v = VALUE("--lock-wait");
             if (!v || parse_duration(v, &a->o.lock_wait_ms) != 0)
                 return usage_error("--lock-wait takes a duration such as 60s");
+        } else if (TAKES("--lock") && (allowed & O_LOCK)) {
+            const char *v = VALUE("--lock");
+            if (!v || (strcmp(v, "session") != 0 && strcmp(v, "xact") != 0 && strcmp(v, "table") != 0))
+                return usage_error("--lock takes session, xact or table");
+            a->o.lock = strcmp(v, "session") == 0 ? MIG_LOCK_SESSION : strcmp(v, "xact") == 0 ? MIG_LOCK_XACT
+                      : MIG_LOCK_TABLE;
         } else if ((strcmp(arg, "--last-run") == 0 || strcmp(arg, "--all") == 0) && (allowed & O_ROLLBACK)) {
             if (a->saw_rollback_mode)
                 return usage_error("give only one of --run, --to and --all");
@@ -183,6 +196,19 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
         a->o.db_url = "postgresql://";
     if (!a->o.db_url || !*a->o.db_url)
         return usage_error("no database: give --db URL or set MIGRUN_DB (or the PG* variables of libpq)");
+    /* --db is in every local user's ps; MIGRUN_DB and ~/.pgpass are not */
+    unsigned url = mig_url_inspect(a->o.db_url);
+    if (url & MIG_URL_MISREAD) {
+        char *m = mig_mask_url(a->o.db_url);
+        usage_error("the database URL '%s' does not say what it seems to: libpq reads the password only up to "
+                    "a '/' or '@' in it; percent-encode them (%%2F, %%40), or give the password in PGPASSWORD "
+                    "or ~/.pgpass", m ? m : "");
+        free(m);
+        return MIG_EXIT_USAGE;
+    }
+    if ((url & MIG_URL_PASSWORD) && a->db_from_argv)
+        fputs("migrun: warning: --db carries a password, which every local user sees in ps; set MIGRUN_DB, "
+              "PGPASSWORD or ~/.pgpass instead\n", stderr);
     if (!mig_driver_for(a->o.db_url)) {
         char *m = mig_mask_url(a->o.db_url);
         usage_error("unsupported database URL '%s' (expected sqlite:PATH, sqlite:///ABS/PATH, postgres://… "

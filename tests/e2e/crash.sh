@@ -128,7 +128,7 @@ points() {
 }
 sampled_note() { [ "$1" -gt "$SAMPLE_FROM" ] && echo " (sampled: every point up to $SAMPLE_FROM, then every 3rd, and the last)"; }
 
-psql_db() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
+psql_db() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
 
 # state — schema and data of everything but mig's own tables
 state() {

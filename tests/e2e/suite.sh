@@ -367,6 +367,15 @@ t_journal_location() {
     check "WAL journal" test "$(sqlite3 j/custom.db 'PRAGMA journal_mode')" = wal
 }
 
+t_journal_equal_to_target_refused() {
+    [ "$DIALECT" = sqlite ] || return 0
+    write_two_phase
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    expect_exit 2 "$MIGRUN" rollback --db $URL --journal ./db.sqlite
+    check "names the mistake" contains "is the target database itself"
+    check "nothing undone" test "$(q "SELECT count(*) FROM items")" = 2
+}
+
 t_transaction_modes() {
     cat > m.mig <<'MIG'
 migration modes {
