@@ -187,6 +187,30 @@ static int statement_failed(struct apply *a, const struct mig_pvariant *up, cons
                                     "statement failed: %s", e->message));
 }
 
+/* An interrupted CREATE INDEX CONCURRENTLY leaves an invalid index that
+ * IF NOT EXISTS would skip: before the interrupted step runs again, such
+ * an index of the same name goes (and the user is told). */
+static int drop_invalid(struct apply *a, const struct mig_record *r)
+{
+    struct mig_conn *c = a->c.s.conn;
+    char names[16][256];
+    size_t n = mig_ctx_invalid_indexes(&a->c, r->up_sql, names, 16);
+    for (size_t i = 0; i < n; i++) {
+        const char *sql = mig_session_fill(&a->c.s, c->drv->drop_invalid_index, names[i], NULL);
+        if (a->p.txn_open)   /* CONCURRENTLY cannot run in a transaction */
+            sql = mig_arena_printf(&a->c.s.arena, "DROP INDEX IF EXISTS %s", names[i]);
+        struct mig_dberr e;
+        if (c->drv->exec(c, sql, NULL, &e) != 0)
+            return failed(a, mig_proto_fail(&a->p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
+                                            "cannot drop the invalid index %s that the interrupted run left: %s",
+                                            names[i], e.message));
+        mig_report_warning(&a->c.s.rep, "dropped the invalid index %s that the interrupted run of %s.%s.%s left (an "
+                           "interrupted CREATE INDEX CONCURRENTLY); the step builds it again", names[i], r->migration,
+                           r->phase, r->step);
+    }
+    return 0;
+}
+
 static int h_up(void *ctx, struct mig_vm *vm, uint32_t si)
 {
     struct apply *a = ctx;
@@ -224,6 +248,9 @@ static int h_up(void *ctx, struct mig_vm *vm, uint32_t si)
     free(down_sql);
     int64_t t0 = mig_now_ms(), rows = 0;
     int rc;
+    struct mig_tracked *before = mig_session_find(&a->c.s, r.migration, r.phase, r.step);
+    if (before && strcmp(before->status, "running") == 0 && (rc = drop_invalid(a, &r)) != 0)
+        return rc;
     if (st->batch) {
         rc = mig_proto_batch(&a->p, &r, r.up_sql, ph->txn != MIG_TXN_NONE, st->batch_max, progress, a);
         if (rc != MIG_P_OK)

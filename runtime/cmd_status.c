@@ -63,11 +63,24 @@ int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
                 if (strcmp(t->status, "applied") == 0 && t->checksum && strcmp(sum, t->checksum) != 0)
                     ss = "drifted";
             }
+            /* an index of the step left invalid by an interrupted CREATE INDEX CONCURRENTLY */
+            const struct mig_pvariant *up = mig_plan_variant(plan, st->up, s->conn->drv->dialect);
+            char bad[4][256];
+            size_t nbad = t && up ? mig_ctx_invalid_indexes(c, S(c, up->text), bad, 4) : 0;
+            if (nbad)
+                ss = "invalid";
             snprintf(text, sizeof(text), "  %-8s %s.%s%s%s", ss, ph, S(c, st->name), t && t->applied_at ? "  " : "",
                      t && t->applied_at ? t->applied_at : "");
             mig_report_event(&s->rep, text, "{s:s,s:s,s:s,s:s,s:s,s:s?,s:I}", "event", "step", "migration",
                              S(c, m->name), "phase", ph, "step", S(c, st->name), "status", ss, "applied_at",
                              t ? t->applied_at : NULL, "run", (json_int_t)(t ? t->run : 0));
+            for (size_t k = 0; k < nbad; k++) {
+                char line[512];
+                snprintf(line, sizeof(line), "           index %s is invalid (an interrupted CREATE INDEX "
+                         "CONCURRENTLY): the planner does not use it; apply builds it again", bad[k]);
+                mig_report_event(&s->rep, line, "{s:s,s:s,s:s,s:s,s:s}", "event", "invalid_index", "migration",
+                                 S(c, m->name), "phase", ph, "step", S(c, st->name), "index", bad[k]);
+            }
         }
     }
     for (size_t i = 0; i < s->rows.n; i++) {

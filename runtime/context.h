@@ -50,5 +50,8 @@ void mig_ctx_checksum(struct mig_ctx *c, uint32_t si, char out[65]);
 /* The host callback for REQUIRE shared by every host. */
 int mig_ctx_require(void *ctx, struct mig_vm *vm, uint32_t check, bool ok);
 int mig_ctx_find_migration(const struct mig_plan *p, const char *name, size_t n);
+/* The indexes sql creates that exist invalid in the target (an interrupted
+ * CREATE INDEX CONCURRENTLY): their names as written into out; how many. */
+size_t mig_ctx_invalid_indexes(struct mig_ctx *c, const char *sql, char (*out)[256], size_t max);
 
 #endif

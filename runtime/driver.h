@@ -94,6 +94,11 @@ struct mig_driver {
     /* A query returning a row when %s (the schema, a literal) holds a
      * mig_applied with the undo columns (not one of an older migrun). */
     const char *has_undo_columns;
+    /* A query returning a row when the index named by %s (a literal of its
+     * name as written) exists but is invalid (an interrupted CREATE INDEX
+     * CONCURRENTLY), and the statement dropping it (%s: the name as
+     * written); NULL where indexes cannot be invalid. */
+    const char *invalid_index, *drop_invalid_index;
 };
 
 struct mig_conn {
@@ -104,6 +109,7 @@ struct mig_conn {
     char *schema;           /* their schema name ("main" on SQLite) */
     bool in_txn;
     bool exists;            /* false: a read-only open of a database that is not there */
+    bool created;           /* the open created it (a new SQLite file) */
     bool pooled;            /* a connection pooler stands between us and the server */
     /* Messages the server sends besides results (PostgreSQL NOTICE,
      * WARNING): severity and text; NULL drops them. */

@@ -496,6 +496,8 @@ const struct mig_driver mig_driver_pg = {
     .drop = pg_drop, .close = pg_close, .tracking_ddl = pg_ddl, .snapshot = pg_snapshot,
     .true_lit = "true", .false_lit = "false",
     .has_table = "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = %s",
+    .invalid_index = "SELECT 1 FROM pg_catalog.pg_index x WHERE x.indexrelid = to_regclass(%s) AND NOT x.indisvalid",
+    .drop_invalid_index = "DROP INDEX CONCURRENTLY IF EXISTS %s",
     .has_undo_columns = "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
                         "AND table_name = 'mig_applied' AND column_name = 'seq'",
 };

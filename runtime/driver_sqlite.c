@@ -507,7 +507,11 @@ static int sq_open(const char *url, const struct mig_open_opts *o, struct mig_co
     }
     sqlite3_progress_handler(c->db, 1000, progress, c);
     c->base.drv = &mig_driver_sqlite;
-    char *real = c->base.exists ? realpath(path, NULL) : NULL;
+    if (!(o && o->readonly) && !c->base.exists) {
+        c->base.created = true;     /* a writer's new file is a database from now on */
+        c->base.exists = true;
+    }
+    char *real = realpath(path, NULL);
     if (!real && !c->base.exists) {
         /* a new file: the real path of its folder */
         char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;

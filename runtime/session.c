@@ -502,7 +502,7 @@ int mig_session_open(struct mig_session *s, const struct mig_run_opts *o, unsign
     int rc = connect_target(s);
     if (rc != 0)
         return rc;
-    s->created = !s->conn->exists;
+    s->created = s->conn->created;
     if ((needs & MIG_NEEDS_WRITE) && take_lock(s) != 0)
         return mig_signals ? MIG_EXIT_FAILED : MIG_EXIT_REFUSED;
     if (mig_session_load(s) != 0)
@@ -539,8 +539,14 @@ void mig_session_close(struct mig_session *s)
      * refused before any change creates nothing */
     char *created = NULL;
     if (s->conn && s->created && !s->changed && s->conn->drv->dialect == MIG_D_SQLITE &&
-        (s->needs & MIG_NEEDS_WRITE))
-        created = strdup(s->conn->location);
+        (s->needs & MIG_NEEDS_WRITE)) {
+        /* (only while it is still empty: another runner may have written it meanwhile) */
+        bool has = true;
+        struct mig_value v;
+        struct mig_dberr e;
+        if (s->conn->drv->query(s->conn, "SELECT 1 FROM sqlite_master LIMIT 1", &has, &v, &e) == 0 && !has)
+            created = strdup(s->conn->location);
+    }
     if (s->conn && s->locked)
         s->conn->drv->unlock(s->conn);
     mig_disconnect(s->conn);

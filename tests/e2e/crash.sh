@@ -307,9 +307,10 @@ part4() {
             check "apply" 0 $rc "$FINAL" out.1 || { BAD=$((BAD + 1)); continue; }
         else
             # exit 1: the failing migration as before; migrations before it stay
-            local want=$INITIAL
-            [ "$(failing_migration out.1)" = more ] && want=$BASE
-            check "apply (failed in $(failing_migration out.1))" 1 $rc "$want" out.1 || { BAD=$((BAD + 1)); continue; }
+            local want=$INITIAL m
+            m=$(failing_migration out.1)
+            [ "$m" = more ] && want=$BASE
+            check "apply (failed in ${m:-no migration})" 1 $rc "$want" out.1 || { BAD=$((BAD + 1)); continue; }
             mr apply plan.mig --db "$URL" >out.2 2>&1
             check "plain apply after that" 0 $? "$FINAL" out.2 || { BAD=$((BAD + 1)); continue; }
         fi
@@ -367,7 +368,7 @@ part4() {
 # worker DIALECT NAME PARTS… — the snapshots and reference states, then the parts
 worker() {
     DIALECT=$1
-    local name=$2 p
+    local name=$2 p t0=$SECONDS
     shift 2
     mkdir "$work/$name" && cd "$work/$name" || return
     cp ../plan.mig ../fail.mig .
@@ -403,6 +404,7 @@ worker() {
     for p in "$@"; do
         "part$p"
     done
+    echo "($DIALECT, parts $*: $((SECONDS - t0)) s)"
 }
 
 # ---- run ------------------------------------------------------------------------------------

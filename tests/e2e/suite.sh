@@ -376,6 +376,62 @@ t_journal_equal_to_target_refused() {
     check "nothing undone" test "$(q "SELECT count(*) FROM items")" = 2
 }
 
+t_body_ending_the_transaction_exits_4() {
+    cat > m.mig <<'MIG'
+migration sneaky {
+  param stmt: string = "COMMIT";
+  phase p {
+    lock_timeout 5s;
+    step a { up sql { CREATE TABLE a (x integer); ${stmt:raw}; } down sql { DROP TABLE a; } }
+    step b { up sql { CREATE TABLE b (x integer); } down sql { DROP TABLE b; } }
+  }
+}
+MIG
+    expect_exit 4 "$MIGRUN" apply m.mig --db $URL
+    check "names the step and why" contains "the body of step a ended mig's transaction"
+    check "never claims the database is as before" not_contains "as before"
+}
+
+t_sixteen_parallel_runners_all_finish() {
+    [ "$DIALECT" = sqlite ] || return 0
+    write_two_phase
+    local pids=() i rc bad=0
+    for i in $(seq 1 16); do
+        "$MIGRUN" apply m.mig --db $URL --lock-wait 60s >"r$i.out" 2>&1 &
+        pids+=($!)
+    done
+    for i in "${!pids[@]}"; do
+        wait "${pids[$i]}"; rc=$?
+        [ "$rc" = 0 ] || { bad=$((bad + 1)); sed 's/^/      | /' "r$((i + 1)).out" | head -5; }
+    done
+    check "every runner waited and finished (none died of 'database is locked')" test "$bad" = 0
+    check "applied exactly once" test "$(q "SELECT count(*) FROM items")" = 2
+    check "one run recorded" test "$(q "SELECT count(*) FROM mig_runs")" = 1
+}
+
+t_sqlite_lock_wait_bounds_the_write_lock() {
+    [ "$DIALECT" = sqlite ] || return 0
+    write_two_phase
+    q "CREATE TABLE other (x integer)"
+    # another connection (an application) holds the write lock for a while
+    python3 -c "
+import sqlite3, time
+c = sqlite3.connect('db.sqlite', isolation_level=None)
+c.execute('BEGIN IMMEDIATE'); c.execute('INSERT INTO other VALUES (1)')
+open('locked', 'w').close(); time.sleep(4); c.execute('COMMIT')" &
+    local holder=$!
+    for _ in $(seq 1 50); do [ -e locked ] && break; sleep 0.1; done
+    local t0 t1
+    t0=$(date +%s%N)
+    expect_exit 3 "$MIGRUN" apply m.mig --db $URL --lock-wait 300ms
+    t1=$(date +%s%N)
+    check "gave up after --lock-wait, not at once and not after the holder" test $(( (t1 - t0) / 1000000 )) -lt 2500
+    check "says the database is locked" contains "locked"
+    check "nothing applied" test "$(has_table items)" = 0
+    wait "$holder"
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --lock-wait 300ms
+}
+
 t_transaction_modes() {
     cat > m.mig <<'MIG'
 migration modes {
@@ -801,6 +857,57 @@ pg_kill_9_then_rerun_exactly_once() {
     check "log shows the interrupted run" contains "interrupted"
     expect_exit 0 "$MIGRUN" rollback --all --db $URL
     check "rolled back" test "$(has_table t)" = 0
+}
+
+# An interrupted CREATE INDEX CONCURRENTLY leaves an invalid index: status
+# says so, std.index_exists is false for it, and the next apply drops it
+# before the step runs again, so the index ends up valid (not skipped by
+# IF NOT EXISTS, not recorded as skipped by a guard).
+pg_interrupted_concurrent_index_is_rebuilt() {
+    cat > m.mig <<'MIG'
+import std;
+migration idx {
+  phase tables {
+    step t { up sql { CREATE TABLE t (n integer); INSERT INTO t SELECT generate_series(1, 1000); } down sql { DROP TABLE t; } }
+  }
+  phase indexes {
+    transaction none;
+    step t_n {
+      when not std.index_exists("t_n_idx");
+      up   sql { CREATE INDEX CONCURRENTLY IF NOT EXISTS t_n_idx ON t (n); }
+      down sql { DROP INDEX CONCURRENTLY IF EXISTS t_n_idx; }
+    }
+  }
+}
+MIG
+    # a transaction holding a snapshot makes CREATE INDEX CONCURRENTLY wait
+    # with its index already in the catalog (invalid)
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --to idx.tables
+    psql -X -q -d "$PGDB" -c "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM t; SELECT pg_sleep(6); COMMIT" >/dev/null 2>&1 &
+    local holder=$!
+    sleep 0.5
+    "$MIGRUN" apply m.mig --db $URL >run1.out 2>&1 &
+    local pid=$!
+    for _ in $(seq 1 100); do
+        [ "$(q "SELECT count(*) FROM pg_class WHERE relname = 't_n_idx'")" = 1 ] && break
+        sleep 0.1
+    done
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    # the server cancels the statement of the dead client (client_connection_check_interval)
+    for _ in $(seq 1 50); do
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migrun'")" = 0 ] && break
+        sleep 0.2
+    done
+    check "the index was left invalid" test "$(q "SELECT count(*) FROM pg_index WHERE indexrelid = 't_n_idx'::regclass AND NOT indisvalid")" = 1
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "status names the invalid index" contains "index t_n_idx is invalid"
+    wait "$holder"
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "says it dropped the invalid index" contains "dropped the invalid index t_n_idx"
+    check "the step ran again (not skipped)" contains "applied      indexes.t_n"
+    check "the index is valid now" test "$(q "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_n_idx'::regclass")" = t
+    check "recorded as applied" test "$(q "SELECT status FROM mig_applied WHERE step = 't_n'")" = applied
 }
 
 pg_two_runners_one_applies() {
