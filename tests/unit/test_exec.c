@@ -1,0 +1,169 @@
+/* test_exec.c — the command runner of exec actions: exit statuses, signals,
+ * timeouts (the process group is killed), programs that cannot start,
+ * captured output, the tail kept for the undo log, stdin from /dev/null,
+ * environment and cwd, and argv elements that stay one argument each. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "runtime/exec.h"
+#include "runtime/session.h"
+
+static struct mig_report rep;
+static FILE *sink;
+
+static void setup(void)
+{
+    sink = tmpfile();
+    rep = (struct mig_report){ sink, sink, false, false, false };
+}
+
+static void teardown(void)
+{
+    fclose(sink);
+}
+
+static int run(char *const *argv, int64_t timeout_ms, bool capture, char *const *env, const char *cwd,
+               struct mig_exec_result *r)
+{
+    struct mig_exec_spec s = { argv, env, cwd, timeout_ms, "    | ", capture };
+    return mig_exec_run(&s, &rep, r);
+}
+
+static char *printed(void)
+{
+    static char buf[65536];
+    fflush(sink);
+    rewind(sink);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, sink);
+    buf[n] = 0;
+    return buf;
+}
+
+TestSuite(exec, .init = setup, .fini = teardown);
+
+Test(exec, success_and_output_streamed_with_prefix)
+{
+    struct mig_exec_result r;
+    char *argv[] = { "sh", "-c", "echo one; echo two >&2", NULL };
+    cr_assert_eq(run(argv, 0, false, NULL, NULL, &r), 0);
+    cr_assert(r.started);
+    cr_assert_eq(r.exit_status, 0);
+    cr_assert(strstr(printed(), "    | one\n"));
+    cr_assert(strstr(printed(), "    | two\n"));
+    cr_assert(strstr(r.tail, "one"));
+}
+
+Test(exec, exit_status_named)
+{
+    struct mig_exec_result r;
+    char *argv[] = { "sh", "-c", "exit 3", NULL };
+    cr_assert_eq(run(argv, 0, false, NULL, NULL, &r), -1);
+    cr_assert_str_eq(r.why, "exit status 3");
+}
+
+Test(exec, killed_by_signal_named)
+{
+    struct mig_exec_result r;
+    char *argv[] = { "sh", "-c", "kill -9 $$", NULL };
+    cr_assert_eq(run(argv, 0, false, NULL, NULL, &r), -1);
+    cr_assert_str_eq(r.why, "killed by SIGKILL");
+}
+
+Test(exec, program_not_found_or_not_executable)
+{
+    struct mig_exec_result r;
+    char *argv[] = { "no-such-program-mig", NULL };
+    cr_assert_eq(run(argv, 0, false, NULL, NULL, &r), -1);
+    cr_assert(!r.started);
+    cr_assert(strstr(r.why, "cannot start no-such-program-mig"), "%s", r.why);
+    char file[] = "/tmp/mig-exec-noexec-XXXXXX";
+    int fd = mkstemp(file);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, "echo hi\n", 8), 8);
+    close(fd);
+    chmod(file, 0644);
+    char *argv2[] = { file, NULL };
+    cr_assert_eq(run(argv2, 0, false, NULL, NULL, &r), -1);
+    unlink(file);
+    cr_assert(!r.started);
+    cr_assert(strstr(r.why, "Permission denied"), "%s", r.why);
+}
+
+Test(exec, timeout_kills_the_whole_process_group)
+{
+    struct mig_exec_result r;
+    /* a child that ignores nothing and a grandchild that would outlive it */
+    char *argv[] = { "sh", "-c", "sleep 30 & echo $! > grandchild.pid; sleep 30", NULL };
+    char dir[] = "/tmp/mig-exec-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    cr_assert_eq(run(argv, 300, false, NULL, dir, &r), -1);
+    cr_assert(r.timed_out);
+    cr_assert_str_eq(r.why, "timed out after 300ms");
+    cr_assert_lt(r.ms, 4000);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/grandchild.pid", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert(f);
+    int pid = 0;
+    cr_assert_eq(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    usleep(100000);
+    /* gone, or a zombie nobody has reaped yet */
+    char stat[64], state = 'Z';
+    snprintf(stat, sizeof(stat), "/proc/%d/stat", pid);
+    FILE *st = fopen(stat, "r");
+    if (st) {
+        cr_assert_eq(fscanf(st, "%*d %*s %c", &state), 1);
+        fclose(st);
+    }
+    cr_assert_eq(state, 'Z', "the grandchild %d outlived the timeout (state %c)", pid, state);
+}
+
+Test(exec, stdin_is_dev_null)
+{
+    struct mig_exec_result r;
+    char *argv[] = { "cat", NULL };
+    cr_assert_eq(run(argv, 5000, true, NULL, NULL, &r), 0);
+    cr_assert_str_eq(r.output, "");
+    free(r.output);
+}
+
+Test(exec, captured_output_trimmed)
+{
+    struct mig_exec_result r;
+    char *argv[] = { "printf", "%s\\n\\n", "15.4", NULL };
+    cr_assert_eq(run(argv, 0, true, NULL, NULL, &r), 0);
+    cr_assert_str_eq(r.output, "15.4");
+    free(r.output);
+}
+
+Test(exec, hostile_argument_stays_one_argument)
+{
+    struct mig_exec_result r;
+    char *argv[] = { "sh", "-c", "printf '%s|' \"$@\"", "sh", "a b; rm -rf /tmp/x $(id)", "`x`", NULL };
+    cr_assert_eq(run(argv, 0, true, NULL, NULL, &r), 0);
+    cr_assert_str_eq(r.output, "a b; rm -rf /tmp/x $(id)|`x`|");
+    free(r.output);
+}
+
+Test(exec, environment_added_and_cwd)
+{
+    struct mig_exec_result r;
+    char *env[] = { "MIG_TEST_X=forty two", "HOME=/nonexistent-home", NULL };
+    char *argv[] = { "sh", "-c", "echo \"$MIG_TEST_X|$HOME|$(pwd)\"", NULL };
+    cr_assert_eq(run(argv, 0, true, env, "/tmp", &r), 0);
+    cr_assert_str_eq(r.output, "forty two|/nonexistent-home|/tmp");
+    free(r.output);
+}
+
+Test(exec, megabytes_of_output_keep_the_last_8k)
+{
+    struct mig_exec_result r;
+    char *argv[] = { "sh", "-c", "yes 0123456789 | head -c 3000000; echo THE-END", NULL };
+    cr_assert_eq(run(argv, 0, false, NULL, NULL, &r), 0);
+    cr_assert_eq(r.tail_len, MIG_EXEC_TAIL);
+    cr_assert(strstr(r.tail, "THE-END"));
+}
