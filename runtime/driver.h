@@ -76,6 +76,10 @@ struct mig_driver {
     /* The lock of --lock xact (table: false) or table (true), taken in the
      * open transaction and released by its end. */
     int (*txn_lock)(struct mig_conn *c, bool table, struct mig_dberr *e);
+    /* The target's connection for a command: NAME=VALUE strings (PG*
+     * variables, the password only in PGPASSWORD; MIGRUN_SQLITE_PATH),
+     * malloc'd, NULL-terminated (free each and the array). */
+    char **(*command_env)(struct mig_conn *c);
     /* Async-signal-safe: cancels the statement running now, if any. */
     void (*cancel)(struct mig_conn *c);
     /* Breaks the connection as a network failure would (fault injection). */
@@ -92,7 +96,8 @@ struct mig_driver {
      * table name, both as literals. */
     const char *has_table;
     /* A query returning a row when %s (the schema, a literal) holds a
-     * mig_applied with the undo columns (not one of an older migrun). */
+     * mig_applied with the column %s (a literal): the undo columns are
+     * missing in one of an older migrun. */
     const char *has_undo_columns;
     /* A query returning a row when the index named by %s (a literal of its
      * name as written) exists but is invalid (an interrupted CREATE INDEX

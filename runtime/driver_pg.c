@@ -424,6 +424,27 @@ static int pg_txn_lock(struct mig_conn *base, bool table, struct mig_dberr *e)
     return pg_query(base, sql, &has, &v, e);
 }
 
+static char *env_pair(const char *name, const char *value)
+{
+    char *s = malloc(strlen(name) + strlen(value ? value : "") + 2);
+    if (s)
+        sprintf(s, "%s=%s", name, value ? value : "");
+    return s;
+}
+
+static char **pg_command_env(struct mig_conn *base)
+{
+    PGconn *pg = ((struct pg_conn *)base)->pg;
+    const char *names[] = { "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD" };
+    const char *vals[] = { PQhost(pg), PQport(pg), PQuser(pg), PQdb(pg), PQpass(pg) };
+    char **env = calloc(6, sizeof(*env));
+    size_t k = 0;
+    for (size_t i = 0; env && i < 5; i++)
+        if (vals[i] && *vals[i])
+            env[k++] = env_pair(names[i], vals[i]);
+    return env;
+}
+
 static void pg_cancel(struct mig_conn *base)
 {
     struct pg_conn *c = (struct pg_conn *)base;
@@ -456,7 +477,8 @@ static const char *const pg_ddl[] = {
     "CREATE TABLE IF NOT EXISTS %smig_applied (migration text NOT NULL, phase text NOT NULL, step text NOT NULL, "
     "status text NOT NULL, checksum text, entry_uid text NOT NULL, applied_at text NOT NULL, seq bigint, run bigint, "
     "txn text, down_sql text, irreversible text, timeout_ms bigint, lock_timeout_ms bigint, retry bigint, "
-    "retry_every_ms bigint, file text, line bigint, PRIMARY KEY (migration, phase, step))",
+    "retry_every_ms bigint, file text, line bigint, down_kind text, down_exec text, down_flags text, "
+    "PRIMARY KEY (migration, phase, step))",
     "CREATE UNIQUE INDEX IF NOT EXISTS mig_applied_uid ON %smig_applied (entry_uid)",
     NULL,
 };
@@ -492,14 +514,14 @@ const struct mig_driver mig_driver_pg = {
     .rollback = pg_rollback, .quote_literal = pg_quote_literal, .quote_ident = pg_quote_ident,
     .server_version = pg_server_version, .target_version = pg_target_version, .set_timeouts = pg_set_timeouts,
     .txn_status = pg_txn_status, .try_lock = pg_try_lock, .unlock = pg_unlock, .txn_lock = pg_txn_lock,
-    .cancel = pg_cancel,
+    .cancel = pg_cancel, .command_env = pg_command_env,
     .drop = pg_drop, .close = pg_close, .tracking_ddl = pg_ddl, .snapshot = pg_snapshot,
     .true_lit = "true", .false_lit = "false",
     .has_table = "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = %s",
     .invalid_index = "SELECT 1 FROM pg_catalog.pg_index x WHERE x.indexrelid = to_regclass(%s) AND NOT x.indisvalid",
     .drop_invalid_index = "DROP INDEX CONCURRENTLY IF EXISTS %s",
     .has_undo_columns = "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
-                        "AND table_name = 'mig_applied' AND column_name = 'seq'",
+                        "AND table_name = 'mig_applied' AND column_name = %s",
 };
 
 /* NOTICEs go to the runner (which names the step), never raw to stderr. */

@@ -394,6 +394,17 @@ static int sq_txn_lock(struct mig_conn *base, bool table, struct mig_dberr *e)
     return 0;   /* BEGIN IMMEDIATE already holds the write lock */
 }
 
+static char **sq_command_env(struct mig_conn *base)
+{
+    char **env = calloc(2, sizeof(*env));
+    if (env) {
+        env[0] = malloc(strlen(base->location) + 32);
+        if (env[0])
+            sprintf(env[0], "MIGRUN_SQLITE_PATH=%s", base->location);
+    }
+    return env;
+}
+
 static void sq_cancel(struct mig_conn *base)
 {
     sqlite3_interrupt(((struct sqlite_conn *)base)->db);
@@ -427,7 +438,8 @@ static const char *const sq_ddl[] = {
     "CREATE TABLE IF NOT EXISTS %smig_applied (migration TEXT NOT NULL, phase TEXT NOT NULL, step TEXT NOT NULL, "
     "status TEXT NOT NULL, checksum TEXT, entry_uid TEXT NOT NULL, applied_at TEXT NOT NULL, seq INTEGER, run INTEGER, "
     "txn TEXT, down_sql TEXT, irreversible TEXT, timeout_ms INTEGER, lock_timeout_ms INTEGER, retry INTEGER, "
-    "retry_every_ms INTEGER, file TEXT, line INTEGER, PRIMARY KEY (migration, phase, step))",
+    "retry_every_ms INTEGER, file TEXT, line INTEGER, down_kind TEXT, down_exec TEXT, down_flags TEXT, "
+    "PRIMARY KEY (migration, phase, step))",
     "CREATE UNIQUE INDEX IF NOT EXISTS %smig_applied_uid ON mig_applied (entry_uid)",
     NULL,
 };
@@ -448,11 +460,11 @@ const struct mig_driver mig_driver_sqlite = {
     .rollback = sq_rollback, .quote_literal = sq_quote_literal, .quote_ident = sq_quote_ident,
     .server_version = sq_server_version, .target_version = sq_target_version, .set_timeouts = sq_set_timeouts,
     .txn_status = sq_txn_status, .try_lock = sq_try_lock, .unlock = sq_unlock, .txn_lock = sq_txn_lock,
-    .cancel = sq_cancel,
+    .cancel = sq_cancel, .command_env = sq_command_env,
     .drop = sq_drop, .close = sq_close, .tracking_ddl = sq_ddl, .snapshot = sq_snapshot,
     .true_lit = "1", .false_lit = "0",
     .has_table = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND %s IS NOT NULL AND name = %s",
-    .has_undo_columns = "SELECT 1 FROM pragma_table_info('mig_applied') WHERE %s IS NOT NULL AND name = 'seq'",
+    .has_undo_columns = "SELECT 1 FROM pragma_table_info('mig_applied') WHERE %s IS NOT NULL AND name = %s",
 };
 
 static int sq_open(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen)

@@ -80,6 +80,9 @@ static const char *const added_columns[] = {
     "lock_timeout_ms bigint", "retry bigint", "retry_every_ms bigint", "file text", "line bigint", NULL,
 };
 
+/* Added by the migrun that runs commands. */
+static const char *const exec_columns[] = { "down_kind text", "down_exec text", "down_flags text", NULL };
+
 static int start_once(struct mig_proto *p, const char *now, struct mig_dberr *e)
 {
     struct mig_session *s = p->s;
@@ -90,7 +93,7 @@ static int start_once(struct mig_proto *p, const char *now, struct mig_dberr *e)
     if (locks && s->has_runs && c->drv->txn_lock(c, s->o->lock == MIG_LOCK_TABLE, e) != 0)
         goto fail;
     /* (only what is missing: IF NOT EXISTS on existing tables makes the server talk) */
-    for (const char *const *d = c->drv->tracking_ddl; *d && !(s->has_table && s->has_runs && s->target_id[0]); d++) {
+    for (const char *const *d = c->drv->tracking_ddl; *d && !(s->has_table && s->has_runs && s->target_id[0] && !s->old_table); d++) {
         const char *sql = mig_session_fill(s, *d, c->prefix, NULL);
         if (c->drv->exec(c, sql, NULL, e) != 0)
             goto fail;
@@ -98,6 +101,11 @@ static int start_once(struct mig_proto *p, const char *now, struct mig_dberr *e)
     /* a tracking table of an older migrun gains the undo columns */
     for (size_t i = 0; s->legacy_table && added_columns[i]; i++) {
         char *sql = mig_arena_printf(&s->arena, "ALTER TABLE %smig_applied ADD COLUMN %s", c->prefix, added_columns[i]);
+        if (c->drv->exec(c, sql, NULL, e) != 0)
+            goto fail;
+    }
+    for (size_t i = 0; s->has_table && s->old_table && exec_columns[i]; i++) {
+        char *sql = mig_arena_printf(&s->arena, "ALTER TABLE %smig_applied ADD COLUMN %s", c->prefix, exec_columns[i]);
         if (c->drv->exec(c, sql, NULL, e) != 0)
             goto fail;
     }
@@ -175,7 +183,7 @@ int mig_proto_start(struct mig_proto *p)
     s->last_run = p->run;
     s->changed = true;
     s->has_table = s->has_runs = true;
-    s->legacy_table = false;
+    s->legacy_table = s->old_table = false;
     s->jt.id = s->target_id;
     if (s->j) {
         p->jrun = mig_journal_run_begin(s->j, p->command, &s->jt, p->run, "running");

@@ -167,6 +167,11 @@ static int track_row(void *ctx, int n, const char *const *v)
         t->file = DUP(16);
         t->line = num(v[17]);
     }
+    if (n >= 21) {
+        t->down_kind = DUP(18);
+        t->down_exec = DUP(19);
+        t->down_flags = DUP(20);
+    }
 #undef DUP
     t->legacy = t->txn == NULL;     /* rows of an older migrun carry no undo information */
     mig_session_track(s, t);
@@ -234,23 +239,25 @@ int mig_session_load(struct mig_session *s)
     }
     if (!s->has_table)
         return 0;
-    bool undo_columns = false;
+    bool undo_columns = false, exec_columns = false;
     struct mig_value v;
-    const char *q = mig_session_fill(s, s->conn->drv->has_undo_columns, mig_session_lit(s, s->conn->schema), NULL);
-    if (s->conn->drv->query(s->conn, q, &undo_columns, &v, &e) != 0) {
+    const char *q = mig_session_fill(s, s->conn->drv->has_undo_columns, mig_session_lit(s, s->conn->schema), "'seq'");
+    const char *q2 = mig_session_fill(s, s->conn->drv->has_undo_columns, mig_session_lit(s, s->conn->schema),
+                                      "'down_kind'");
+    if (s->conn->drv->query(s->conn, q, &undo_columns, &v, &e) != 0 ||
+        s->conn->drv->query(s->conn, q2, &exec_columns, &v, &e) != 0) {
         mig_session_dberror(s, "cannot read the tracking table", &e);
         return -1;
     }
-    if (v.t == MIG_V_STRING)
-        free((void *)v.s);
     s->legacy_table = !undo_columns;
+    s->old_table = !exec_columns;
     char *sql;
     if (s->legacy_table)
         goto legacy;
     sql = mig_arena_printf(&s->arena,
         "SELECT migration, phase, step, status, checksum, entry_uid, applied_at, seq, run, txn, down_sql, "
-        "irreversible, timeout_ms, lock_timeout_ms, retry, retry_every_ms, file, line FROM %smig_applied "
-        "ORDER BY seq, applied_at", s->conn->prefix);
+        "irreversible, timeout_ms, lock_timeout_ms, retry, retry_every_ms, file, line%s FROM %smig_applied "
+        "ORDER BY seq, applied_at", s->old_table ? "" : ", down_kind, down_exec, down_flags", s->conn->prefix);
     if (s->conn->drv->select(s->conn, sql, track_row, s, &e) == 0)
         return 0;
     mig_session_dberror(s, "cannot read the tracking table mig_applied", &e);

@@ -20,6 +20,9 @@
 struct mig_tracked {
     char *migration, *phase, *step, *status, *checksum, *uid, *applied_at;
     char *down, *irreversible, *txn, *file;
+    char *down_kind;        /* sql, exec, irreversible, none (NULL: sql, or irreversible without a down) */
+    char *down_exec;        /* exec downs: the rendered command as JSON {argv, env, cwd, timeout_ms} */
+    char *down_flags;       /* "optional", "restores", comma-separated, or NULL */
     int64_t seq, run, line, timeout_ms, lock_timeout_ms, retry, retry_every_ms;
     bool legacy;            /* recorded by an older migrun: no undo information in the target */
 };
@@ -32,6 +35,7 @@ struct mig_session {
     struct mig_journal *j;          /* NULL: none (read-only commands, or log without one) */
     struct mig_arena arena;
     bool locked, has_table, has_runs, legacy_table;
+    bool old_table;                 /* a mig_applied without the exec columns (down_kind, …) */
     bool created;                   /* the connection created the target (a new SQLite file) */
     bool changed;                   /* something was written to the target */
     char target_id[40];             /* "" before the target has one */

@@ -432,6 +432,34 @@ open('locked', 'w').close(); time.sleep(4); c.execute('COMMIT')" &
     expect_exit 0 "$MIGRUN" apply m.mig --db $URL --lock-wait 300ms
 }
 
+t_tracking_table_of_an_older_migrun() {
+    [ "$DIALECT" = sqlite ] || return 0
+    cat > m.mig <<'MIG'
+migration old {
+  step a { up sql { CREATE TABLE a (x integer); } down sql { DROP TABLE a; } }
+}
+migration newer {
+  after old;
+  step b { up sql { CREATE TABLE b (x integer); } down sql { DROP TABLE b; } }
+}
+MIG
+    # what migrun 0.1 left: its seven columns, no runs, no identity, no journal
+    q "CREATE TABLE a (x integer);
+       CREATE TABLE mig_applied (migration TEXT NOT NULL, phase TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
+         checksum TEXT, entry_uid TEXT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (migration, phase, step));
+       INSERT INTO mig_applied VALUES ('old', 'main', 'a', 'applied', NULL, 'u1', '2026-01-01T00:00:00Z')"
+    expect_exit 3 "$MIGRUN" rollback --all --db $URL
+    check "no down is known for the old row: refused, naming it" contains "recorded by an older migrun"
+    check "nothing changed" test "$(has_table a)" = 1
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "the old step counts as applied" not_contains "main.a"
+    check "the new step applied" test "$(has_table b)" = 1
+    check "the table gained the undo columns" test "$(q "SELECT count(*) FROM pragma_table_info('mig_applied') WHERE name IN ('seq', 'down_sql', 'down_kind')")" = 3
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "the new run rolls back from the target" test "$(has_table b)" = 0
+    check "the old table stays" test "$(has_table a)" = 1
+}
+
 t_transaction_modes() {
     cat > m.mig <<'MIG'
 migration modes {
