@@ -131,6 +131,13 @@ void mig_disconnect(struct mig_conn *c);
 /* The driver owning url's scheme, or NULL. */
 const struct mig_driver *mig_driver_for(const char *url);
 
+/* What migrun checks of a --db before it connects: MIG_URL_PASSWORD, it
+ * carries a password (or sslpassword, …); MIG_URL_MISREAD, libpq reads it
+ * otherwise than it was written (an unencoded '/' or '@' in the password). */
+#define MIG_URL_PASSWORD 1u
+#define MIG_URL_MISREAD 2u
+unsigned mig_url_inspect(const char *url);
+
 /* The URL with any password replaced by "***". Malloc'd. */
 char *mig_mask_url(const char *url);
 

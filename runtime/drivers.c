@@ -8,13 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* What migrun checks of a --db before it connects (declared here and in
- * tools/migrun.c until driver.h takes them): MIG_URL_PASSWORD, it carries a
- * password (or sslpassword, …); MIG_URL_MISREAD, libpq reads it otherwise
- * than it was written (an unencoded '/' or '@' in the password). */
-#define MIG_URL_PASSWORD 1u
-#define MIG_URL_MISREAD 2u
-unsigned mig_url_inspect(const char *url);
 
 /* ---- a growing string ------------------------------------------------------------------ */
 
@@ -188,14 +181,13 @@ static bool misread(const char *url, const PQconninfoOption *opts)
 {
     if (!is_uri(url))
         return false;
-    const char *port = opt(opts, "port"), *host = opt(opts, "host"), *db = opt(opts, "dbname");
-    if (port && port[strspn(port, "0123456789,")])
-        return true;
-    /* (libpq's userinfo ends at the first '@' or '/') */
+    /* (libpq's userinfo ends at the first '@' or '/'; an '@' after it) */
     const char *auth = strstr(url, "://") + 3;
     const char *d = auth + strcspn(auth, "@/");
-    bool raw_at = *d && strchr(d + 1, '@') != NULL;
-    return raw_at && ((host && strchr(host, '@')) || (db && strchr(db, '@')));
+    if (!*d || !strchr(d + 1, '@'))
+        return false;
+    const char *port = opt(opts, "port"), *host = opt(opts, "host"), *db = opt(opts, "dbname");
+    return (port && port[strspn(port, "0123456789,")]) || (host && strchr(host, '@')) || (db && strchr(db, '@'));
 }
 
 static void sb_quoted(struct sbuf *b, const char *v)

@@ -344,8 +344,8 @@ static void legacy_cb(void *ctx, const char *uid, const char *action, const char
         lp->done++;
     else if (strcmp(state, "interrupted") == 0) {
         lp->interrupted++;
-        mig_report_warning(&s->rep, "%s %s.%s.%s (transaction none) was interrupted and may have partly run",
-                           action, m, p, st);
+        mig_report_warning(&s->rep, "step %s.%s.%s (transaction none) was interrupted while it was %s and may have "
+                           "partly run.", m, p, st, strcmp(action, "undone") == 0 ? "undone" : "applied");
     } else {
         lp->aborted++;
     }
@@ -401,8 +401,9 @@ static int reconcile(struct mig_session *s)
         return -1;
     }
     if (lp.done + lp.aborted + lp.interrupted)
-        mig_report_note(&s->rep, "recovered an interrupted run: %u journal entr%s committed with the database, %u "
-                        "rolled back by it", lp.done, lp.done == 1 ? "y" : "ies", lp.aborted);
+        mig_report_warning(&s->rep, "an earlier run was interrupted: of its journal entries, %u committed with the "
+                           "database, %u were rolled back by it and %u ran outside a transaction and may have partly "
+                           "run; the journal now says so", lp.done, lp.aborted, lp.interrupted);
     /* runs a killed migrun left `running` in the target (only the lock
      * holder can tell: under --lock xact another runner may be running) */
     if (s->has_runs && s->locked) {

@@ -14,10 +14,6 @@
 #include "runtime/run.h"
 #include "runtime/vm.h"
 
-/* runtime/drivers.c (to move into runtime/driver.h) */
-#define MIG_URL_PASSWORD 1u
-#define MIG_URL_MISREAD 2u
-unsigned mig_url_inspect(const char *url);
 
 static void print_usage(FILE *to)
 {

@@ -532,7 +532,7 @@ t_reconciles_pending_entries() {
     sqlite3 .migrun/journal.db "INSERT INTO entries (run_id, uid, migration, phase, step, action, state, txn,
         recorded_at) VALUES (1, 'deadbeef', 'shop', 'data', 'ghost', 'applied', 'pending', 'phase', 'now')"
     expect_exit 0 "$MIGRUN" apply m.mig --db $URL
-    check "explains the recovery" contains "recovered an interrupted run: 3 journal entries committed with the database, 1 rolled back"
+    check "explains the recovery" contains "an earlier run was interrupted: of its journal entries, 3 committed with the database, 1 were rolled back"
     check "committed entries done" test "$(sqlite3 .migrun/journal.db "SELECT count(*) FROM entries WHERE state = 'done'")" = 3
     check "the ghost aborted" test "$(sqlite3 .migrun/journal.db "SELECT state FROM entries WHERE uid = 'deadbeef'")" = aborted
     check "the run is marked interrupted" test "$(sqlite3 .migrun/journal.db "SELECT outcome FROM runs WHERE id = 1")" = interrupted
