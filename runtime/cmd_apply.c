@@ -444,7 +444,17 @@ static int handle_failure(struct apply *a, uint32_t mi)
     int rc = mig_proto_undo(&a->p, rows, n, by_signal ? 2 : 1, &undone);
     s->rep.qualified = was_qualified;
     if (rc == MIG_P_OK) {
-        mig_report_note(&s->rep, "rolled back: %s is as it was before this run", m);
+        char again[1024] = "";
+        size_t k = 0;
+        for (size_t i = 0; i < n && k < sizeof(again); i++)
+            if (rows[i]->was_interrupted)
+                k += (size_t)snprintf(again + k, sizeof(again) - k, "%s%s.%s", k ? ", " : "", rows[i]->phase,
+                                      rows[i]->step);
+        if (k)
+            mig_report_note(&s->rep, "rolled back: %s is as it was before this run, except that %s, which an "
+                            "interrupted run had partly run, was undone entirely by its down", m, again);
+        else
+            mig_report_note(&s->rep, "rolled back: %s is as it was before this run", m);
         return MIG_EXIT_FAILED;
     }
     mig_report_error(&s->rep, "undoing failed: %s; %zu of %zu steps were undone and %s is left partly applied — a "

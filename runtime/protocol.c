@@ -341,6 +341,10 @@ static void committed(struct mig_proto *p, const struct mig_record *r, size_t n,
 {
     for (size_t i = 0; i < n; i++) {
         struct mig_tracked *t = tracked_of(p, &r[i], strcmp(r[i].status, "skipped") == 0 ? "skipped" : status);
+        if (r[i].replaces) {
+            mig_session_untrack(p->s, r[i].replaces);
+            t->was_interrupted = true;
+        }
         mig_session_track(p->s, t);
         MIG_PUSH(&p->s->arena, p->committed, t);
     }
@@ -407,7 +411,7 @@ static char *delete_sql(struct mig_proto *p, const char *uid)
 
 /* The row an interrupted run left `running` for r's step goes before r's
  * own is written (the step runs again). */
-static int clear_interrupted(struct mig_proto *p, const struct mig_record *r, struct mig_dberr *e)
+static int clear_interrupted(struct mig_proto *p, struct mig_record *r, struct mig_dberr *e)
 {
     struct mig_tracked *old = mig_session_find(p->s, r->migration, r->phase, r->step);
     if (!old || strcmp(old->status, "running") != 0)
@@ -416,7 +420,7 @@ static int clear_interrupted(struct mig_proto *p, const struct mig_record *r, st
     int rc = p->s->conn->drv->exec(p->s->conn, sql, NULL, e);
     free(sql);
     if (rc == 0)
-        mig_session_untrack(p->s, old);
+        r->replaces = old;  /* forgotten by the session once this record commits */
     return rc;
 }
 

@@ -20,6 +20,7 @@ struct mig_record {
     const char *checksum, *up_sql, *down_sql, *irreversible, *txn, *file;
     int64_t line, rows, duration_ms, seq;
     int64_t timeout_ms, lock_timeout_ms, retry, retry_every_ms;
+    struct mig_tracked *replaces;   /* the `running` row an interrupted run left for this step */
 };
 
 enum mig_proto_rc {

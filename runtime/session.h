@@ -25,6 +25,7 @@ struct mig_tracked {
     char *down_flags;       /* "optional", "restores", comma-separated, or NULL */
     int64_t seq, run, line, timeout_ms, lock_timeout_ms, retry, retry_every_ms;
     bool legacy;            /* recorded by an older migrun: no undo information in the target */
+    bool was_interrupted;   /* this run ran it again after an interrupted run had partly run it */
 };
 
 struct mig_session {
