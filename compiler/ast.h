@@ -20,6 +20,7 @@ enum mig_type {
     MIG_T_BOOL,
     MIG_T_DURATION,
     MIG_T_NULL,
+    MIG_T_FLOAT,
 };
 const char *mig_type_name(enum mig_type t);
 
@@ -56,6 +57,8 @@ enum mig_expr_kind {
     MIG_E_INT, MIG_E_STRING, MIG_E_BOOL, MIG_E_NULL, MIG_E_DURATION,
     MIG_E_NAME, MIG_E_CALL, MIG_E_NOT, MIG_E_NEG, MIG_E_BINARY,
     MIG_E_EXISTS, MIG_E_SCALAR,
+    MIG_E_FLOAT,            /* 2.5, 1e-3 */
+    MIG_E_EXEC,             /* exec [...] (bool) or output exec [...] (string) */
 };
 
 enum mig_binop {
@@ -68,6 +71,23 @@ const char *mig_binop_text(enum mig_binop op);
 struct mig_expr;
 struct mig_exprs { struct mig_expr **v; size_t n, cap; };
 
+struct mig_envvar {         /* NAME = expr in env { … } */
+    struct mig_name name;
+    struct mig_expr *value;
+};
+
+struct mig_exec {           /* exec [argv] { timeout D | env { … } | cwd expr } */
+    struct mig_span span;       /* from `exec` to its last option */
+    struct mig_span argv_span;  /* the [ … ] */
+    struct mig_exprs argv;
+    MIG_VEC(struct mig_envvar) env;
+    struct mig_expr *cwd;
+    int64_t timeout_ms;         /* 0: none */
+    bool output;                /* an `output exec` expression */
+    struct mig_span timeout_span, cwd_span;
+    bool has_timeout;
+};
+
 struct mig_expr {
     enum mig_expr_kind kind;
     struct mig_span span;       /* the whole expression */
@@ -75,6 +95,8 @@ struct mig_expr {
     enum mig_type type;         /* filled by the checker */
     union {
         int64_t ival;           /* INT, BOOL; DURATION in milliseconds */
+        double fval;            /* FLOAT */
+        struct mig_exec *exec;  /* EXEC */
         struct { const char *s; uint32_t n; } str;  /* STRING (unescaped, arena) */
         struct {
             struct mig_name name;
@@ -88,10 +110,12 @@ struct mig_expr {
     } u;
 };
 
-struct mig_cond {           /* require / assert / verify: expr [else "msg"] */
+struct mig_cond {           /* require / assert / verify: expr [within D [every D]] [else "msg"] */
     struct mig_expr *expr;
     const char *msg;        /* NULL when no else */
     struct mig_span span;   /* the keyword */
+    int64_t within_ms, every_ms;    /* with `within`: every_ms defaults to 1s */
+    bool poll;
 };
 
 enum mig_symkind { MIG_SYM_LET, MIG_SYM_PARAM, MIG_SYM_FN, MIG_SYM_FNPARAM };
@@ -133,8 +157,13 @@ struct mig_step {
     struct mig_expr *when;
     struct mig_sql *up;         /* variants, linked by next */
     struct mig_sql *down;
+    struct mig_exec *up_exec, *down_exec;   /* exec actions (then up/down are NULL) */
     bool down_irreversible;
     const char *irreversible_why;
+    bool down_none;             /* down none "why" */
+    const char *none_why;
+    bool down_optional, down_restores;
+    struct mig_span optional_span, restores_span;
     struct mig_span up_span, down_span;
     bool has_up, has_down;
     MIG_VEC(struct mig_cond) verify;

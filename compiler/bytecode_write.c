@@ -91,6 +91,26 @@ unsigned char *mig_plan_write(const struct mig_plan *p, size_t *size)
         put_u32(&w, p->checks[i].text);
         put_u32(&w, p->checks[i].file);
         put_u32(&w, p->checks[i].line);
+        put_u32(&w, p->checks[i].poll_block);
+        put_i64(&w, p->checks[i].within_ms);
+        put_i64(&w, p->checks[i].every_ms);
+    }
+    put_u32(&w, p->nexecs);
+    for (uint32_t i = 0; i < p->nexecs; i++) {
+        const struct mig_pexec *e = &p->execs[i];
+        put_u32(&w, e->block);
+        put_u32(&w, e->nargv);
+        for (uint32_t k = 0; k < e->nargv; k++)
+            put_u32(&w, e->argv_text[k]);
+        put_u32(&w, e->nenv);
+        for (uint32_t k = 0; k < e->nenv; k++)
+            put_u32(&w, e->env_names[k]);
+        put_u8(&w, e->has_cwd);
+        put_u8(&w, e->output);
+        put_i64(&w, e->timeout_ms);
+        put_u32(&w, e->file);
+        put_u32(&w, e->line);
+        put(&w, e->sha256, 32);
     }
     put_u32(&w, p->nfns);
     for (uint32_t i = 0; i < p->nfns; i++) {
@@ -160,6 +180,12 @@ unsigned char *mig_plan_write(const struct mig_plan *p, size_t *size)
         put_u32(&w, s->irreversible);
         put_u8(&w, s->batch);
         put_i64(&w, s->batch_max);
+        put_u8(&w, s->up_kind);
+        put_u8(&w, s->down_kind);
+        put_u8(&w, s->down_flags);
+        put_u32(&w, s->up_exec);
+        put_u32(&w, s->down_exec);
+        put_u32(&w, s->none_reason);
     }
     put_u32(&w, p->nblocks);
     for (uint32_t i = 0; i < p->nblocks; i++) {

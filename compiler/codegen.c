@@ -19,6 +19,11 @@ void mig_sha256(const void *data, size_t n, uint8_t out[32])
     }
 }
 
+struct pending_poll {
+    uint32_t check, migration;
+    struct mig_expr *expr;
+};
+
 struct cg {
     struct mig_program *prog;
     struct mig_plan *plan;
@@ -29,6 +34,10 @@ struct cg {
     MIG_VEC(struct mig_value) consts;
     MIG_VEC(struct mig_pquery) queries;
     MIG_VEC(struct mig_pcheck) checks;
+    MIG_VEC(struct mig_pexec) execs;
+    /* polled conditions waiting for their block (emitted after the block
+     * being written, as blocks do not nest) */
+    MIG_VEC(struct pending_poll) polls;
     MIG_VEC(struct mig_pfn) fns;
     MIG_VEC(uint32_t) globals;
     MIG_VEC(struct mig_pmigration) migs;
@@ -40,6 +49,7 @@ struct cg {
     struct mig_strmap fn_index;     /* struct mig_fn * (as key string) → index+1 */
     struct mig_strmap const_index;  /* "type:value" → index+1 */
     uint32_t cur_file, cur_line;
+    uint32_t cur_migration;     /* of the block being written */
 };
 
 static uint32_t str_n(struct cg *g, const char *s, size_t n)
@@ -143,6 +153,7 @@ static enum mig_vtype vtype(enum mig_type t)
     case MIG_T_STRING: return MIG_V_STRING;
     case MIG_T_BOOL: return MIG_V_BOOL;
     case MIG_T_DURATION: return MIG_V_DURATION;
+    case MIG_T_FLOAT: return MIG_V_FLOAT;
     case MIG_T_NULL: case MIG_T_ANY: break;
     }
     return MIG_V_NULL;
@@ -193,12 +204,92 @@ static uint32_t query(struct cg *g, const struct mig_sql *first)
     return (uint32_t)g->queries.n - 1;
 }
 
-static uint32_t check(struct cg *g, enum mig_checkkind kind, const struct mig_cond *c)
+static uint32_t check(struct cg *g, enum mig_checkkind kind, const struct mig_cond *c, uint32_t mi)
 {
     struct mig_pcheck k = { (uint8_t)kind, str(g, c->msg), str(g, span_text(g, c->expr->span)),
-                            file_str(g, c->span), line_of(g, c->span) };
+                            file_str(g, c->span), line_of(g, c->span), MIG_NONE, 0, 0 };
+    if (c->poll) {
+        k.within_ms = c->within_ms;
+        k.every_ms = c->every_ms;
+        struct pending_poll pp = { (uint32_t)g->checks.n, mi, c->expr };
+        MIG_PUSH(g->a, g->polls, pp);
+    }
     MIG_PUSH(g->a, g->checks, k);
     return (uint32_t)g->checks.n - 1;
+}
+
+/* The source text of an exec without its layout: comments dropped, white
+ * space kept only as one space between two word characters, strings as
+ * written. Its checksum does not change when `migc fmt` (or a person)
+ * re-indents the command, as a SQL body's does not. */
+static const char *exec_canonical(struct cg *g, const struct mig_exec *x, size_t *len)
+{
+    struct mig_source *src = mig_source_get(&g->prog->sources, x->span.file);
+    const char *t = src->text + x->span.start;
+    size_t n = x->span.end - x->span.start, k = 0;
+    char *out = mig_arena_alloc(&g->prog->arena, n + 1);
+    bool gap = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (c == '"') {     /* a string, escapes and all */
+            size_t j = i + 1;
+            while (j < n && t[j] != '"')
+                j += t[j] == '\\' && j + 1 < n ? 2 : 1;
+            j = j < n ? j + 1 : n;
+            memcpy(out + k, t + i, j - i);
+            k += j - i;
+            i = j - 1;
+            gap = false;
+            continue;
+        }
+        if (c == '#') {
+            while (i + 1 < n && t[i + 1] != '\n')
+                i++;
+            gap = true;
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+            gap = true;
+            continue;
+        }
+        bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        if (gap && word && k > 0) {
+            char p = out[k - 1];
+            if ((p >= 'a' && p <= 'z') || (p >= 'A' && p <= 'Z') || (p >= '0' && p <= '9') || p == '_')
+                out[k++] = ' ';
+        }
+        gap = false;
+        out[k++] = c;
+    }
+    *len = k;
+    return out;
+}
+
+/* An exec's table entry: its argv and env names as written, its options,
+ * where it is, and the checksum of its source text. */
+static uint32_t exec_entry(struct cg *g, const struct mig_exec *x, uint32_t block)
+{
+    struct mig_pexec e;
+    memset(&e, 0, sizeof(e));
+    e.block = block;
+    e.nargv = (uint32_t)x->argv.n;
+    e.argv_text = mig_arena_alloc(g->a, (x->argv.n + 1) * sizeof(*e.argv_text));
+    for (size_t i = 0; i < x->argv.n; i++)
+        e.argv_text[i] = str(g, span_text(g, x->argv.v[i]->span));
+    e.nenv = (uint32_t)x->env.n;
+    e.env_names = mig_arena_alloc(g->a, (x->env.n + 1) * sizeof(*e.env_names));
+    for (size_t i = 0; i < x->env.n; i++)
+        e.env_names[i] = str(g, x->env.v[i].name.text);
+    e.has_cwd = x->cwd != NULL;
+    e.output = x->output;
+    e.timeout_ms = x->timeout_ms;
+    e.file = file_str(g, x->span);
+    e.line = line_of(g, x->span);
+    size_t n;
+    const char *canon = exec_canonical(g, x, &n);
+    mig_sha256(canon, n, e.sha256);
+    MIG_PUSH(g->a, g->execs, e);
+    return (uint32_t)g->execs.n - 1;
 }
 
 /* ---- expressions ---------------------------------------------------------- */
@@ -210,12 +301,33 @@ static uint32_t fn_index(struct cg *g, struct mig_fn *f)
     return (uint32_t)((uintptr_t)mig_strmap_get(&g->fn_index, key) - 1);
 }
 
+static void cg_expr(struct cg *g, struct mig_expr *e);
+
+/* The values of a command, in the order of struct mig_pexec: argv, env, cwd. */
+static uint32_t cg_exec_values(struct cg *g, const struct mig_exec *x)
+{
+    for (size_t i = 0; i < x->argv.n; i++)
+        cg_expr(g, x->argv.v[i]);
+    for (size_t i = 0; i < x->env.n; i++)
+        cg_expr(g, x->env.v[i].value);
+    if (x->cwd)
+        cg_expr(g, x->cwd);
+    return (uint32_t)(x->argv.n + x->env.n + (x->cwd != NULL));
+}
+
 static void cg_expr(struct cg *g, struct mig_expr *e)
 {
     mark_line(g, e->span);
     struct mig_value v = { MIG_V_NULL, 0, NULL, 0 };
     switch (e->kind) {
     case MIG_E_INT: v.t = MIG_V_INT; v.i = e->u.ival; break;
+    case MIG_E_FLOAT: v = mig_vmkfloat(e->u.fval); break;
+    case MIG_E_EXEC: {
+        uint32_t n = cg_exec_values(g, e->u.exec);
+        mark_line(g, e->span);
+        emit(g, e->u.exec->output ? OP_OUTPUT_EXEC : OP_EXEC, exec_entry(g, e->u.exec, MIG_NONE), n);
+        return;
+    }
     case MIG_E_BOOL: v.t = MIG_V_BOOL; v.i = e->u.ival; break;
     case MIG_E_DURATION: v.t = MIG_V_DURATION; v.i = e->u.ival; break;
     case MIG_E_NULL: break;
@@ -234,8 +346,13 @@ static void cg_expr(struct cg *g, struct mig_expr *e)
         return;
     }
     case MIG_E_CALL:
-        for (size_t i = 0; i < e->u.ref.args.n; i++)
+        for (size_t i = 0; i < e->u.ref.args.n; i++) {
             cg_expr(g, e->u.ref.args.v[i]);
+            /* an int passed where a float is declared becomes one */
+            if (e->u.ref.builtin == MIG_B_NONE && e->u.ref.sym->fn->params.v[i]->type == MIG_T_FLOAT &&
+                e->u.ref.args.v[i]->type == MIG_T_INT)
+                emit(g, OP_BUILTIN, (uint32_t)MIG_B_FLOAT, 1u);
+        }
         mark_line(g, e->span);
         if (e->u.ref.builtin != MIG_B_NONE)
             emit(g, OP_BUILTIN, (uint32_t)e->u.ref.builtin, (uint32_t)e->u.ref.args.n);
@@ -317,6 +434,22 @@ static void cg_expr(struct cg *g, struct mig_expr *e)
     emit(g, OP_CONST, konst(g, v));
 }
 
+/* A require, verify or assert: its condition (evaluated once, or polled
+ * from a block of its own), then op with its check. */
+static void cg_cond(struct cg *g, const struct mig_cond *c, enum mig_checkkind kind, enum mig_opcode op)
+{
+    if (c->poll) {
+        uint32_t k = check(g, kind, c, g->cur_migration);
+        mark_line(g, c->span);
+        emit(g, OP_POLL, k);
+        emit(g, op, k);
+        return;
+    }
+    cg_expr(g, c->expr);
+    mark_line(g, c->span);
+    emit(g, op, check(g, kind, c, g->cur_migration));
+}
+
 /* verify/assert conditions: behind a CHECKS jump, so that a read-only
  * plan can skip them (nothing ran for them to check). */
 static void cg_checks(struct cg *g, const struct mig_cond *c, size_t n, enum mig_checkkind kind)
@@ -324,11 +457,8 @@ static void cg_checks(struct cg *g, const struct mig_cond *c, size_t n, enum mig
     if (n == 0)
         return;
     uint32_t j = emit(g, OP_CHECKS, 0u);
-    for (size_t k = 0; k < n; k++) {
-        cg_expr(g, c[k].expr);
-        mark_line(g, c[k].span);
-        emit(g, kind == MIG_CHECK_VERIFY ? OP_VERIFY : OP_ASSERT, check(g, kind, &c[k]));
-    }
+    for (size_t k = 0; k < n; k++)
+        cg_cond(g, &c[k], kind, kind == MIG_CHECK_VERIFY ? OP_VERIFY : OP_ASSERT);
     patch_here(g, j, 0);
 }
 
@@ -336,9 +466,43 @@ static void cg_checks(struct cg *g, const struct mig_cond *c, size_t n, enum mig
  * run time (a scalar query) is checked when it is stored. */
 static void cg_typed(struct cg *g, struct mig_expr *e, enum mig_type declared, bool has_type)
 {
+    if (has_type && declared == MIG_T_FLOAT && e->kind == MIG_E_INT) {
+        mark_line(g, e->span);
+        emit(g, OP_CONST, konst(g, mig_vmkfloat((double)e->u.ival)));   /* 2 stored as a float is 2.0 */
+        return;
+    }
     cg_expr(g, e);
     if (has_type && e->type == MIG_T_ANY)
         emit(g, OP_CHECK_TYPE, (uint32_t)vtype(declared));
+    else if (has_type && declared == MIG_T_FLOAT && e->type == MIG_T_INT)
+        emit(g, OP_BUILTIN, (uint32_t)MIG_B_FLOAT, 1u);     /* an int stored as a float becomes one */
+}
+
+/* The blocks of the conditions polled in the block just ended. */
+static void flush_polls(struct cg *g)
+{
+    for (size_t i = 0; i < g->polls.n; i++) {
+        const struct pending_poll *pp = &g->polls.v[i];
+        uint32_t b = begin_block(g, MIG_BLOCK_POLL, pp->migration);
+        cg_expr(g, pp->expr);
+        emit(g, OP_RET);
+        end_block(g, b);
+        g->checks.v[pp->check].poll_block = b;
+    }
+    g->polls.n = 0;
+}
+
+/* An exec action of a step: its block computes the values and ends in ARGS. */
+static uint32_t cg_exec_action(struct cg *g, const struct mig_exec *x, uint32_t mi)
+{
+    uint32_t b = begin_block(g, MIG_BLOCK_EXEC, mi);
+    uint32_t e = exec_entry(g, x, b);
+    mark_line(g, x->span);
+    uint32_t n = cg_exec_values(g, x);
+    mark_line(g, x->span);
+    emit(g, OP_ARGS, e, n);
+    end_block(g, b);
+    return e;
 }
 
 /* ---- blocks --------------------------------------------------------------- */
@@ -385,6 +549,7 @@ static void cg_migration(struct cg *g, struct mig_migration *m, uint32_t mi)
     pm.nslots = slot;
 
     /* prologue: params, lets, requires */
+    g->cur_migration = mi;
     pm.prologue = begin_block(g, MIG_BLOCK_PROLOGUE, mi);
     for (size_t i = 0; i < m->params.n; i++) {
         struct mig_symbol *s = m->params.v[i];
@@ -399,13 +564,11 @@ static void cg_migration(struct cg *g, struct mig_migration *m, uint32_t mi)
         cg_typed(g, s->init, s->type, s->has_type);
         emit(g, OP_STORE_SLOT, s->index);
     }
-    for (size_t i = 0; i < m->requires.n; i++) {
-        cg_expr(g, m->requires.v[i].expr);
-        mark_line(g, m->requires.v[i].span);
-        emit(g, OP_REQUIRE, check(g, MIG_CHECK_REQUIRE, &m->requires.v[i]));
-    }
+    for (size_t i = 0; i < m->requires.n; i++)
+        cg_cond(g, &m->requires.v[i], MIG_CHECK_REQUIRE, OP_REQUIRE);
     emit(g, OP_HALT);
     end_block(g, pm.prologue);
+    flush_polls(g);
 
     /* body: phases and steps */
     pm.first_phase = (uint32_t)g->phases.n;
@@ -437,9 +600,17 @@ static void cg_migration(struct cg *g, struct mig_migration *m, uint32_t mi)
             ps.phase = (uint32_t)g->phases.n;
             ps.file = file_str(g, st->span);
             ps.line = line_of(g, st->span);
-            ps.up = query(g, st->up);
-            ps.down = st->down_irreversible ? MIG_NONE : query(g, st->down);
+            ps.up = st->up ? query(g, st->up) : MIG_NONE;
+            ps.up_kind = st->up_exec ? MIG_ACTION_EXEC : MIG_ACTION_SQL;
+            ps.up_exec = st->up_exec ? cg_exec_action(g, st->up_exec, mi) : MIG_NONE;
+            ps.down = st->down ? query(g, st->down) : MIG_NONE;
+            ps.down_exec = st->down_exec ? cg_exec_action(g, st->down_exec, mi) : MIG_NONE;
+            ps.down_kind = st->down_irreversible ? MIG_DOWN_IRREVERSIBLE : st->down_none ? MIG_DOWN_NONE
+                         : st->down_exec ? MIG_DOWN_EXEC : MIG_DOWN_SQL;
+            ps.down_flags = (uint8_t)((st->down_optional ? MIG_DOWN_OPTIONAL : 0) |
+                                      (st->down_restores ? MIG_DOWN_RESTORES : 0));
             ps.irreversible = st->down_irreversible ? str(g, st->irreversible_why) : MIG_NONE;
+            ps.none_reason = st->down_none ? str(g, st->none_why) : MIG_NONE;
             ps.batch = st->batch;
             ps.batch_max = st->batch_max;
             MIG_PUSH(g->a, g->steps, ps);
@@ -486,6 +657,7 @@ static void cg_migration(struct cg *g, struct mig_migration *m, uint32_t mi)
     cg_checks(g, m->asserts.v, m->asserts.n, MIG_CHECK_ASSERT);
     emit(g, OP_HALT);
     end_block(g, pm.body);
+    flush_polls(g);
     g->migs.v[mi] = pm;
 }
 
@@ -565,6 +737,8 @@ struct mig_plan *mig_codegen(struct mig_program *prog)
     plan->queries = g.queries.v;
     plan->nchecks = (uint32_t)g.checks.n;
     plan->checks = g.checks.v;
+    plan->nexecs = (uint32_t)g.execs.n;
+    plan->execs = g.execs.v;
     plan->nfns = (uint32_t)g.fns.n;
     plan->fns = g.fns.v;
     plan->nglobals = (uint32_t)g.globals.n;

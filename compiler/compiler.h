@@ -4,6 +4,7 @@
 #ifndef MIG_COMPILER_H
 #define MIG_COMPILER_H
 #include <stdbool.h>
+#include <stdio.h>
 #include "lib/arena.h"
 #include "lib/strmap.h"
 #include "ast.h"
@@ -57,6 +58,13 @@ void mig_check_types(struct mig_program *p);     /* expressions, ${…}, sql fil
 void mig_check_rules(struct mig_program *p);     /* rollback pairs and plan rules */
 void mig_check_recursion(struct mig_program *p); /* fn call cycles (after types) */
 void mig_lint(struct mig_program *p);            /* SQL and plan rules, suppressions */
+
+/* `migc check --list-exec`: every command of a checked program — the exec
+ * actions and expressions of its input migrations, and those of the
+ * functions and lets of its files (the standard library has none) — one
+ * per line, "file:line: where: exec [argv as written] options", sorted by
+ * file and position. */
+void mig_list_execs(struct mig_program *p, FILE *out);
 
 /* The variant of an action or query for a dialect: its own, else the one
  * without a dialect, else NULL. */

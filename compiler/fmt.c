@@ -13,7 +13,7 @@
 #include <string.h>
 
 enum fkind { F_WORD, F_STRING, F_NUMBER, F_OP, F_LBRACE, F_RBRACE, F_SEMI, F_COMMA, F_LPAREN, F_RPAREN,
-             F_DOT, F_COLON, F_BODY, F_COMMENT, F_EOF };
+             F_DOT, F_COLON, F_BODY, F_COMMENT, F_LBRACK, F_RBRACK, F_EOF };
 
 struct ftok {
     enum fkind kind;
@@ -52,7 +52,8 @@ static const char *const keywords[] = {
     "import", "module", "migration", "after", "target", "param", "let", "fn", "require", "else", "phase",
     "step", "when", "up", "down", "verify", "assert", "sql", "file", "irreversible", "transaction", "timeout",
     "lock_timeout", "retry", "every", "batch", "max", "exists", "scalar", "and", "or", "not", "true", "false",
-    "null", "int", "string", "bool", "duration", "postgres", "sqlite", NULL,
+    "null", "int", "string", "bool", "duration", "postgres", "sqlite", "exec", "output", "none", "optional",
+    "restores", "within", "env", "cwd", "float", NULL,
 };
 
 /* Keywords that start an item: a new line before them. */
@@ -125,8 +126,22 @@ static int tokenize(const char *s, size_t len, struct ftok **out, size_t *nout)
             i++;
             t.kind = F_STRING;
         } else if (isdigit((unsigned char)c)) {
-            while (i < len && (isalnum((unsigned char)s[i]) || s[i] == '_'))
+            /* 42, 1_000, 30s, 2.5, 1e-3 */
+            while (i < len && (isalnum((unsigned char)s[i]) || s[i] == '_')) {
+                if ((s[i] == 'e' || s[i] == 'E') && i + 2 < len && (s[i + 1] == '-' || s[i + 1] == '+') &&
+                    isdigit((unsigned char)s[i + 2]))
+                    i++;
                 i++;
+            }
+            if (i + 1 < len && s[i] == '.' && isdigit((unsigned char)s[i + 1])) {
+                i++;
+                while (i < len && (isalnum((unsigned char)s[i]) || s[i] == '_')) {
+                    if ((s[i] == 'e' || s[i] == 'E') && i + 2 < len && (s[i + 1] == '-' || s[i + 1] == '+') &&
+                        isdigit((unsigned char)s[i + 2]))
+                        i++;
+                    i++;
+                }
+            }
             t.kind = F_NUMBER;
         } else if (isalpha((unsigned char)c) || c == '_') {
             while (i < len && (isalnum((unsigned char)s[i]) || s[i] == '_'))
@@ -161,6 +176,8 @@ static int tokenize(const char *s, size_t len, struct ftok **out, size_t *nout)
                 case ')': t.kind = F_RPAREN; break;
                 case '.': t.kind = F_DOT; break;
                 case ':': t.kind = F_COLON; break;
+                case '[': t.kind = F_LBRACK; break;
+                case ']': t.kind = F_RBRACK; break;
                 default: break;
                 }
         }
@@ -199,6 +216,8 @@ struct fmt {
     int item_indent;        /* indent of the current item's first line */
     size_t item_kw_len;     /* length of the up/down keyword starting the item */
     size_t line_len;
+    int inline_braces;      /* open `env { … }` braces, kept on their line */
+    bool after_inline;      /* the last token closed such a brace */
 };
 
 static void newline(struct fmt *f)
@@ -262,16 +281,17 @@ static bool needs_space(struct fmt *f, const struct ftok *prev, const struct fto
     if (!prev || f->unary)
         return false;
     switch (t->kind) {
-    case F_SEMI: case F_COMMA: case F_RPAREN: case F_DOT: case F_COLON:
+    case F_SEMI: case F_COMMA: case F_RPAREN: case F_DOT: case F_COLON: case F_RBRACK:
         return false;
     case F_LPAREN:
         if (prev->kind == F_WORD)
-            return in_list(f->src, prev, keywords) && !is_word(f->src, prev, "int") && !is_word(f->src, prev, "string");
+            return in_list(f->src, prev, keywords) && !is_word(f->src, prev, "int") &&
+                   !is_word(f->src, prev, "string") && !is_word(f->src, prev, "float") && !is_word(f->src, prev, "env");
         return prev->kind != F_LPAREN && prev->kind != F_DOT;
     default:
         break;
     }
-    if (prev->kind == F_LPAREN || prev->kind == F_DOT)
+    if (prev->kind == F_LPAREN || prev->kind == F_DOT || prev->kind == F_LBRACK)
         return false;
     return true;
 }
@@ -288,6 +308,7 @@ static bool is_unary_minus(struct fmt *f, size_t i)
         return true;
     const struct ftok *prev = &f->t[p - 1];
     return prev->kind == F_OP || prev->kind == F_LPAREN || prev->kind == F_COMMA || prev->kind == F_COLON ||
+           prev->kind == F_LBRACK ||
            (prev->kind == F_WORD && in_list(f->src, prev, keywords) && !is_word(f->src, prev, "true") &&
             !is_word(f->src, prev, "false") && !is_word(f->src, prev, "null"));
 }
@@ -325,10 +346,33 @@ static void format_tokens(struct fmt *f)
             prev = NULL;
             continue;
         }
-        bool item = t->kind == F_WORD && f->paren == 0 && in_list(f->src, t, item_start) &&
-                    !(prev && (is_word(f->src, prev, "transaction")));
+        /* `timeout` starts an item only where a phase item can start (not
+         * after a command: `exec [...] timeout 30s`) */
+        bool item = t->kind == F_WORD && f->paren == 0 && f->inline_braces == 0 && in_list(f->src, t, item_start) &&
+                    !(prev && (is_word(f->src, prev, "transaction"))) &&
+                    !(is_word(f->src, t, "timeout") && prev && prev->kind != F_SEMI && prev->kind != F_LBRACE &&
+                      (prev->kind != F_RBRACE || f->after_inline));
+        f->after_inline = false;
         bool continuation = is_word(f->src, t, "sql") && prev && prev->kind == F_BODY && f->paren == 0 &&
                             f->item_kw_len;
+        if (t->kind == F_RBRACE && f->inline_braces > 0) {
+            /* the end of `env { … }`, on its line */
+            f->inline_braces--;
+            put(&f->out, " ", 1);
+            word(f, t);
+            f->brace_last = false;
+            f->after_inline = true;
+            prev = t;
+            continue;
+        }
+        if (t->kind == F_LBRACE && prev && is_word(f->src, prev, "env")) {
+            put(&f->out, " ", 1);
+            word(f, t);
+            f->brace_last = false;
+            f->inline_braces++;
+            prev = t;
+            continue;
+        }
         if (t->kind == F_RBRACE) {
             newline(f);
             f->depth = f->depth > 0 ? f->depth - 1 : 0;

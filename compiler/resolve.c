@@ -31,7 +31,8 @@ static void duplicate(struct mig_program *p, const char *what, const char *name,
 }
 
 static const char *const builtin_names[] = {
-    "dialect", "server_version", "env", "int", "string", "is_null",
+    "dialect", "server_version", "env", "int", "string", "is_null", "float", "version_cmp", "matches",
+    "trim", "lower", "upper",
 };
 
 static void check_symbols(struct mig_program *p, struct mig_strmap *m, struct mig_symbol **v,

@@ -150,9 +150,60 @@ static void check_action(struct mig_program *p, struct mig_migration *m, struct 
     }
 }
 
+/* Whether evaluating e may run a command: an exec or output exec in it, or
+ * in a function it calls (depth-limited: recursion is reported apart). */
+static bool runs_command(const struct mig_expr *e, int depth)
+{
+    while (e && depth < 64) {
+        switch (e->kind) {
+        case MIG_E_EXEC:
+            return true;
+        case MIG_E_CALL:
+            for (size_t i = 0; i < e->u.ref.args.n; i++)
+                if (runs_command(e->u.ref.args.v[i], depth + 1))
+                    return true;
+            return e->u.ref.builtin == MIG_B_NONE && e->u.ref.sym && e->u.ref.sym->fn &&
+                   runs_command(e->u.ref.sym->fn->body, depth + 1);
+        case MIG_E_NOT: case MIG_E_NEG:
+            e = e->u.sub;
+            continue;
+        case MIG_E_BINARY:
+            if (runs_command(e->u.bin.r, depth + 1))
+                return true;
+            e = e->u.bin.l;
+            continue;
+        default:
+            return false;
+        }
+    }
+    return false;
+}
+
+/* No database transaction is open while a command runs: a condition that
+ * runs one cannot be evaluated inside mig's transaction. */
+static void check_condition_txn(struct mig_program *p, const struct mig_phase *ph, const struct mig_expr *e,
+                                const char *what, const char *txn)
+{
+    if (e && runs_command(e, 0))
+        MIG_DIAG_AT(p, MIG_ERROR, e->span, "exec-transaction",
+                    "this %s runs a command, but it is evaluated inside the transaction of phase '%s' (%s), "
+                    "and no database transaction may be open while a command runs: use 'transaction none' "
+                    "for the phase (or check it in a migration-level assert)", what, ph->name, txn);
+}
+
 static void check_step(struct mig_program *p, struct mig_migration *m, struct mig_phase *ph,
                        struct mig_step *st)
 {
+    /* conditions inside a transaction: a step's when and verify under
+     * transaction phase, the verify of a SQL step under transaction step */
+    bool phase_txn = ph->txn == MIG_TXN_DEFAULT || ph->txn == MIG_TXN_PHASE;
+    const char *txn = ph->txn == MIG_TXN_STEP ? "transaction step" : ph->txn == MIG_TXN_PHASE
+                    ? "transaction phase" : "transaction phase, the default";
+    if (phase_txn)
+        check_condition_txn(p, ph, st->when, "when", txn);
+    if (phase_txn || (ph->txn == MIG_TXN_STEP && !st->up_exec))
+        for (size_t i = 0; i < st->verify.n; i++)
+            check_condition_txn(p, ph, st->verify.v[i].expr, "verify", txn);
     if (!st->has_up)
         MIG_DIAG_AT(p, MIG_ERROR, st->span, "missing-up", "step '%s' has no 'up'", st->name);
     if (!st->has_down)
@@ -163,13 +214,26 @@ static void check_step(struct mig_program *p, struct mig_migration *m, struct mi
         check_action(p, m, st, st->up, "up", st->up_span);
     if (st->down)
         check_action(p, m, st, st->down, "down", st->down_span);
+    if (st->up_exec || st->down_exec) {
+        bool up = st->up_exec != NULL;
+        if (ph->txn == MIG_TXN_DEFAULT || ph->txn == MIG_TXN_PHASE)
+            MIG_DIAG_AT(p, MIG_ERROR, up ? st->up_span : st->down_span, "exec-transaction",
+                        "step '%s' runs a command (its %s is exec), which cannot join a database transaction, "
+                        "but phase '%s' runs its steps in one (%s): exec steps need 'transaction step' "
+                        "or 'transaction none' in their phase", st->name, up ? "up" : "down", ph->name,
+                        ph->txn == MIG_TXN_PHASE ? "transaction phase" : "transaction phase, the default");
+        if (st->batch && up)
+            MIG_DIAG_AT(p, MIG_ERROR, st->batch_span, "exec-batch",
+                        "batch re-runs an up until it changes no rows, which a command cannot tell: "
+                        "step '%s' runs a command (remove 'batch', or make the up SQL)", st->name);
+    }
     if (st->batch && (ph->txn == MIG_TXN_DEFAULT || ph->txn == MIG_TXN_PHASE))
         MIG_DIAG_AT(p, MIG_ERROR, st->batch_span, "batch-transaction",
                     "batch step '%s' commits each iteration, so its phase '%s' must be "
                     "'transaction step' or 'transaction none'", st->name, ph->name);
     if (ph->txn != MIG_TXN_NONE) {
         check_transaction_control(p, ph, st, st->up, "up");
-        if (!st->down_irreversible)
+        if (st->down)
             check_transaction_control(p, ph, st, st->down, "down");
     }
     if (ph->txn == MIG_TXN_NONE)
@@ -196,6 +260,11 @@ void mig_check_rules(struct mig_program *p)
                 struct mig_phase *ph = m->phases.v[k];
                 for (size_t j = 0; j < ph->steps.n; j++)
                     check_step(p, m, ph, ph->steps.v[j]);
+                if (ph->txn == MIG_TXN_DEFAULT || ph->txn == MIG_TXN_PHASE)
+                    for (size_t j = 0; j < ph->asserts.n; j++)
+                        check_condition_txn(p, ph, ph->asserts.v[j].expr, "assert",
+                                            ph->txn == MIG_TXN_PHASE ? "transaction phase"
+                                                                     : "transaction phase, the default");
             }
         }
     }

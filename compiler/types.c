@@ -4,6 +4,7 @@
  * Also loads `sql file` texts and finds the interpolations of SQL texts. */
 #include "compiler.h"
 #include <errno.h>
+#include <regex.h>
 #include <string.h>
 
 const char *mig_type_name(enum mig_type t)
@@ -14,6 +15,7 @@ const char *mig_type_name(enum mig_type t)
     case MIG_T_BOOL: return "bool";
     case MIG_T_DURATION: return "duration";
     case MIG_T_NULL: return "null";
+    case MIG_T_FLOAT: return "float";
     case MIG_T_ANY: break;
     }
     return "any";
@@ -43,6 +45,24 @@ struct tctx {
 static bool compat(enum mig_type a, enum mig_type b)
 {
     return a == b || a == MIG_T_ANY || b == MIG_T_ANY || a == MIG_T_NULL || b == MIG_T_NULL;
+}
+
+/* A value of type from may be stored where to is declared: an int where a
+ * float is (it is converted), else the same type. */
+static bool assignable(enum mig_type from, enum mig_type to)
+{
+    return compat(from, to) || (from == MIG_T_INT && to == MIG_T_FLOAT);
+}
+
+static bool numeric(enum mig_type t)
+{
+    return t == MIG_T_INT || t == MIG_T_FLOAT;
+}
+
+/* Two values that == and < may compare: one type, or an int and a float. */
+static bool comparable(enum mig_type a, enum mig_type b)
+{
+    return compat(a, b) || (numeric(a) && numeric(b));
 }
 
 static struct mig_symbol *find_in(struct mig_symbol **v, size_t n, const char *name, uint32_t limit,
@@ -156,6 +176,38 @@ static struct mig_symbol *lookup_fn(struct tctx *c, const char *name, struct mig
 static enum mig_type check_expr(struct tctx *c, struct mig_expr *e);
 static void check_sql(struct tctx *c, struct mig_sql *q, const char *what);
 
+/* A command's argv and env values are strings, ints or floats (rendered
+ * as text); its cwd a string. A bool, null or duration is a mistake the
+ * compiler can see (`true` is not "true"). */
+static void check_exec(struct tctx *c, struct mig_exec *x)
+{
+    if (x->argv.n == 0)
+        MIG_DIAG_AT(c->p, MIG_ERROR, x->argv_span, "exec-argv",
+                    "the argv of a command is empty: it needs at least the program to run");
+    for (size_t i = 0; i < x->argv.n; i++) {
+        enum mig_type t = check_expr(c, x->argv.v[i]);
+        if (t == MIG_T_BOOL || t == MIG_T_NULL || t == MIG_T_DURATION)
+            MIG_DIAG_AT(c->p, MIG_ERROR, x->argv.v[i]->span, "exec-argv",
+                        "argv element %zu is %s%s: an argv element is a string (ints and floats are "
+                        "rendered as text)%s", i + 1, t == MIG_T_NULL ? "" : "a ", mig_type_name(t),
+                        t == MIG_T_BOOL ? "; write \"true\" or string(x) for the text"
+                        : t == MIG_T_DURATION ? "; write the number the program expects" : "");
+    }
+    for (size_t i = 0; i < x->env.n; i++) {
+        enum mig_type t = check_expr(c, x->env.v[i].value);
+        if (t == MIG_T_BOOL || t == MIG_T_NULL || t == MIG_T_DURATION)
+            MIG_DIAG_AT(c->p, MIG_ERROR, x->env.v[i].value->span, "exec-argv",
+                        "env %s is %s%s: an environment variable is a string (ints and floats are rendered "
+                        "as text)", x->env.v[i].name.text, t == MIG_T_NULL ? "" : "a ", mig_type_name(t));
+    }
+    if (x->cwd) {
+        enum mig_type t = check_expr(c, x->cwd);
+        if (!compat(t, MIG_T_STRING) || t == MIG_T_NULL)
+            MIG_DIAG_AT(c->p, MIG_ERROR, x->cwd->span, "exec-argv", "cwd is %s, not a string (a directory)",
+                        mig_type_name(t));
+    }
+}
+
 static const struct { const char *name; enum mig_builtin b; int min, max; enum mig_type ret; } builtins[] = {
     { "dialect", MIG_B_DIALECT, 0, 0, MIG_T_STRING },
     { "server_version", MIG_B_SERVER_VERSION, 0, 0, MIG_T_INT },
@@ -163,6 +215,12 @@ static const struct { const char *name; enum mig_builtin b; int min, max; enum m
     { "int", MIG_B_INT, 1, 1, MIG_T_INT },
     { "string", MIG_B_STRING, 1, 1, MIG_T_STRING },
     { "is_null", MIG_B_IS_NULL, 1, 1, MIG_T_BOOL },
+    { "float", MIG_B_FLOAT, 1, 1, MIG_T_FLOAT },
+    { "version_cmp", MIG_B_VERSION_CMP, 2, 2, MIG_T_INT },
+    { "matches", MIG_B_MATCHES, 2, 2, MIG_T_BOOL },
+    { "trim", MIG_B_TRIM, 1, 1, MIG_T_STRING },
+    { "lower", MIG_B_LOWER, 1, 1, MIG_T_STRING },
+    { "upper", MIG_B_UPPER, 1, 1, MIG_T_STRING },
 };
 
 static enum mig_type check_call(struct tctx *c, struct mig_expr *e)
@@ -195,9 +253,36 @@ static enum mig_type check_call(struct tctx *c, struct mig_expr *e)
                 if (!compat(at[k], MIG_T_STRING) || at[k] == MIG_T_NULL)
                     MIG_DIAG_AT(c->p, MIG_ERROR, args->v[k]->span, "type-mismatch",
                                 "env() takes string arguments, not %s", mig_type_name(at[k]));
+        if (builtins[i].b == MIG_B_ENV && args->v[0]->kind == MIG_E_STRING &&
+            strcmp(args->v[0]->u.str.s, "PGPASSWORD") == 0)
+            MIG_DIAG_AT(c->p, MIG_ERROR, e->span, "env-password",
+                        "env(\"PGPASSWORD\") would put the password into an argv, SQL or output: commands "
+                        "get it in their own PGPASSWORD variable from migrun, never through the plan");
         if (builtins[i].b == MIG_B_INT && at[0] == MIG_T_BOOL)
             MIG_DIAG_AT(c->p, MIG_ERROR, args->v[0]->span, "type-mismatch",
-                        "int() converts strings and durations, not %s", mig_type_name(at[0]));
+                        "int() converts strings, floats and durations, not %s", mig_type_name(at[0]));
+        if (builtins[i].b == MIG_B_FLOAT && at[0] == MIG_T_BOOL)
+            MIG_DIAG_AT(c->p, MIG_ERROR, args->v[0]->span, "type-mismatch",
+                        "float() converts strings, ints and durations, not %s", mig_type_name(at[0]));
+        if (builtins[i].b == MIG_B_VERSION_CMP || builtins[i].b == MIG_B_MATCHES || builtins[i].b == MIG_B_TRIM ||
+            builtins[i].b == MIG_B_LOWER || builtins[i].b == MIG_B_UPPER)
+            for (size_t k = 0; k < args->n; k++)
+                if (!compat(at[k], MIG_T_STRING))
+                    MIG_DIAG_AT(c->p, MIG_ERROR, args->v[k]->span, "type-mismatch",
+                                "%s() takes string arguments, not %s (convert with string())", name,
+                                mig_type_name(at[k]));
+        if (builtins[i].b == MIG_B_MATCHES && args->v[1]->kind == MIG_E_STRING) {
+            regex_t rx;
+            int rc = regcomp(&rx, args->v[1]->u.str.s, REG_EXTENDED | REG_NOSUB);
+            if (rc != 0) {
+                char why[256];
+                regerror(rc, &rx, why, sizeof(why));
+                MIG_DIAG_AT(c->p, MIG_ERROR, args->v[1]->span, "bad-regex",
+                            "not a POSIX extended regular expression: %s", why);
+            } else {
+                regfree(&rx);
+            }
+        }
         return builtins[i].ret;
     }
     struct mig_symbol *s = lookup_fn(c, name, e->u.ref.name.span);
@@ -216,7 +301,7 @@ static enum mig_type check_call(struct tctx *c, struct mig_expr *e)
         return f->ret;
     }
     for (size_t i = 0; i < args->n && i < 64; i++)
-        if (!compat(at[i], f->params.v[i]->type))
+        if (!assignable(at[i], f->params.v[i]->type))
             MIG_DIAG_AT(c->p, MIG_ERROR, args->v[i]->span, "type-mismatch",
                         "argument %zu of %s() must be %s, not %s", i + 1, name,
                         mig_type_name(f->params.v[i]->type), mig_type_name(at[i]));
@@ -241,7 +326,7 @@ static enum mig_type check_binary(struct tctx *c, struct mig_expr *e)
         return MIG_T_BOOL;
     case MIG_OP_EQ:
     case MIG_OP_NE:
-        if (!compat(l, r))
+        if (!comparable(l, r))
             MIG_DIAG_AT(c->p, MIG_ERROR, e->op_span, "type-mismatch",
                         "cannot compare %s with %s using '%s'", ln, rn, o);
         return MIG_T_BOOL;
@@ -249,18 +334,38 @@ static enum mig_type check_binary(struct tctx *c, struct mig_expr *e)
     case MIG_OP_LE:
     case MIG_OP_GT:
     case MIG_OP_GE:
-        if (!compat(l, r))
+        if (!comparable(l, r))
             MIG_DIAG_AT(c->p, MIG_ERROR, e->op_span, "type-mismatch",
                         "cannot compare %s with %s using '%s'", ln, rn, o);
         else if (l == MIG_T_BOOL || r == MIG_T_BOOL || l == MIG_T_NULL || r == MIG_T_NULL)
             MIG_DIAG_AT(c->p, MIG_ERROR, e->op_span, "type-mismatch",
-                        "'%s' orders ints, strings and durations, not %s", o,
+                        "'%s' orders ints, floats, strings and durations, not %s", o,
                         l == MIG_T_BOOL || l == MIG_T_NULL ? ln : rn);
         return MIG_T_BOOL;
     case MIG_OP_ADD:
+    case MIG_OP_SUB:
+    case MIG_OP_MUL:
+    case MIG_OP_DIV:
+        /* a float with an int or a float (or a value known at run time) is a float */
+        if ((l == MIG_T_FLOAT || r == MIG_T_FLOAT) && (numeric(l) || l == MIG_T_ANY) &&
+            (numeric(r) || r == MIG_T_ANY)) {
+            if (op == MIG_OP_DIV && ((e->u.bin.r->kind == MIG_E_INT && e->u.bin.r->u.ival == 0) ||
+                                     (e->u.bin.r->kind == MIG_E_FLOAT && e->u.bin.r->u.fval == 0)))
+                MIG_DIAG_AT(c->p, MIG_ERROR, e->op_span, "type-mismatch", "division by zero");
+            return MIG_T_FLOAT;
+        }
+        break;
+    default:
+        break;
+    }
+    switch (op) {
+    case MIG_OP_OR: case MIG_OP_AND: case MIG_OP_EQ: case MIG_OP_NE:
+    case MIG_OP_LT: case MIG_OP_LE: case MIG_OP_GT: case MIG_OP_GE:
+        break;
+    case MIG_OP_ADD:
         if (!compat(l, r) || l == MIG_T_NULL || r == MIG_T_NULL || l == MIG_T_BOOL || r == MIG_T_BOOL) {
             MIG_DIAG_AT(c->p, MIG_ERROR, e->op_span, "type-mismatch",
-                        "'+' adds ints or durations, or concatenates strings; cannot add %s and %s", ln, rn);
+                        "'+' adds numbers or durations, or concatenates strings; cannot add %s and %s", ln, rn);
             return MIG_T_ANY;
         }
         return l != MIG_T_ANY ? l : r;
@@ -268,7 +373,7 @@ static enum mig_type check_binary(struct tctx *c, struct mig_expr *e)
         if (!compat(l, r) || !(l == MIG_T_INT || l == MIG_T_DURATION || l == MIG_T_ANY) ||
             !(r == MIG_T_INT || r == MIG_T_DURATION || r == MIG_T_ANY)) {
             MIG_DIAG_AT(c->p, MIG_ERROR, e->op_span, "type-mismatch",
-                        "'-' subtracts ints or durations, not %s and %s", ln, rn);
+                        "'-' subtracts numbers or durations, not %s and %s", ln, rn);
             return MIG_T_ANY;
         }
         return l != MIG_T_ANY ? l : r;
@@ -277,7 +382,8 @@ static enum mig_type check_binary(struct tctx *c, struct mig_expr *e)
     case MIG_OP_MOD:
         if (!(l == MIG_T_INT || l == MIG_T_ANY) || !(r == MIG_T_INT || r == MIG_T_ANY)) {
             MIG_DIAG_AT(c->p, MIG_ERROR, e->op_span, "type-mismatch",
-                        "'%s' needs int operands, not %s and %s", o, ln, rn);
+                        op == MIG_OP_MOD ? "'%s' needs int operands, not %s and %s"
+                                         : "'%s' needs numbers (ints or floats), not %s and %s", o, ln, rn);
             return MIG_T_ANY;
         }
         if (op != MIG_OP_MUL && e->u.bin.r->kind == MIG_E_INT && e->u.bin.r->u.ival == 0)
@@ -291,6 +397,7 @@ static enum mig_type check_expr_inner(struct tctx *c, struct mig_expr *e)
 {
     switch (e->kind) {
     case MIG_E_INT: return MIG_T_INT;
+    case MIG_E_FLOAT: return MIG_T_FLOAT;
     case MIG_E_STRING: return MIG_T_STRING;
     case MIG_E_BOOL: return MIG_T_BOOL;
     case MIG_E_NULL: return MIG_T_NULL;
@@ -311,8 +418,8 @@ static enum mig_type check_expr_inner(struct tctx *c, struct mig_expr *e)
     }
     case MIG_E_NEG: {
         enum mig_type t = check_expr(c, e->u.sub);
-        if (t != MIG_T_INT && t != MIG_T_DURATION && t != MIG_T_ANY) {
-            MIG_DIAG_AT(c->p, MIG_ERROR, e->op_span, "type-mismatch", "unary '-' needs an int, not %s",
+        if (t != MIG_T_INT && t != MIG_T_FLOAT && t != MIG_T_DURATION && t != MIG_T_ANY) {
+            MIG_DIAG_AT(c->p, MIG_ERROR, e->op_span, "type-mismatch", "unary '-' needs a number, not %s",
                         mig_type_name(t));
             return MIG_T_ANY;
         }
@@ -326,6 +433,9 @@ static enum mig_type check_expr_inner(struct tctx *c, struct mig_expr *e)
     case MIG_E_SCALAR:
         check_sql(c, e->u.sql, "scalar");
         return MIG_T_ANY;
+    case MIG_E_EXEC:
+        check_exec(c, e->u.exec);
+        return e->u.exec->output ? MIG_T_STRING : MIG_T_BOOL;
     }
     return MIG_T_ANY;
 }
@@ -367,7 +477,7 @@ static void expect_type(struct tctx *c, struct mig_expr *e, enum mig_type want, 
                         const char *name)
 {
     enum mig_type t = check_expr(c, e);
-    if (!compat(t, want))
+    if (!assignable(t, want))
         MIG_DIAG_AT(c->p, MIG_ERROR, e->span, "type-mismatch", "%s '%s' is declared %s but its value is %s",
                     what, name, mig_type_name(want), mig_type_name(t));
 }
@@ -616,6 +726,10 @@ static void check_migration(struct tctx *c, struct mig_migration *m)
                 check_sql(c, st->up, "up");
             if (st->down)
                 check_sql(c, st->down, "down");
+            if (st->up_exec)
+                check_exec(c, st->up_exec);
+            if (st->down_exec)
+                check_exec(c, st->down_exec);
             for (size_t j = 0; j < st->verify.n; j++)
                 check_cond(c, st->verify.v[j].expr, "verify");
         }
@@ -651,7 +765,7 @@ void mig_check_types(struct mig_program *p)
             c.file_limit = s->span.start;
             c.fn = s->fn;
             enum mig_type t = check_expr(&c, s->fn->body);
-            if (!compat(t, s->fn->ret))
+            if (!assignable(t, s->fn->ret))
                 MIG_DIAG_AT(p, MIG_ERROR, s->fn->body->span, "type-mismatch",
                             "function '%s' is declared to return %s but its body is %s", s->name,
                             mig_type_name(s->fn->ret), mig_type_name(t));

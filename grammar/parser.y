@@ -5,6 +5,9 @@
 %code requires {
 #include "compiler/parse.h"
 struct mig_str { const char *s; uint32_t n; };
+struct mig_poll { bool on; int64_t within_ms, every_ms; };
+struct mig_downflags { unsigned optional, restores; struct mig_loc optional_at, restores_at; };
+struct mig_envlist { MIG_VEC(struct mig_envvar) v; };
 }
 
 %code provides {
@@ -21,6 +24,8 @@ int mig_yylex(MIG_YYSTYPE *lval, MIG_YYLTYPE *lloc, void *scanner);
 
 static void yyerror(YYLTYPE *loc, void *scanner, struct mig_parse *ps, const char *msg);
 #define SPAN(l) mig_span_of(ps, (l))
+#define MIG_DIAG_AT_PS(ps, sp, rule, ...) \
+    mig_diag((ps)->diags, MIG_ERROR, (sp).file, (sp).start, (sp).end, (rule), __VA_ARGS__)
 #define A (ps->arena)
 
 static struct mig_expr *mk(struct mig_parse *ps, enum mig_expr_kind k, YYLTYPE l);
@@ -29,10 +34,15 @@ static struct mig_expr *mkbin(struct mig_parse *ps, enum mig_binop op, struct mi
 static struct mig_expr *mkcall(struct mig_parse *ps, struct mig_name n, struct mig_exprs *args, YYLTYPE l);
 static struct mig_phase *implicit_phase(struct mig_parse *ps, struct mig_span at);
 static void add_step(struct mig_parse *ps, struct mig_step *st);
-static void add_cond(struct mig_parse *ps, int where, struct mig_expr *e, const char *msg, YYLTYPE kw);
+static void add_cond(struct mig_parse *ps, int where, struct mig_expr *e, struct mig_poll poll, const char *msg,
+                     YYLTYPE kw);
 static void add_let(struct mig_parse *ps, struct mig_name n, enum mig_type t, bool typed, struct mig_expr *e);
 static void set_when(struct mig_parse *ps, struct mig_expr **slot, struct mig_expr *e, YYLTYPE kw);
-static void set_action(struct mig_parse *ps, int up, struct mig_sql *q, YYLTYPE kw);
+static void set_action(struct mig_parse *ps, int up, struct mig_sql *q, struct mig_exec *x, YYLTYPE kw);
+static void set_down_flags(struct mig_parse *ps, struct mig_downflags f);
+static struct mig_exec *mkexec(struct mig_parse *ps, struct mig_exprs *argv, YYLTYPE argv_loc);
+static void exec_option(struct mig_parse *ps, struct mig_exec *x, int kind, YYLTYPE loc, int64_t ms,
+                        struct mig_expr *cwd, struct mig_envlist *env);
 static void top_item(struct mig_parse *ps, YYLTYPE l);
 }
 
@@ -46,6 +56,11 @@ static void top_item(struct mig_parse *ps, YYLTYPE l);
 
 %union {
     int64_t i;
+    double f;
+    struct mig_poll poll;
+    struct mig_downflags downflags;
+    struct mig_exec *exec;
+    struct mig_envlist *env;
     struct mig_str str;
     struct mig_name name;
     struct mig_sql *sql;
@@ -62,10 +77,13 @@ static void top_item(struct mig_parse *ps, YYLTYPE l);
 %token TRANSACTION "transaction" TIMEOUT "timeout" LOCK_TIMEOUT "lock_timeout"
 %token RETRY "retry" EVERY "every" BATCH "batch" MAX "max" EXISTS "exists" SCALAR "scalar"
 %token AND "and" OR "or" NOT "not" TRUE "true" FALSE "false" NULL_KW "null"
-%token T_INT "int" T_STRING "string" T_BOOL "bool" T_DURATION "duration"
+%token EXEC "exec" OUTPUT "output" NONE "none" OPTIONAL "optional" RESTORES "restores"
+%token WITHIN "within" ENV "env" CWD "cwd"
+%token T_INT "int" T_FLOAT "float" T_STRING "string" T_BOOL "bool" T_DURATION "duration"
 %token POSTGRES "postgres" SQLITE "sqlite"
 %token EQ "==" NE "!=" LE "<=" GE ">=" ARROW "->"
 %token <i> INT "integer" DURATION "duration literal"
+%token <f> FLOAT "float literal"
 %token <str> STRING "string literal"
 %token <name> NAME "identifier"
 %token <sql> SQLBODY "SQL body"
@@ -77,7 +95,15 @@ static void top_item(struct mig_parse *ps, YYLTYPE l);
 %type <exprs> args arglist
 %type <dialect> dialect
 %type <type> type
+%type <poll> opt_poll
+%type <downflags> down_flags
+%type <exec> execsrc exec_head
+%type <env> env_list
 
+/* An exec's options bind to it (`cwd output exec [...] timeout 5s`: the
+ * timeout is the inner command's), and `cwd` takes a whole expression. */
+%precedence EXEC
+%precedence CWD TIMEOUT ENV
 %left OR
 %left AND
 %precedence NOT
@@ -136,6 +162,7 @@ name_part
 
 type
     : T_INT       { $$ = MIG_T_INT; }
+    | T_FLOAT     { $$ = MIG_T_FLOAT; }
     | T_STRING    { $$ = MIG_T_STRING; }
     | T_BOOL      { $$ = MIG_T_BOOL; }
     | T_DURATION  { $$ = MIG_T_DURATION; }
@@ -212,7 +239,7 @@ mig_item
           s->has_type = true; s->init = $6; s->file = ps->file;
           MIG_PUSH(A, ps->mig->params, s); }
     | let_decl
-    | REQUIRE expr opt_else ';'     { add_cond(ps, 0, $2, $3.s, @1); }
+    | REQUIRE expr opt_poll opt_else ';'    { add_cond(ps, 0, $2, $3, $4.s, @1); }
     | phase
     | step
     | assert
@@ -247,7 +274,16 @@ opt_else
     ;
 
 assert
-    : ASSERT expr opt_else ';'      { add_cond(ps, 1, $2, $3.s, @1); }
+    : ASSERT expr opt_poll opt_else ';'     { add_cond(ps, 1, $2, $3, $4.s, @1); }
+    ;
+
+opt_poll
+    : %empty                        { $$.on = false; $$.within_ms = 0; $$.every_ms = 0; }
+    | WITHIN DURATION               { $$.on = true; $$.within_ms = $2; $$.every_ms = 1000; }
+    | WITHIN DURATION EVERY DURATION
+        { $$.on = true; $$.within_ms = $2; $$.every_ms = $4;
+          if ($4 <= 0) mig_diag(ps->diags, MIG_ERROR, ps->src->id, @4.start, @4.end, "syntax",
+                                "a poll's 'every' must be at least 1ms"); }
     ;
 
 phase
@@ -274,10 +310,10 @@ phase_item
     : WHEN expr ';'                 { set_when(ps, &ps->phase->when, $2, @1); }
     | TRANSACTION PHASE ';'         { ps->phase->txn = MIG_TXN_PHASE; ps->phase->txn_span = SPAN(@2); }
     | TRANSACTION STEP ';'          { ps->phase->txn = MIG_TXN_STEP; ps->phase->txn_span = SPAN(@2); }
+    | TRANSACTION NONE ';'          { ps->phase->txn = MIG_TXN_NONE; ps->phase->txn_span = SPAN(@2); }
     | TRANSACTION NAME ';'
-        { if (strcmp($2.text, "none") == 0) { ps->phase->txn = MIG_TXN_NONE; ps->phase->txn_span = $2.span; }
-          else mig_diag(ps->diags, MIG_ERROR, ps->src->id, @2.start, @2.end, "syntax",
-                        "unknown transaction mode '%s' (expected phase, step or none)", $2.text); }
+        { mig_diag(ps->diags, MIG_ERROR, ps->src->id, @2.start, @2.end, "syntax",
+                   "unknown transaction mode '%s' (expected phase, step or none)", $2.text); }
     | TIMEOUT DURATION ';'          { ps->phase->timeout_ms = $2; }
     | LOCK_TIMEOUT DURATION ';'     { ps->phase->lock_timeout_ms = $2; }
     | RETRY INT ';'                 { ps->phase->retry = $2; }
@@ -307,12 +343,19 @@ step_items
 
 step_item
     : WHEN expr ';'                 { set_when(ps, &ps->step->when, $2, @1); }
-    | UP sqlsrcs opt_semi           { set_action(ps, 1, $2, @1); }
-    | DOWN sqlsrcs opt_semi         { set_action(ps, 0, $2, @1); }
+    | UP sqlsrcs opt_semi           { set_action(ps, 1, $2, NULL, @1); }
+    | UP execsrc opt_semi           { set_action(ps, 1, NULL, $2, @1); }
+    | DOWN sqlsrcs down_flags opt_semi
+        { set_action(ps, 0, $2, NULL, @1); set_down_flags(ps, $3); }
+    | DOWN execsrc down_flags opt_semi
+        { set_action(ps, 0, NULL, $2, @1); set_down_flags(ps, $3); }
     | DOWN IRREVERSIBLE STRING opt_semi
-        { set_action(ps, 0, NULL, @1);
+        { set_action(ps, 0, NULL, NULL, @1);
           ps->step->down_irreversible = true; ps->step->irreversible_why = $3.s; }
-    | VERIFY expr opt_else ';'      { add_cond(ps, 2, $2, $3.s, @1); }
+    | DOWN NONE STRING opt_semi
+        { set_action(ps, 0, NULL, NULL, @1);
+          ps->step->down_none = true; ps->step->none_why = $3.s; }
+    | VERIFY expr opt_poll opt_else ';'     { add_cond(ps, 2, $2, $3, $4.s, @1); }
     | BATCH ';'                     { ps->step->batch = true; ps->step->batch_span = SPAN(@1); }
     | BATCH MAX INT ';'
         { ps->step->batch = true; ps->step->batch_max = $3; ps->step->batch_span = SPAN(@1);
@@ -324,6 +367,45 @@ step_item
 opt_semi
     : %empty
     | ';'
+    ;
+
+/* `optional` and `restores`, in either order, each at most once */
+down_flags
+    : %empty                { memset(&$$, 0, sizeof($$)); }
+    | down_flags OPTIONAL
+        { $$ = $1;
+          if ($$.optional) mig_diag(ps->diags, MIG_ERROR, ps->src->id, @2.start, @2.end, "duplicate-clause",
+                                    "'optional' is written twice");
+          $$.optional = 1; $$.optional_at = @2; }
+    | down_flags RESTORES
+        { $$ = $1;
+          if ($$.restores) mig_diag(ps->diags, MIG_ERROR, ps->src->id, @2.start, @2.end, "duplicate-clause",
+                                    "'restores' is written twice");
+          $$.restores = 1; $$.restores_at = @2; }
+    ;
+
+execsrc
+    : exec_head %prec EXEC          { $$ = $1; }
+    ;
+
+exec_head
+    : EXEC '[' args ']'             { $$ = mkexec(ps, $3, @2); $$->argv_span.end = @4.end; $$->span = SPAN(@$); }
+    | exec_head TIMEOUT DURATION    { $$ = $1; exec_option(ps, $$, 0, @2, $3, NULL, NULL); $$->span.end = @3.end; }
+    | exec_head ENV '{' env_list opt_comma '}'
+        { $$ = $1; exec_option(ps, $$, 1, @2, 0, NULL, $4); $$->span.end = @6.end; }
+    | exec_head CWD expr            { $$ = $1; exec_option(ps, $$, 2, @2, 0, $3, NULL); $$->span.end = @3.end; }
+    ;
+
+env_list
+    : NAME '=' expr
+        { $$ = MIG_NEW(A, struct mig_envlist); struct mig_envvar v = { $1, $3 }; MIG_PUSH(A, $$->v, v); }
+    | env_list ',' NAME '=' expr
+        { $$ = $1; struct mig_envvar v = { $3, $5 }; MIG_PUSH(A, $$->v, v); }
+    ;
+
+opt_comma
+    : %empty
+    | ','
     ;
 
 sqlsrcs
@@ -368,6 +450,7 @@ expr
 
 primary
     : INT           { $$ = mk(ps, MIG_E_INT, @$); $$->u.ival = $1; }
+    | FLOAT         { $$ = mk(ps, MIG_E_FLOAT, @$); $$->u.fval = $1; }
     | DURATION      { $$ = mk(ps, MIG_E_DURATION, @$); $$->u.ival = $1; }
     | STRING        { $$ = mk(ps, MIG_E_STRING, @$); $$->u.str.s = $1.s; $$->u.str.n = $1.n; }
     | TRUE          { $$ = mk(ps, MIG_E_BOOL, @$); $$->u.ival = 1; }
@@ -379,6 +462,13 @@ primary
         { struct mig_name n = { "int", SPAN(@1) }; $$ = mkcall(ps, n, $3, @$); }
     | T_STRING '(' args ')'
         { struct mig_name n = { "string", SPAN(@1) }; $$ = mkcall(ps, n, $3, @$); }
+    | T_FLOAT '(' args ')'
+        { struct mig_name n = { "float", SPAN(@1) }; $$ = mkcall(ps, n, $3, @$); }
+    | ENV '(' args ')'
+        { struct mig_name n = { "env", SPAN(@1) }; $$ = mkcall(ps, n, $3, @$); }
+    | execsrc           { $$ = mk(ps, MIG_E_EXEC, @$); $$->u.exec = $1; }
+    | OUTPUT execsrc
+        { $$ = mk(ps, MIG_E_EXEC, @$); $$->u.exec = $2; $2->output = true; }
     | '(' expr ')'  { $$ = $2; }
     | EXISTS sqlsrcs    { $$ = mk(ps, MIG_E_EXISTS, @$); $$->u.sql = $2; }
     | SCALAR sqlsrcs    { $$ = mk(ps, MIG_E_SCALAR, @$); $$->u.sql = $2; }
@@ -502,9 +592,10 @@ static void add_step(struct mig_parse *ps, struct mig_step *st)
 }
 
 /* where: 0 require, 1 assert, 2 verify */
-static void add_cond(struct mig_parse *ps, int where, struct mig_expr *e, const char *msg, YYLTYPE kw)
+static void add_cond(struct mig_parse *ps, int where, struct mig_expr *e, struct mig_poll poll, const char *msg,
+                     YYLTYPE kw)
 {
-    struct mig_cond c = { e, msg, SPAN(kw) };
+    struct mig_cond c = { e, msg, SPAN(kw), poll.within_ms, poll.every_ms, poll.on };
     if (where == 0)
         MIG_PUSH(A, ps->mig->requires, c);
     else if (where == 2)
@@ -542,7 +633,7 @@ static void set_when(struct mig_parse *ps, struct mig_expr **slot, struct mig_ex
         *slot = e;
 }
 
-static void set_action(struct mig_parse *ps, int up, struct mig_sql *q, YYLTYPE kw)
+static void set_action(struct mig_parse *ps, int up, struct mig_sql *q, struct mig_exec *x, YYLTYPE kw)
 {
     struct mig_step *st = ps->step;
     bool *has = up ? &st->has_up : &st->has_down;
@@ -555,10 +646,65 @@ static void set_action(struct mig_parse *ps, int up, struct mig_sql *q, YYLTYPE 
     *has = true;
     if (up) {
         st->up = q;
+        st->up_exec = x;
         st->up_span = SPAN(kw);
     } else {
         st->down = q;
+        st->down_exec = x;
         st->down_span = SPAN(kw);
+    }
+}
+
+static void set_down_flags(struct mig_parse *ps, struct mig_downflags f)
+{
+    struct mig_step *st = ps->step;
+    if (f.optional) {
+        st->down_optional = true;
+        st->optional_span = SPAN(f.optional_at);
+    }
+    if (f.restores) {
+        st->down_restores = true;
+        st->restores_span = SPAN(f.restores_at);
+    }
+}
+
+static struct mig_exec *mkexec(struct mig_parse *ps, struct mig_exprs *argv, YYLTYPE argv_loc)
+{
+    struct mig_exec *x = MIG_NEW(A, struct mig_exec);
+    x->argv = *argv;
+    x->argv_span = SPAN(argv_loc);
+    return x;
+}
+
+/* kind: 0 timeout, 1 env { … }, 2 cwd; each at most once */
+static void exec_option(struct mig_parse *ps, struct mig_exec *x, int kind, YYLTYPE loc, int64_t ms,
+                        struct mig_expr *cwd, struct mig_envlist *env)
+{
+    static const char *const names[] = { "timeout", "env", "cwd" };
+    bool dup = kind == 0 ? x->has_timeout : kind == 1 ? x->env.n > 0 : x->cwd != NULL;
+    if (dup) {
+        mig_diag(ps->diags, MIG_ERROR, ps->src->id, loc.start, loc.end, "duplicate-clause",
+                 "a second '%s' for one command", names[kind]);
+        return;
+    }
+    if (kind == 0) {
+        x->has_timeout = true;
+        x->timeout_ms = ms;
+        x->timeout_span = SPAN(loc);
+        if (ms <= 0)
+            mig_diag(ps->diags, MIG_ERROR, ps->src->id, loc.start, loc.end, "syntax",
+                     "a command's timeout must be at least 1ms");
+    } else if (kind == 1) {
+        for (size_t i = 0; i < env->v.n; i++) {
+            for (size_t k = 0; k < i; k++)
+                if (strcmp(env->v.v[k].name.text, env->v.v[i].name.text) == 0)
+                    MIG_DIAG_AT_PS(ps, env->v.v[i].name.span, "duplicate-name",
+                                   "env variable '%s' is already set in this env { … }", env->v.v[i].name.text);
+            MIG_PUSH(A, x->env, env->v.v[i]);
+        }
+    } else {
+        x->cwd = cwd;
+        x->cwd_span = SPAN(loc);
     }
 }
 

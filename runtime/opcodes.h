@@ -7,7 +7,9 @@
  * many). FLAGS: OPF_JUMP branches to its last operand (a K_ADDR), OPF_KEEP
  * keeps the popped value on the taken branch, OPF_TERM ends a block,
  * OPF_PLAN is a plan-structure op (body blocks only), OPF_PROLOGUE
- * prologue-only, OPF_FN function-only.
+ * prologue-only, OPF_FN function-only, OPF_RETURN ends a block that
+ * returns a value (a function, a polled condition), OPF_ARGS ends an exec
+ * action's block, OPF_STMT only in a migration's prologue or body.
  * The enum, the descriptor array, the verifier, the VM dispatch, the tracer
  * and `migc disasm` are all generated from it. */
 #ifndef MIG_OPCODES_H
@@ -20,6 +22,9 @@
 #define OPF_PLAN 8u
 #define OPF_PROLOGUE 16u
 #define OPF_FN 32u
+#define OPF_RETURN 64u
+#define OPF_ARGS 128u
+#define OPF_STMT 256u
 
 /* What an operand refers to. The verifier checks each operand by its kind
  * (the table it indexes, the block it jumps in) and the listing shows what
@@ -42,8 +47,11 @@ enum mig_opkind {
     K_PHASE_TXN,    /* a phase whose transaction begins: also lists the transaction mode */
     K_STEP,         /* a step of the block's migration: listed as migration.phase.step */
     K_STEP_ENTRY,   /* a step being entered: also lists an irreversible down */
-    K_STEP_UP,      /* a step whose up runs: also lists the up SQL and batch mode */
-    K_ADDR          /* a code address, forward, on an instruction of the same block */
+    K_STEP_UP,      /* a step whose up runs: also lists the up SQL (or command) and batch mode */
+    K_ADDR,         /* a code address, forward, on an instruction of the same block */
+    K_EXEC,         /* an exec expression (computed inline): listed as its argv as written */
+    K_EXEC_ACTION,  /* the exec action whose block this is: listed likewise */
+    K_POLL          /* a check with `within`: listed with its times and condition */
 };
 
 /* Operand lists of the table: the count, then the kinds (K_NONE-padded). */
@@ -80,7 +88,11 @@ enum mig_opkind {
     OP(BUILTIN,      OPS2(K_BUILTIN, K_COUNT),   -1, 1, 0,                       "call builtin b with n arguments") \
     OP(EXISTS,       OPS1(K_QUERY),               0, 1, 0,                       "push whether query q returns a row") \
     OP(SCALAR,       OPS1(K_QUERY),               0, 1, 0,                       "push the first column of the first row of query q (null if none)") \
-    OP(RET,          OPS0,                        1, 0, OPF_TERM | OPF_FN,       "return the top from the function") \
+    OP(EXEC,         OPS2(K_EXEC, K_COUNT),      -1, 1, 0,                       "pop the n values of exec e (argv, env, cwd), run it; push whether it exited 0") \
+    OP(OUTPUT_EXEC,  OPS2(K_EXEC, K_COUNT),      -1, 1, 0,                       "pop the n values of exec e, run it; push its stdout without the trailing newline") \
+    OP(POLL,         OPS1(K_POLL),                0, 1, OPF_STMT,                "run check c's condition until true or its time is up; push the last result") \
+    OP(ARGS,         OPS2(K_EXEC_ACTION, K_COUNT), -1, 0, OPF_TERM | OPF_ARGS,   "end of exec action e's block: pop its n values, hand them to the runner") \
+    OP(RET,          OPS0,                        1, 0, OPF_TERM | OPF_RETURN,   "return the top from the function (or polled condition)") \
     OP(HALT,         OPS0,                        0, 0, OPF_TERM,                "end of the block (files lets, prologue, body)") \
     OP(PARAM,        OPS2(K_SLOT, K_ADDR),        0, 0, OPF_JUMP | OPF_PROLOGUE, "if param slot s was given with -p, store it and jump to a") \
     OP(REQUIRE,      OPS1(K_REQUIRE),             1, 0, OPF_PROLOGUE,            "pop; refuse the run (preflight) if false, with check c") \

@@ -23,7 +23,7 @@ const struct mig_opinfo mig_opinfo[OP__COUNT] = {
     ((((flags) & OPF_JUMP) != 0) == (OP_LAST(n, k0, k1) == K_ADDR) && ((n) < 2 || (k0) != K_ADDR))
 #define OP_COUNT_OK(n, k0, k1, pop) \
     (((pop) < 0) == ((n) == 2 && (k1) == K_COUNT) && (k0) != K_COUNT && \
-     ((pop) >= 0 || (k0) == K_FN || (k0) == K_BUILTIN))
+     ((pop) >= 0 || (k0) == K_FN || (k0) == K_BUILTIN || (k0) == K_EXEC || (k0) == K_EXEC_ACTION))
 #define OP_SHAPE(name, ops, pop, push, flags, doc) \
     _Static_assert(OP_JUMP_OK(ops, flags), #name ": a jump needs its address as last operand"); \
     _Static_assert(OP_COUNT_OK(ops, pop), #name ": a variable pop needs a callee and a count");
@@ -36,14 +36,17 @@ MIG_OPCODES(OP_SHAPE)
 const uint8_t mig_builtin_arity[MIG_B__COUNT][2] = {
     [MIG_B_DIALECT] = { 0, 0 }, [MIG_B_SERVER_VERSION] = { 0, 0 }, [MIG_B_ENV] = { 1, 2 },
     [MIG_B_INT] = { 1, 1 }, [MIG_B_STRING] = { 1, 1 }, [MIG_B_IS_NULL] = { 1, 1 },
+    [MIG_B_FLOAT] = { 1, 1 }, [MIG_B_VERSION_CMP] = { 2, 2 }, [MIG_B_MATCHES] = { 2, 2 },
+    [MIG_B_TRIM] = { 1, 1 }, [MIG_B_LOWER] = { 1, 1 }, [MIG_B_UPPER] = { 1, 1 },
 };
 const char *const mig_builtin_name[MIG_B__COUNT] = {
-    "?", "dialect", "server_version", "env", "int", "string", "is_null",
+    "?", "dialect", "server_version", "env", "int", "string", "is_null", "float", "version_cmp",
+    "matches", "trim", "lower", "upper",
 };
 
 const char *mig_vtype_name(enum mig_vtype t)
 {
-    static const char *const names[] = { "null", "int", "string", "bool", "duration" };
+    static const char *const names[] = { "null", "int", "string", "bool", "duration", "float" };
     return t < MIG_V__COUNT ? names[t] : "?";
 }
 
@@ -91,6 +94,47 @@ const struct mig_pvariant *mig_plan_variant(const struct mig_plan *p, uint32_t q
             any = &q->v[i];
     }
     return any;
+}
+
+const char *mig_pstep_none_reason(const struct mig_plan *p, const struct mig_pstep *s)
+{
+    return s->down_kind == MIG_DOWN_NONE ? mig_plan_str(p, s->none_reason) : NULL;
+}
+
+char *mig_pexec_text(const struct mig_plan *p, uint32_t exec)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (!m)
+        return NULL;
+    const struct mig_pexec *e = &p->execs[exec];
+    fputc('[', m);
+    for (uint32_t i = 0; i < e->nargv; i++)
+        fprintf(m, "%s%s", i ? ", " : "", mig_plan_str(p, e->argv_text[i]));
+    fputc(']', m);
+    if (e->timeout_ms) {
+        int64_t t = e->timeout_ms;
+        if (t % 3600000 == 0)
+            fprintf(m, " timeout %lldh", (long long)(t / 3600000));
+        else if (t % 60000 == 0)
+            fprintf(m, " timeout %lldm", (long long)(t / 60000));
+        else if (t % 1000 == 0)
+            fprintf(m, " timeout %llds", (long long)(t / 1000));
+        else
+            fprintf(m, " timeout %lldms", (long long)t);
+    }
+    for (uint32_t i = 0; i < e->nenv; i++)
+        fprintf(m, "%s%s", i ? ", " : " env {", mig_plan_str(p, e->env_names[i]));
+    if (e->nenv)
+        fputc('}', m);
+    if (e->has_cwd)
+        fputs(" cwd", m);
+    if (fclose(m) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
 /* ---- loader ----------------------------------------------------------------- */
@@ -156,8 +200,9 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
     }
     uint32_t ver = (uint32_t)buf[4] | (uint32_t)buf[5] << 8 | (uint32_t)buf[6] << 16 | (uint32_t)buf[7] << 24;
     if (ver != MIG_FORMAT_VERSION) {
-        snprintf(err, errlen, "bytecode format version %u is not supported (this migrun reads version %u)",
-                 ver, MIG_FORMAT_VERSION);
+        snprintf(err, errlen, "bytecode format version %u is not supported (this migrun reads version %u)%s",
+                 ver, MIG_FORMAT_VERSION,
+                 ver < MIG_FORMAT_VERSION ? ": compile the sources again with this migc (migc build)" : "");
         return NULL;
     }
     uint32_t flags = (uint32_t)buf[8] | (uint32_t)buf[9] << 8 | (uint32_t)buf[10] << 16 | (uint32_t)buf[11] << 24;
@@ -231,7 +276,7 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
             }
         }
     }
-    p->nchecks = get_count(&r, 17);
+    p->nchecks = get_count(&r, 37);
     p->checks = alloc_n(p, p->nchecks, sizeof(*p->checks));
     for (uint32_t i = 0; i < p->nchecks && !r.bad; i++) {
         p->checks[i].kind = get_u8(&r);
@@ -239,6 +284,32 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
         p->checks[i].text = get_u32(&r);
         p->checks[i].file = get_u32(&r);
         p->checks[i].line = get_u32(&r);
+        p->checks[i].poll_block = get_u32(&r);
+        p->checks[i].within_ms = get_i64(&r);
+        p->checks[i].every_ms = get_i64(&r);
+    }
+    p->nexecs = get_count(&r, 62);
+    p->execs = alloc_n(p, p->nexecs, sizeof(*p->execs));
+    for (uint32_t i = 0; i < p->nexecs && !r.bad; i++) {
+        struct mig_pexec *e = &p->execs[i];
+        e->block = get_u32(&r);
+        e->nargv = get_count(&r, 4);
+        e->argv_text = alloc_n(p, e->nargv, sizeof(*e->argv_text));
+        for (uint32_t k = 0; k < e->nargv && !r.bad; k++)
+            e->argv_text[k] = get_u32(&r);
+        e->nenv = get_count(&r, 4);
+        e->env_names = alloc_n(p, e->nenv, sizeof(*e->env_names));
+        for (uint32_t k = 0; k < e->nenv && !r.bad; k++)
+            e->env_names[k] = get_u32(&r);
+        e->has_cwd = get_u8(&r);
+        e->output = get_u8(&r);
+        e->timeout_ms = get_i64(&r);
+        e->file = get_u32(&r);
+        e->line = get_u32(&r);
+        if (need(&r, 32)) {
+            memcpy(e->sha256, r.b + r.pos, 32);
+            r.pos += 32;
+        }
     }
     p->nfns = get_count(&r, 12);
     p->fns = alloc_n(p, p->nfns, sizeof(*p->fns));
@@ -301,7 +372,7 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
         ph->first_step = get_u32(&r);
         ph->nsteps = get_u32(&r);
     }
-    p->nsteps = get_count(&r, 45);
+    p->nsteps = get_count(&r, 60);
     p->steps = alloc_n(p, p->nsteps, sizeof(*p->steps));
     for (uint32_t i = 0; i < p->nsteps && !r.bad; i++) {
         struct mig_pstep *s = &p->steps[i];
@@ -316,6 +387,12 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
         s->irreversible = get_u32(&r);
         s->batch = get_u8(&r);
         s->batch_max = get_i64(&r);
+        s->up_kind = get_u8(&r);
+        s->down_kind = get_u8(&r);
+        s->down_flags = get_u8(&r);
+        s->up_exec = get_u32(&r);
+        s->down_exec = get_u32(&r);
+        s->none_reason = get_u32(&r);
     }
     p->nblocks = get_count(&r, 13);
     p->blocks = alloc_n(p, p->nblocks, sizeof(*p->blocks));

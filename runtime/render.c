@@ -68,6 +68,9 @@ char *mig_vm_render(struct mig_vm *vm, const struct mig_pvariant *v, const struc
             piece = "NULL";
         } else if (val->t == MIG_V_BOOL) {
             piece = pg ? (val->i ? "TRUE" : "FALSE") : (val->i ? "1" : "0");
+        } else if (val->t == MIG_V_FLOAT) {
+            /* a numeric literal, never an integer one (2.0, not 2) */
+            piece = mig_float_text(mig_vfloat(val), num);
         } else {
             snprintf(num, sizeof(num), "%" PRId64, val->i);
             piece = num;

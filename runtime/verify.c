@@ -6,6 +6,7 @@
  * be run without bounds checks in the VM's hot path. */
 #include "plan.h"
 #include "opcodes.h"
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,19 +65,88 @@ static int check_query(struct vctx *v, uint32_t q, uint32_t nslots, uint32_t nar
     return 0;
 }
 
+/* An exec action of a step of migration m: its block computes its values. */
+static int check_exec_action(struct vctx *v, uint32_t e, uint32_t m, uint32_t step)
+{
+    struct mig_plan *p = v->p;
+    if (e >= p->nexecs || p->execs[e].block == MIG_NONE || p->blocks[p->execs[e].block].owner != m)
+        return fail(v, "step %u has a malformed exec action", step);
+    return 0;
+}
+
+/* The up and down of a step: each half is of one kind, with exactly the
+ * fields of that kind set. */
+static int check_step_kinds(struct vctx *v, const struct mig_pstep *s, uint32_t m, uint32_t si)
+{
+    bool up_ok = s->up_kind == MIG_ACTION_SQL ? s->up != MIG_NONE && s->up_exec == MIG_NONE
+               : s->up_kind == MIG_ACTION_EXEC ? s->up == MIG_NONE && s->up_exec != MIG_NONE && !s->batch
+               : false;
+    bool has_reason = s->down_kind == MIG_DOWN_IRREVERSIBLE || s->down_kind == MIG_DOWN_NONE;
+    bool down_ok = s->down_kind <= MIG_DOWN_NONE &&
+                   (s->down != MIG_NONE) == (s->down_kind == MIG_DOWN_SQL) &&
+                   (s->down_exec != MIG_NONE) == (s->down_kind == MIG_DOWN_EXEC) &&
+                   (s->irreversible != MIG_NONE) == (s->down_kind == MIG_DOWN_IRREVERSIBLE) &&
+                   (s->none_reason != MIG_NONE) == (s->down_kind == MIG_DOWN_NONE) &&
+                   (s->down_flags & ~(MIG_DOWN_OPTIONAL | MIG_DOWN_RESTORES)) == 0 &&
+                   (!has_reason || s->down_flags == 0);
+    if (!up_ok || !down_ok)
+        return fail(v, "step %u has malformed up or down kinds", si);
+    if (s->up_exec != MIG_NONE && check_exec_action(v, s->up_exec, m, si) != 0)
+        return -1;
+    if (s->down_exec != MIG_NONE && check_exec_action(v, s->down_exec, m, si) != 0)
+        return -1;
+    return 0;
+}
+
 static int verify_tables(struct vctx *v)
 {
     struct mig_plan *p = v->p;
     for (uint32_t i = 0; i < p->nconsts; i++) {
         const struct mig_value *c = &p->consts[i];
-        if (c->t >= MIG_V__COUNT || (c->t == MIG_V_BOOL && (c->i & ~1LL)))
+        if (c->t >= MIG_V__COUNT || (c->t == MIG_V_BOOL && (c->i & ~1LL)) ||
+            (c->t == MIG_V_FLOAT && !isfinite(mig_vfloat(c))))
             return fail(v, "constant %u is malformed", i);
     }
+    /* blocks of conditions and exec actions belong to exactly one check or exec */
+    unsigned char *used = calloc(p->nblocks + 1, 1);
+    if (!used)
+        return fail(v, "out of memory");
     for (uint32_t i = 0; i < p->nchecks; i++) {
         const struct mig_pcheck *c = &p->checks[i];
-        if (c->kind > MIG_CHECK_ASSERT || !OPT_STR_OK(c->msg) || !STR_OK(c->text) || !STR_OK(c->file))
+        bool poll_ok = c->poll_block == MIG_NONE
+            ? c->within_ms == 0 && c->every_ms == 0
+            : c->poll_block < p->nblocks && p->blocks[c->poll_block].kind == MIG_BLOCK_POLL &&
+              !used[c->poll_block] && c->within_ms >= 0 && c->every_ms > 0;
+        if (c->kind > MIG_CHECK_ASSERT || !OPT_STR_OK(c->msg) || !STR_OK(c->text) || !STR_OK(c->file) || !poll_ok) {
+            free(used);
             return fail(v, "check %u is malformed", i);
+        }
+        if (c->poll_block != MIG_NONE)
+            used[c->poll_block] = 1;
     }
+    for (uint32_t i = 0; i < p->nexecs; i++) {
+        const struct mig_pexec *e = &p->execs[i];
+        bool ok = e->nargv >= 1 && e->has_cwd <= 1 && e->output <= 1 && e->timeout_ms >= 0 && STR_OK(e->file);
+        for (uint32_t k = 0; ok && k < e->nargv; k++)
+            ok = STR_OK(e->argv_text[k]);
+        for (uint32_t k = 0; ok && k < e->nenv; k++)
+            ok = STR_OK(e->env_names[k]);
+        if (ok && e->block != MIG_NONE)
+            ok = e->block < p->nblocks && p->blocks[e->block].kind == MIG_BLOCK_EXEC && !used[e->block] &&
+                 !e->output;
+        if (!ok) {
+            free(used);
+            return fail(v, "exec %u is malformed", i);
+        }
+        if (e->block != MIG_NONE)
+            used[e->block] = 1;
+    }
+    for (uint32_t i = 0; i < p->nblocks; i++)
+        if ((p->blocks[i].kind == MIG_BLOCK_POLL || p->blocks[i].kind == MIG_BLOCK_EXEC) && !used[i]) {
+            free(used);
+            return fail(v, "block %u belongs to no check or exec", i);
+        }
+    free(used);
     for (uint32_t i = 0; i < p->nfns; i++) {
         const struct mig_pfn *f = &p->fns[i];
         if (!STR_OK(f->name) || f->block >= p->nblocks || p->blocks[f->block].kind != MIG_BLOCK_FN ||
@@ -119,10 +189,12 @@ static int verify_tables(struct vctx *v)
             for (uint32_t j = 0; j < ph->nsteps; j++) {
                 const struct mig_pstep *s = &p->steps[next_step];
                 if (!STR_OK(s->name) || !OPT_STR_OK(s->title) || !STR_OK(s->file) || s->migration != i ||
-                    s->phase != next_phase || (s->down == MIG_NONE) != (s->irreversible != MIG_NONE) ||
-                    !OPT_STR_OK(s->irreversible) || s->batch > 1 || s->batch_max < 0)
+                    s->phase != next_phase || !OPT_STR_OK(s->irreversible) || !OPT_STR_OK(s->none_reason) ||
+                    s->batch > 1 || s->batch_max < 0)
                     return fail(v, "step %u is malformed", next_step);
-                if (check_query(v, s->up, m->nslots, 0, "step up") != 0)
+                if (check_step_kinds(v, s, i, next_step) != 0)
+                    return -1;
+                if (s->up != MIG_NONE && check_query(v, s->up, m->nslots, 0, "step up") != 0)
                     return -1;
                 if (s->down != MIG_NONE && check_query(v, s->down, m->nslots, 0, "step down") != 0)
                     return -1;
@@ -142,6 +214,7 @@ static int verify_tables(struct vctx *v)
 
 /* What the operands of one block may refer to. */
 struct bctx {
+    uint32_t bi;
     const struct mig_pblock *b;
     const struct mig_pmigration *m;     /* NULL outside a migration's blocks */
     uint32_t nslots, nargs;
@@ -177,6 +250,10 @@ static int bad_operand(struct vctx *v, const struct bctx *c, const struct mig_op
             return x != p->fns[a[i - 1]].nparams;
         if (oi->kind[i - 1] == K_BUILTIN)
             return x < mig_builtin_arity[a[i - 1]][0] || x > mig_builtin_arity[a[i - 1]][1];
+        if (oi->kind[i - 1] == K_EXEC || oi->kind[i - 1] == K_EXEC_ACTION) {
+            const struct mig_pexec *e = &p->execs[a[i - 1]];
+            return x != e->nargv + e->nenv + e->has_cwd;
+        }
         return 1;
     case K_QUERY: return check_query(v, x, c->nslots, c->nargs, "query") != 0 ? -1 : 0;
     case K_REQUIRE: return x >= p->nchecks || p->checks[x].kind != MIG_CHECK_REQUIRE;
@@ -187,6 +264,14 @@ static int bad_operand(struct vctx *v, const struct bctx *c, const struct mig_op
     case K_STEP: case K_STEP_ENTRY: case K_STEP_UP:
         return !c->m || x >= p->nsteps || p->steps[x].migration != c->b->owner;
     case K_ADDR: return 0;
+    case K_EXEC:        /* an expression: computed inline; output exec for OUTPUT_EXEC */
+        return x >= p->nexecs || p->execs[x].block != MIG_NONE ||
+               p->execs[x].output != (oi == &mig_opinfo[OP_OUTPUT_EXEC]);
+    case K_EXEC_ACTION: /* the action whose values this block computes */
+        return x >= p->nexecs || p->execs[x].block != c->bi;
+    case K_POLL:
+        return !c->m || x >= p->nchecks || p->checks[x].poll_block == MIG_NONE ||
+               p->blocks[p->checks[x].poll_block].owner != c->b->owner;
     case K_NONE: break;
     }
     return 1;
@@ -198,12 +283,13 @@ static int verify_block(struct vctx *v, uint32_t bi, unsigned char *starts, int3
 {
     struct mig_plan *p = v->p;
     struct mig_pblock *b = &p->blocks[bi];
-    struct bctx c = { b, NULL, 0, 0 };
+    struct bctx c = { bi, b, NULL, 0, 0 };
     if (b->kind == MIG_BLOCK_FN) {
         if (b->owner >= p->nfns)
             return fail(v, "block %u belongs to no function", bi);
         c.nargs = p->fns[b->owner].nparams;
-    } else if (b->kind == MIG_BLOCK_PROLOGUE || b->kind == MIG_BLOCK_BODY) {
+    } else if (b->kind == MIG_BLOCK_PROLOGUE || b->kind == MIG_BLOCK_BODY || b->kind == MIG_BLOCK_EXEC ||
+               b->kind == MIG_BLOCK_POLL) {
         if (b->owner >= p->nmigrations)
             return fail(v, "block %u belongs to no migration", bi);
         c.m = &p->migrations[b->owner];
@@ -229,8 +315,14 @@ static int verify_block(struct vctx *v, uint32_t bi, unsigned char *starts, int3
             return fail(v, "%s at %u outside a migration prologue", oi->name, pc);
         if ((oi->flags & OPF_FN) && b->kind != MIG_BLOCK_FN)
             return fail(v, "%s at %u outside a function", oi->name, pc);
-        if (op == OP_HALT && b->kind == MIG_BLOCK_FN)
-            return fail(v, "HALT at %u inside a function", pc);
+        if ((oi->flags & OPF_RETURN) && b->kind != MIG_BLOCK_FN && b->kind != MIG_BLOCK_POLL)
+            return fail(v, "%s at %u outside a function or polled condition", oi->name, pc);
+        if ((oi->flags & OPF_ARGS) && b->kind != MIG_BLOCK_EXEC)
+            return fail(v, "%s at %u outside an exec action", oi->name, pc);
+        if ((oi->flags & OPF_STMT) && b->kind != MIG_BLOCK_PROLOGUE && b->kind != MIG_BLOCK_BODY)
+            return fail(v, "%s at %u outside a migration prologue or body", oi->name, pc);
+        if (op == OP_HALT && (b->kind == MIG_BLOCK_FN || b->kind == MIG_BLOCK_POLL || b->kind == MIG_BLOCK_EXEC))
+            return fail(v, "HALT at %u inside a function, condition or exec action", pc);
         for (int i = 0; i < oi->nops; i++) {
             int bad = bad_operand(v, &c, oi, &p->code[pc + 1], i);
             if (bad < 0)
@@ -275,6 +367,8 @@ static int verify_block(struct vctx *v, uint32_t bi, unsigned char *starts, int3
             return fail(v, "RET at %u with %d values on the stack", pc, d);
         if (op == OP_HALT && d != 0)
             return fail(v, "HALT at %u with %d values on the stack", pc, d);
+        if (op == OP_ARGS && d != pop)
+            return fail(v, "ARGS at %u with %d values on the stack for %d", pc, d, pop);
         uint32_t succ[2];
         int32_t sd[2];
         int ns = 0;

@@ -4,11 +4,14 @@
  * effect, above its definition. */
 #include "vm.h"
 #include "fault.h"
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { MAX_CALL_DEPTH = 200 };
 
@@ -145,10 +148,15 @@ static int op_STORE_SLOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const 
     return NEXT(OP_STORE_SLOT);
 }
 
-/* CHECK_TYPE t — fail unless the top is null or of type t */
+#define mkfloat mig_vmkfloat
+#define FLT(v) mig_vfloat(&(v))
+
+/* CHECK_TYPE t — fail unless the top is null or of type t (an int stored as a float becomes one) */
 static int op_CHECK_TYPE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
+    if (TOP.t == MIG_V_INT && a[0] == MIG_V_FLOAT)
+        TOP = mkfloat((double)TOP.i);
     if (TOP.t != MIG_V_NULL && TOP.t != (enum mig_vtype)a[0]) {
         mig_vm_fail(vm, pc, "a %s value was expected, but the value is %s (%s)", mig_vtype_name((enum mig_vtype)a[0]),
                     mig_value_show(vm, &TOP), mig_vtype_name(TOP.t));
@@ -168,11 +176,15 @@ static int op_NOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_
     return NEXT(OP_NOT);
 }
 
-/* NEG — pop an int or duration, push its negation */
+/* NEG — pop an int, float or duration, push its negation */
 static int op_NEG(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
     (void)a;
+    if (TOP.t == MIG_V_FLOAT) {
+        TOP = mkfloat(-FLT(TOP));
+        return NEXT(OP_NEG);
+    }
     if ((TOP.t != MIG_V_INT && TOP.t != MIG_V_DURATION) || TOP.i == INT64_MIN)
         return type_error(vm, pc, "unary '-'", &TOP, NULL);
     TOP.i = -TOP.i;
@@ -190,6 +202,29 @@ static int arith(struct mig_vm *vm, uint32_t pc, enum mig_opcode op)
         memcpy(s + l.n, r.s, r.n);
         struct mig_value v = { MIG_V_STRING, 0, s, l.n + r.n };
         PUSH(v);
+        return NEXT(op);
+    }
+    if ((l.t == MIG_V_FLOAT || r.t == MIG_V_FLOAT) && (l.t == MIG_V_FLOAT || l.t == MIG_V_INT) &&
+        (r.t == MIG_V_FLOAT || r.t == MIG_V_INT) && op != OP_MOD) {
+        /* an int with a float counts as a float */
+        double x = l.t == MIG_V_FLOAT ? FLT(l) : (double)l.i, y = r.t == MIG_V_FLOAT ? FLT(r) : (double)r.i, z = 0;
+        switch (op) {
+        case OP_ADD: z = x + y; break;
+        case OP_SUB: z = x - y; break;
+        case OP_MUL: z = x * y; break;
+        default:
+            if (y == 0) {
+                mig_vm_fail(vm, pc, "division by zero");
+                return -1;
+            }
+            z = x / y;
+            break;
+        }
+        if (!isfinite(z)) {
+            mig_vm_fail(vm, pc, "float overflow in %s", sym[op]);
+            return -1;
+        }
+        PUSH(mkfloat(z));
         return NEXT(op);
     }
     bool ok = l.t == r.t && (l.t == MIG_V_INT || (l.t == MIG_V_DURATION && (op == OP_ADD || op == OP_SUB)));
@@ -238,6 +273,27 @@ static int compare(struct mig_vm *vm, uint32_t pc, enum mig_opcode op)
     static const char *const sym[] = { [OP_EQ] = "'=='", [OP_NE] = "'!='", [OP_LT] = "'<'",
                                        [OP_LE] = "'<='", [OP_GT] = "'>'", [OP_GE] = "'>='" };
     int c;
+    bool numeric = (l.t == MIG_V_FLOAT && (r.t == MIG_V_FLOAT || r.t == MIG_V_INT)) ||
+                   (r.t == MIG_V_FLOAT && l.t == MIG_V_INT);
+    if (numeric) {
+        /* an int with a float compares as numbers (exactly, not through a
+         * rounded double, when the int is beyond 2^53) */
+        double x = l.t == MIG_V_FLOAT ? FLT(l) : (double)l.i, y = r.t == MIG_V_FLOAT ? FLT(r) : (double)r.i;
+        c = (x > y) - (x < y);
+        if (c == 0 && l.t != r.t) {
+            int64_t n = l.t == MIG_V_INT ? l.i : r.i;
+            double d = l.t == MIG_V_FLOAT ? FLT(l) : FLT(r);
+            /* d is integral here; compare as integers when it fits */
+            if (d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+                int64_t di = (int64_t)d;
+                c = l.t == MIG_V_INT ? (n > di) - (n < di) : (di > n) - (di < n);
+            }
+        }
+        bool res = op == OP_EQ ? c == 0 : op == OP_NE ? c != 0 : op == OP_LT ? c < 0 : op == OP_LE ? c <= 0
+                 : op == OP_GT ? c > 0 : c >= 0;
+        PUSH(mkint(MIG_V_BOOL, res));
+        return NEXT(op);
+    }
     if (op == OP_EQ || op == OP_NE) {
         if (l.t == MIG_V_NULL || r.t == MIG_V_NULL) {
             c = l.t == r.t ? 0 : 1;
@@ -357,7 +413,20 @@ static int op_BUILTIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uin
     (void)f;
     struct mig_value *args = &vm->stack[vm->sp - a[1]];
     struct mig_value out = { MIG_V_NULL, 0, NULL, 0 };
-    switch ((enum mig_builtin)a[0]) {
+    /* the string functions give null for a null argument */
+    enum mig_builtin b = (enum mig_builtin)a[0];
+    if ((b == MIG_B_VERSION_CMP || b == MIG_B_MATCHES || b == MIG_B_TRIM || b == MIG_B_LOWER || b == MIG_B_UPPER)) {
+        for (uint32_t i = 0; i < a[1]; i++) {
+            if (args[i].t == MIG_V_NULL) {
+                vm->sp -= a[1];
+                PUSH(out);
+                return NEXT(OP_BUILTIN);
+            }
+            if (args[i].t != MIG_V_STRING)
+                return type_error(vm, pc, mig_arena_printf(&vm->arena, "%s()", mig_builtin_name[b]), &args[i], NULL);
+        }
+    }
+    switch (b) {
     case MIG_B_DIALECT:
         out.t = MIG_V_STRING;
         out.s = vm->conn->drv->dialect == MIG_D_POSTGRES ? "postgres" : "sqlite";
@@ -370,6 +439,11 @@ static int op_BUILTIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uin
         for (uint32_t i = 0; i < a[1]; i++)
             if (args[i].t != MIG_V_STRING)
                 return type_error(vm, pc, "env()", &args[i], NULL);
+        if (strcmp(args[0].s, "PGPASSWORD") == 0) {
+            mig_vm_fail(vm, pc, "env(\"PGPASSWORD\") is not allowed: a password must not reach a command's "
+                        "arguments, SQL or output (commands get it in their PGPASSWORD variable)");
+            return -1;
+        }
         const char *e = getenv(args[0].s);
         if (e) {
             out.t = MIG_V_STRING;
@@ -385,6 +459,14 @@ static int op_BUILTIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uin
             out = args[0];
             if (out.t == MIG_V_DURATION)
                 out.t = MIG_V_INT;
+        } else if (args[0].t == MIG_V_FLOAT) {
+            /* toward zero, as C and most languages convert */
+            double d = FLT(args[0]);
+            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+                mig_vm_fail(vm, pc, "int(): %s is out of the range of int", mig_value_show(vm, &args[0]));
+                return -1;
+            }
+            out = mkint(MIG_V_INT, (int64_t)d);
         } else if (args[0].t == MIG_V_STRING) {
             char *end = NULL;
             errno = 0;
@@ -413,6 +495,12 @@ static int op_BUILTIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uin
             out.t = MIG_V_STRING;
             out.s = mig_arena_printf(&vm->arena, "%" PRId64 "ms", args[0].i);
             break;
+        case MIG_V_FLOAT: {
+            char buf[32];
+            out.t = MIG_V_STRING;
+            out.s = mig_arena_strdup(&vm->arena, mig_float_text(FLT(args[0]), buf));
+            break;
+        }
         default: break;
         }
         if (out.t == MIG_V_STRING && args[0].t != MIG_V_STRING)
@@ -421,6 +509,62 @@ static int op_BUILTIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uin
     case MIG_B_IS_NULL:
         out = mkint(MIG_V_BOOL, args[0].t == MIG_V_NULL);
         break;
+    case MIG_B_FLOAT:
+        switch (args[0].t) {
+        case MIG_V_NULL: case MIG_V_FLOAT: out = args[0]; break;
+        case MIG_V_INT: case MIG_V_DURATION: out = mkfloat((double)args[0].i); break;
+        case MIG_V_STRING: {
+            double d;
+            if (!mig_float_parse(args[0].s, &d)) {
+                mig_vm_fail(vm, pc, "float(): %s is not a number", mig_value_show(vm, &args[0]));
+                return -1;
+            }
+            out = mkfloat(d);
+            break;
+        }
+        default:
+            return type_error(vm, pc, "float()", &args[0], NULL);
+        }
+        break;
+    case MIG_B_VERSION_CMP:
+        out = mkint(MIG_V_INT, mig_version_cmp(args[0].s, args[1].s));
+        break;
+    case MIG_B_MATCHES: {
+        char err[256];
+        int m = mig_regex_matches(args[0].s, args[1].s, err, sizeof(err));
+        if (m < 0) {
+            mig_vm_fail(vm, pc, "matches(): %s is not a POSIX extended regular expression: %s",
+                        mig_value_show(vm, &args[1]), err);
+            return -1;
+        }
+        out = mkint(MIG_V_BOOL, m);
+        break;
+    }
+    case MIG_B_TRIM: {
+        const char *s = args[0].s;
+        uint32_t from = 0, to = args[0].n;
+        while (from < to && isspace((unsigned char)s[from]))
+            from++;
+        while (to > from && isspace((unsigned char)s[to - 1]))
+            to--;
+        out.t = MIG_V_STRING;
+        out.s = mig_arena_strndup(&vm->arena, s + from, to - from);
+        out.n = to - from;
+        break;
+    }
+    case MIG_B_LOWER: case MIG_B_UPPER: {
+        /* ASCII letters only: bytes of UTF-8 sequences stay as they are */
+        char *s = mig_arena_strndup(&vm->arena, args[0].s, args[0].n);
+        for (uint32_t i = 0; i < args[0].n; i++)
+            if (b == MIG_B_LOWER && s[i] >= 'A' && s[i] <= 'Z')
+                s[i] = (char)(s[i] - 'A' + 'a');
+            else if (b == MIG_B_UPPER && s[i] >= 'a' && s[i] <= 'z')
+                s[i] = (char)(s[i] - 'a' + 'A');
+        out.t = MIG_V_STRING;
+        out.s = s;
+        out.n = args[0].n;
+        break;
+    }
     default:
         mig_vm_fail(vm, pc, "unknown builtin %u", a[0]);
         return -1;
@@ -487,6 +631,218 @@ static int op_SCALAR(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint
         return -1;
     PUSH(v);
     return NEXT(OP_SCALAR);
+}
+
+/* ---- commands ------------------------------------------------------------------ */
+
+/* Value k of exec e as text: argv elements and env values take strings,
+ * ints and floats; the cwd a string. Malloc'd, or NULL with vm->err. */
+static char *exec_value(struct mig_vm *vm, uint32_t pc, const struct mig_pexec *e, uint32_t k,
+                        const struct mig_value *v)
+{
+    const struct mig_plan *p = vm->plan;
+    const char *what = k < e->nargv ? mig_arena_printf(&vm->arena, "argv element %u (%s)", k + 1,
+                                                       mig_plan_str(p, e->argv_text[k]))
+                     : k < e->nargv + e->nenv ? mig_arena_printf(&vm->arena, "env %s",
+                                                                 mig_plan_str(p, e->env_names[k - e->nargv]))
+                     : "cwd";
+    bool is_cwd = k == e->nargv + e->nenv;
+    char buf[32];
+    const char *text = NULL;
+    if (v->t == MIG_V_STRING)
+        text = v->s;
+    else if (v->t == MIG_V_INT && !is_cwd)
+        text = mig_arena_printf(&vm->arena, "%" PRId64, v->i);
+    else if (v->t == MIG_V_FLOAT && !is_cwd)
+        text = mig_float_text(mig_vfloat(v), buf);
+    if (!text) {
+        mig_vm_fail(vm, pc, "the command at %s:%u: %s is %s (%s), but must be a string%s",
+                    mig_plan_str(p, e->file), e->line, what, mig_value_show(vm, v), mig_vtype_name(v->t),
+                    is_cwd ? "" : ", an int or a float");
+        return NULL;
+    }
+    char *out = strdup(text);
+    if (!out)
+        mig_vm_fail(vm, pc, "out of memory");
+    return out;
+}
+
+/* The n values of exec ei at vals into *out (freed on failure). */
+static int exec_collect(struct mig_vm *vm, uint32_t pc, uint32_t ei, const struct mig_value *vals,
+                        struct mig_exec_args *out)
+{
+    const struct mig_pexec *e = &vm->plan->execs[ei];
+    memset(out, 0, sizeof(*out));
+    out->exec = ei;
+    out->timeout_ms = e->timeout_ms;
+    out->argv = calloc(e->nargv + 1, sizeof(*out->argv));
+    out->env = calloc(e->nenv + 1, sizeof(*out->env));
+    if (!out->argv || !out->env) {
+        mig_exec_args_free(out);
+        mig_vm_fail(vm, pc, "out of memory");
+        return -1;
+    }
+    for (uint32_t k = 0; k < e->nargv + e->nenv + e->has_cwd; k++) {
+        char *t = exec_value(vm, pc, e, k, &vals[k]);
+        if (!t) {
+            mig_exec_args_free(out);
+            return -1;
+        }
+        if (k < e->nargv) {
+            out->argv[out->argc++] = t;
+        } else if (k < e->nargv + e->nenv) {
+            const char *name = mig_plan_str(vm->plan, e->env_names[k - e->nargv]);
+            char *pair = malloc(strlen(name) + strlen(t) + 2);
+            if (pair)
+                sprintf(pair, "%s=%s", name, t);
+            free(t);
+            if (!pair) {
+                mig_exec_args_free(out);
+                mig_vm_fail(vm, pc, "out of memory");
+                return -1;
+            }
+            out->env[out->nenv++] = pair;
+        } else {
+            out->cwd = t;
+        }
+    }
+    return 0;
+}
+
+static int run_exec(struct mig_vm *vm, uint32_t pc, const uint32_t *a, bool want_output, enum mig_opcode op)
+{
+    struct mig_exec_args args;
+    if (exec_collect(vm, pc, a[0], &vm->stack[vm->sp - a[1]], &args) != 0)
+        return -1;
+    vm->sp -= a[1];
+    bool ok = false;
+    char *output = NULL;
+    int rc;
+    if (!vm->host || !vm->host->exec) {
+        char *shown = mig_exec_args_text(&args);
+        mig_vm_fail(vm, pc, "cannot run the command %s: commands need --allow-exec and are not supported by "
+                    "this migrun command", shown ? shown : "");
+        free(shown);
+        rc = -1;
+    } else {
+        rc = vm->host->exec(vm->host_ctx, vm, &args, want_output, &ok, &output);
+    }
+    if (rc == 0 && want_output && !ok) {
+        char *shown = mig_exec_args_text(&args);
+        mig_vm_fail(vm, pc, "output exec: the command %s failed", shown ? shown : "");
+        free(shown);
+        rc = -1;
+    }
+    mig_exec_args_free(&args);
+    if (rc < 0) {
+        free(output);
+        if (vm->err_pc == MIG_NONE)
+            vm->err_pc = pc;
+        return -1;
+    }
+    if (rc == 2) {
+        vm->not_evaluated = true;
+        ok = false;
+        free(output);
+        output = NULL;
+    }
+    if (!want_output) {
+        free(output);
+        PUSH(mkint(MIG_V_BOOL, ok));
+        return NEXT(op);
+    }
+    size_t n = output ? strlen(output) : 0;
+    if (n && output[n - 1] == '\n')
+        n--;
+    if (n && output[n - 1] == '\r')
+        n--;
+    struct mig_value v = { MIG_V_STRING, 0, mig_arena_strndup(&vm->arena, output ? output : "", n), (uint32_t)n };
+    free(output);
+    PUSH(v);
+    return NEXT(op);
+}
+
+/* EXEC e n — pop the n values of exec e (argv, env, cwd); run the command through the host; push whether it exited 0 */
+static int op_EXEC(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    return run_exec(vm, pc, a, false, OP_EXEC);
+}
+
+/* OUTPUT_EXEC e n — likewise; push its standard output without the trailing newline (a failed command fails) */
+static int op_OUTPUT_EXEC(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    return run_exec(vm, pc, a, true, OP_OUTPUT_EXEC);
+}
+
+/* ARGS e n — end of exec action e's block: pop its n values into vm->args_out (mig_vm_exec_args) */
+static int op_ARGS(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    if (!vm->args_out) {
+        mig_vm_fail(vm, pc, "an exec action's values were computed outside mig_vm_exec_args");
+        return -1;
+    }
+    if (exec_collect(vm, pc, a[0], &vm->stack[vm->sp - a[1]], vm->args_out) != 0)
+        return -1;
+    vm->sp -= a[1];
+    return -2;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 }, rem;
+    while (nanosleep(&ts, &rem) != 0 && errno == EINTR)
+        ts = rem;
+}
+
+/* POLL c — run check c's condition block until it is true or `within` has
+ * passed since the first try (tries start `every` apart); push the last result */
+static int op_POLL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+{
+    (void)f;
+    const struct mig_pcheck *c = &vm->plan->checks[a[0]];
+    int64_t first = now_ms();
+    bool earlier = vm->not_evaluated;   /* a command left not run before this poll */
+    for (uint32_t tries = 1;; tries++) {
+        int64_t start = now_ms();
+        uint32_t base = vm->sp;
+        vm->not_evaluated = false;
+        if (run_code(vm, c->poll_block, NULL) != 0)
+            return -1;
+        struct mig_value v = vm->stack[base];   /* RET leaves it on top of the caller's stack */
+        vm->sp = base;
+        if (want_bool(vm, pc, &v, "a polled condition") != 0)
+            return -1;
+        if (v.i || vm->not_evaluated) {     /* true, or not evaluated (no command runs): no more tries */
+            vm->not_evaluated = vm->not_evaluated || earlier;
+            PUSH(v);
+            return NEXT(OP_POLL);
+        }
+        vm->not_evaluated = earlier;
+        int64_t next = start + c->every_ms, now = now_ms();
+        if (next - first > c->within_ms) {
+            PUSH(v);
+            return NEXT(OP_POLL);
+        }
+        int64_t wait = next > now ? next - now : 0;
+        int rc = vm->host && vm->host->poll_wait ? vm->host->poll_wait(vm->host_ctx, vm, a[0], tries, wait) : 1;
+        if (rc < 0) {
+            if (vm->err_pc == MIG_NONE)
+                vm->err_pc = pc;
+            return -1;
+        }
+        if (rc == 1 && wait > 0)
+            sleep_ms(wait);
+    }
 }
 
 /* RET — return the top to the caller (the block ends) */
@@ -655,6 +1011,34 @@ static int run_code(struct mig_vm *vm, uint32_t block, struct mig_value *args)
     }
 }
 
+int mig_vm_exec_args(struct mig_vm *vm, uint32_t action, struct mig_exec_args *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (action >= vm->plan->nexecs || vm->plan->execs[action].block == MIG_NONE) {
+        mig_vm_fail(vm, MIG_NONE, "exec %u is not an exec action", action);
+        return -1;
+    }
+    const struct mig_pblock *b = &vm->plan->blocks[vm->plan->execs[action].block];
+    /* a host may call this from a callback, in the middle of a block:
+     * everything the running block needs is put back */
+    uint32_t migration = vm->migration, sp = vm->sp, depth = vm->depth, err_pc = vm->err_pc;
+    struct mig_exec_args *saved = vm->args_out;
+    vm->migration = b->owner;
+    vm->args_out = out;
+    vm->err_pc = MIG_NONE;
+    int rc = run_code(vm, vm->plan->execs[action].block, NULL);
+    vm->migration = migration;
+    vm->sp = sp;
+    vm->depth = depth;
+    vm->args_out = saved;
+    if (rc != 0) {
+        mig_exec_args_free(out);
+        return -1;
+    }
+    vm->err_pc = err_pc;
+    return 0;
+}
+
 int mig_vm_run(struct mig_vm *vm, uint32_t block, uint32_t migration)
 {
     vm->migration = migration;
@@ -663,6 +1047,7 @@ int mig_vm_run(struct mig_vm *vm, uint32_t block, uint32_t migration)
     vm->err[0] = 0;
     vm->err_pc = MIG_NONE;
     vm->has_dberr = false;
+    vm->not_evaluated = false;
     int rc = run_code(vm, block, NULL);
     vm->sp = 0;
     return rc;

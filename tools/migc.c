@@ -18,7 +18,7 @@
 enum { EXIT_CLEAN = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
-    "usage: migc check [--format text|json|sarif] [-Werror] PATH...\n"
+    "usage: migc check [--format text|json|sarif] [-Werror] [--list-exec] PATH...\n"
     "       migc build PATH... [-o plan.migb]\n"
     "       migc disasm (plan.migb | PATH...)\n"
     "       migc fmt [--check] PATH...\n"
@@ -42,7 +42,7 @@ static int usage_error(const char *fmt, ...)
 
 static int cmd_check(int argc, char **argv)
 {
-    bool werror = false;
+    bool werror = false, list_exec = false;
     bool opts = true;
     const char *format = "text";
     struct mig_program *p = mig_program_new();
@@ -54,6 +54,8 @@ static int cmd_check(int argc, char **argv)
             opts = false;
         } else if (opts && strcmp(a, "-Werror") == 0) {
             werror = true;
+        } else if (opts && strcmp(a, "--list-exec") == 0) {
+            list_exec = true;
         } else if (opts && (strcmp(a, "--format") == 0 || strncmp(a, "--format=", 9) == 0)) {
             const char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v) {
@@ -81,8 +83,15 @@ static int cmd_check(int argc, char **argv)
         mig_program_free(p);
         return usage_error("%s", "check needs at least one PATH");
     }
+    if (list_exec && strcmp(format, "text") != 0) {
+        mig_program_free(p);
+        return usage_error("--list-exec prints text on standard output: it cannot be combined with --format %s",
+                           format);
+    }
     mig_program_check(p);
     struct mig_diags *d = &p->diags;
+    if (list_exec && d->fatal == 0)
+        mig_list_execs(p, stdout);     /* the commands on stdout, the diagnostics on stderr */
     if (strcmp(format, "json") == 0) {
         mig_diags_print_json(d, stdout);
     } else if (strcmp(format, "sarif") == 0) {

@@ -110,15 +110,31 @@ snapshot() {
     fi
 }
 
+# PostgreSQL suites share one server (make check runs them in parallel): a
+# case takes a shared lock on it, and a case that restarts the server
+# (*restart* in its name) an exclusive one, so no other case sees it go.
+pg_lock() {
+    [ "$DIALECT" = postgres ] || return 0
+    exec 8>>"${TMPDIR:-/tmp}/mig-pg-server-${PGPORT:-5432}.lock"
+    case $1 in *restart*) flock -x 8 ;; *) flock -s 8 ;; esac
+}
+pg_unlock() {
+    [ "$DIALECT" = postgres ] || return 0
+    flock -u 8
+    exec 8>&-
+}
+
 run_case() {
     local name=$1
     CASE_OK=1
     local dir
+    pg_lock "$name"
     dir=$(mktemp -d)
     # each case runs in a subshell in its own folder and reports through a file
     (export CASE_DIR="$dir"; cd "$dir" && new_db && "$name"; drop_db)
     if [ -f "$dir/.failed" ]; then CASE_OK=0; fi
     rm -rf "$dir"
+    pg_unlock
     if [ $CASE_OK -eq 1 ]; then
         pass=$((pass + 1))
         echo "ok   $name"

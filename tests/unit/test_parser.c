@@ -186,3 +186,97 @@ Test(parser, malformed_duration) {
     parse("migration m { phase p { timeout 30sec; } }\n");
     cr_assert_geq(diags.errors, 1);
 }
+
+Test(parser, float_literals) {
+    struct mig_file *f = parse("let a = 2.5;\nlet b = 1e-3;\nlet c = 1_000.25E+2;\nlet d = 3e2;\n");
+    cr_assert_eq(diags.errors, 0, "%s", diags.errors ? diags.v.v[0].msg : "");
+    cr_assert_eq(f->lets.v[0]->init->kind, MIG_E_FLOAT);
+    cr_assert_float_eq(f->lets.v[0]->init->u.fval, 2.5, 1e-12);
+    cr_assert_float_eq(f->lets.v[1]->init->u.fval, 0.001, 1e-15);
+    cr_assert_float_eq(f->lets.v[2]->init->u.fval, 100025.0, 1e-9);
+    cr_assert_float_eq(f->lets.v[3]->init->u.fval, 300.0, 1e-12);
+}
+
+Test(parser, malformed_floats) {
+    parse("let a = 2.5s;\n");
+    cr_assert_eq(diags.errors, 1);
+    cr_assert(strstr(diags.v.v[0].msg, "malformed number") != NULL, "%s", diags.v.v[0].msg);
+    memset(&diags, 0, sizeof(diags));
+    diags.sources = &sources;
+    parse("let b = 1e999;\n");
+    cr_assert_eq(diags.errors, 1);
+    cr_assert(strstr(diags.v.v[0].msg, "too large") != NULL, "%s", diags.v.v[0].msg);
+    memset(&diags, 0, sizeof(diags));
+    diags.sources = &sources;
+    parse("let c = 1_.5;\n");
+    cr_assert_eq(diags.errors, 1);
+}
+
+Test(parser, exec_actions_and_downs) {
+    struct mig_file *f = parse(
+        "migration m {\n"
+        "  phase p {\n"
+        "    transaction step;\n"
+        "    step backup {\n"
+        "      up   exec [\"pg_dump\", \"--file\", dir + \"/x.dump\"] timeout 30m env { A = \"1\", B = 2 } cwd \"/tmp\";\n"
+        "      down exec [\"pg_restore\", dir + \"/x.dump\"] optional restores;\n"
+        "      verify exec [\"test\", \"-f\", \"x\"] within 60s every 2s else \"backup exists\";\n"
+        "    }\n"
+        "    step notify { up sql { SELECT 1 } down none \"nothing to undo\" }\n"
+        "    step vacuum { up sql { VACUUM } down sql { SELECT 1 } restores }\n"
+        "  }\n"
+        "  require output exec [\"hostname\"] != \"\" within 5s;\n"
+        "}\n");
+    cr_assert_eq(diags.errors, 0, "%s", diags.errors ? diags.v.v[0].msg : "");
+    struct mig_phase *p = f->migrations.v[0]->phases.v[0];
+    struct mig_step *b = p->steps.v[0];
+    cr_assert_null(b->up);
+    cr_assert_not_null(b->up_exec);
+    cr_assert_eq(b->up_exec->argv.n, 3);
+    cr_assert_eq(b->up_exec->timeout_ms, 30 * 60000);
+    cr_assert_eq(b->up_exec->env.n, 2);
+    cr_assert_str_eq(b->up_exec->env.v[1].name.text, "B");
+    cr_assert_not_null(b->up_exec->cwd);
+    cr_assert_not_null(b->down_exec);
+    cr_assert(b->down_optional && b->down_restores);
+    cr_assert(b->verify.v[0].poll);
+    cr_assert_eq(b->verify.v[0].within_ms, 60000);
+    cr_assert_eq(b->verify.v[0].every_ms, 2000);
+    cr_assert_eq(b->verify.v[0].expr->kind, MIG_E_EXEC);
+    cr_assert(p->steps.v[1]->down_none);
+    cr_assert_str_eq(p->steps.v[1]->none_why, "nothing to undo");
+    cr_assert(p->steps.v[2]->down_restores && !p->steps.v[2]->down_optional);
+    struct mig_cond *r = &f->migrations.v[0]->requires.v[0];
+    cr_assert(r->poll);
+    cr_assert_eq(r->every_ms, 1000, "every defaults to 1s");
+    cr_assert_eq(r->expr->u.bin.l->kind, MIG_E_EXEC);
+    cr_assert(r->expr->u.bin.l->u.exec->output);
+}
+
+Test(parser, exec_options_bind_to_the_nearest_command) {
+    /* the cwd is an expression: an inner command's timeout is its own */
+    struct mig_file *f = parse("let ok = exec [\"ls\"] cwd output exec [\"mktemp\", \"-d\"] timeout 5s;\n");
+    cr_assert_eq(diags.errors, 0, "%s", diags.errors ? diags.v.v[0].msg : "");
+    struct mig_exec *x = f->lets.v[0]->init->u.exec;
+    cr_assert(!x->has_timeout);
+    cr_assert_eq(x->cwd->u.exec->timeout_ms, 5000);
+}
+
+Test(parser, new_keywords_are_reserved) {
+    static const char *const words[] = { "exec", "output", "none", "optional", "restores", "within", "env",
+                                         "cwd", "float" };
+    for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++) {
+        memset(&diags, 0, sizeof(diags));
+        diags.sources = &sources;
+        char text[64];
+        snprintf(text, sizeof(text), "let %s = 1;\n", words[i]);
+        parse(text);
+        cr_assert_eq(diags.errors, 1, "'%s' is a keyword", words[i]);
+    }
+}
+
+Test(parser, duplicate_exec_options) {
+    parse("migration m { step s { up exec [\"a\"] timeout 1s timeout 2s; down none \"x\" } }\n");
+    cr_assert_eq(diags.errors, 1);
+    cr_assert_str_eq(diags.v.v[0].rule, "duplicate-clause");
+}
