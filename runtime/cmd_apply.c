@@ -3,6 +3,8 @@
  * recorded through the protocol), retry of transient errors, and on failure
  * the undo of what the failing migration committed in this run. */
 #include "context.h"
+#include "exec.h"
+#include "exec_steps.h"
 #include "protocol.h"
 #include <inttypes.h>
 #include <jansson.h>
@@ -56,6 +58,10 @@ static void fill_record(struct apply *a, uint32_t si, struct mig_record *r)
     r->file = S(a, st->file);
     r->line = st->line;
     r->irreversible = st->irreversible != MIG_NONE ? S(a, st->irreversible) : NULL;
+    static const char *const kinds[] = { "sql", "exec", "irreversible", "none" };
+    r->down_kind = kinds[mig_pstep_down_kind(st) & 3];
+    r->down_flags = mig_pstep_optional(st) && mig_pstep_restores(st) ? "optional,restores"
+                  : mig_pstep_optional(st) ? "optional" : mig_pstep_restores(st) ? "restores" : NULL;
     r->timeout_ms = ph->timeout_ms;
     r->lock_timeout_ms = ph->lock_timeout_ms;
     r->retry = ph->retry;
@@ -211,6 +217,97 @@ static int drop_invalid(struct apply *a, const struct mig_record *r)
     return 0;
 }
 
+/* An exec down is rendered when its step runs (like a SQL down): its
+ * values go into the tracking row as JSON. */
+static int exec_down(struct apply *a, struct mig_vm *vm, uint32_t si, struct mig_record *r)
+{
+    const struct mig_pstep *st = &a->c.plan->steps[si];
+    if (mig_pstep_down_kind(st) != MIG_DOWN_EXEC)
+        return 0;
+    struct mig_exec_args args;
+    if (mig_vm_exec_args(vm, st->down_exec, &args) != 0)
+        return -1;
+    char *json = mig_exec_to_json(&args);
+    mig_exec_args_free(&args);
+    r->down_exec = json ? mig_arena_strdup(&a->c.s.arena, json) : NULL;
+    free(json);
+    return 0;
+}
+
+/* A step whose up is a command: recorded before it starts, applied when
+ * it exits 0. */
+static int exec_up(struct apply *a, struct mig_vm *vm, uint32_t si)
+{
+    const struct mig_pstep *st = &a->c.plan->steps[si];
+    struct mig_record r;
+    fill_record(a, si, &r);
+    if (exec_down(a, vm, si, &r) != 0)
+        return -1;
+    struct mig_exec_args args;
+    if (mig_vm_exec_args(vm, st->up_exec, &args) != 0)
+        return -1;
+    static const char digits[] = "0123456789abcdef";
+    char sum[65];
+    const uint8_t *h = a->c.plan->execs[st->up_exec].sha256;
+    for (int i = 0; i < 32; i++) {
+        sum[2 * i] = digits[h[i] >> 4];
+        sum[2 * i + 1] = digits[h[i] & 15];
+    }
+    sum[64] = 0;
+    r.checksum = mig_arena_strdup(&a->c.s.arena, sum);
+    char *text = mig_exec_args_text(&args);
+    r.up_sql = text ? mig_arena_strdup(&a->c.s.arena, text) : NULL;
+    free(text);
+    mig_report_note(&a->c.s.rep, "    running %s", r.up_sql ? r.up_sql : args.argv[0]);
+    size_t owned = 0;
+    char **env = mig_proto_command_env(&a->p, args.env, &owned);
+    struct mig_exec_spec spec = { args.argv, env, args.cwd, args.timeout_ms, "    | ", false };
+    struct mig_exec_result *res = calloc(1, sizeof(*res));
+    if (!res)
+        abort();
+    int64_t t0 = mig_now_ms();
+    int rc = mig_proto_run_command(&a->p, &r, &spec, res);
+    mig_proto_free_env(env, owned);
+    mig_exec_args_free(&args);
+    free(res->output);
+    free(res);
+    if (rc != MIG_P_OK)
+        return failed(a, rc);
+    a->p.applied++;
+    mig_report_step(&a->c.s.rep, "applied", r.migration, r.phase, r.step, mig_now_ms() - t0, 0, NULL);
+    return 0;
+}
+
+/* `exec [...]` and `output exec [...]` in conditions. */
+static int h_exec(void *ctx, struct mig_vm *vm, const struct mig_exec_args *args, bool want_output, bool *ok,
+                  char **output)
+{
+    struct apply *a = ctx;
+    char why[512] = "";
+    if (mig_exec_command(&a->p, args, want_output, ok, output, why, sizeof(why)) != 0) {
+        mig_vm_fail(vm, MIG_NONE, "cannot run %s: %s", args->argv[0], why);
+        return -1;
+    }
+    if (mig_signals) {
+        mig_vm_fail(vm, MIG_NONE, "interrupted by %s", mig_signal_name(mig_last_signal));
+        return -1;
+    }
+    return 0;
+}
+
+static int h_poll_wait(void *ctx, struct mig_vm *vm, uint32_t check, uint32_t tries, int64_t wait_ms)
+{
+    (void)ctx;
+    (void)check;
+    (void)tries;
+    if (mig_signals) {
+        mig_vm_fail(vm, MIG_NONE, "interrupted by %s while waiting for a condition", mig_signal_name(mig_last_signal));
+        return -1;
+    }
+    mig_sleep_ms(wait_ms);
+    return mig_signals ? (mig_vm_fail(vm, MIG_NONE, "interrupted by %s", mig_signal_name(mig_last_signal)), -1) : 0;
+}
+
 static int h_up(void *ctx, struct mig_vm *vm, uint32_t si)
 {
     struct apply *a = ctx;
@@ -219,12 +316,14 @@ static int h_up(void *ctx, struct mig_vm *vm, uint32_t si)
     const struct mig_pphase *ph = phase_of(a, st->phase);
     struct mig_conn *c = a->c.s.conn;
     int d = c->drv->dialect;
+    if (mig_pstep_up_kind(st) == MIG_ACTION_EXEC)
+        return exec_up(a, vm, si);
     const struct mig_pvariant *up = mig_plan_variant(plan, st->up, d);
     if (!up)
         return failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, NULL, "step %s has no up SQL for %s", S(a, st->name),
                                         c->drv->name));
     const struct mig_pvariant *down = st->down != MIG_NONE ? mig_plan_variant(plan, st->down, d) : NULL;
-    if (st->down != MIG_NONE && !down)
+    if (mig_pstep_down_kind(st) == MIG_DOWN_SQL && st->down != MIG_NONE && !down)
         return failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, NULL, "step %s has no down SQL for %s, so it could not "
                                         "be undone; refusing to apply it", S(a, st->name), c->drv->name));
     char *up_sql = mig_vm_render(vm, up, NULL);
@@ -237,6 +336,8 @@ static int h_up(void *ctx, struct mig_vm *vm, uint32_t si)
     }
     struct mig_record r;
     fill_record(a, si, &r);
+    if (exec_down(a, vm, si, &r) != 0)
+        return -1;
     snprintf(a->c.s.where, sizeof(a->c.s.where), "step %s.%s.%s (%s:%" PRId64 ")", r.migration, r.phase, r.step,
              r.file, r.line);
     char sum[65];
@@ -348,7 +449,8 @@ static int h_phase_end(void *ctx, struct mig_vm *vm, uint32_t ph)
 static const struct mig_host apply_host = {
     .require = mig_ctx_require, .phase = h_phase, .phase_when = h_phase_when, .txn_begin = h_txn_begin,
     .step = h_step, .step_when = h_step_when, .up = h_up, .verify = h_verify, .step_end = h_step_end,
-    .assert_ = h_assert, .txn_commit = h_txn_commit, .phase_end = h_phase_end,
+    .assert_ = h_assert, .txn_commit = h_txn_commit, .phase_end = h_phase_end, .exec = h_exec,
+    .poll_wait = h_poll_wait,
 };
 
 /* ---- failure ---------------------------------------------------------------------------- */
@@ -566,7 +668,7 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
             MIG_PUSH(&s->arena, pending, i);
     bool *recheck = mig_arena_alloc(&s->arena, (plan->nmigrations + 1) * sizeof(bool));
     int64_t *retries = mig_arena_alloc(&s->arena, (plan->nphases + 1) * sizeof(int64_t));
-    if (preflight(a, pending.v, pending.n, recheck) != 0)
+    if (mig_exec_preflight(s, plan, o->allow_exec) != 0 || preflight(a, pending.v, pending.n, recheck) != 0)
         goto out;
     if (pending.n == 0) {
         mig_report_note(&s->rep, "nothing to do: %s is up to date (%u migration%s applied)", s->conn->display,

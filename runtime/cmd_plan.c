@@ -3,6 +3,7 @@
  * file is an empty database and is not created). */
 #include "context.h"
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define S(c, s) mig_ctx_str((c), (s))
@@ -66,6 +67,16 @@ static int p_up(void *ctx, struct mig_vm *vm, uint32_t si)
 {
     struct mig_ctx *c = ctx;
     const struct mig_pstep *st = &c->plan->steps[si];
+    if (mig_pstep_up_kind(st) == MIG_ACTION_EXEC) {
+        struct mig_exec_args args;
+        if (mig_vm_exec_args(vm, st->up_exec, &args) != 0)
+            return -1;
+        char *text = mig_exec_args_text(&args);
+        would(c, "would apply", si, text ? mig_arena_printf(&c->s.arena, "runs %s", text) : "runs a command");
+        free(text);
+        mig_exec_args_free(&args);
+        return 0;
+    }
     if (!mig_plan_variant(c->plan, st->up, c->s.conn->drv->dialect)) {
         mig_vm_fail(vm, MIG_NONE, "step %s has no up SQL for %s", S(c, st->name), c->s.conn->drv->name);
         return -1;
@@ -74,9 +85,24 @@ static int p_up(void *ctx, struct mig_vm *vm, uint32_t si)
     return 0;
 }
 
+/* plan runs no command: a condition that needs one is not evaluated */
+static int p_exec(void *ctx, struct mig_vm *vm, const struct mig_exec_args *a, bool want_output, bool *ok,
+                  char **output)
+{
+    struct mig_ctx *c = ctx;
+    (void)vm;
+    (void)want_output;
+    (void)output;
+    char *text = mig_exec_args_text(a);
+    mig_report_note(&c->s.rep, "    not evaluated (plan runs no command): exec %s", text ? text : a->argv[0]);
+    free(text);
+    *ok = false;
+    return 2;
+}
+
 static const struct mig_host plan_host = {
     .require = mig_ctx_require, .phase = p_phase, .checks = p_checks, .phase_when = p_phase_when,
-    .step = p_step, .step_when = p_step_when, .up = p_up,
+    .step = p_step, .step_when = p_step_when, .up = p_up, .exec = p_exec,
 };
 
 int mig_cmd_plan(struct mig_plan *plan, const struct mig_run_opts *o)

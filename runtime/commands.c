@@ -7,22 +7,25 @@
 
 const struct mig_command mig_commands[] = {
     { "apply", mig_cmd_apply, MIG_NEEDS_PLAN | MIG_NEEDS_WRITE | MIG_NEEDS_VM,
-      COMMON | P | MIG_OPT_TO | MIG_OPT_ONERROR | MIG_OPT_TRACE,
+      COMMON | P | MIG_OPT_TO | MIG_OPT_ONERROR | MIG_OPT_TRACE | MIG_OPT_EXEC,
       "apply    (PATH...|plan.migb) --db URL [-p NAME=VALUE]... [--to MIGRATION[.PHASE]]\n"
       "                [--on-error rollback|stop] [--journal PATH] [--lock-wait DURATION]\n"
-      "                [--lock session|xact|table] [--schema S] [--json] [--trace]" },
+      "                [--lock session|xact|table] [--schema S] [--allow-exec] [--json] [--trace]" },
     { "plan", mig_cmd_plan, MIG_NEEDS_PLAN | MIG_NEEDS_VM, COMMON | P | MIG_OPT_TO | MIG_OPT_TRACE,
       "plan     (PATH...|plan.migb) --db URL [-p NAME=VALUE]... [--to MIGRATION[.PHASE]] [--schema S]\n"
       "                [--json] [--trace]" },
-    { "rollback", mig_cmd_rollback, MIG_PLAN_OPTIONAL | MIG_NEEDS_WRITE, COMMON | MIG_OPT_ROLLBACK | MIG_OPT_TO,
+    { "rollback", mig_cmd_rollback, MIG_PLAN_OPTIONAL | MIG_NEEDS_WRITE, COMMON | MIG_OPT_ROLLBACK | MIG_OPT_TO | MIG_OPT_EXEC,
       "rollback --db URL [--run N | --to MIGRATION[.PHASE] | --all] [--journal PATH]\n"
-      "                [--lock-wait DURATION] [--lock session|xact|table] [--schema S] [--json] [PATH...]" },
+      "                [--lock-wait DURATION] [--lock session|xact|table] [--schema S] [--allow-exec]\n"
+      "                [--json] [PATH...]" },
     { "status", mig_cmd_status, MIG_NEEDS_PLAN, COMMON,
       "status   (PATH...|plan.migb) --db URL [--schema S] [--json]" },
     { "log", mig_cmd_log, MIG_READS_JOURNAL, COMMON,
       "log      --db URL [--journal PATH] [--schema S] [--json]" },
-    { "test", mig_cmd_test, MIG_NEEDS_PLAN | MIG_WRITES_TARGET | MIG_NEEDS_VM, COMMON | P | MIG_OPT_FORCE | MIG_OPT_TRACE,
-      "test     (PATH...|plan.migb) --db URL [--force] [-p NAME=VALUE]... [--schema S] [--json] [--trace]" },
+    { "test", mig_cmd_test, MIG_NEEDS_PLAN | MIG_WRITES_TARGET | MIG_NEEDS_VM,
+      COMMON | P | MIG_OPT_FORCE | MIG_OPT_TRACE | MIG_OPT_TEST,
+      "test     (PATH...|plan.migb) [--db URL] [--empty] [--keep] [--data] [--seed FILE.sql]\n"
+      "                [--from M | --only M] [--format text|json|junit] [-p NAME=VALUE]... [--schema S]" },
 };
 
 const size_t mig_ncommands = sizeof(mig_commands) / sizeof(*mig_commands);

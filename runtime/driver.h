@@ -36,6 +36,38 @@ struct mig_open_opts {
     bool must_exist;        /* rollback: a missing SQLite file is an error, not created */
 };
 
+/* What migrun test reads of a database (runtime/snapshot.c). */
+struct mig_snapshot_sql {
+    /* Queries whose rows are (root, self, key, definition), one object per
+     * row: key names the object, definition is what is compared, root
+     * groups the objects read again together (a table with its columns,
+     * indexes, constraints…), self is the object's own id when it is not
+     * its root (or NULL). The tokens @ALL@ (true: everything, false: only
+     * the roots listed) and @REL@, @PROC@, @TYPE@, @NSP@, @EXT@ (oid[]
+     * expressions of the roots to read) are replaced first. */
+    const char *const *schema;
+    /* Statements installing a DDL tracker in a scratch database, the query
+     * of the roots it saw touched since `untouch` (one per row; "*": all of
+     * them, "?<root>": an object that is gone), and the statement
+     * forgetting them. NULL: the schema is read whole every time. */
+    const char *const *track;
+    const char *untouch, *touched;
+    /* A query whose value changes with every schema change (SQLite's
+     * schema_version), or NULL. */
+    const char *version;
+    /* --data: the user tables (each its name as the schema's keys write
+     * it, and a quoted name to query it); a query template of one table's
+     * name, row count and two content hashes (%s the name as a literal, %s
+     * the table; NULL: migrun reads the rows and hashes them); a query
+     * whose value changes with every row changed (or NULL). */
+    const char *tables, *rows, *rows_version;
+    /* Statements for a throwaway database: durability off (or NULL). */
+    const char *const *setup;
+    /* The schema and touched queries are worth preparing (PREPARE name
+     * (oid[], …) AS … with $1…$5 for @REL@…@EXT@, then EXECUTE). */
+    bool prepare;
+};
+
 struct mig_driver {
     const char *name;       /* "sqlite", "postgres" */
     enum mig_dialect dialect;
@@ -88,9 +120,15 @@ struct mig_driver {
     /* The tracking tables: statements with one %s for the qualified prefix
      * of their names (e.g. "\"tenant_a\"." or ""), NULL-terminated. */
     const char *const *tracking_ddl;
-    /* Queries whose single text column describes the schema, one object per
-     * row (migrun test compares them before and after a down). */
-    const char *const *snapshot;
+    /* migrun test's schema (and --data) snapshot: see struct mig_snapshot_sql. */
+    const struct mig_snapshot_sql *snapshot;
+    /* The throwaway database of migrun test (runtime/test_scratch.c): a
+     * copy of the database url names (empty: a new empty one), its URL and
+     * a name to print in *scratch_url and *name (malloc'd), *copied false
+     * when it is empty; drop removes it. 0, or -1 with a message in err. */
+    int (*scratch_create)(const char *url, bool empty, char **scratch_url, char **name, bool *copied, char *err,
+                          size_t errlen);
+    int (*scratch_drop)(const char *url, const char *scratch_url, const char *name, char *err, size_t errlen);
     const char *true_lit, *false_lit;
     /* A query returning a row when a table exists: %s the schema and %s the
      * table name, both as literals. */
@@ -142,5 +180,13 @@ unsigned mig_url_inspect(const char *url);
 char *mig_mask_url(const char *url);
 
 extern const struct mig_driver mig_driver_pg, mig_driver_sqlite;
+
+/* The scratch databases of migrun test (runtime/test_scratch.c). */
+int mig_pg_scratch_create(const char *url, bool empty, char **scratch_url, char **name, bool *copied, char *err,
+                          size_t errlen);
+int mig_pg_scratch_drop(const char *url, const char *scratch_url, const char *name, char *err, size_t errlen);
+int mig_sqlite_scratch_create(const char *url, bool empty, char **scratch_url, char **name, bool *copied, char *err,
+                              size_t errlen);
+int mig_sqlite_scratch_drop(const char *url, const char *scratch_url, const char *name, char *err, size_t errlen);
 
 #endif

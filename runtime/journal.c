@@ -49,7 +49,8 @@ static const char schema[] =
     "  file TEXT, line INTEGER,\n"
     "  rows INTEGER, duration_ms INTEGER,\n"
     "  recorded_at  TEXT NOT NULL,\n"
-    "  seq          INTEGER              -- order of application in the target\n"
+    "  seq          INTEGER,             -- order of application in the target\n"
+    "  output       TEXT                 -- a command's last 8 KiB of output\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS entries_run ON entries(run_id);\n"
     "CREATE INDEX IF NOT EXISTS entries_state ON entries(state);\n"
@@ -146,6 +147,9 @@ int mig_journal_open(const char *path, bool readonly, struct mig_journal **out, 
         if (rc == SQLITE_OK && !readonly &&
             sqlite3_exec(j->db, "SELECT target_run FROM runs LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
             rc = sqlite3_exec(j->db, upgrade, NULL, NULL, &msg);
+        if (rc == SQLITE_OK && !readonly &&
+            sqlite3_exec(j->db, "SELECT output FROM entries LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
+            rc = sqlite3_exec(j->db, "ALTER TABLE entries ADD COLUMN output TEXT", NULL, NULL, &msg);
         if (rc == SQLITE_OK && readonly)
             rc = sqlite3_exec(j->db, "SELECT id FROM runs LIMIT 0", NULL, NULL, &msg);
     }
@@ -282,7 +286,7 @@ int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, si
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, "INSERT INTO entries (run_id, uid, migration, phase, step, action, "
                            "txn, checksum, up_sql, down_sql, irreversible, undoes, file, line, rows, "
-                           "duration_ms, recorded_at, seq, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "duration_ms, recorded_at, seq, state, output) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK) {
         jfail(j, "cannot write the journal");
         sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
@@ -314,6 +318,7 @@ int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, si
         else
             sqlite3_bind_null(st, 18);
         bind_text(st, 19, state);
+        bind_text(st, 20, e[i].output);
         if (sqlite3_step(st) != SQLITE_DONE) {
             jfail(j, "cannot write the journal");
             sqlite3_finalize(st);

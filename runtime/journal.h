@@ -33,6 +33,7 @@ struct mig_jentry {
     int64_t line;
     int64_t rows, duration_ms;
     int64_t seq;            /* order of application in the target, or 0 */
+    const char *output;     /* a command's last 8 KiB of output, or NULL */
 };
 
 /* Opens (creating the file, its folder and the schema) the journal at path;

@@ -1,6 +1,7 @@
 /* protocol.c — record, commit, mark and undo (see protocol.h): the only
  * writer of tracking rows and journal entries. */
 #include "protocol.h"
+#include "exec.h"
 #include "fault.h"
 #include <inttypes.h>
 #include <stdarg.h>
@@ -279,6 +280,9 @@ static struct mig_tracked *tracked_of(struct mig_proto *p, const struct mig_reco
     t->irreversible = DUP(r->irreversible);
     t->txn = DUP(r->txn);
     t->file = DUP(r->file);
+    t->down_kind = DUP(r->down_kind);
+    t->down_exec = DUP(r->down_exec);
+    t->down_flags = DUP(r->down_flags);
 #undef DUP
     t->seq = r->seq;
     t->run = p->run;
@@ -315,6 +319,7 @@ static void journal_entries(struct mig_proto *p, const struct mig_record *r, siz
             e[i].rows = r[i].rows;
             e[i].duration_ms = r[i].duration_ms;
             e[i].seq = r[i].seq;
+            e[i].output = r[i].output;
             e[i].action = strcmp(r[i].status, "skipped") == 0 ? "skipped" : action;
         } else {
             const struct mig_tracked *t = undone[i];
@@ -358,7 +363,8 @@ static void insert_rows(struct mig_proto *p, struct buf *b, const struct mig_rec
     put(b, "INSERT INTO ");
     put(b, c->prefix);
     put(b, "mig_applied (migration, phase, step, status, checksum, entry_uid, applied_at, seq, run, txn, down_sql, "
-           "irreversible, timeout_ms, lock_timeout_ms, retry, retry_every_ms, file, line) VALUES ");
+           "irreversible, timeout_ms, lock_timeout_ms, retry, retry_every_ms, file, line, down_kind, down_exec, "
+           "down_flags) VALUES ");
     for (size_t i = 0; i < n; i++) {
         bool skipped = strcmp(r[i].status, "skipped") == 0;
         put(b, i ? ", (" : "(");
@@ -379,7 +385,10 @@ static void insert_rows(struct mig_proto *p, struct buf *b, const struct mig_rec
         put_int(b, r[i].retry); put(b, ", ");
         put_int(b, r[i].retry_every_ms); put(b, ", ");
         put_lit(b, c, r[i].file); put(b, ", ");
-        put_int(b, r[i].line); put(b, ")");
+        put_int(b, r[i].line); put(b, ", ");
+        put_lit(b, c, skipped ? NULL : r[i].down_kind); put(b, ", ");
+        put_lit(b, c, skipped ? NULL : r[i].down_exec); put(b, ", ");
+        put_lit(b, c, skipped ? NULL : r[i].down_flags); put(b, ")");
     }
 }
 
@@ -663,4 +672,53 @@ void mig_proto_resolve(struct mig_proto *p)
                         t->step);
     }
     p->unknown.n = 0;
+}
+
+/* ---- commands ------------------------------------------------------------------------------ */
+
+char **mig_proto_command_env(struct mig_proto *p, char *const *own, size_t *owned)
+{
+    char **conn = p->s->conn->drv->command_env(p->s->conn);
+    size_t nc = 0, no = 0;
+    while (conn && conn[nc])
+        nc++;
+    while (own && own[no])
+        no++;
+    char **env = calloc(nc + no + 1, sizeof(*env));
+    if (!env)
+        abort();
+    for (size_t i = 0; i < nc; i++)
+        env[i] = conn[i];
+    for (size_t i = 0; i < no; i++)
+        env[nc + i] = own[i];   /* borrowed; the action's own env { } comes last and wins */
+    free(conn);
+    *owned = nc;
+    return env;
+}
+
+void mig_proto_free_env(char **env, size_t owned)
+{
+    for (size_t i = 0; env && i < owned; i++)
+        free(env[i]);
+    free(env);
+}
+
+int mig_proto_run_command(struct mig_proto *p, struct mig_record *r, const struct mig_exec_spec *spec,
+                          struct mig_exec_result *res)
+{
+    int rc = record_running(p, r);
+    if (rc != MIG_P_OK)
+        return rc;
+    if (mig_exec_run(spec, &p->s->rep, res) != 0) {
+        struct mig_dberr e;
+        memset(&e, 0, sizeof(e));
+        snprintf(e.message, sizeof(e.message), "%s", res->why);
+        e.offset = -1;
+        /* a command that ran may have done part of its work: its row stays
+         * `running` for the undo (its down); one that never started goes */
+        return after_failure(p, r, &e, res->started, "the command failed");
+    }
+    r->duration_ms = res->ms;
+    r->output = res->tail;
+    return mark_applied(p, r);
 }

@@ -21,6 +21,10 @@ struct mig_record {
     int64_t line, rows, duration_ms, seq;
     int64_t timeout_ms, lock_timeout_ms, retry, retry_every_ms;
     struct mig_tracked *replaces;   /* the `running` row an interrupted run left for this step */
+    const char *down_kind;          /* "sql", "exec", "irreversible", "none" */
+    const char *down_exec;          /* exec downs: the rendered command as JSON */
+    const char *down_flags;         /* "optional", "restores", "optional,restores" or NULL */
+    const char *output;             /* exec ups: the last 8 KiB of the command's output (journal only) */
 };
 
 enum mig_proto_rc {
@@ -69,6 +73,18 @@ int mig_proto_run_outside(struct mig_proto *p, struct mig_record *r, const char 
  * iteration on. progress(ctx, iteration, rows, total) after each. */
 int mig_proto_batch(struct mig_proto *p, struct mig_record *r, const char *sql, bool in_txn, int64_t max,
                     void (*progress)(void *ctx, int64_t iter, int64_t n, int64_t total), void *ctx);
+/* A step whose up is a command: recorded `running`, run (spec), then
+ * `applied`; the command's failure fails the step (its row goes). */
+struct mig_exec_spec;
+struct mig_exec_result;
+int mig_proto_run_command(struct mig_proto *p, struct mig_record *r, const struct mig_exec_spec *spec,
+                          struct mig_exec_result *res);
+/* The variables a command gets: the target's connection, then its own
+ * env { } (borrowed). NULL-terminated; the first *owned strings are the
+ * array's: free with mig_proto_free_env(env, owned). */
+char **mig_proto_command_env(struct mig_proto *p, char *const *own, size_t *owned);
+void mig_proto_free_env(char **env, size_t owned);
+
 /* After reconnecting: records of a COMMIT whose outcome was lost are read
  * back from the target (committed or not). */
 void mig_proto_resolve(struct mig_proto *p);

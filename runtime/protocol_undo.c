@@ -5,15 +5,28 @@
  * transaction one by one. After a lost connection the rows still tracked
  * say what was undone. */
 #include "protocol.h"
+#include "exec_steps.h"
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CHUNK 250
 
+static bool kind(const struct mig_tracked *t, const char *k)
+{
+    return t->down_kind && strcmp(t->down_kind, k) == 0;
+}
+
+static bool has_flag(const struct mig_tracked *t, const char *f)
+{
+    return t->down_flags && strstr(t->down_flags, f) != NULL;
+}
+
+/* Undone one by one, outside a transaction: steps that ran outside one,
+ * steps still `running`, and steps whose down is a command. */
 static bool outside(const struct mig_tracked *t)
 {
-    return (t->txn && strcmp(t->txn, "none") == 0) || strcmp(t->status, "running") == 0;
+    return (t->txn && strcmp(t->txn, "none") == 0) || strcmp(t->status, "running") == 0 || kind(t, "exec");
 }
 
 static bool same_group(const struct mig_tracked *a, const struct mig_tracked *b)
@@ -107,7 +120,7 @@ static int undo_group(struct mig_proto *p, struct mig_tracked *const *t, size_t 
     if (!rows)
         abort();
     for (size_t i = 0; i < n; i++) {
-        if (skipped(t[i]))
+        if (skipped(t[i]) || kind(t[i], "none"))
             continue;
         snprintf(p->s->where, sizeof(p->s->where), "the down of %s.%s.%s", t[i]->migration, t[i]->phase, t[i]->step);
         if (!t[i]->down) {
@@ -164,7 +177,25 @@ static int undo_outside(struct mig_proto *p, struct mig_tracked *t)
     struct mig_conn *c = p->s->conn;
     struct mig_dberr e, e2;
     int64_t t0 = mig_now_ms(), rows = 0;
-    if (!skipped(t)) {
+    if (kind(t, "exec") && !skipped(t)) {
+        struct mig_exec_args args;
+        if (mig_exec_from_json(t->down_exec, &args) != 0)
+            return mig_proto_fail(p, MIG_P_FAIL, NULL, "%s.%s.%s: its recorded down command cannot be read",
+                                  t->migration, t->phase, t->step);
+        mig_report_note(&p->s->rep, "    running the down of %s.%s.%s: %s", t->migration, t->phase, t->step,
+                        args.argv[0]);
+        bool ok = false;
+        char why[512] = "";
+        int rc = mig_exec_command(p, &args, false, &ok, NULL, why, sizeof(why));
+        mig_exec_args_free(&args);
+        if (rc != 0 || !ok) {
+            if (!has_flag(t, "optional"))
+                return mig_proto_fail(p, MIG_P_FAIL, NULL, "%s.%s.%s: its down command failed: %s", t->migration,
+                                      t->phase, t->step, why);
+            mig_report_warning(&p->s->rep, "the optional down of %s.%s.%s failed (%s); the rollback goes on",
+                               t->migration, t->phase, t->step, why);
+        }
+    } else if (!skipped(t) && !kind(t, "none")) {
         if (!t->down)
             return irreversible(p, t);
         bool limits = (t->timeout_ms || t->lock_timeout_ms) && !c->pooled;

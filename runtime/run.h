@@ -35,7 +35,12 @@ struct mig_run_opts {
     enum mig_lock_mode lock;
     bool json, trace, color;
     bool on_error_stop;
-    bool force;                     /* test: also on a database with applied steps */
+    bool allow_exec;                /* --allow-exec or MIGRUN_ALLOW_EXEC=1: commands may run */
+    bool force;                     /* test: accepted, no longer needed (it works in a scratch copy) */
+    bool junit;                     /* test --format junit */
+    bool empty, keep, data;         /* test: --empty, --keep, --data */
+    const char *seed;               /* test --seed FILE.sql */
+    const char *from, *only;        /* test --from M, --only M */
     const char *to;                 /* apply/plan: MIGRATION[.PHASE]; rollback: the same, kept */
     enum mig_rollback_mode rollback;
     int64_t run;                    /* rollback --run N */
@@ -59,6 +64,8 @@ enum {
 enum {
     MIG_OPT_PARAMS = 1, MIG_OPT_TO = 2, MIG_OPT_ONERROR = 4, MIG_OPT_LOCK = 8, MIG_OPT_ROLLBACK = 16,
     MIG_OPT_TRACE = 32, MIG_OPT_FORCE = 64, MIG_OPT_JOURNAL = 128, MIG_OPT_SCHEMA = 256,
+    MIG_OPT_EXEC = 1024,        /* --allow-exec */
+    MIG_OPT_TEST = 512,         /* --empty, --keep, --data, --seed, --format, --from, --only */
 };
 
 struct mig_command {

@@ -82,6 +82,7 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
     a->o.lock_wait_ms = 60000;
     a->o.db_url = getenv("MIGRUN_DB");
     a->o.journal = getenv("MIGRUN_JOURNAL");
+    a->o.allow_exec = getenv("MIGRUN_ALLOW_EXEC") && strcmp(getenv("MIGRUN_ALLOW_EXEC"), "1") == 0;
     a->paths = calloc((size_t)argc + 1, sizeof(*a->paths));
     a->params = calloc((size_t)argc + 1, sizeof(*a->params));
     if (!a->paths || !a->params)
@@ -127,6 +128,8 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             a->o.run = n;
         } else if (strcmp(arg, "--force") == 0 && (allowed & O_FORCE)) {
             a->o.force = true;
+        } else if (strcmp(arg, "--allow-exec") == 0 && (allowed & MIG_OPT_EXEC)) {
+            a->o.allow_exec = true;
         } else if (strcmp(arg, "--json") == 0) {
             a->o.json = true;
         } else if (strcmp(arg, "--trace") == 0 && (allowed & O_TRACE)) {
@@ -181,6 +184,22 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
                 return usage_error("give only one of --run, --to and --all");
             a->saw_rollback_mode = true;
             a->o.rollback = strcmp(arg, "--all") == 0 ? MIG_RB_ALL : MIG_RB_LAST_RUN;
+        } else if ((strcmp(arg, "--empty") == 0 || strcmp(arg, "--keep") == 0 || strcmp(arg, "--data") == 0) &&
+                   (allowed & MIG_OPT_TEST)) {
+            bool *flag = arg[2] == 'e' ? &a->o.empty : arg[2] == 'k' ? &a->o.keep : &a->o.data;
+            *flag = true;
+        } else if (TAKES("--format") && (allowed & MIG_OPT_TEST)) {
+            const char *v = VALUE("--format");
+            if (!v || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0 && strcmp(v, "junit") != 0))
+                return usage_error("--format takes text, json or junit");
+            a->o.json = strcmp(v, "json") == 0;
+            a->o.junit = strcmp(v, "junit") == 0;
+        } else if ((TAKES("--seed") || TAKES("--from") || TAKES("--only")) && (allowed & MIG_OPT_TEST)) {
+            const char *which = arg[2] == 's' ? "--seed" : arg[2] == 'f' ? "--from" : "--only";
+            const char *v = arg[2] == 's' ? VALUE("--seed") : arg[2] == 'f' ? VALUE("--from") : VALUE("--only");
+            if (!v || !*v)
+                return usage_error("%s needs %s", which, arg[2] == 's' ? "a .sql file" : "a migration");
+            *(arg[2] == 's' ? &a->o.seed : arg[2] == 'f' ? &a->o.from : &a->o.only) = v;
         } else {
             return usage_error("unknown option '%s'", arg);
         }

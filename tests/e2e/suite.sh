@@ -460,6 +460,75 @@ MIG
     check "the old table stays" test "$(has_table a)" = 1
 }
 
+t_exec_steps_need_allow_exec_and_undo() {
+    cat > m.mig <<'MIG'
+migration ops {
+  param who: string = "x; rm -rf /tmp/nothing";
+  phase prepare {
+    transaction step;
+    step marker {
+      up   exec ["sh", "-c", "echo up \"$1\" >> calls.log; echo hello", "sh", who];
+      down exec ["sh", "-c", "echo down >> calls.log"];
+    }
+    step note {
+      up   exec ["true"];
+      down none "nothing to undo";
+    }
+  }
+  phase schema {
+    step t { up sql { CREATE TABLE t (x integer); } down sql { DROP TABLE t; } }
+  }
+  phase check {
+    transaction none;
+    assert exec ["test", "-f", "calls.log"] else "the marker ran";
+  }
+}
+MIG
+    expect_exit 3 "$MIGRUN" apply m.mig --db $URL
+    check "lists the commands" contains "this plan runs a command"
+    check "says how to allow them" contains "--allow-exec"
+    check "nothing ran" test ! -e calls.log
+    expect_exit 0 "$MIGRUN" plan m.mig --db $URL
+    check "plan shows the rendered command" contains "runs sh -c"
+    check "plan ran nothing" test ! -e calls.log
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --allow-exec
+    check "the command's output is shown" contains "| hello"
+    check "the param arrived as one argument, not interpreted" test "$(cat calls.log)" = "up x; rm -rf /tmp/nothing"
+    check "recorded with its rendered down" test "$(q "SELECT down_kind FROM mig_applied WHERE step = 'marker'")" = exec
+    expect_exit 3 "$MIGRUN" rollback --db $URL
+    check "rollback refuses the command down without --allow-exec" contains "runs a command"
+    MIGRUN_ALLOW_EXEC=1 expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "the down command ran, after the SQL step's" test "$(tail -n 1 calls.log)" = down
+    check "the table is gone" test "$(has_table t)" = 0
+    check "nothing tracked" test "$(q "SELECT count(*) FROM mig_applied")" = 0
+}
+
+t_failing_command_fails_the_step_and_undoes() {
+    cat > m.mig <<'MIG'
+migration ops {
+  phase first {
+    transaction step;
+    step marker {
+      up   exec ["sh", "-c", "echo up >> calls.log"];
+      down exec ["sh", "-c", "echo down >> calls.log"];
+    }
+  }
+  phase second {
+    transaction step;
+    step slow { up exec ["sleep", "5"] timeout 300ms; down none "nothing"; }
+  }
+}
+MIG
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL --allow-exec
+    check "names the timeout" contains "timed out after 300ms"
+    check "the first step's down ran" test "$(cat calls.log | tr '\n' ' ')" = "up down "
+    check "rolled back cleanly" contains "rolled back"
+    check "nothing tracked" test "$(q "SELECT count(*) FROM mig_applied")" = 0
+    sed -i 's/\["sleep", "5"\] timeout 300ms/["no-such-program-mig"]/' m.mig
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL --allow-exec
+    check "a program that cannot start is named" contains "cannot start no-such-program-mig"
+}
+
 t_transaction_modes() {
     cat > m.mig <<'MIG'
 migration modes {
