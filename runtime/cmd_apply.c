@@ -2,25 +2,15 @@
  * each pending migration's body through the apply host (steps run and are
  * recorded through the protocol), retry of transient errors, and on failure
  * the undo of what the failing migration committed in this run. */
-#include "context.h"
+#include "apply.h"
 #include "exec.h"
 #include "exec_steps.h"
-#include "protocol.h"
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct apply {
-    struct mig_ctx c;
-    struct mig_proto p;
-    bool *deferred;             /* steps after --to M.PHASE */
-    int proto_rc;               /* the protocol's result behind the last failure */
-};
-
-#define S(a, s) mig_ctx_str(&(a)->c, (s))
-
-static int failed(struct apply *a, int rc)
+int mig_apply_failed(struct apply *a, int rc)
 {
     a->proto_rc = rc;
     snprintf(a->c.vm.err, sizeof(a->c.vm.err), "%s", a->p.err);
@@ -35,15 +25,15 @@ static int interrupted(struct apply *a)
 {
     if (!mig_signals)
         return 0;
-    return failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, NULL, "interrupted by %s", mig_signal_name(mig_last_signal)));
+    return mig_apply_failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, NULL, "interrupted by %s", mig_signal_name(mig_last_signal)));
 }
 
-static const struct mig_pphase *phase_of(struct apply *a, uint32_t ph)
+const struct mig_pphase *mig_apply_phase(struct apply *a, uint32_t ph)
 {
     return &a->c.plan->phases[ph];
 }
 
-static void fill_record(struct apply *a, uint32_t si, struct mig_record *r)
+void mig_apply_record(struct apply *a, uint32_t si, struct mig_record *r)
 {
     const struct mig_plan *plan = a->c.plan;
     const struct mig_pstep *st = &plan->steps[si];
@@ -70,18 +60,18 @@ static void fill_record(struct apply *a, uint32_t si, struct mig_record *r)
 
 static int skip(struct apply *a, uint32_t si, const char *why)
 {
-    const struct mig_pphase *ph = phase_of(a, a->c.plan->steps[si].phase);
+    const struct mig_pphase *ph = mig_apply_phase(a, a->c.plan->steps[si].phase);
     struct mig_record r;
-    fill_record(a, si, &r);
+    mig_apply_record(a, si, &r);
     r.status = "skipped";
     r.irreversible = NULL;
     bool own = !a->p.txn_open;
     int rc;
     if (own && (rc = mig_proto_begin(&a->p, ph->timeout_ms, ph->lock_timeout_ms)) != MIG_P_OK)
-        return failed(a, rc);
+        return mig_apply_failed(a, rc);
     mig_proto_add(&a->p, &r);
     if (own && (rc = mig_proto_commit(&a->p)) != MIG_P_OK)
-        return failed(a, rc);
+        return mig_apply_failed(a, rc);
     a->p.skipped++;
     mig_report_step(&a->c.s.rep, "skipped", r.migration, r.phase, r.step, -1, 0, why);
     return 0;
@@ -100,8 +90,8 @@ static int h_phase(void *ctx, struct mig_vm *vm, uint32_t ph)
     a->c.step = MIG_NONE;
     if (interrupted(a))
         return -1;
-    for (uint32_t i = 0; i < phase_of(a, ph)->nsteps; i++)
-        if (!step_done(a, phase_of(a, ph)->first_step + i))
+    for (uint32_t i = 0; i < mig_apply_phase(a, ph)->nsteps; i++)
+        if (!step_done(a, mig_apply_phase(a, ph)->first_step + i))
             return 0;
     return 1;
 }
@@ -112,15 +102,15 @@ static int h_phase_when(void *ctx, struct mig_vm *vm, uint32_t ph, bool ok)
     (void)vm;
     if (ok)
         return 0;
-    const struct mig_pphase *p = phase_of(a, ph);
+    const struct mig_pphase *p = mig_apply_phase(a, ph);
     int rc = mig_proto_begin(&a->p, p->timeout_ms, p->lock_timeout_ms);
     if (rc != MIG_P_OK)
-        return failed(a, rc);
+        return mig_apply_failed(a, rc);
     for (uint32_t i = 0; i < p->nsteps; i++)
         if (!step_done(a, p->first_step + i) && skip(a, p->first_step + i, "the phase's when is false") != 0)
             return -1;
     if ((rc = mig_proto_commit(&a->p)) != MIG_P_OK)
-        return failed(a, rc);
+        return mig_apply_failed(a, rc);
     return 1;
 }
 
@@ -128,10 +118,10 @@ static int h_txn_begin(void *ctx, struct mig_vm *vm, uint32_t ph)
 {
     struct apply *a = ctx;
     (void)vm;
-    const struct mig_pphase *p = phase_of(a, ph);
+    const struct mig_pphase *p = mig_apply_phase(a, ph);
     if (p->txn == MIG_TXN_PHASE || p->txn == MIG_TXN_DEFAULT) {
         int rc = mig_proto_begin(&a->p, p->timeout_ms, p->lock_timeout_ms);
-        return rc == MIG_P_OK ? 0 : failed(a, rc);
+        return rc == MIG_P_OK ? 0 : mig_apply_failed(a, rc);
     }
     struct mig_dberr e;
     struct mig_conn *c = a->c.s.conn;
@@ -144,7 +134,7 @@ static int h_txn_begin(void *ctx, struct mig_vm *vm, uint32_t ph)
     }
     if (p->txn == MIG_TXN_NONE && (p->timeout_ms || p->lock_timeout_ms) &&
         c->drv->set_timeouts(c, p->timeout_ms, p->lock_timeout_ms, &e) != 0)
-        return failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, &e, "cannot set the timeouts: %s", e.message));
+        return mig_apply_failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, &e, "cannot set the timeouts: %s", e.message));
     return 0;
 }
 
@@ -179,17 +169,17 @@ static void progress(void *ctx, int64_t iter, int64_t n, int64_t total)
 static int statement_failed(struct apply *a, const struct mig_pvariant *up, const struct mig_dberr *e)
 {
     if (mig_signals)
-        return failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, e, "interrupted by %s: the running statement was "
+        return mig_apply_failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, e, "interrupted by %s: the running statement was "
                                         "canceled (%s)", mig_signal_name(mig_last_signal), e->message));
     if (e->offset >= 0) {
         uint32_t line = up->line;
         const char *t = S(a, up->text);
         for (long i = 0; i < e->offset && t[i]; i++)
             line += t[i] == '\n';
-        return failed(a, mig_proto_fail(&a->p, e->connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, e,
+        return mig_apply_failed(a, mig_proto_fail(&a->p, e->connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, e,
                                         "statement failed at %s:%u: %s", S(a, up->file), line, e->message));
     }
-    return failed(a, mig_proto_fail(&a->p, e->connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, e,
+    return mig_apply_failed(a, mig_proto_fail(&a->p, e->connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, e,
                                     "statement failed: %s", e->message));
 }
 
@@ -207,7 +197,7 @@ static int drop_invalid(struct apply *a, const struct mig_record *r)
             sql = mig_arena_printf(&a->c.s.arena, "DROP INDEX IF EXISTS %s", names[i]);
         struct mig_dberr e;
         if (c->drv->exec(c, sql, NULL, &e) != 0)
-            return failed(a, mig_proto_fail(&a->p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
+            return mig_apply_failed(a, mig_proto_fail(&a->p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
                                             "cannot drop the invalid index %s that the interrupted run left: %s",
                                             names[i], e.message));
         mig_report_warning(&a->c.s.rep, "dropped the invalid index %s that the interrupted run of %s.%s.%s left (an "
@@ -217,114 +207,23 @@ static int drop_invalid(struct apply *a, const struct mig_record *r)
     return 0;
 }
 
-/* An exec down is rendered when its step runs (like a SQL down): its
- * values go into the tracking row as JSON. */
-static int exec_down(struct apply *a, struct mig_vm *vm, uint32_t si, struct mig_record *r)
-{
-    const struct mig_pstep *st = &a->c.plan->steps[si];
-    if (mig_pstep_down_kind(st) != MIG_DOWN_EXEC)
-        return 0;
-    struct mig_exec_args args;
-    if (mig_vm_exec_args(vm, st->down_exec, &args) != 0)
-        return -1;
-    char *json = mig_exec_to_json(&args);
-    mig_exec_args_free(&args);
-    r->down_exec = json ? mig_arena_strdup(&a->c.s.arena, json) : NULL;
-    free(json);
-    return 0;
-}
-
-/* A step whose up is a command: recorded before it starts, applied when
- * it exits 0. */
-static int exec_up(struct apply *a, struct mig_vm *vm, uint32_t si)
-{
-    const struct mig_pstep *st = &a->c.plan->steps[si];
-    struct mig_record r;
-    fill_record(a, si, &r);
-    if (exec_down(a, vm, si, &r) != 0)
-        return -1;
-    struct mig_exec_args args;
-    if (mig_vm_exec_args(vm, st->up_exec, &args) != 0)
-        return -1;
-    static const char digits[] = "0123456789abcdef";
-    char sum[65];
-    const uint8_t *h = a->c.plan->execs[st->up_exec].sha256;
-    for (int i = 0; i < 32; i++) {
-        sum[2 * i] = digits[h[i] >> 4];
-        sum[2 * i + 1] = digits[h[i] & 15];
-    }
-    sum[64] = 0;
-    r.checksum = mig_arena_strdup(&a->c.s.arena, sum);
-    char *text = mig_exec_args_text(&args);
-    r.up_sql = text ? mig_arena_strdup(&a->c.s.arena, text) : NULL;
-    free(text);
-    mig_report_note(&a->c.s.rep, "    running %s", r.up_sql ? r.up_sql : args.argv[0]);
-    size_t owned = 0;
-    char **env = mig_proto_command_env(&a->p, args.env, &owned);
-    struct mig_exec_spec spec = { args.argv, env, args.cwd, args.timeout_ms, "    | ", false };
-    struct mig_exec_result *res = calloc(1, sizeof(*res));
-    if (!res)
-        abort();
-    int64_t t0 = mig_now_ms();
-    int rc = mig_proto_run_command(&a->p, &r, &spec, res);
-    mig_proto_free_env(env, owned);
-    mig_exec_args_free(&args);
-    free(res->output);
-    free(res);
-    if (rc != MIG_P_OK)
-        return failed(a, rc);
-    a->p.applied++;
-    mig_report_step(&a->c.s.rep, "applied", r.migration, r.phase, r.step, mig_now_ms() - t0, 0, NULL);
-    return 0;
-}
-
-/* `exec [...]` and `output exec [...]` in conditions. */
-static int h_exec(void *ctx, struct mig_vm *vm, const struct mig_exec_args *args, bool want_output, bool *ok,
-                  char **output)
-{
-    struct apply *a = ctx;
-    char why[512] = "";
-    if (mig_exec_command(&a->p, args, want_output, ok, output, why, sizeof(why)) != 0) {
-        mig_vm_fail(vm, MIG_NONE, "cannot run %s: %s", args->argv[0], why);
-        return -1;
-    }
-    if (mig_signals) {
-        mig_vm_fail(vm, MIG_NONE, "interrupted by %s", mig_signal_name(mig_last_signal));
-        return -1;
-    }
-    return 0;
-}
-
-static int h_poll_wait(void *ctx, struct mig_vm *vm, uint32_t check, uint32_t tries, int64_t wait_ms)
-{
-    (void)ctx;
-    (void)check;
-    (void)tries;
-    if (mig_signals) {
-        mig_vm_fail(vm, MIG_NONE, "interrupted by %s while waiting for a condition", mig_signal_name(mig_last_signal));
-        return -1;
-    }
-    mig_sleep_ms(wait_ms);
-    return mig_signals ? (mig_vm_fail(vm, MIG_NONE, "interrupted by %s", mig_signal_name(mig_last_signal)), -1) : 0;
-}
-
 static int h_up(void *ctx, struct mig_vm *vm, uint32_t si)
 {
     struct apply *a = ctx;
     const struct mig_plan *plan = a->c.plan;
     const struct mig_pstep *st = &plan->steps[si];
-    const struct mig_pphase *ph = phase_of(a, st->phase);
+    const struct mig_pphase *ph = mig_apply_phase(a, st->phase);
     struct mig_conn *c = a->c.s.conn;
     int d = c->drv->dialect;
     if (mig_pstep_up_kind(st) == MIG_ACTION_EXEC)
-        return exec_up(a, vm, si);
+        return mig_apply_exec_up(a, vm, si);
     const struct mig_pvariant *up = mig_plan_variant(plan, st->up, d);
     if (!up)
-        return failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, NULL, "step %s has no up SQL for %s", S(a, st->name),
+        return mig_apply_failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, NULL, "step %s has no up SQL for %s", S(a, st->name),
                                         c->drv->name));
     const struct mig_pvariant *down = st->down != MIG_NONE ? mig_plan_variant(plan, st->down, d) : NULL;
     if (mig_pstep_down_kind(st) == MIG_DOWN_SQL && st->down != MIG_NONE && !down)
-        return failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, NULL, "step %s has no down SQL for %s, so it could not "
+        return mig_apply_failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, NULL, "step %s has no down SQL for %s, so it could not "
                                         "be undone; refusing to apply it", S(a, st->name), c->drv->name));
     char *up_sql = mig_vm_render(vm, up, NULL);
     if (!up_sql)
@@ -335,8 +234,8 @@ static int h_up(void *ctx, struct mig_vm *vm, uint32_t si)
         return -1;
     }
     struct mig_record r;
-    fill_record(a, si, &r);
-    if (exec_down(a, vm, si, &r) != 0)
+    mig_apply_record(a, si, &r);
+    if (mig_apply_exec_down(a, vm, si, &r) != 0)
         return -1;
     snprintf(a->c.s.where, sizeof(a->c.s.where), "step %s.%s.%s (%s:%" PRId64 ")", r.migration, r.phase, r.step,
              r.file, r.line);
@@ -355,7 +254,7 @@ static int h_up(void *ctx, struct mig_vm *vm, uint32_t si)
     if (st->batch) {
         rc = mig_proto_batch(&a->p, &r, r.up_sql, ph->txn != MIG_TXN_NONE, st->batch_max, progress, a);
         if (rc != MIG_P_OK)
-            return failed(a, rc);
+            return mig_apply_failed(a, rc);
         rows = r.rows;
     } else if (ph->txn == MIG_TXN_NONE) {
         rc = mig_proto_run_outside(&a->p, &r, r.up_sql, &rows);
@@ -364,20 +263,20 @@ static int h_up(void *ctx, struct mig_vm *vm, uint32_t si)
                 struct mig_dberr e = a->p.dberr;
                 statement_failed(a, up, &e);
             } else {
-                failed(a, rc);
+                mig_apply_failed(a, rc);
             }
             a->proto_rc = rc;
             return -1;
         }
     } else {
         if (ph->txn == MIG_TXN_STEP && (rc = mig_proto_begin(&a->p, ph->timeout_ms, ph->lock_timeout_ms)) != MIG_P_OK)
-            return failed(a, rc);
+            return mig_apply_failed(a, rc);
         struct mig_dberr e;
         if (c->drv->exec(c, r.up_sql, &rows, &e) != 0)
             return statement_failed(a, up, &e);
         if (c->drv->txn_status(c) == MIG_TX_IDLE) {
             a->p.txn_open = false;
-            return failed(a, mig_proto_fail(&a->p, MIG_P_DIRTY, NULL, "the body of step %s ended mig's transaction "
+            return mig_apply_failed(a, mig_proto_fail(&a->p, MIG_P_DIRTY, NULL, "the body of step %s ended mig's transaction "
                                             "(a COMMIT, ROLLBACK or END in it): what ran before is committed "
                                             "without a record", S(a, st->name)));
         }
@@ -395,9 +294,9 @@ static int check_failed(struct apply *a, uint32_t k, const char *what)
 {
     const struct mig_pcheck *ch = &a->c.plan->checks[k];
     if (ch->msg != MIG_NONE)
-        return failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, NULL, "%s failed: %s (%s)", what, S(a, ch->msg),
+        return mig_apply_failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, NULL, "%s failed: %s (%s)", what, S(a, ch->msg),
                                         S(a, ch->text)));
-    return failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, NULL, "%s failed: %s", what, S(a, ch->text)));
+    return mig_apply_failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, NULL, "%s failed: %s", what, S(a, ch->text)));
 }
 
 static int h_verify(void *ctx, struct mig_vm *vm, uint32_t k, bool ok)
@@ -418,9 +317,9 @@ static int h_step_end(void *ctx, struct mig_vm *vm, uint32_t si)
     (void)vm;
     a->c.step = MIG_NONE;
     const struct mig_pstep *st = &a->c.plan->steps[si];
-    if (phase_of(a, st->phase)->txn == MIG_TXN_STEP && !st->batch) {
+    if (mig_apply_phase(a, st->phase)->txn == MIG_TXN_STEP && !st->batch) {
         int rc = mig_proto_commit(&a->p);
-        return rc == MIG_P_OK ? 0 : failed(a, rc);
+        return rc == MIG_P_OK ? 0 : mig_apply_failed(a, rc);
     }
     return 0;
 }
@@ -431,14 +330,14 @@ static int h_txn_commit(void *ctx, struct mig_vm *vm, uint32_t ph)
     (void)vm;
     (void)ph;
     int rc = mig_proto_commit(&a->p);
-    return rc == MIG_P_OK ? 0 : failed(a, rc);
+    return rc == MIG_P_OK ? 0 : mig_apply_failed(a, rc);
 }
 
 static int h_phase_end(void *ctx, struct mig_vm *vm, uint32_t ph)
 {
     struct apply *a = ctx;
     (void)vm;
-    const struct mig_pphase *p = phase_of(a, ph);
+    const struct mig_pphase *p = mig_apply_phase(a, ph);
     struct mig_dberr e;
     a->c.phase = a->c.step = MIG_NONE;
     if (p->txn == MIG_TXN_NONE && (p->timeout_ms || p->lock_timeout_ms) && !a->c.s.conn->pooled)
@@ -449,120 +348,9 @@ static int h_phase_end(void *ctx, struct mig_vm *vm, uint32_t ph)
 static const struct mig_host apply_host = {
     .require = mig_ctx_require, .phase = h_phase, .phase_when = h_phase_when, .txn_begin = h_txn_begin,
     .step = h_step, .step_when = h_step_when, .up = h_up, .verify = h_verify, .step_end = h_step_end,
-    .assert_ = h_assert, .txn_commit = h_txn_commit, .phase_end = h_phase_end, .exec = h_exec,
-    .poll_wait = h_poll_wait,
+    .assert_ = h_assert, .txn_commit = h_txn_commit, .phase_end = h_phase_end, .exec = mig_apply_host_exec,
+    .poll_wait = mig_apply_host_poll_wait,
 };
-
-/* ---- failure ---------------------------------------------------------------------------- */
-
-/* After a lost connection: connect again, take the lock, read what is
- * tracked; what this run committed (a COMMIT whose answer was lost
- * included) is then known. */
-static int reconnect(struct apply *a, uint32_t mi)
-{
-    struct mig_session *s = &a->c.s;
-    mig_report_note(&s->rep, "the connection was lost; reconnecting to read what %s committed", S(a, a->c.plan->migrations[mi].name));
-    if (mig_session_reconnect(s) != 0) {
-        mig_report_error(&s->rep, "the connection was lost and could not be made again; %s may stay partly applied: "
-                         "run migrun apply or migrun rollback when the server is back — the target records what ran",
-                         S(a, a->c.plan->migrations[mi].name));
-        return -1;
-    }
-    a->c.vm.conn = s->conn;
-    mig_proto_resolve(&a->p);
-    return 0;
-}
-
-/* Steps another run applied after this run's first step of migration mi. */
-static struct mig_tracked *foreign_on_top(struct apply *a)
-{
-    struct mig_session *s = &a->c.s;
-    int64_t low = INT64_MAX;
-    for (size_t i = 0; i < a->p.committed.n; i++)
-        if (a->p.committed.v[i]->seq < low)
-            low = a->p.committed.v[i]->seq;
-    for (size_t i = 0; i < s->rows.n; i++) {
-        struct mig_tracked *t = s->rows.v[i];
-        if (mig_session_by_uid(s, t->uid) == t && t->seq > low && t->run != a->p.run)
-            return t;
-    }
-    return NULL;
-}
-
-static int handle_failure(struct apply *a, uint32_t mi)
-{
-    struct mig_session *s = &a->c.s;
-    const char *m = S(a, a->c.plan->migrations[mi].name);
-    bool was_open = a->p.txn_open;
-    bool lost = a->proto_rc == MIG_P_UNKNOWN || (a->c.vm.has_dberr && a->c.vm.dberr.connection_lost);
-    bool by_signal = mig_signals > 0;
-    /* steps reported applied in the transaction that now rolls back */
-    for (size_t i = 0; i < a->p.pending.n; i++)
-        if (strcmp(a->p.pending.v[i].status, "applied") == 0)
-            mig_report_step(&s->rep, "undone", a->p.pending.v[i].migration, a->p.pending.v[i].phase,
-                            a->p.pending.v[i].step, -1, 0, "rolled back with its transaction");
-    mig_proto_abort(&a->p);
-    if (!lost && a->c.phase != MIG_NONE) {
-        const struct mig_pphase *ph = phase_of(a, a->c.phase);
-        struct mig_dberr e;
-        if (ph->txn == MIG_TXN_NONE && (ph->timeout_ms || ph->lock_timeout_ms))
-            s->conn->drv->set_timeouts(s->conn, 0, 0, &e);
-    }
-    if (a->c.step != MIG_NONE) {
-        const struct mig_pstep *st = &a->c.plan->steps[a->c.step];
-        mig_report_step(&s->rep, "failed", m, S(a, a->c.plan->phases[st->phase].name), S(a, st->name), -1, 0, NULL);
-    }
-    mig_ctx_failure(&a->c, "");
-    if (was_open && !lost)
-        mig_report_note(&s->rep, "the transaction in progress was rolled back");
-    if (a->proto_rc == MIG_P_DIRTY) {
-        mig_report_error(&s->rep, "%s is left as it is: a person must look (migrun status shows what is recorded; "
-                         "migrun rollback undoes what is)", m);
-        return MIG_EXIT_DIRTY;
-    }
-    if (lost && reconnect(a, mi) != 0)
-        return MIG_EXIT_DIRTY;
-    struct mig_tracked *top = a->p.committed.n ? foreign_on_top(a) : NULL;
-    if (top) {
-        mig_report_error(&s->rep, "while this run was disconnected, run %" PRId64 " applied %s.%s.%s on top of what "
-                         "this run committed; nothing was undone — a person must look", top->run, top->migration,
-                         top->phase, top->step);
-        return MIG_EXIT_DIRTY;
-    }
-    if (a->c.s.o->on_error_stop) {
-        mig_report_note(&s->rep, "stopped (--on-error stop): the committed phases of %s stay applied", m);
-        return MIG_EXIT_FAILED;
-    }
-    if (a->p.committed.n == 0) {
-        mig_report_note(&s->rep, "nothing of %s was committed: the database is as before", m);
-        return MIG_EXIT_FAILED;
-    }
-    mig_report_note(&s->rep, "undoing what %s committed in this run", m);
-    size_t n = a->p.committed.n, undone = 0;
-    struct mig_tracked **rows = mig_arena_alloc(&s->arena, (n + 1) * sizeof(*rows));
-    for (size_t i = 0; i < n; i++)
-        rows[i] = a->p.committed.v[n - 1 - i];
-    bool was_qualified = s->rep.qualified;
-    int rc = mig_proto_undo(&a->p, rows, n, by_signal ? 2 : 1, &undone);
-    s->rep.qualified = was_qualified;
-    if (rc == MIG_P_OK) {
-        char again[1024] = "";
-        size_t k = 0;
-        for (size_t i = 0; i < n && k < sizeof(again); i++)
-            if (rows[i]->was_interrupted)
-                k += (size_t)snprintf(again + k, sizeof(again) - k, "%s%s.%s", k ? ", " : "", rows[i]->phase,
-                                      rows[i]->step);
-        if (k)
-            mig_report_note(&s->rep, "rolled back: %s is as it was before this run, except that %s, which an "
-                            "interrupted run had partly run, was undone entirely by its down", m, again);
-        else
-            mig_report_note(&s->rep, "rolled back: %s is as it was before this run", m);
-        return MIG_EXIT_FAILED;
-    }
-    mig_report_error(&s->rep, "undoing failed: %s; %zu of %zu steps were undone and %s is left partly applied — a "
-                     "person must look", a->p.err, undone, n, m);
-    return MIG_EXIT_DIRTY;
-}
 
 /* ---- the command ----------------------------------------------------------------------------- */
 
@@ -700,7 +488,7 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
         }
         if (run_body(a, mi, retries) == 0)
             continue;
-        rc = handle_failure(a, mi);
+        rc = mig_apply_failure(a, mi);
         break;
     }
     /* rolled_back: nothing of the run stays applied */

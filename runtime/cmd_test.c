@@ -47,6 +47,12 @@ struct test {
     struct mig_diffs diffs;
 };
 
+static int64_t prof[8];
+#define P0() int64_t p0_ = mig_now_us()
+#define P1(k) (prof[k] += mig_now_us() - p0_)
+#include <time.h>
+static int64_t mig_now_us(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000; }
+
 static bool signalled(struct test *t)
 {
     if (mig_signals)
@@ -173,7 +179,7 @@ static int up_alone(struct test *t, uint32_t si, const char *up, const char *out
 {
     struct mig_dberr e;
     int64_t t0 = mig_now_ms();
-    if (mig_snapper_step(t->snap, &e) != 0)
+    if (mig_snapper_step(t->snap, false, &e) != 0)
         return snapshot_failed(t, &e);
     if (run_alone(t, si, up, &e) != 0)
         return up_failed(t, si, &e, t0);
@@ -192,11 +198,18 @@ static int pair(struct test *t, uint32_t si, const char *up, const char *down, b
     bool txn = ph->txn != MIG_TXN_NONE;
     struct mig_dberr e, e2, fe;
     int64_t t0 = mig_now_ms();
-    if (mig_snapper_step(t->snap, &e) != 0)
+    { P0();
+    if (mig_snapper_step(t->snap, txn, &e) != 0)
         return snapshot_failed(t, &e);
+    P1(0); }
+    { P0();
     if (txn && c->drv->begin(c, ph->timeout_ms, ph->lock_timeout_ms, &e) != 0)
         return up_failed(t, si, &e, t0);
-    if (run_sql(t, st, up, &e) != 0) {
+    P1(1); }
+    P0();
+    int urc = run_sql(t, st, up, &e);
+    P1(2);
+    if (urc != 0) {
         if (txn)
             c->drv->rollback(c, &e2);
         return up_failed(t, si, &e, t0);
@@ -206,27 +219,38 @@ static int pair(struct test *t, uint32_t si, const char *up, const char *down, b
         snprintf(e.message, sizeof(e.message), "the body ended mig's transaction (a COMMIT, ROLLBACK or END in it)");
         return up_failed(t, si, &e, t0);
     }
-    if (signalled(t) || mig_snapper_after_up(t->snap, txn ? "SAVEPOINT mig_test_pair" : NULL, &e) != 0) {
+    int64_t q0 = mig_now_us();
+    int arc = signalled(t) ? -1 : mig_snapper_after_up(t->snap, txn ? "SAVEPOINT mig_test_pair" : NULL, &e);
+    prof[3] += mig_now_us() - q0;
+    if (arc != 0) {
         if (txn)
             c->drv->rollback(c, &e2);
         return t->interrupted ? -1 : snapshot_failed(t, &e);
     }
     const char *what = NULL;
     memset(&t->diffs, 0, sizeof(t->diffs));
-    if (run_sql(t, st, down, &fe) != 0) {
+    q0 = mig_now_us();
+    int drc = run_sql(t, st, down, &fe);
+    prof[4] += mig_now_us() - q0;
+    if (drc != 0) {
         what = "the down";
     } else if (txn && c->drv->txn_status(c) == MIG_TX_IDLE) {
         memset(&fe, 0, sizeof(fe));
         snprintf(fe.message, sizeof(fe.message), "the body ended mig's transaction (a COMMIT, ROLLBACK or END in it)");
         what = "the down";
     } else {
-        if (mig_snapper_compare(t->snap, &t->diffs, &e) != 0) {
+        q0 = mig_now_us();
+        int crc = mig_snapper_compare(t->snap, &t->diffs, &e);
+        prof[5] += mig_now_us() - q0;
+        if (crc != 0) {
             if (txn)
                 c->drv->rollback(c, &e2);
             return snapshot_failed(t, &e);
         }
+        q0 = mig_now_us();
         if (run_sql(t, st, up, &fe) != 0)
             what = "the up run again after the down";
+        prof[6] += mig_now_us() - q0;
     }
     if (signalled(t)) {
         if (txn)
@@ -234,6 +258,7 @@ static int pair(struct test *t, uint32_t si, const char *up, const char *down, b
         return -1;
     }
     bool fresh = false;     /* the state after the up cannot be restored in place */
+    q0 = mig_now_us();
     if (txn) {
         if (c->drv->txn_status(c) == MIG_TX_IDLE ||
             mig_snapper_exec_forget(t->snap, "ROLLBACK TO SAVEPOINT mig_test_pair", &e) != 0 || c->drv->commit(c, &e) != 0) {
@@ -247,6 +272,7 @@ static int pair(struct test *t, uint32_t si, const char *up, const char *down, b
     } else if (mig_snapper_sync(t->snap, &e) != 0) {
         return snapshot_failed(t, &e);
     }
+    prof[7] += mig_now_us() - q0;
     int64_t ms = mig_now_ms() - t0;
     if (!what && !t->diffs.n)
         result(t, si, "ok", NULL, NULL, NULL, ms, NULL);
@@ -706,6 +732,9 @@ out:
     if (drop_scratch(t) != 0 && rc < MIG_EXIT_DIRTY)
         rc = MIG_EXIT_DIRTY;
     mig_test_log_free(&t->log);
+    if (getenv("MIGRUN_PROF"))
+        fprintf(stderr, "step %.3f begin %.3f up %.3f after_up %.3f down %.3f compare %.3f up2 %.3f end %.3f\n",
+                prof[0] / 1e6, prof[1] / 1e6, prof[2] / 1e6, prof[3] / 1e6, prof[4] / 1e6, prof[5] / 1e6, prof[6] / 1e6, prof[7] / 1e6);
     free(t->seed_sql);
     free(t->stopped);
     return rc;

@@ -47,11 +47,13 @@ struct mig_snapshot_sql {
      * expressions of the roots to read) are replaced first. */
     const char *const *schema;
     /* Statements installing a DDL tracker in a scratch database, the query
-     * of the roots it saw touched since `untouch` (one per row; "*": all of
-     * them, "?<root>": an object that is gone), and the statement
-     * forgetting them. NULL: the schema is read whole every time. */
+     * of the roots it saw touched (one per row; "*": all of them, "?<root>":
+     * an object that is gone) since `untouch`, or (its token @SINCE@
+     * replaced by since_txn rather than true) in the open transaction; and
+     * the statement forgetting them. NULL: the schema is read whole every
+     * time. */
     const char *const *track;
-    const char *untouch, *touched;
+    const char *untouch, *touched, *since_txn;
     /* A query whose value changes with every schema change (SQLite's
      * schema_version), or NULL. */
     const char *version;
@@ -64,7 +66,8 @@ struct mig_snapshot_sql {
     /* Statements for a throwaway database: durability off (or NULL). */
     const char *const *setup;
     /* The schema and touched queries are worth preparing (PREPARE name
-     * (oid[], …) AS … with $1…$5 for @REL@…@EXT@, then EXECUTE). */
+     * (oid[], …) AS … with $1…$5 for @REL@…@EXT@, then EXECUTE), and
+     * putting together into one statement. */
     bool prepare;
 };
 

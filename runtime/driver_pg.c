@@ -610,22 +610,24 @@ static const char *const pg_snapshot_schema[] = {
  * DDL statement creates, alters or drops. */
 static const char *const pg_snapshot_track[] = {
     "CREATE SCHEMA mig_test",
-    "CREATE UNLOGGED TABLE mig_test.touched (classid oid, objid oid, tag text)",
+    "CREATE UNLOGGED TABLE mig_test.touched (classid oid, objid oid, tag text, xid bigint)",
+    "CREATE INDEX ON mig_test.touched (xid)",
     "CREATE FUNCTION mig_test.ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO mig_test.touched "
-    "SELECT classid, objid, command_tag FROM pg_event_trigger_ddl_commands(); END$$",
+    "SELECT classid, objid, command_tag, txid_current() FROM pg_event_trigger_ddl_commands(); END$$",
     "CREATE FUNCTION mig_test.dropped() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO "
-    "mig_test.touched SELECT classid, objid, 'DROP' FROM pg_event_trigger_dropped_objects(); END$$",
+    "mig_test.touched SELECT classid, objid, 'DROP', txid_current() FROM pg_event_trigger_dropped_objects(); END$$",
     "CREATE EVENT TRIGGER mig_test_ddl ON ddl_command_end EXECUTE FUNCTION mig_test.ddl()",
     "CREATE EVENT TRIGGER mig_test_dropped ON sql_drop EXECUTE FUNCTION mig_test.dropped()",
     NULL,
 };
 
-/* What the tracker saw, as roots; with the views over a touched relation
- * and the relations using a touched type (their definitions show its name). */
+/* What the tracker saw (@SINCE@: in this transaction, or all of it), as
+ * roots; with the views over a touched relation and the relations using a
+ * touched type (their definitions show its name). */
 #define PG_OR_GONE(q, tag) "coalesce((" q "), '?" tag "' || l.objid)"
 static const char pg_snapshot_touched[] =
     "WITH l AS (SELECT DISTINCT coalesce(classid, 0) AS classid, coalesce(objid, 0) AS objid, tag "
-    "FROM mig_test.touched), r AS (SELECT CASE WHEN l.classid = 0 OR l.objid = 0 THEN '*' "
+    "FROM mig_test.touched WHERE @SINCE@), r AS (SELECT CASE WHEN l.classid = 0 OR l.objid = 0 THEN '*' "
     "WHEN l.classid = 'pg_class'::regclass THEN " PG_OR_GONE("SELECT 'r' || coalesce(x.indrelid, c.oid) FROM "
     "pg_class c LEFT JOIN pg_index x ON x.indexrelid = c.oid WHERE c.oid = l.objid", "r") " "
     "WHEN l.classid = 'pg_constraint'::regclass THEN " PG_OR_GONE("SELECT CASE WHEN co.conrelid <> 0 THEN 'r' || "
@@ -662,6 +664,7 @@ static const struct mig_snapshot_sql pg_snapshot = {
     .prepare = true,
     .track = pg_snapshot_track,
     .untouch = "DELETE FROM mig_test.touched",
+    .since_txn = "xid = (SELECT txid_current())",
     .touched = pg_snapshot_touched,
     .tables = "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), quote_ident(n.nspname) || '.' || "
               "quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n "

@@ -1,6 +1,7 @@
 /* protocol.c — record, commit, mark and undo (see protocol.h): the only
  * writer of tracking rows and journal entries. */
 #include "protocol.h"
+#include "protocol_internal.h"
 #include "exec.h"
 #include "fault.h"
 #include <inttypes.h>
@@ -30,13 +31,8 @@ int mig_proto_fail(struct mig_proto *p, int rc, const struct mig_dberr *e, const
     return rc;
 }
 
-/* A growable SQL text (statements of thousands of rows stay linear). */
-struct buf {
-    char *s;
-    size_t n, cap;
-};
 
-static void put(struct buf *b, const char *t)
+void mig_pbuf_put(struct buf *b, const char *t)
 {
     size_t k = strlen(t);
     if (b->n + k + 1 > b->cap) {
@@ -51,25 +47,25 @@ static void put(struct buf *b, const char *t)
     b->n += k;
 }
 
-static void put_lit(struct buf *b, struct mig_conn *c, const char *t)
+void mig_pbuf_lit(struct buf *b, struct mig_conn *c, const char *t)
 {
     if (!t) {
-        put(b, "NULL");
+        mig_pbuf_put(b, "NULL");
         return;
     }
     char *q = c->drv->quote_literal(c, t, strlen(t));
-    put(b, q ? q : "NULL");
+    mig_pbuf_put(b, q ? q : "NULL");
     free(q);
 }
 
-static void put_int(struct buf *b, int64_t v)
+void mig_pbuf_int(struct buf *b, int64_t v)
 {
     char n[32];
     snprintf(n, sizeof(n), "%" PRId64, v);
-    put(b, n);
+    mig_pbuf_put(b, n);
 }
 
-static int exec_autocommit(struct mig_proto *p, const char *sql, struct mig_dberr *e)
+int mig_proto_exec_autocommit(struct mig_proto *p, const char *sql, struct mig_dberr *e)
 {
     return p->s->conn->drv->exec(p->s->conn, sql, NULL, e);
 }
@@ -206,7 +202,7 @@ void mig_proto_finish(struct mig_proto *p, const char *outcome)
         char *sql = mig_arena_printf(&s->arena, "UPDATE %smig_runs SET outcome = %s, finished_at = %s WHERE run = %"
                                      PRId64, s->conn->prefix, mig_session_lit(s, outcome), mig_session_lit(s, now),
                                      p->run);
-        if (exec_autocommit(p, sql, &e) != 0)
+        if (mig_proto_exec_autocommit(p, sql, &e) != 0)
             mig_report_warning(&s->rep, "cannot record the run's outcome (%s) in the target: %s", outcome, e.message);
     }
     if (p->jrun > 0 && mig_journal_run_end(s->j, p->jrun, outcome) != 0)
@@ -224,7 +220,7 @@ void mig_proto_record(struct mig_proto *p, struct mig_record *r)
 
 /* Under --lock xact|table another runner may have applied steps since the
  * tracking rows were read: the sequence goes on from the target's. */
-static int refresh_seq(struct mig_proto *p, struct mig_dberr *e)
+int mig_proto_refresh_seq(struct mig_proto *p, struct mig_dberr *e)
 {
     struct mig_session *s = p->s;
     if (!mig_session_txn_locks(s) || !s->has_table)
@@ -247,7 +243,7 @@ int mig_proto_begin(struct mig_proto *p, int64_t statement_ms, int64_t lock_ms)
     struct mig_conn *c = p->s->conn;
     bool locks = mig_session_txn_locks(p->s);
     if (c->drv->begin(c, statement_ms, lock_ms, &e) != 0 ||
-        (locks && (c->drv->txn_lock(c, p->s->o->lock == MIG_LOCK_TABLE, &e) != 0 || refresh_seq(p, &e) != 0))) {
+        (locks && (c->drv->txn_lock(c, p->s->o->lock == MIG_LOCK_TABLE, &e) != 0 || mig_proto_refresh_seq(p, &e) != 0))) {
         if (p->s->conn->in_txn) {
             struct mig_dberr e2;
             p->s->conn->drv->rollback(p->s->conn, &e2);
@@ -294,7 +290,7 @@ static struct mig_tracked *tracked_of(struct mig_proto *p, const struct mig_reco
     return t;
 }
 
-static void journal_entries(struct mig_proto *p, const struct mig_record *r, size_t n, const char *action,
+void mig_proto_journal_entries(struct mig_proto *p, const struct mig_record *r, size_t n, const char *action,
                             struct mig_tracked *const *undone)
 {
     struct mig_session *s = p->s;
@@ -342,7 +338,7 @@ static void journal_entries(struct mig_proto *p, const struct mig_record *r, siz
     free(e);
 }
 
-static void committed(struct mig_proto *p, const struct mig_record *r, size_t n, const char *status)
+void mig_proto_committed(struct mig_proto *p, const struct mig_record *r, size_t n, const char *status)
 {
     for (size_t i = 0; i < n; i++) {
         struct mig_tracked *t = tracked_of(p, &r[i], strcmp(r[i].status, "skipped") == 0 ? "skipped" : status);
@@ -360,39 +356,39 @@ static void insert_rows(struct mig_proto *p, struct buf *b, const struct mig_rec
     struct mig_conn *c = p->s->conn;
     char now[64];
     mig_now_iso(now);
-    put(b, "INSERT INTO ");
-    put(b, c->prefix);
-    put(b, "mig_applied (migration, phase, step, status, checksum, entry_uid, applied_at, seq, run, txn, down_sql, "
+    mig_pbuf_put(b, "INSERT INTO ");
+    mig_pbuf_put(b, c->prefix);
+    mig_pbuf_put(b, "mig_applied (migration, phase, step, status, checksum, entry_uid, applied_at, seq, run, txn, down_sql, "
            "irreversible, timeout_ms, lock_timeout_ms, retry, retry_every_ms, file, line, down_kind, down_exec, "
            "down_flags) VALUES ");
     for (size_t i = 0; i < n; i++) {
         bool skipped = strcmp(r[i].status, "skipped") == 0;
-        put(b, i ? ", (" : "(");
-        put_lit(b, c, r[i].migration); put(b, ", ");
-        put_lit(b, c, r[i].phase); put(b, ", ");
-        put_lit(b, c, r[i].step); put(b, ", ");
-        put_lit(b, c, skipped ? "skipped" : status); put(b, ", ");
-        put_lit(b, c, r[i].checksum); put(b, ", ");
-        put_lit(b, c, r[i].uid); put(b, ", ");
-        put_lit(b, c, now); put(b, ", ");
-        put_int(b, r[i].seq); put(b, ", ");
-        put_int(b, p->run); put(b, ", ");
-        put_lit(b, c, r[i].txn); put(b, ", ");
-        put_lit(b, c, skipped ? NULL : r[i].down_sql); put(b, ", ");
-        put_lit(b, c, skipped ? NULL : r[i].irreversible); put(b, ", ");
-        put_int(b, r[i].timeout_ms); put(b, ", ");
-        put_int(b, r[i].lock_timeout_ms); put(b, ", ");
-        put_int(b, r[i].retry); put(b, ", ");
-        put_int(b, r[i].retry_every_ms); put(b, ", ");
-        put_lit(b, c, r[i].file); put(b, ", ");
-        put_int(b, r[i].line); put(b, ", ");
-        put_lit(b, c, skipped ? NULL : r[i].down_kind); put(b, ", ");
-        put_lit(b, c, skipped ? NULL : r[i].down_exec); put(b, ", ");
-        put_lit(b, c, skipped ? NULL : r[i].down_flags); put(b, ")");
+        mig_pbuf_put(b, i ? ", (" : "(");
+        mig_pbuf_lit(b, c, r[i].migration); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, r[i].phase); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, r[i].step); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, skipped ? "skipped" : status); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, r[i].checksum); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, r[i].uid); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, now); mig_pbuf_put(b, ", ");
+        mig_pbuf_int(b, r[i].seq); mig_pbuf_put(b, ", ");
+        mig_pbuf_int(b, p->run); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, r[i].txn); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, skipped ? NULL : r[i].down_sql); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, skipped ? NULL : r[i].irreversible); mig_pbuf_put(b, ", ");
+        mig_pbuf_int(b, r[i].timeout_ms); mig_pbuf_put(b, ", ");
+        mig_pbuf_int(b, r[i].lock_timeout_ms); mig_pbuf_put(b, ", ");
+        mig_pbuf_int(b, r[i].retry); mig_pbuf_put(b, ", ");
+        mig_pbuf_int(b, r[i].retry_every_ms); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, r[i].file); mig_pbuf_put(b, ", ");
+        mig_pbuf_int(b, r[i].line); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, skipped ? NULL : r[i].down_kind); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, skipped ? NULL : r[i].down_exec); mig_pbuf_put(b, ", ");
+        mig_pbuf_lit(b, c, skipped ? NULL : r[i].down_flags); mig_pbuf_put(b, ")");
     }
 }
 
-static int write_rows(struct mig_proto *p, struct mig_record *r, size_t n, const char *status, struct mig_dberr *e)
+int mig_proto_write_rows(struct mig_proto *p, struct mig_record *r, size_t n, const char *status, struct mig_dberr *e)
 {
     for (size_t i = 0; i < n; i++)
         if (r[i].seq == 0)
@@ -408,24 +404,24 @@ static int write_rows(struct mig_proto *p, struct mig_record *r, size_t n, const
     return 0;
 }
 
-static char *delete_sql(struct mig_proto *p, const char *uid)
+char *mig_proto_delete_sql(struct mig_proto *p, const char *uid)
 {
     struct buf b = { 0 };
-    put(&b, "DELETE FROM ");
-    put(&b, p->s->conn->prefix);
-    put(&b, "mig_applied WHERE entry_uid = ");
-    put_lit(&b, p->s->conn, uid);
+    mig_pbuf_put(&b, "DELETE FROM ");
+    mig_pbuf_put(&b, p->s->conn->prefix);
+    mig_pbuf_put(&b, "mig_applied WHERE entry_uid = ");
+    mig_pbuf_lit(&b, p->s->conn, uid);
     return b.s;
 }
 
 /* The row an interrupted run left `running` for r's step goes before r's
  * own is written (the step runs again). */
-static int clear_interrupted(struct mig_proto *p, struct mig_record *r, struct mig_dberr *e)
+int mig_proto_clear_interrupted(struct mig_proto *p, struct mig_record *r, struct mig_dberr *e)
 {
     struct mig_tracked *old = mig_session_find(p->s, r->migration, r->phase, r->step);
     if (!old || strcmp(old->status, "running") != 0)
         return 0;
-    char *sql = delete_sql(p, old->uid);
+    char *sql = mig_proto_delete_sql(p, old->uid);
     int rc = p->s->conn->drv->exec(p->s->conn, sql, NULL, e);
     free(sql);
     if (rc == 0)
@@ -449,8 +445,8 @@ int mig_proto_commit(struct mig_proto *p)
     }
     int cleared = 0;
     for (size_t i = 0; i < p->pending.n && cleared == 0; i++)
-        cleared = clear_interrupted(p, &p->pending.v[i], &e);
-    if (cleared != 0 || write_rows(p, p->pending.v, p->pending.n, "applied", &e) != 0) {
+        cleared = mig_proto_clear_interrupted(p, &p->pending.v[i], &e);
+    if (cleared != 0 || mig_proto_write_rows(p, p->pending.v, p->pending.n, "applied", &e) != 0) {
         bool lost = e.connection_lost;
         mig_proto_abort(p);
         return mig_proto_fail(p, lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e, "cannot record the steps in mig_applied: %s",
@@ -468,8 +464,8 @@ int mig_proto_commit(struct mig_proto *p)
         return mig_proto_fail(p, MIG_P_FAIL, &e, "commit failed: %s", e.message);
     }
     p->txn_open = false;
-    journal_entries(p, p->pending.v, p->pending.n, "applied", NULL);
-    committed(p, p->pending.v, p->pending.n, "applied");
+    mig_proto_journal_entries(p, p->pending.v, p->pending.n, "applied", NULL);
+    mig_proto_committed(p, p->pending.v, p->pending.n, "applied");
     p->pending.n = 0;
     return MIG_P_OK;
 }
@@ -485,240 +481,3 @@ void mig_proto_abort(struct mig_proto *p)
     p->pending.n = 0;
 }
 
-/* ---- steps outside a transaction ------------------------------------------------------------ */
-
-static char *set_status_sql(struct mig_proto *p, const struct mig_record *r, const char *status)
-{
-    struct buf b = { 0 };
-    put(&b, "UPDATE ");
-    put(&b, p->s->conn->prefix);
-    put(&b, "mig_applied SET status = ");
-    put_lit(&b, p->s->conn, status);
-    put(&b, " WHERE entry_uid = ");
-    put_lit(&b, p->s->conn, r->uid);
-    return b.s;
-}
-
-
-/* The `running` row of r, committed on its own. */
-static int record_running(struct mig_proto *p, struct mig_record *r)
-{
-    struct mig_dberr e;
-    if (refresh_seq(p, &e) != 0 || clear_interrupted(p, r, &e) != 0 || write_rows(p, r, 1, "running", &e) != 0)
-        return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
-                              "cannot record the step in mig_applied before it runs: %s", e.message);
-    return MIG_P_OK;
-}
-
-/* After a failed statement outside a transaction: when nothing of it ran,
- * its `running` row goes; otherwise it stays for the undo. */
-static int after_failure(struct mig_proto *p, struct mig_record *r, const struct mig_dberr *e, bool some_ran,
-                         const char *what)
-{
-    if (e->connection_lost) {
-        MIG_PUSH(&p->s->arena, p->unknown, *r);
-        return mig_proto_fail(p, MIG_P_UNKNOWN, e, "%s: %s", what, e->message);
-    }
-    if (some_ran) {
-        committed(p, r, 1, "running");
-        return mig_proto_fail(p, MIG_P_FAIL, e, "%s: %s", what, e->message);
-    }
-    struct mig_dberr e2;
-    char *sql = delete_sql(p, r->uid);
-    int rc = exec_autocommit(p, sql, &e2);
-    free(sql);
-    if (rc != 0) {
-        committed(p, r, 1, "running");
-        return mig_proto_fail(p, MIG_P_DIRTY, e, "%s: %s; and its record as running could not be removed: %s",
-                              what, e->message, e2.message);
-    }
-    return mig_proto_fail(p, MIG_P_FAIL, e, "%s: %s", what, e->message);
-}
-
-static int mark_applied(struct mig_proto *p, struct mig_record *r)
-{
-    struct mig_dberr e;
-    char *sql = set_status_sql(p, r, "applied");
-    int rc = exec_autocommit(p, sql, &e);
-    free(sql);
-    if (rc != 0) {
-        committed(p, r, 1, "running");
-        return mig_proto_fail(p, MIG_P_DIRTY, &e, "the step ran but could not be recorded as applied in mig_applied "
-                              "(it stays recorded as running): %s", e.message);
-    }
-    journal_entries(p, r, 1, "applied", NULL);
-    committed(p, r, 1, "applied");
-    return MIG_P_OK;
-}
-
-int mig_proto_run_outside(struct mig_proto *p, struct mig_record *r, const char *sql, int64_t *rows)
-{
-    int rc = record_running(p, r);
-    if (rc != MIG_P_OK)
-        return rc;
-    struct mig_dberr e;
-    int64_t t0 = mig_now_ms();
-    if (p->s->conn->drv->exec(p->s->conn, sql, rows, &e) != 0)
-        return after_failure(p, r, &e, e.stmts_done > 0, "statement failed");
-    r->rows = rows ? *rows : 0;
-    r->duration_ms = mig_now_ms() - t0;
-    return mark_applied(p, r);
-}
-
-int mig_proto_batch(struct mig_proto *p, struct mig_record *r, const char *sql, bool in_txn, int64_t max,
-                    void (*progress)(void *ctx, int64_t iter, int64_t n, int64_t total), void *ctx)
-{
-    struct mig_conn *c = p->s->conn;
-    int64_t total = 0, t0 = mig_now_ms();
-    int rc;
-    if (!in_txn && (rc = record_running(p, r)) != MIG_P_OK)
-        return rc;
-    for (int64_t iter = 0;; iter++) {
-        struct mig_dberr e;
-        int64_t n = 0;
-        if (in_txn && (rc = mig_proto_begin(p, r->timeout_ms, r->lock_timeout_ms)) != MIG_P_OK) {
-            if (iter > 0 && rc == MIG_P_FAIL)
-                committed(p, r, 1, "running");
-            else if (iter > 0)
-                MIG_PUSH(&p->s->arena, p->unknown, *r);
-            return rc;
-        }
-        if (c->drv->exec(c, sql, &n, &e) != 0) {
-            if (in_txn)
-                mig_proto_abort(p);
-            bool some = iter > 0 || (!in_txn && e.stmts_done > 0);
-            if (in_txn && iter == 0 && !e.connection_lost)
-                return mig_proto_fail(p, MIG_P_FAIL, &e, "statement failed: %s", e.message);
-            if (in_txn && !e.connection_lost) {
-                committed(p, r, 1, "running");
-                return mig_proto_fail(p, MIG_P_FAIL, &e, "statement failed in batch iteration %" PRId64 " (%"
-                                      PRId64 " rows changed by the iterations before, which committed): %s",
-                                      iter + 1, total, e.message);
-            }
-            if (in_txn && iter == 0) /* the lost transaction was not committed */
-                return mig_proto_fail(p, MIG_P_UNKNOWN, &e, "statement failed: %s", e.message);
-            return after_failure(p, r, &e, some, "statement failed");
-        }
-        total += n;
-        bool last = n == 0 || (max && iter + 1 >= max);
-        if (in_txn) {
-            if (iter == 0 && (clear_interrupted(p, r, &e) != 0 || write_rows(p, r, 1, last ? "applied" : "running", &e) != 0)) {
-                mig_proto_abort(p);
-                return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
-                                      "cannot record the step in mig_applied: %s", e.message);
-            }
-            if (iter > 0 && last) {
-                char *u = set_status_sql(p, r, "applied");
-                int urc = c->drv->exec(c, u, NULL, &e);
-                free(u);
-                if (urc != 0) {
-                    mig_proto_abort(p);
-                    committed(p, r, 1, "running");
-                    return mig_proto_fail(p, MIG_P_FAIL, &e, "cannot record the step as applied: %s", e.message);
-                }
-            }
-            p->pending.n = 0;
-            if (c->drv->commit(c, &e) != 0) {
-                p->txn_open = false;
-                if (e.connection_lost) {
-                    MIG_PUSH(&p->s->arena, p->unknown, *r);
-                    return mig_proto_fail(p, MIG_P_UNKNOWN, &e, "the connection was lost during COMMIT: %s",
-                                          e.message);
-                }
-                if (iter > 0)
-                    committed(p, r, 1, "running");
-                return mig_proto_fail(p, MIG_P_FAIL, &e, "commit failed: %s", e.message);
-            }
-            p->txn_open = false;
-        }
-        if (progress)
-            progress(ctx, iter + 1, n, total);
-        if (last)
-            break;
-        if (mig_signals) {
-            if (in_txn || total > 0)
-                committed(p, r, 1, "running");
-            return mig_proto_fail(p, MIG_P_FAIL, NULL, "interrupted by %s between batch iterations",
-                                  mig_signal_name(mig_last_signal));
-        }
-    }
-    r->rows = total;
-    r->duration_ms = mig_now_ms() - t0;
-    if (!in_txn)
-        return mark_applied(p, r);
-    journal_entries(p, r, 1, "applied", NULL);
-    committed(p, r, 1, "applied");
-    return MIG_P_OK;
-}
-
-void mig_proto_resolve(struct mig_proto *p)
-{
-    struct mig_session *s = p->s;
-    /* the run's earlier commits: still tracked? (the session re-read them) */
-    size_t k = 0;
-    for (size_t i = 0; i < p->committed.n; i++) {
-        struct mig_tracked *t = mig_session_by_uid(s, p->committed.v[i]->uid);
-        if (t)
-            p->committed.v[k++] = t;
-    }
-    p->committed.n = k;
-    for (size_t i = 0; i < p->unknown.n; i++) {
-        struct mig_tracked *t = mig_session_by_uid(s, p->unknown.v[i].uid);
-        if (!t)
-            continue;
-        journal_entries(p, &p->unknown.v[i], 1, "applied", NULL);
-        MIG_PUSH(&s->arena, p->committed, t);
-        mig_report_note(&s->rep, "%s.%s.%s did commit before the connection was lost", t->migration, t->phase,
-                        t->step);
-    }
-    p->unknown.n = 0;
-}
-
-/* ---- commands ------------------------------------------------------------------------------ */
-
-char **mig_proto_command_env(struct mig_proto *p, char *const *own, size_t *owned)
-{
-    char **conn = p->s->conn->drv->command_env(p->s->conn);
-    size_t nc = 0, no = 0;
-    while (conn && conn[nc])
-        nc++;
-    while (own && own[no])
-        no++;
-    char **env = calloc(nc + no + 1, sizeof(*env));
-    if (!env)
-        abort();
-    for (size_t i = 0; i < nc; i++)
-        env[i] = conn[i];
-    for (size_t i = 0; i < no; i++)
-        env[nc + i] = own[i];   /* borrowed; the action's own env { } comes last and wins */
-    free(conn);
-    *owned = nc;
-    return env;
-}
-
-void mig_proto_free_env(char **env, size_t owned)
-{
-    for (size_t i = 0; env && i < owned; i++)
-        free(env[i]);
-    free(env);
-}
-
-int mig_proto_run_command(struct mig_proto *p, struct mig_record *r, const struct mig_exec_spec *spec,
-                          struct mig_exec_result *res)
-{
-    int rc = record_running(p, r);
-    if (rc != MIG_P_OK)
-        return rc;
-    if (mig_exec_run(spec, &p->s->rep, res) != 0) {
-        struct mig_dberr e;
-        memset(&e, 0, sizeof(e));
-        snprintf(e.message, sizeof(e.message), "%s", res->why);
-        e.offset = -1;
-        /* a command that ran may have done part of its work: its row stays
-         * `running` for the undo (its down); one that never started goes */
-        return after_failure(p, r, &e, res->started, "the command failed");
-    }
-    r->duration_ms = res->ms;
-    r->output = res->tail;
-    return mark_applied(p, r);
-}

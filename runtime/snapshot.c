@@ -38,8 +38,11 @@ struct rows {                       /* --data: table → "count h1 h2" */
 struct mig_snapper {
     struct mig_conn *c;
     const struct mig_snapshot_sql *q;
-    bool data, tracked, prepared;
+    bool data, tracked, prepared, both;
     bool clean;                     /* the tracker forgot what it saw since */
+    bool txn;                       /* the step runs in one transaction: what it touched is what
+                                       the tracker saw in it */
+    unsigned steps;
     struct reading *ref, *up;       /* the reference; the reading after the up */
     bool up_same;                   /* the up changed no schema (same version) */
     char *ref_version;
@@ -99,6 +102,7 @@ struct fill {
     struct reading *r;
     const char *root;
     struct sq_table *t;
+    struct reading *extra;          /* roots of gone objects not read with the others */
 };
 
 static void sq_emit(void *ctx, const char *key, const char *def)
@@ -132,7 +136,7 @@ static int on_row(void *ctx, int n, const char *const *v)
     struct sq_table *t = mig_strmap_get(&s->sq_tables, k);
     if (!t) {
         t = MIG_NEW(&s->keep, struct sq_table);
-        struct fill tf = { s, f->r, v[0], t };
+        struct fill tf = { s, f->r, v[0], t, NULL };
         mig_snapshot_sqlite_table(&s->step, v[2] + 6, v[3], sq_emit, &tf);
         mig_strmap_put(&s->sq_tables, mig_arena_strdup(&s->keep, k), t);
     }
@@ -220,10 +224,37 @@ static void prepare(struct mig_snapper *s)
              s->c->drv->exec(s->c, mig_arena_printf(&a, "PREPARE mig_test_whole%d AS %s", i,
                                                     replace_tokens(&a, s->q->schema[i], whole)), NULL, &e) == 0;
     }
-    if (ok && s->tracked)
-        ok = s->c->drv->exec(s->c, mig_arena_printf(&a, "PREPARE mig_test_touched AS %s", s->q->touched), NULL,
+    /* what was touched (in the transaction, or since untouch), alone and
+     * together with the reading of its roots */
+    for (int x = 0; ok && s->tracked && x < 2; x++) {
+        const char *since = x == 0 && s->q->since_txn ? s->q->since_txn : "true";
+        char *touched = mig_arena_strdup(&a, s->q->touched);
+        char *at = strstr(touched, "@SINCE@");
+        if (at)
+            touched = mig_arena_printf(&a, "%.*s%s%s", (int)(at - touched), touched, since, at + 7);
+        ok = s->c->drv->exec(s->c, mig_arena_printf(&a, "PREPARE mig_test_touched_%c AS %s", "xa"[x], touched), NULL,
                              &e) == 0;
+        static const char *const from_roots[6] = {
+            "false",
+            "(SELECT coalesce(array_agg(substr(root, 2)::oid), '{}') FROM roots WHERE left(root, 1) = 'r')::oid[]",
+            "(SELECT coalesce(array_agg(substr(root, 2)::oid), '{}') FROM roots WHERE left(root, 1) = 'p')::oid[]",
+            "(SELECT coalesce(array_agg(substr(root, 2)::oid), '{}') FROM roots WHERE left(root, 1) = 't')::oid[]",
+            "(SELECT coalesce(array_agg(substr(root, 2)::oid), '{}') FROM roots WHERE left(root, 1) = 'n')::oid[]",
+            "(SELECT coalesce(array_agg(substr(root, 2)::oid), '{}') FROM roots WHERE left(root, 1) = 'e')::oid[]",
+        };
+        char *both = mig_arena_printf(&a, "PREPARE mig_test_both_%c AS WITH roots AS (%s) SELECT root, NULL::text, "
+                                      "NULL::text, NULL::text FROM roots", "xa"[x], touched);
+        for (int i = 0; s->q->schema[i]; i++)
+            if (strstr(s->q->schema[i], "@REL@") || strstr(s->q->schema[i], "@PROC@") ||
+                strstr(s->q->schema[i], "@TYPE@") || strstr(s->q->schema[i], "@NSP@") ||
+                strstr(s->q->schema[i], "@EXT@"))
+                both = mig_arena_printf(&a, "%s UNION ALL SELECT * FROM (%s) q%d", both,
+                                        replace_tokens(&a, s->q->schema[i], from_roots), i);
+        s->both = ok && s->c->drv->exec(s->c, both, NULL, &e) == 0;
+    }
     s->prepared = ok;
+    if (!ok && getenv("MIGRUN_DEBUG_PREP"))
+        fprintf(stderr, "prepare: %s\n", e.message);
     mig_arena_free(&a);
 }
 
@@ -242,7 +273,7 @@ static int read_schema(struct mig_snapper *s, struct reading *r, struct mig_dber
             kinds |= 2u << (k - "rptne");
     }
     for (int i = 0; s->q->schema[i]; i++) {
-        struct fill f = { s, r, NULL, NULL };
+        struct fill f = { s, r, NULL, NULL, NULL };
         const char *sql;
         unsigned uses = 0;
         for (int k = 1; k < 6; k++)
@@ -567,14 +598,18 @@ int mig_snapper_reset(struct mig_snapper *s, struct mig_dberr *e)
     return 0;
 }
 
-int mig_snapper_step(struct mig_snapper *s, struct mig_dberr *e)
+int mig_snapper_step(struct mig_snapper *s, bool txn, struct mig_dberr *e)
 {
     mig_arena_free(&s->step);
     reading_free(s->up);
     s->up = NULL;
     rows_free(s->up_rows);
     s->up_rows = NULL;
-    if (s->tracked && !s->clean && s->c->drv->exec(s->c, s->q->untouch, NULL, e) != 0)
+    s->txn = txn && s->q->since_txn;
+    /* in one transaction the tracker's notes of it are told apart from
+     * the others' (which are forgotten now and then) */
+    if (s->tracked && !s->clean && (!s->txn || ++s->steps % 256 == 0) &&
+        s->c->drv->exec(s->c, s->q->untouch, NULL, e) != 0)
         return -1;
     s->clean = false;
     return 0;
@@ -582,7 +617,7 @@ int mig_snapper_step(struct mig_snapper *s, struct mig_dberr *e)
 
 int mig_snapper_exec_forget(struct mig_snapper *s, const char *sql, struct mig_dberr *e)
 {
-    if (!s->tracked)
+    if (!s->tracked || s->txn)
         return s->c->drv->exec(s->c, sql, NULL, e);
     char *both = mig_arena_printf(&s->step, "%s; %s", sql, s->q->untouch);
     if (s->c->drv->exec(s->c, both, NULL, e) != 0)
@@ -606,8 +641,11 @@ static int on_touched(void *ctx, int n, const char *const *v)
     if (root[0] == '?') {
         /* gone: its own root when it was one, else the root it belonged to */
         root++;
-        if (!(s->ref && mig_strmap_get(&s->ref->by_root, root)))
+        if (!(s->ref && mig_strmap_get(&s->ref->by_root, root))) {
             root = mig_strmap_get(&s->self_root, root);
+            if (root && f->extra)
+                MIG_PUSH(&f->extra->a, f->extra->roots, mig_arena_strdup(&f->extra->a, root));
+        }
         if (!root)
             return 0;
     }
@@ -616,6 +654,28 @@ static int on_touched(void *ctx, int n, const char *const *v)
             return 0;
     MIG_PUSH(&r->a, r->roots, mig_arena_strdup(&r->a, root));
     return 0;
+}
+
+/* A row of the statement that reads what it finds touched: a root (no
+ * key), or an object of one. */
+static int on_both(void *ctx, int n, const char *const *v)
+{
+    return n >= 4 && !v[2] ? on_touched(ctx, n, v) : on_row(ctx, n, v);
+}
+
+/* The objects of t, and its roots, added to r. */
+static void absorb(struct reading *r, struct reading *t)
+{
+    for (size_t i = 0; i < t->roots.n; i++) {
+        struct group *g = mig_strmap_get(&t->by_root, t->roots.v[i]);
+        for (size_t k = 0; g && k < g->n; k++)
+            add(r, g->root, g->v[k].key, g->v[k].def, g->v[k].show);
+        bool has = false;
+        for (size_t k = 0; k < r->roots.n && !has; k++)
+            has = strcmp(r->roots.v[k], t->roots.v[i]) == 0;
+        if (!has)
+            MIG_PUSH(&r->a, r->roots, mig_arena_strdup(&r->a, t->roots.v[i]));
+    }
 }
 
 /* A new reading of what was touched since the step began (or of all);
@@ -627,9 +687,41 @@ static struct reading *read_touched(struct mig_snapper *s, const char *prefix, s
         snprintf(e->message, sizeof(e->message), "out of memory");
         return NULL;
     }
-    if (s->tracked) {
-        struct fill f = { s, r, NULL, NULL };
-        const char *q = s->prepared ? "EXECUTE mig_test_touched" : s->q->touched;
+    if (s->tracked && s->both && getenv("MIGRUN_BOTH")) {
+        /* one statement: what was touched, and those roots read */
+        struct reading *extra = reading_new();
+        struct fill f = { s, r, NULL, NULL, extra };
+        const char *q = mig_arena_printf(&r->a, "%s%sEXECUTE mig_test_both_%c", prefix ? prefix : "",
+                                         prefix ? "; " : "", s->txn && s->q->since_txn ? 'x' : 'a');
+        int rc = extra ? s->c->drv->select(s->c, q, on_both, &f, e) : -1;
+        if (rc == 0 && !r->roots_all && extra->roots.n) {
+            /* an object that is gone belonged to a root not read yet */
+            rc = read_schema(s, extra, e);
+            if (rc == 0)
+                absorb(r, extra);
+        }
+        reading_free(extra);
+        if (rc != 0) {
+            reading_free(r);
+            return NULL;
+        }
+        if (!r->roots_all)
+            return r;
+        /* "*": everything */
+        reading_free(r);
+        if (!(r = reading_new())) {
+            snprintf(e->message, sizeof(e->message), "out of memory");
+            return NULL;
+        }
+        r->whole = true;
+    } else if (s->tracked) {
+        struct fill f = { s, r, NULL, NULL, NULL };
+        char *q = s->prepared ? mig_arena_printf(&r->a, "EXECUTE mig_test_touched_%c", s->txn && s->q->since_txn ? 'x' : 'a')
+                : mig_arena_strdup(&r->a, s->q->touched);
+        char *at = strstr(q, "@SINCE@");
+        if (at)
+            q = mig_arena_printf(&r->a, "%.*s%s%s", (int)(at - q), q, s->txn && s->q->since_txn ? s->q->since_txn
+                                 : "true", at + 7);
         if (prefix)
             q = mig_arena_printf(&r->a, "%s; %s", prefix, q);
         if (s->c->drv->select(s->c, q, on_touched, &f, e) != 0) {

@@ -37,8 +37,9 @@ void mig_snapper_free(struct mig_snapper *s);
 bool mig_snapper_track(struct mig_snapper *s, char *why, size_t n);
 /* Reads everything: the reference. 0 or -1 with e. */
 int mig_snapper_reset(struct mig_snapper *s, struct mig_dberr *e);
-/* Starts a step: the tracker forgets what it saw. */
-int mig_snapper_step(struct mig_snapper *s, struct mig_dberr *e);
+/* Starts a step, run in one transaction (txn) or not: the tracker
+ * forgets what it saw. */
+int mig_snapper_step(struct mig_snapper *s, bool txn, struct mig_dberr *e);
 /* After the up (in its transaction): reads what it touched; prefix (or
  * NULL) is a statement to run first, in the same round trip. */
 int mig_snapper_after_up(struct mig_snapper *s, const char *prefix, struct mig_dberr *e);

@@ -3,6 +3,7 @@
  * Each handler is documented in one shape: the opcode, its operands and its
  * effect, above its definition. */
 #include "vm.h"
+#include "vm_internal.h"
 #include "fault.h"
 #include <ctype.h>
 #include <errno.h>
@@ -72,19 +73,8 @@ void mig_vm_fail(struct mig_vm *vm, uint32_t pc, const char *fmt, ...)
 
 /* ---- the machine ------------------------------------------------------------- */
 
-struct frame {
-    const uint32_t *code;
-    struct mig_value *base;     /* arguments of the current function */
-};
 
-typedef int (*op_handler)(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a);
-
-#define TOP (vm->stack[vm->sp - 1])
-#define POP() (vm->stack[--vm->sp])
-#define PUSH(v) (vm->stack[vm->sp++] = (v))
-#define NEXT(op) ((int)(pc + 1 + (uint32_t)mig_opinfo[op].nops))
-
-static int type_error(struct mig_vm *vm, uint32_t pc, const char *what, const struct mig_value *l,
+int mig_vm_type_error(struct mig_vm *vm, uint32_t pc, const char *what, const struct mig_value *l,
                       const struct mig_value *r)
 {
     if (r)
@@ -95,14 +85,14 @@ static int type_error(struct mig_vm *vm, uint32_t pc, const char *what, const st
     return -1;
 }
 
-static struct mig_value mkint(enum mig_vtype t, int64_t i)
+struct mig_value mig_vm_mkint(enum mig_vtype t, int64_t i)
 {
     struct mig_value v = { t, i, NULL, 0 };
     return v;
 }
 
 /* CONST k — push K[k] */
-static int op_CONST(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_CONST(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
     PUSH(vm->plan->consts[a[0]]);
@@ -110,7 +100,7 @@ static int op_CONST(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint3
 }
 
 /* LOAD_GLOBAL g — push global g */
-static int op_LOAD_GLOBAL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_LOAD_GLOBAL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
     PUSH(vm->globals[a[0]]);
@@ -118,7 +108,7 @@ static int op_LOAD_GLOBAL(struct mig_vm *vm, struct frame *f, uint32_t pc, const
 }
 
 /* LOAD_SLOT s — push slot s of the running migration */
-static int op_LOAD_SLOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_LOAD_SLOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
     PUSH(mig_slots(vm, vm->migration)[a[0]]);
@@ -126,14 +116,14 @@ static int op_LOAD_SLOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const u
 }
 
 /* LOAD_ARG a — push argument a of the running function */
-static int op_LOAD_ARG(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_LOAD_ARG(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     PUSH(f->base[a[0]]);
     return NEXT(OP_LOAD_ARG);
 }
 
 /* STORE_GLOBAL g — pop into global g */
-static int op_STORE_GLOBAL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_STORE_GLOBAL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
     vm->globals[a[0]] = POP();
@@ -141,7 +131,7 @@ static int op_STORE_GLOBAL(struct mig_vm *vm, struct frame *f, uint32_t pc, cons
 }
 
 /* STORE_SLOT s — pop into slot s of the running migration */
-static int op_STORE_SLOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_STORE_SLOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
     mig_slots(vm, vm->migration)[a[0]] = POP();
@@ -152,7 +142,7 @@ static int op_STORE_SLOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const 
 #define FLT(v) mig_vfloat(&(v))
 
 /* CHECK_TYPE t — fail unless the top is null or of type t (an int stored as a float becomes one) */
-static int op_CHECK_TYPE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_CHECK_TYPE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
     if (TOP.t == MIG_V_INT && a[0] == MIG_V_FLOAT)
@@ -166,18 +156,18 @@ static int op_CHECK_TYPE(struct mig_vm *vm, struct frame *f, uint32_t pc, const 
 }
 
 /* NOT — pop a bool, push its negation */
-static int op_NOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_NOT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
     (void)a;
     if (TOP.t != MIG_V_BOOL)
-        return type_error(vm, pc, "'not'", &TOP, NULL);
+        return mig_vm_type_error(vm, pc, "'not'", &TOP, NULL);
     TOP.i = !TOP.i;
     return NEXT(OP_NOT);
 }
 
 /* NEG — pop an int, float or duration, push its negation */
-static int op_NEG(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_NEG(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
     (void)a;
@@ -186,7 +176,7 @@ static int op_NEG(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_
         return NEXT(OP_NEG);
     }
     if ((TOP.t != MIG_V_INT && TOP.t != MIG_V_DURATION) || TOP.i == INT64_MIN)
-        return type_error(vm, pc, "unary '-'", &TOP, NULL);
+        return mig_vm_type_error(vm, pc, "unary '-'", &TOP, NULL);
     TOP.i = -TOP.i;
     return NEXT(OP_NEG);
 }
@@ -229,7 +219,7 @@ static int arith(struct mig_vm *vm, uint32_t pc, enum mig_opcode op)
     }
     bool ok = l.t == r.t && (l.t == MIG_V_INT || (l.t == MIG_V_DURATION && (op == OP_ADD || op == OP_SUB)));
     if (!ok)
-        return type_error(vm, pc, sym[op], &l, &r);
+        return mig_vm_type_error(vm, pc, sym[op], &l, &r);
     int64_t out = 0;
     bool overflow = false;
     switch (op) {
@@ -252,20 +242,20 @@ static int arith(struct mig_vm *vm, uint32_t pc, enum mig_opcode op)
         mig_vm_fail(vm, pc, "integer overflow in %s", sym[op]);
         return -1;
     }
-    PUSH(mkint(l.t, out));
+    PUSH(mig_vm_mkint(l.t, out));
     return NEXT(op);
 }
 
 /* ADD — pop r, l; push l + r (ints, durations; strings concatenate) */
-static int op_ADD(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_ADD); }
+int mig_op_ADD(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_ADD); }
 /* SUB — pop r, l; push l - r */
-static int op_SUB(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_SUB); }
+int mig_op_SUB(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_SUB); }
 /* MUL — pop r, l; push l * r */
-static int op_MUL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_MUL); }
+int mig_op_MUL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_MUL); }
 /* DIV — pop r, l; push l / r (error on zero) */
-static int op_DIV(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_DIV); }
+int mig_op_DIV(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_DIV); }
 /* MOD — pop r, l; push l % r (error on zero) */
-static int op_MOD(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_MOD); }
+int mig_op_MOD(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return arith(vm, pc, OP_MOD); }
 
 static int compare(struct mig_vm *vm, uint32_t pc, enum mig_opcode op)
 {
@@ -291,24 +281,24 @@ static int compare(struct mig_vm *vm, uint32_t pc, enum mig_opcode op)
         }
         bool res = op == OP_EQ ? c == 0 : op == OP_NE ? c != 0 : op == OP_LT ? c < 0 : op == OP_LE ? c <= 0
                  : op == OP_GT ? c > 0 : c >= 0;
-        PUSH(mkint(MIG_V_BOOL, res));
+        PUSH(mig_vm_mkint(MIG_V_BOOL, res));
         return NEXT(op);
     }
     if (op == OP_EQ || op == OP_NE) {
         if (l.t == MIG_V_NULL || r.t == MIG_V_NULL) {
             c = l.t == r.t ? 0 : 1;
         } else if (l.t != r.t) {
-            return type_error(vm, pc, sym[op], &l, &r);
+            return mig_vm_type_error(vm, pc, sym[op], &l, &r);
         } else if (l.t == MIG_V_STRING) {
             c = l.n != r.n || memcmp(l.s, r.s, l.n) != 0;
         } else {
             c = l.i != r.i;
         }
-        PUSH(mkint(MIG_V_BOOL, op == OP_EQ ? c == 0 : c != 0));
+        PUSH(mig_vm_mkint(MIG_V_BOOL, op == OP_EQ ? c == 0 : c != 0));
         return NEXT(op);
     }
     if (l.t != r.t || l.t == MIG_V_NULL || l.t == MIG_V_BOOL)
-        return type_error(vm, pc, sym[op], &l, &r);
+        return mig_vm_type_error(vm, pc, sym[op], &l, &r);
     if (l.t == MIG_V_STRING) {
         int m = memcmp(l.s, r.s, l.n < r.n ? l.n : r.n);
         c = m ? m : (l.n > r.n) - (l.n < r.n);
@@ -316,31 +306,31 @@ static int compare(struct mig_vm *vm, uint32_t pc, enum mig_opcode op)
         c = (l.i > r.i) - (l.i < r.i);
     }
     bool res = op == OP_LT ? c < 0 : op == OP_LE ? c <= 0 : op == OP_GT ? c > 0 : c >= 0;
-    PUSH(mkint(MIG_V_BOOL, res));
+    PUSH(mig_vm_mkint(MIG_V_BOOL, res));
     return NEXT(op);
 }
 
 /* EQ — pop r, l; push l == r (null equals only null; other mixed types fail) */
-static int op_EQ(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_EQ); }
+int mig_op_EQ(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_EQ); }
 /* NE — pop r, l; push l != r */
-static int op_NE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_NE); }
+int mig_op_NE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_NE); }
 /* LT — pop r, l; push l < r (ints, strings, durations) */
-static int op_LT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_LT); }
+int mig_op_LT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_LT); }
 /* LE — pop r, l; push l <= r */
-static int op_LE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_LE); }
+int mig_op_LE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_LE); }
 /* GT — pop r, l; push l > r */
-static int op_GT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_GT); }
+int mig_op_GT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_GT); }
 /* GE — pop r, l; push l >= r */
-static int op_GE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_GE); }
+int mig_op_GE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; (void)a; return compare(vm, pc, OP_GE); }
 
 /* JUMP a — go to a */
-static int op_JUMP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_JUMP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)vm; (void)f; (void)pc;
     return (int)a[0];
 }
 
-static int want_bool(struct mig_vm *vm, uint32_t pc, const struct mig_value *v, const char *what)
+int mig_vm_want_bool(struct mig_vm *vm, uint32_t pc, const struct mig_value *v, const char *what)
 {
     if (v->t == MIG_V_BOOL)
         return 0;
@@ -350,20 +340,20 @@ static int want_bool(struct mig_vm *vm, uint32_t pc, const struct mig_value *v, 
 }
 
 /* JUMP_FALSE a — pop a bool; go to a if it is false */
-static int op_JUMP_FALSE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_JUMP_FALSE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
     struct mig_value v = POP();
-    if (want_bool(vm, pc, &v, "a condition") != 0)
+    if (mig_vm_want_bool(vm, pc, &v, "a condition") != 0)
         return -1;
     return v.i ? NEXT(OP_JUMP_FALSE) : (int)a[0];
 }
 
 /* AND_JUMP a — top false: go to a keeping it; else pop it (and's left side) */
-static int op_AND_JUMP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_AND_JUMP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
-    if (want_bool(vm, pc, &TOP, "'and'") != 0)
+    if (mig_vm_want_bool(vm, pc, &TOP, "'and'") != 0)
         return -1;
     if (!TOP.i)
         return (int)a[0];
@@ -372,10 +362,10 @@ static int op_AND_JUMP(struct mig_vm *vm, struct frame *f, uint32_t pc, const ui
 }
 
 /* OR_JUMP a — top true: go to a keeping it; else pop it (or's left side) */
-static int op_OR_JUMP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_OR_JUMP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
-    if (want_bool(vm, pc, &TOP, "'or'") != 0)
+    if (mig_vm_want_bool(vm, pc, &TOP, "'or'") != 0)
         return -1;
     if (TOP.i)
         return (int)a[0];
@@ -383,10 +373,10 @@ static int op_OR_JUMP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uin
     return NEXT(OP_OR_JUMP);
 }
 
-static int run_code(struct mig_vm *vm, uint32_t block, struct mig_value *args);
+int mig_vm_run_code(struct mig_vm *vm, uint32_t block, struct mig_value *args);
 
 /* CALL f n — call function f with the top n values as arguments; push its result */
-static int op_CALL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_CALL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
     if (vm->depth >= MAX_CALL_DEPTH) {
@@ -397,7 +387,7 @@ static int op_CALL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32
     struct mig_value *args = &vm->stack[vm->sp - a[1]];
     uint32_t base_sp = vm->sp;
     vm->depth++;
-    int rc = run_code(vm, fn->block, args);
+    int rc = mig_vm_run_code(vm, fn->block, args);
     vm->depth--;
     if (rc != 0)
         return -1;
@@ -408,7 +398,7 @@ static int op_CALL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32
 }
 
 /* BUILTIN b n — call builtin b with the top n values; push its result */
-static int op_BUILTIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_BUILTIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     (void)f;
     struct mig_value *args = &vm->stack[vm->sp - a[1]];
@@ -423,152 +413,11 @@ static int op_BUILTIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uin
                 return NEXT(OP_BUILTIN);
             }
             if (args[i].t != MIG_V_STRING)
-                return type_error(vm, pc, mig_arena_printf(&vm->arena, "%s()", mig_builtin_name[b]), &args[i], NULL);
+                return mig_vm_type_error(vm, pc, mig_arena_printf(&vm->arena, "%s()", mig_builtin_name[b]), &args[i], NULL);
         }
     }
-    switch (b) {
-    case MIG_B_DIALECT:
-        out.t = MIG_V_STRING;
-        out.s = vm->conn->drv->dialect == MIG_D_POSTGRES ? "postgres" : "sqlite";
-        out.n = (uint32_t)strlen(out.s);
-        break;
-    case MIG_B_SERVER_VERSION:
-        out = mkint(MIG_V_INT, vm->conn->drv->server_version(vm->conn));
-        break;
-    case MIG_B_ENV: {
-        for (uint32_t i = 0; i < a[1]; i++)
-            if (args[i].t != MIG_V_STRING)
-                return type_error(vm, pc, "env()", &args[i], NULL);
-        if (strcmp(args[0].s, "PGPASSWORD") == 0) {
-            mig_vm_fail(vm, pc, "env(\"PGPASSWORD\") is not allowed: a password must not reach a command's "
-                        "arguments, SQL or output (commands get it in their PGPASSWORD variable)");
-            return -1;
-        }
-        const char *e = getenv(args[0].s);
-        if (e) {
-            out.t = MIG_V_STRING;
-            out.s = mig_arena_strdup(&vm->arena, e);
-            out.n = (uint32_t)strlen(e);
-        } else if (a[1] == 2) {
-            out = args[1];
-        }
-        break;
-    }
-    case MIG_B_INT:
-        if (args[0].t == MIG_V_INT || args[0].t == MIG_V_DURATION || args[0].t == MIG_V_NULL) {
-            out = args[0];
-            if (out.t == MIG_V_DURATION)
-                out.t = MIG_V_INT;
-        } else if (args[0].t == MIG_V_FLOAT) {
-            /* toward zero, as C and most languages convert */
-            double d = FLT(args[0]);
-            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
-                mig_vm_fail(vm, pc, "int(): %s is out of the range of int", mig_value_show(vm, &args[0]));
-                return -1;
-            }
-            out = mkint(MIG_V_INT, (int64_t)d);
-        } else if (args[0].t == MIG_V_STRING) {
-            char *end = NULL;
-            errno = 0;
-            long long v = strtoll(args[0].s, &end, 10);
-            if (errno || end == args[0].s || *end) {
-                mig_vm_fail(vm, pc, "int(): %s is not an integer", mig_value_show(vm, &args[0]));
-                return -1;
-            }
-            out = mkint(MIG_V_INT, v);
-        } else {
-            return type_error(vm, pc, "int()", &args[0], NULL);
-        }
-        break;
-    case MIG_B_STRING:
-        switch (args[0].t) {
-        case MIG_V_STRING: case MIG_V_NULL: out = args[0]; break;
-        case MIG_V_BOOL:
-            out.t = MIG_V_STRING;
-            out.s = args[0].i ? "true" : "false";
-            break;
-        case MIG_V_INT:
-            out.t = MIG_V_STRING;
-            out.s = mig_arena_printf(&vm->arena, "%" PRId64, args[0].i);
-            break;
-        case MIG_V_DURATION:
-            out.t = MIG_V_STRING;
-            out.s = mig_arena_printf(&vm->arena, "%" PRId64 "ms", args[0].i);
-            break;
-        case MIG_V_FLOAT: {
-            char buf[32];
-            out.t = MIG_V_STRING;
-            out.s = mig_arena_strdup(&vm->arena, mig_float_text(FLT(args[0]), buf));
-            break;
-        }
-        default: break;
-        }
-        if (out.t == MIG_V_STRING && args[0].t != MIG_V_STRING)
-            out.n = (uint32_t)strlen(out.s);
-        break;
-    case MIG_B_IS_NULL:
-        out = mkint(MIG_V_BOOL, args[0].t == MIG_V_NULL);
-        break;
-    case MIG_B_FLOAT:
-        switch (args[0].t) {
-        case MIG_V_NULL: case MIG_V_FLOAT: out = args[0]; break;
-        case MIG_V_INT: case MIG_V_DURATION: out = mkfloat((double)args[0].i); break;
-        case MIG_V_STRING: {
-            double d;
-            if (!mig_float_parse(args[0].s, &d)) {
-                mig_vm_fail(vm, pc, "float(): %s is not a number", mig_value_show(vm, &args[0]));
-                return -1;
-            }
-            out = mkfloat(d);
-            break;
-        }
-        default:
-            return type_error(vm, pc, "float()", &args[0], NULL);
-        }
-        break;
-    case MIG_B_VERSION_CMP:
-        out = mkint(MIG_V_INT, mig_version_cmp(args[0].s, args[1].s));
-        break;
-    case MIG_B_MATCHES: {
-        char err[256];
-        int m = mig_regex_matches(args[0].s, args[1].s, err, sizeof(err));
-        if (m < 0) {
-            mig_vm_fail(vm, pc, "matches(): %s is not a POSIX extended regular expression: %s",
-                        mig_value_show(vm, &args[1]), err);
-            return -1;
-        }
-        out = mkint(MIG_V_BOOL, m);
-        break;
-    }
-    case MIG_B_TRIM: {
-        const char *s = args[0].s;
-        uint32_t from = 0, to = args[0].n;
-        while (from < to && isspace((unsigned char)s[from]))
-            from++;
-        while (to > from && isspace((unsigned char)s[to - 1]))
-            to--;
-        out.t = MIG_V_STRING;
-        out.s = mig_arena_strndup(&vm->arena, s + from, to - from);
-        out.n = to - from;
-        break;
-    }
-    case MIG_B_LOWER: case MIG_B_UPPER: {
-        /* ASCII letters only: bytes of UTF-8 sequences stay as they are */
-        char *s = mig_arena_strndup(&vm->arena, args[0].s, args[0].n);
-        for (uint32_t i = 0; i < args[0].n; i++)
-            if (b == MIG_B_LOWER && s[i] >= 'A' && s[i] <= 'Z')
-                s[i] = (char)(s[i] - 'A' + 'a');
-            else if (b == MIG_B_UPPER && s[i] >= 'a' && s[i] <= 'z')
-                s[i] = (char)(s[i] - 'a' + 'A');
-        out.t = MIG_V_STRING;
-        out.s = s;
-        out.n = args[0].n;
-        break;
-    }
-    default:
-        mig_vm_fail(vm, pc, "unknown builtin %u", a[0]);
+    if (mig_vm_builtin(vm, pc, b, args, a[1], &out) != 0)
         return -1;
-    }
     vm->sp -= a[1];
     PUSH(out);
     return NEXT(OP_BUILTIN);
@@ -599,9 +448,9 @@ static int run_query(struct mig_vm *vm, struct frame *f, uint32_t pc, uint32_t q
         return -1;
     }
     if (exists) {
-        *out = mkint(MIG_V_BOOL, has_row);
+        *out = mig_vm_mkint(MIG_V_BOOL, has_row);
     } else if (!has_row) {
-        *out = mkint(MIG_V_NULL, 0);
+        *out = mig_vm_mkint(MIG_V_NULL, 0);
     } else {
         *out = r;
     }
@@ -614,7 +463,7 @@ static int run_query(struct mig_vm *vm, struct frame *f, uint32_t pc, uint32_t q
 }
 
 /* EXISTS q — push whether query q (rendered with ${…}) returns a row */
-static int op_EXISTS(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_EXISTS(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     struct mig_value v;
     if (run_query(vm, f, pc, a[0], true, &v) != 0)
@@ -624,7 +473,7 @@ static int op_EXISTS(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint
 }
 
 /* SCALAR q — push the first column of the first row of query q, or null */
-static int op_SCALAR(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
+int mig_op_SCALAR(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
 {
     struct mig_value v;
     if (run_query(vm, f, pc, a[0], false, &v) != 0)
@@ -633,304 +482,8 @@ static int op_SCALAR(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint
     return NEXT(OP_SCALAR);
 }
 
-/* ---- commands ------------------------------------------------------------------ */
-
-/* Value k of exec e as text: argv elements and env values take strings,
- * ints and floats; the cwd a string. Malloc'd, or NULL with vm->err. */
-static char *exec_value(struct mig_vm *vm, uint32_t pc, const struct mig_pexec *e, uint32_t k,
-                        const struct mig_value *v)
-{
-    const struct mig_plan *p = vm->plan;
-    const char *what = k < e->nargv ? mig_arena_printf(&vm->arena, "argv element %u (%s)", k + 1,
-                                                       mig_plan_str(p, e->argv_text[k]))
-                     : k < e->nargv + e->nenv ? mig_arena_printf(&vm->arena, "env %s",
-                                                                 mig_plan_str(p, e->env_names[k - e->nargv]))
-                     : "cwd";
-    bool is_cwd = k == e->nargv + e->nenv;
-    char buf[32];
-    const char *text = NULL;
-    if (v->t == MIG_V_STRING)
-        text = v->s;
-    else if (v->t == MIG_V_INT && !is_cwd)
-        text = mig_arena_printf(&vm->arena, "%" PRId64, v->i);
-    else if (v->t == MIG_V_FLOAT && !is_cwd)
-        text = mig_float_text(mig_vfloat(v), buf);
-    if (!text) {
-        mig_vm_fail(vm, pc, "the command at %s:%u: %s is %s (%s), but must be a string%s",
-                    mig_plan_str(p, e->file), e->line, what, mig_value_show(vm, v), mig_vtype_name(v->t),
-                    is_cwd ? "" : ", an int or a float");
-        return NULL;
-    }
-    char *out = strdup(text);
-    if (!out)
-        mig_vm_fail(vm, pc, "out of memory");
-    return out;
-}
-
-/* The n values of exec ei at vals into *out (freed on failure). */
-static int exec_collect(struct mig_vm *vm, uint32_t pc, uint32_t ei, const struct mig_value *vals,
-                        struct mig_exec_args *out)
-{
-    const struct mig_pexec *e = &vm->plan->execs[ei];
-    memset(out, 0, sizeof(*out));
-    out->exec = ei;
-    out->timeout_ms = e->timeout_ms;
-    out->argv = calloc(e->nargv + 1, sizeof(*out->argv));
-    out->env = calloc(e->nenv + 1, sizeof(*out->env));
-    if (!out->argv || !out->env) {
-        mig_exec_args_free(out);
-        mig_vm_fail(vm, pc, "out of memory");
-        return -1;
-    }
-    for (uint32_t k = 0; k < e->nargv + e->nenv + e->has_cwd; k++) {
-        char *t = exec_value(vm, pc, e, k, &vals[k]);
-        if (!t) {
-            mig_exec_args_free(out);
-            return -1;
-        }
-        if (k < e->nargv) {
-            out->argv[out->argc++] = t;
-        } else if (k < e->nargv + e->nenv) {
-            const char *name = mig_plan_str(vm->plan, e->env_names[k - e->nargv]);
-            char *pair = malloc(strlen(name) + strlen(t) + 2);
-            if (pair)
-                sprintf(pair, "%s=%s", name, t);
-            free(t);
-            if (!pair) {
-                mig_exec_args_free(out);
-                mig_vm_fail(vm, pc, "out of memory");
-                return -1;
-            }
-            out->env[out->nenv++] = pair;
-        } else {
-            out->cwd = t;
-        }
-    }
-    return 0;
-}
-
-static int run_exec(struct mig_vm *vm, uint32_t pc, const uint32_t *a, bool want_output, enum mig_opcode op)
-{
-    struct mig_exec_args args;
-    if (exec_collect(vm, pc, a[0], &vm->stack[vm->sp - a[1]], &args) != 0)
-        return -1;
-    vm->sp -= a[1];
-    bool ok = false;
-    char *output = NULL;
-    int rc;
-    if (!vm->host || !vm->host->exec) {
-        char *shown = mig_exec_args_text(&args);
-        mig_vm_fail(vm, pc, "cannot run the command %s: commands need --allow-exec and are not supported by "
-                    "this migrun command", shown ? shown : "");
-        free(shown);
-        rc = -1;
-    } else {
-        rc = vm->host->exec(vm->host_ctx, vm, &args, want_output, &ok, &output);
-    }
-    if (rc == 0 && want_output && !ok) {
-        char *shown = mig_exec_args_text(&args);
-        mig_vm_fail(vm, pc, "output exec: the command %s failed", shown ? shown : "");
-        free(shown);
-        rc = -1;
-    }
-    mig_exec_args_free(&args);
-    if (rc < 0) {
-        free(output);
-        if (vm->err_pc == MIG_NONE)
-            vm->err_pc = pc;
-        return -1;
-    }
-    if (rc == 2) {
-        vm->not_evaluated = true;
-        ok = false;
-        free(output);
-        output = NULL;
-    }
-    if (!want_output) {
-        free(output);
-        PUSH(mkint(MIG_V_BOOL, ok));
-        return NEXT(op);
-    }
-    size_t n = output ? strlen(output) : 0;
-    if (n && output[n - 1] == '\n')
-        n--;
-    if (n && output[n - 1] == '\r')
-        n--;
-    struct mig_value v = { MIG_V_STRING, 0, mig_arena_strndup(&vm->arena, output ? output : "", n), (uint32_t)n };
-    free(output);
-    PUSH(v);
-    return NEXT(op);
-}
-
-/* EXEC e n — pop the n values of exec e (argv, env, cwd); run the command through the host; push whether it exited 0 */
-static int op_EXEC(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
-{
-    (void)f;
-    return run_exec(vm, pc, a, false, OP_EXEC);
-}
-
-/* OUTPUT_EXEC e n — likewise; push its standard output without the trailing newline (a failed command fails) */
-static int op_OUTPUT_EXEC(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
-{
-    (void)f;
-    return run_exec(vm, pc, a, true, OP_OUTPUT_EXEC);
-}
-
-/* ARGS e n — end of exec action e's block: pop its n values into vm->args_out (mig_vm_exec_args) */
-static int op_ARGS(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
-{
-    (void)f;
-    if (!vm->args_out) {
-        mig_vm_fail(vm, pc, "an exec action's values were computed outside mig_vm_exec_args");
-        return -1;
-    }
-    if (exec_collect(vm, pc, a[0], &vm->stack[vm->sp - a[1]], vm->args_out) != 0)
-        return -1;
-    vm->sp -= a[1];
-    return -2;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 }, rem;
-    while (nanosleep(&ts, &rem) != 0 && errno == EINTR)
-        ts = rem;
-}
-
-/* POLL c — run check c's condition block until it is true or `within` has
- * passed since the first try (tries start `every` apart); push the last result */
-static int op_POLL(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
-{
-    (void)f;
-    const struct mig_pcheck *c = &vm->plan->checks[a[0]];
-    int64_t first = now_ms();
-    bool earlier = vm->not_evaluated;   /* a command left not run before this poll */
-    for (uint32_t tries = 1;; tries++) {
-        int64_t start = now_ms();
-        uint32_t base = vm->sp;
-        vm->not_evaluated = false;
-        if (run_code(vm, c->poll_block, NULL) != 0)
-            return -1;
-        struct mig_value v = vm->stack[base];   /* RET leaves it on top of the caller's stack */
-        vm->sp = base;
-        if (want_bool(vm, pc, &v, "a polled condition") != 0)
-            return -1;
-        if (v.i || vm->not_evaluated) {     /* true, or not evaluated (no command runs): no more tries */
-            vm->not_evaluated = vm->not_evaluated || earlier;
-            PUSH(v);
-            return NEXT(OP_POLL);
-        }
-        vm->not_evaluated = earlier;
-        int64_t next = start + c->every_ms, now = now_ms();
-        if (next - first > c->within_ms) {
-            PUSH(v);
-            return NEXT(OP_POLL);
-        }
-        int64_t wait = next > now ? next - now : 0;
-        int rc = vm->host && vm->host->poll_wait ? vm->host->poll_wait(vm->host_ctx, vm, a[0], tries, wait) : 1;
-        if (rc < 0) {
-            if (vm->err_pc == MIG_NONE)
-                vm->err_pc = pc;
-            return -1;
-        }
-        if (rc == 1 && wait > 0)
-            sleep_ms(wait);
-    }
-}
-
-/* RET — return the top to the caller (the block ends) */
-static int op_RET(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
-{
-    (void)vm; (void)f; (void)pc; (void)a;
-    return -2;
-}
-
-/* HALT — end of the block */
-static int op_HALT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
-{
-    (void)vm; (void)f; (void)pc; (void)a;
-    return -2;
-}
-
-/* PARAM s a — a -p value given for slot s: store it and go to a (skip the default) */
-static int op_PARAM(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a)
-{
-    (void)f;
-    uint32_t m = vm->migration;
-    if (vm->has_override[m] && vm->has_override[m][a[0]]) {
-        mig_slots(vm, m)[a[0]] = vm->overrides[m][a[0]];
-        return (int)a[1];
-    }
-    return NEXT(OP_PARAM);
-}
-
-/* The plan ops: the host decides, through its typed callbacks. */
-static int host_result(struct mig_vm *vm, uint32_t pc, enum mig_opcode op, const uint32_t *a, int rc)
-{
-    if (rc < 0) {
-        if (vm->err_pc == MIG_NONE)
-            vm->err_pc = pc;
-        return -1;
-    }
-    if (rc == 1 && (mig_opinfo[op].flags & OPF_JUMP))
-        return (int)a[mig_opinfo[op].nops - 1];
-    return NEXT(op);
-}
-
-static int pop_cond(struct mig_vm *vm, uint32_t pc, const char *what, bool *ok)
-{
-    struct mig_value v = POP();
-    if (want_bool(vm, pc, &v, what) != 0)
-        return -1;
-    *ok = v.i != 0;
-    return 0;
-}
-
-#define HOST(cb, ...) (vm->host && vm->host->cb ? vm->host->cb(vm->host_ctx, vm, __VA_ARGS__) : 0)
-#define HOST0(cb) (vm->host && vm->host->cb ? vm->host->cb(vm->host_ctx, vm) : 0)
-#define HOST_COND(op, cb, what) do { \
-        bool ok_; \
-        if (pop_cond(vm, pc, what, &ok_) != 0) \
-            return -1; \
-        return host_result(vm, pc, op, a, HOST(cb, a[0], ok_)); \
-    } while (0)
-
-/* REQUIRE c — pop; a false require refuses the run (preflight) */
-static int op_REQUIRE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; HOST_COND(OP_REQUIRE, require, "a 'require' condition"); }
-/* PHASE p a — enter phase p; the host jumps to a when all its steps are done */
-static int op_PHASE(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_PHASE, a, HOST(phase, a[0])); }
-/* CHECKS a — verify/assert code follows; the host of a read-only plan jumps to a */
-static int op_CHECKS(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_CHECKS, a, HOST0(checks)); }
-/* PHASE_WHEN p a — pop the phase guard; false: its steps are recorded skipped, go to a */
-static int op_PHASE_WHEN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; HOST_COND(OP_PHASE_WHEN, phase_when, "a 'when' guard"); }
-/* TXN_BEGIN p — begin phase p's transaction (transaction phase) */
-static int op_TXN_BEGIN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_TXN_BEGIN, a, HOST(txn_begin, a[0])); }
-/* STEP s a — enter step s; the host jumps to a when it is already applied or skipped */
-static int op_STEP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_STEP, a, HOST(step, a[0])); }
-/* STEP_WHEN s a — pop the step guard; false: the step is recorded skipped, go to a */
-static int op_STEP_WHEN(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; HOST_COND(OP_STEP_WHEN, step_when, "a 'when' guard"); }
-/* UP s — run step s's up; record it (rendered down) in the undo log and mig_applied */
-static int op_UP(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_UP, a, HOST(up, a[0])); }
-/* VERIFY c — pop; false fails the step */
-static int op_VERIFY(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; HOST_COND(OP_VERIFY, verify, "a 'verify' condition"); }
-/* STEP_END s — leave step s (commits it under transaction step) */
-static int op_STEP_END(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_STEP_END, a, HOST(step_end, a[0])); }
-/* ASSERT c — pop; false fails the phase or migration */
-static int op_ASSERT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; HOST_COND(OP_ASSERT, assert_, "an 'assert' condition"); }
-/* TXN_COMMIT p — commit phase p's transaction with its undo-log entries */
-static int op_TXN_COMMIT(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_TXN_COMMIT, a, HOST(txn_commit, a[0])); }
-/* PHASE_END p — leave phase p */
-static int op_PHASE_END(struct mig_vm *vm, struct frame *f, uint32_t pc, const uint32_t *a) { (void)f; return host_result(vm, pc, OP_PHASE_END, a, HOST(phase_end, a[0])); }
-
 static const op_handler handlers[OP__COUNT] = {
-#define OP_HANDLER(name, nops, pop, push, flags, doc) [OP_##name] = op_##name,
+#define OP_HANDLER(name, nops, pop, push, flags, doc) [OP_##name] = mig_op_##name,
     MIG_OPCODES(OP_HANDLER)
 #undef OP_HANDLER
 };
@@ -985,7 +538,7 @@ static void trace(struct mig_vm *vm, uint32_t pc)
     fputc('\n', vm->trace);
 }
 
-static int run_code(struct mig_vm *vm, uint32_t block, struct mig_value *args)
+int mig_vm_run_code(struct mig_vm *vm, uint32_t block, struct mig_value *args)
 {
     const struct mig_pblock *b = &vm->plan->blocks[block];
     struct frame f = { vm->plan->code, args };
@@ -1026,7 +579,7 @@ int mig_vm_exec_args(struct mig_vm *vm, uint32_t action, struct mig_exec_args *o
     vm->migration = b->owner;
     vm->args_out = out;
     vm->err_pc = MIG_NONE;
-    int rc = run_code(vm, vm->plan->execs[action].block, NULL);
+    int rc = mig_vm_run_code(vm, vm->plan->execs[action].block, NULL);
     vm->migration = migration;
     vm->sp = sp;
     vm->depth = depth;
@@ -1048,7 +601,7 @@ int mig_vm_run(struct mig_vm *vm, uint32_t block, uint32_t migration)
     vm->err_pc = MIG_NONE;
     vm->has_dberr = false;
     vm->not_evaluated = false;
-    int rc = run_code(vm, block, NULL);
+    int rc = mig_vm_run_code(vm, block, NULL);
     vm->sp = 0;
     return rc;
 }

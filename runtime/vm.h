@@ -132,6 +132,11 @@ bool mig_float_parse(const char *s, double *out);
 /* version_cmp(): -1, 0 or 1 comparing dotted versions part by part as
  * numbers (see doc/language.md for suffixes and missing parts). */
 int mig_version_cmp(const char *a, const char *b);
+/* Builtin b on n arguments (already on the VM's stack; the string
+ * functions' null and type checks done by the caller): 0 with *out, or -1
+ * with vm->err (pc: where, for the message). */
+int mig_vm_builtin(struct mig_vm *vm, uint32_t pc, enum mig_builtin b, struct mig_value *args, uint32_t n,
+                   struct mig_value *out);
 /* matches(): whether s matches the POSIX extended regex re (anywhere, as
  * grep -E). 1 or 0; -1 with a message in err when re does not compile. */
 int mig_regex_matches(const char *s, const char *re, char *err, size_t errlen);

@@ -1,0 +1,33 @@
+/* apply.h — what the files of migrun apply share (cmd_apply.c: the host
+ * and the command; apply_exec.c: steps and conditions that run commands;
+ * apply_failure.c: what a failure undoes). Nothing else includes it. */
+#ifndef MIG_APPLY_H
+#define MIG_APPLY_H
+#include "context.h"
+#include "protocol.h"
+
+struct apply {
+    struct mig_ctx c;
+    struct mig_proto p;
+    bool *deferred;             /* steps after --to M.PHASE */
+    int proto_rc;               /* the protocol's result behind the last failure */
+};
+
+#define S(a, s) mig_ctx_str(&(a)->c, (s))
+
+/* The protocol's failure (p->err, its database error) as the VM's. */
+int mig_apply_failed(struct apply *a, int rc);
+const struct mig_pphase *mig_apply_phase(struct apply *a, uint32_t ph);
+/* A new record for step si (uid, names, phase limits, down kind and flags). */
+void mig_apply_record(struct apply *a, uint32_t si, struct mig_record *r);
+/* An exec down rendered into r (down_exec), when the step has one. */
+int mig_apply_exec_down(struct apply *a, struct mig_vm *vm, uint32_t si, struct mig_record *r);
+/* A step whose up is a command. */
+int mig_apply_exec_up(struct apply *a, struct mig_vm *vm, uint32_t si);
+int mig_apply_host_exec(void *ctx, struct mig_vm *vm, const struct mig_exec_args *args, bool want_output, bool *ok,
+                        char **output);
+int mig_apply_host_poll_wait(void *ctx, struct mig_vm *vm, uint32_t check, uint32_t tries, int64_t wait_ms);
+/* After a failure of migration mi: the exit code. */
+int mig_apply_failure(struct apply *a, uint32_t mi);
+
+#endif

@@ -1,0 +1,28 @@
+/* protocol_internal.h — what the files of the protocol share (protocol.c,
+ * protocol_outside.c); nothing else includes it. */
+#ifndef MIG_PROTOCOL_INTERNAL_H
+#define MIG_PROTOCOL_INTERNAL_H
+#include "protocol.h"
+
+/* A growable SQL text (statements of thousands of rows stay linear). */
+struct buf {
+    char *s;
+    size_t n, cap;
+};
+void mig_pbuf_put(struct buf *b, const char *t);
+void mig_pbuf_lit(struct buf *b, struct mig_conn *c, const char *t);
+void mig_pbuf_int(struct buf *b, int64_t v);
+
+int mig_proto_exec_autocommit(struct mig_proto *p, const char *sql, struct mig_dberr *e);
+/* The tracking rows of records (numbered when they have no seq yet). */
+int mig_proto_write_rows(struct mig_proto *p, struct mig_record *r, size_t n, const char *status, struct mig_dberr *e);
+char *mig_proto_delete_sql(struct mig_proto *p, const char *uid);
+/* Removes the `running` row an interrupted run left for r's step. */
+int mig_proto_clear_interrupted(struct mig_proto *p, struct mig_record *r, struct mig_dberr *e);
+int mig_proto_refresh_seq(struct mig_proto *p, struct mig_dberr *e);
+/* Records that committed: tracked by the session, in the run's list. */
+void mig_proto_committed(struct mig_proto *p, const struct mig_record *r, size_t n, const char *status);
+void mig_proto_journal_entries(struct mig_proto *p, const struct mig_record *r, size_t n, const char *action,
+                               struct mig_tracked *const *undone);
+
+#endif
