@@ -256,17 +256,18 @@ int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
             blocked++;
         }
     }
+    unsigned commands = 0;
     for (size_t i = 0; i < todo.n && !o->allow_exec; i++) {
         struct mig_tracked *t = todo.v[i];
         if (t->down_kind && strcmp(t->down_kind, "exec") == 0 && strcmp(t->status, "skipped") != 0) {
             mig_report_error(&s->rep, "%s:%" PRId64 ": the down of %s.%s.%s runs a command: %s", t->file ? t->file : "",
                              t->line, t->migration, t->phase, t->step, t->down_exec ? t->down_exec : "");
-            blocked++;
+            commands++;
         }
     }
-    if (blocked) {
+    if (blocked || commands) {
         mig_report_error(&s->rep, "rollback refused%s: nothing was changed",
-                         o->allow_exec ? "" : " (commands need --allow-exec)");
+                         commands ? " (commands need --allow-exec)" : "");
         goto out;
     }
     struct mig_proto p;

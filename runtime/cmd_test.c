@@ -249,7 +249,7 @@ static int pair(struct test *t, uint32_t si, const char *up, const char *down, b
         }
         q0 = mig_now_us();
         if (run_sql(t, st, up, &fe) != 0)
-            what = "the up run again after the down";
+            what = "the up, run again after the down,";
         prof[6] += mig_now_us() - q0;
     }
     if (signalled(t)) {
@@ -278,9 +278,9 @@ static int pair(struct test *t, uint32_t si, const char *up, const char *down, b
         result(t, si, "ok", NULL, NULL, NULL, ms, NULL);
     else
         result(t, si, "failed", what && strcmp(what, "the down") == 0 ? "the down failed"
-                              : what ? "the up failed when run again after the down"
-                              : down_none ? "its down is none, but the up changes the database"
-                              : "the down does not undo the up", what, what ? &fe : NULL, ms, &t->diffs);
+                              : t->diffs.n && down_none ? "its down is none, but the up changes the database"
+                              : t->diffs.n ? "the down does not undo the up"
+                              : "the up failed when run again after the down", what, what ? &fe : NULL, ms, &t->diffs);
     if (fresh) {
         t->restart = true;
         t->restart_step = si;
@@ -683,13 +683,17 @@ int mig_cmd_test(struct mig_plan *plan, const struct mig_run_opts *o)
         }
     }
     char *given = mig_mask_url(o->db_url);
-    mig_report_note(&s->rep, "testing that every down undoes its up: %u migration%s, in %s %s (%s)%s",
-                    plan->nmigrations, plan->nmigrations == 1 ? "" : "s",
-                    t->drv->dialect == MIG_D_POSTGRES ? "the scratch database" : "the scratch copy", t->scratch_name,
-                    t->copied ? mig_arena_printf(&s->arena, "a copy of %s", given ? given : o->db_url)
-                              : "a new empty database",
-                    o->keep ? ", kept afterwards" : ", removed afterwards");
+    const char *where = t->copied ? mig_arena_printf(&s->arena, "in a scratch copy of %s", given ? given : "it")
+                                  : "in a new empty scratch database";
+    if (o->keep)
+        mig_report_note(&s->rep, "testing that every down undoes its up: %u migration%s, %s, kept afterwards: %s",
+                        plan->nmigrations, plan->nmigrations == 1 ? "" : "s", where, t->scratch_name);
+    else
+        mig_report_note(&s->rep, "testing that every down undoes its up: %u migration%s, %s (removed afterwards)",
+                        plan->nmigrations, plan->nmigrations == 1 ? "" : "s", where);
     free(given);
+    mig_report_event(&s->rep, NULL, "{s:s,s:s,s:b,s:b,s:b}", "event", "scratch", "name", t->scratch_name, "copied",
+                     t->copied, "kept", o->keep, "tracked", t->tracked);
     if (!t->tracked && t->drv->dialect == MIG_D_POSTGRES)
         mig_report_note(&s->rep, "reading the whole schema after every up and down (slower): cannot install the DDL "
                         "tracker, which needs a superuser: %s", t->untracked);

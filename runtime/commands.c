@@ -25,7 +25,7 @@ const struct mig_command mig_commands[] = {
     { "test", mig_cmd_test, MIG_NEEDS_PLAN | MIG_WRITES_TARGET | MIG_NEEDS_VM,
       COMMON | P | MIG_OPT_FORCE | MIG_OPT_TRACE | MIG_OPT_TEST,
       "test     (PATH...|plan.migb) [--db URL] [--empty] [--keep] [--data] [--seed FILE.sql]\n"
-      "                [--from M | --only M] [--format text|json|junit] [-p NAME=VALUE]... [--schema S]" },
+      "                [--from M | --only M] [--format text|json|junit] [-p NAME=VALUE]... [--schema S] [--trace]" },
 };
 
 const size_t mig_ncommands = sizeof(mig_commands) / sizeof(*mig_commands);

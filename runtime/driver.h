@@ -66,8 +66,7 @@ struct mig_snapshot_sql {
     /* Statements for a throwaway database: durability off (or NULL). */
     const char *const *setup;
     /* The schema and touched queries are worth preparing (PREPARE name
-     * (oid[], …) AS … with $1…$5 for @REL@…@EXT@, then EXECUTE), and
-     * putting together into one statement. */
+     * (oid[], …) AS … with $1…$5 for @REL@…@EXT@, then EXECUTE). */
     bool prepare;
 };
 

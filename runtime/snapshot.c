@@ -38,7 +38,7 @@ struct rows {                       /* --data: table → "count h1 h2" */
 struct mig_snapper {
     struct mig_conn *c;
     const struct mig_snapshot_sql *q;
-    bool data, tracked, prepared, both;
+    bool data, tracked, prepared;
     bool clean;                     /* the tracker forgot what it saw since */
     bool txn;                       /* the step runs in one transaction: what it touched is what
                                        the tracker saw in it */
@@ -102,7 +102,6 @@ struct fill {
     struct reading *r;
     const char *root;
     struct sq_table *t;
-    struct reading *extra;          /* roots of gone objects not read with the others */
 };
 
 static void sq_emit(void *ctx, const char *key, const char *def)
@@ -136,7 +135,7 @@ static int on_row(void *ctx, int n, const char *const *v)
     struct sq_table *t = mig_strmap_get(&s->sq_tables, k);
     if (!t) {
         t = MIG_NEW(&s->keep, struct sq_table);
-        struct fill tf = { s, f->r, v[0], t, NULL };
+        struct fill tf = { s, f->r, v[0], t };
         mig_snapshot_sqlite_table(&s->step, v[2] + 6, v[3], sq_emit, &tf);
         mig_strmap_put(&s->sq_tables, mig_arena_strdup(&s->keep, k), t);
     }
@@ -207,6 +206,17 @@ static char *fill_query(struct mig_arena *a, const char *tmpl, const struct read
     return replace_tokens(a, tmpl, vals);
 }
 
+/* The tracker's query: what it saw in the open transaction (txn), or
+ * since it was last told to forget. */
+static char *touched_query(struct mig_arena *a, const struct mig_snapshot_sql *q, bool txn)
+{
+    const char *at = strstr(q->touched, "@SINCE@");
+    if (!at)
+        return mig_arena_strdup(a, q->touched);
+    return mig_arena_printf(a, "%.*s%s%s", (int)(at - q->touched), q->touched, txn && q->since_txn ? q->since_txn
+                            : "true", at + 7);
+}
+
 /* PostgreSQL: the queries prepared once per connection (their plans are
  * most of their cost; the driver's setup asks for generic plans). */
 static void prepare(struct mig_snapper *s)
@@ -224,37 +234,11 @@ static void prepare(struct mig_snapper *s)
              s->c->drv->exec(s->c, mig_arena_printf(&a, "PREPARE mig_test_whole%d AS %s", i,
                                                     replace_tokens(&a, s->q->schema[i], whole)), NULL, &e) == 0;
     }
-    /* what was touched (in the transaction, or since untouch), alone and
-     * together with the reading of its roots */
-    for (int x = 0; ok && s->tracked && x < 2; x++) {
-        const char *since = x == 0 && s->q->since_txn ? s->q->since_txn : "true";
-        char *touched = mig_arena_strdup(&a, s->q->touched);
-        char *at = strstr(touched, "@SINCE@");
-        if (at)
-            touched = mig_arena_printf(&a, "%.*s%s%s", (int)(at - touched), touched, since, at + 7);
-        ok = s->c->drv->exec(s->c, mig_arena_printf(&a, "PREPARE mig_test_touched_%c AS %s", "xa"[x], touched), NULL,
-                             &e) == 0;
-        static const char *const from_roots[6] = {
-            "false",
-            "(SELECT coalesce(array_agg(substr(root, 2)::oid), '{}') FROM roots WHERE left(root, 1) = 'r')::oid[]",
-            "(SELECT coalesce(array_agg(substr(root, 2)::oid), '{}') FROM roots WHERE left(root, 1) = 'p')::oid[]",
-            "(SELECT coalesce(array_agg(substr(root, 2)::oid), '{}') FROM roots WHERE left(root, 1) = 't')::oid[]",
-            "(SELECT coalesce(array_agg(substr(root, 2)::oid), '{}') FROM roots WHERE left(root, 1) = 'n')::oid[]",
-            "(SELECT coalesce(array_agg(substr(root, 2)::oid), '{}') FROM roots WHERE left(root, 1) = 'e')::oid[]",
-        };
-        char *both = mig_arena_printf(&a, "PREPARE mig_test_both_%c AS WITH roots AS (%s) SELECT root, NULL::text, "
-                                      "NULL::text, NULL::text FROM roots", "xa"[x], touched);
-        for (int i = 0; s->q->schema[i]; i++)
-            if (strstr(s->q->schema[i], "@REL@") || strstr(s->q->schema[i], "@PROC@") ||
-                strstr(s->q->schema[i], "@TYPE@") || strstr(s->q->schema[i], "@NSP@") ||
-                strstr(s->q->schema[i], "@EXT@"))
-                both = mig_arena_printf(&a, "%s UNION ALL SELECT * FROM (%s) q%d", both,
-                                        replace_tokens(&a, s->q->schema[i], from_roots), i);
-        s->both = ok && s->c->drv->exec(s->c, both, NULL, &e) == 0;
-    }
+    /* what was touched: in the transaction, or since untouch */
+    for (int x = 0; ok && s->tracked && x < 2; x++)
+        ok = s->c->drv->exec(s->c, mig_arena_printf(&a, "PREPARE mig_test_touched_%c AS %s", "xa"[x],
+                                                    touched_query(&a, s->q, x == 0)), NULL, &e) == 0;
     s->prepared = ok;
-    if (!ok && getenv("MIGRUN_DEBUG_PREP"))
-        fprintf(stderr, "prepare: %s\n", e.message);
     mig_arena_free(&a);
 }
 
@@ -273,7 +257,7 @@ static int read_schema(struct mig_snapper *s, struct reading *r, struct mig_dber
             kinds |= 2u << (k - "rptne");
     }
     for (int i = 0; s->q->schema[i]; i++) {
-        struct fill f = { s, r, NULL, NULL, NULL };
+        struct fill f = { s, r, NULL, NULL };
         const char *sql;
         unsigned uses = 0;
         for (int k = 1; k < 6; k++)
@@ -643,8 +627,6 @@ static int on_touched(void *ctx, int n, const char *const *v)
         root++;
         if (!(s->ref && mig_strmap_get(&s->ref->by_root, root))) {
             root = mig_strmap_get(&s->self_root, root);
-            if (root && f->extra)
-                MIG_PUSH(&f->extra->a, f->extra->roots, mig_arena_strdup(&f->extra->a, root));
         }
         if (!root)
             return 0;
@@ -656,28 +638,6 @@ static int on_touched(void *ctx, int n, const char *const *v)
     return 0;
 }
 
-/* A row of the statement that reads what it finds touched: a root (no
- * key), or an object of one. */
-static int on_both(void *ctx, int n, const char *const *v)
-{
-    return n >= 4 && !v[2] ? on_touched(ctx, n, v) : on_row(ctx, n, v);
-}
-
-/* The objects of t, and its roots, added to r. */
-static void absorb(struct reading *r, struct reading *t)
-{
-    for (size_t i = 0; i < t->roots.n; i++) {
-        struct group *g = mig_strmap_get(&t->by_root, t->roots.v[i]);
-        for (size_t k = 0; g && k < g->n; k++)
-            add(r, g->root, g->v[k].key, g->v[k].def, g->v[k].show);
-        bool has = false;
-        for (size_t k = 0; k < r->roots.n && !has; k++)
-            has = strcmp(r->roots.v[k], t->roots.v[i]) == 0;
-        if (!has)
-            MIG_PUSH(&r->a, r->roots, mig_arena_strdup(&r->a, t->roots.v[i]));
-    }
-}
-
 /* A new reading of what was touched since the step began (or of all);
  * prefix: a statement to run first (in the same round trip). */
 static struct reading *read_touched(struct mig_snapper *s, const char *prefix, struct mig_dberr *e)
@@ -687,41 +647,10 @@ static struct reading *read_touched(struct mig_snapper *s, const char *prefix, s
         snprintf(e->message, sizeof(e->message), "out of memory");
         return NULL;
     }
-    if (s->tracked && s->both && getenv("MIGRUN_BOTH")) {
-        /* one statement: what was touched, and those roots read */
-        struct reading *extra = reading_new();
-        struct fill f = { s, r, NULL, NULL, extra };
-        const char *q = mig_arena_printf(&r->a, "%s%sEXECUTE mig_test_both_%c", prefix ? prefix : "",
-                                         prefix ? "; " : "", s->txn && s->q->since_txn ? 'x' : 'a');
-        int rc = extra ? s->c->drv->select(s->c, q, on_both, &f, e) : -1;
-        if (rc == 0 && !r->roots_all && extra->roots.n) {
-            /* an object that is gone belonged to a root not read yet */
-            rc = read_schema(s, extra, e);
-            if (rc == 0)
-                absorb(r, extra);
-        }
-        reading_free(extra);
-        if (rc != 0) {
-            reading_free(r);
-            return NULL;
-        }
-        if (!r->roots_all)
-            return r;
-        /* "*": everything */
-        reading_free(r);
-        if (!(r = reading_new())) {
-            snprintf(e->message, sizeof(e->message), "out of memory");
-            return NULL;
-        }
-        r->whole = true;
-    } else if (s->tracked) {
-        struct fill f = { s, r, NULL, NULL, NULL };
-        char *q = s->prepared ? mig_arena_printf(&r->a, "EXECUTE mig_test_touched_%c", s->txn && s->q->since_txn ? 'x' : 'a')
-                : mig_arena_strdup(&r->a, s->q->touched);
-        char *at = strstr(q, "@SINCE@");
-        if (at)
-            q = mig_arena_printf(&r->a, "%.*s%s%s", (int)(at - q), q, s->txn && s->q->since_txn ? s->q->since_txn
-                                 : "true", at + 7);
+    if (s->tracked) {
+        struct fill f = { s, r, NULL, NULL };
+        char *q = s->prepared ? mig_arena_printf(&r->a, "EXECUTE mig_test_touched_%c", s->txn ? 'x' : 'a')
+                              : touched_query(&r->a, s->q, s->txn);
         if (prefix)
             q = mig_arena_printf(&r->a, "%s; %s", prefix, q);
         if (s->c->drv->select(s->c, q, on_touched, &f, e) != 0) {

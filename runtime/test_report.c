@@ -43,8 +43,6 @@ static const char *kind_name(enum mig_diff_kind k)
 static char *failure_text(struct mig_arena *a, const struct mig_test_result *r, const char *indent)
 {
     char *t = mig_arena_strdup(a, "");
-    if (r->error)
-        t = mig_arena_printf(a, "%s%s%s failed: %s\n", t, indent, r->error_what ? r->error_what : "it", r->error);
     for (size_t i = 0; i < r->ndiffs; i++) {
         const struct mig_diff *d = &r->diffs[i];
         const char *b = one_line(a, d->before), *f = one_line(a, d->after);
@@ -57,6 +55,8 @@ static char *failure_text(struct mig_arena *a, const struct mig_test_result *r, 
             t = mig_arena_printf(a, "%s%snot restored by the down: %s\n%s    before the up:  %s\n%s    after the down: "
                                  "%s\n", t, indent, d->key, indent, *b ? b : "(nothing)", indent, *f ? f : "(nothing)");
     }
+    if (r->error)
+        t = mig_arena_printf(a, "%s%s%s failed: %s\n", t, indent, r->error_what ? r->error_what : "it", r->error);
     return t;
 }
 
@@ -89,8 +89,7 @@ void mig_test_log_add(struct mig_test_log *l, struct mig_report *rep, bool junit
     else
         l->untested++;
     l->irreversible += strcmp(c.outcome, "irreversible") == 0;
-    if (junit)
-        return;
+    (void)junit;    /* (--format junit: the lines go to rep, on standard error) */
     if (rep->json) {
         mig_report_event(rep, NULL, "{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:s?,s:s?,s:s?}", "event", "step", "outcome",
                          c.outcome, "migration", c.migration, "phase", c.phase, "step", c.step, "file", c.file, "line",

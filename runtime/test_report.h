@@ -29,8 +29,9 @@ struct mig_test_log {
     unsigned irreversible;      /* of the untested */
 };
 
-/* Prints a result (text or JSON through rep; nothing for junit, whose
- * document comes at the end) and keeps a copy. */
+/* Prints a result (text or JSON through rep; with junit, whose document
+ * comes at the end on standard output, rep writes to standard error) and
+ * keeps a copy. */
 void mig_test_log_add(struct mig_test_log *l, struct mig_report *rep, bool junit, const struct mig_test_result *r);
 /* The summary line (and the `done` event); stopped: why the test stopped
  * early (or NULL), with not_reached steps never tested. */

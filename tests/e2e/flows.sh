@@ -182,7 +182,7 @@ MIG
     kill -9 "$pid"
     wait "$pid" 2>/dev/null
     # the server notices the dead client (here at once)
-    q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'migrun'" >/dev/null
+    q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'migrun' AND datname = current_database()" >/dev/null
     wait_until 10 no_migrun_session
     expect_exit 0 "$MIGRUN" rollback --db $URL
     check "not 'nothing to roll back'" not_contains "nothing to roll back"

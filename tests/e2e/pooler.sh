@@ -75,7 +75,7 @@ p_session_lock_refused_through_a_transaction_pooler() {
     check "names the pooler and the way out" contains "--lock xact"
     check "nothing created" test "$(has_table mig_applied)" = 0
     check "no advisory lock left on any server connection" \
-        test "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" = 0
+        test "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")" = 0
     # a direct runner does not wait for a migrun that no longer exists
     expect_exit 0 "$MIGRUN" apply m.mig --db "$URL" --lock-wait 1s
 }
@@ -84,7 +84,7 @@ p_xact_lock_applies_and_leaves_no_lock() {
     write_plan
     expect_exit 0 "$MIGRUN" apply m.mig --db "$(pooled_url)" --lock xact
     check "applied once" test "$(q "SELECT balance FROM accounts")" = 700
-    check "no advisory lock left" test "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" = 0
+    check "no advisory lock left" test "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")" = 0
     check "the phase's timeout was not set on a pooled connection" contains "not applied"
     check "no session setting outlives the run" \
         test "$(psql -X -A -t -h 127.0.0.1 -p "$BPORT" -d "$PGDB" -c 'SHOW statement_timeout')" = 0

@@ -243,7 +243,7 @@ MIG
     for ((i = 0; i < 100; i++)); do [ "$(migrun_sessions)" -ge 2 ] && break; sleep 0.1; done
     sleep 1
     kill -0 "$b" 2>/dev/null || { bad "b: runner B did not wait for the lock"; sed 's/^/    | /' b.out; }
-    q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'migrun' AND query LIKE '%pg_sleep%'" >/dev/null
+    q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'migrun' AND datname = current_database() AND query LIKE '%pg_sleep%'" >/dev/null
     wait_pid "$b" 40
     local rb=$RC
     wait_pid "$a" 40
