@@ -1036,6 +1036,8 @@ pg_two_runners_one_applies() {
 
 pg_server_restart_mid_run() {
     write_sleepy
+    # a long sleep: the restart must land inside it, even on a loaded machine
+    sed -i 's/pg_sleep(2)/pg_sleep(8)/' m.mig
     "$MIGRUN" apply m.mig --db $URL >run1.out 2>&1 &
     local pid=$!
     wait_for_sleep
