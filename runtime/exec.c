@@ -109,6 +109,29 @@ static void fmt_ms(int64_t ms, char *out, size_t n)
         snprintf(out, n, "%" PRId64 "ms", ms);
 }
 
+/* The command's time: past its timeout, or once migrun is interrupted, its
+ * group gets SIGTERM, and SIGKILL a grace period later. */
+struct deadline {
+    int64_t start, term_at;
+    bool termed, killed;
+};
+
+static void enforce_deadline(struct deadline *d, const struct mig_exec_spec *s, struct mig_exec_result *r, pid_t pid,
+                             int64_t now)
+{
+    if (!d->termed && ((s->timeout_ms > 0 && now - d->start >= s->timeout_ms) || mig_signals)) {
+        r->timed_out = !mig_signals;
+        r->interrupted = mig_signals != 0;
+        kill(-pid, SIGTERM);
+        d->termed = true;
+        d->term_at = now;
+    }
+    if (d->termed && !d->killed && now - d->term_at >= MIG_EXEC_GRACE_MS) {
+        kill(-pid, SIGKILL);
+        d->killed = true;
+    }
+}
+
 int mig_exec_run(const struct mig_exec_spec *s, struct mig_report *rep, struct mig_exec_result *r)
 {
     memset(r, 0, sizeof(*r));
@@ -166,8 +189,8 @@ int mig_exec_run(const struct mig_exec_spec *s, struct mig_report *rep, struct m
     out[1] = err[1] = status[1] = -1;
     struct line lo = { .n = 0 }, le = { .n = 0 };
     size_t cap = 0, used = 0;
-    bool open_out = true, open_err = true, termed = false, killed = false;
-    int64_t term_at = 0;
+    bool open_out = true, open_err = true;
+    struct deadline d = { t0, 0, false, false };
     int wstatus = 0;
     char startmsg[16] = "";
     ssize_t sm = read(status[0], startmsg, sizeof(startmsg) - 1);
@@ -179,17 +202,7 @@ int mig_exec_run(const struct mig_exec_spec *s, struct mig_report *rep, struct m
     }
     while (open_out || open_err) {
         int64_t now = mig_now_ms(), wait_ms = 200;
-        if (!termed && ((s->timeout_ms > 0 && now - t0 >= s->timeout_ms) || mig_signals)) {
-            r->timed_out = !mig_signals;
-            r->interrupted = mig_signals != 0;
-            kill(-pid, SIGTERM);
-            termed = true;
-            term_at = now;
-        }
-        if (termed && !killed && now - term_at >= MIG_EXEC_GRACE_MS) {
-            kill(-pid, SIGKILL);
-            killed = true;
-        }
+        enforce_deadline(&d, s, r, pid, now);
         struct pollfd p[2] = { { open_out ? out[0] : -1, POLLIN, 0 }, { open_err ? err[0] : -1, POLLIN, 0 } };
         if (poll(p, 2, (int)wait_ms) < 0 && errno != EINTR)
             break;
@@ -231,17 +244,7 @@ int mig_exec_run(const struct mig_exec_spec *s, struct mig_report *rep, struct m
         if (w == pid)
             break;
         int64_t now = mig_now_ms();
-        if (!termed && ((s->timeout_ms > 0 && now - t0 >= s->timeout_ms) || mig_signals)) {
-            r->timed_out = !mig_signals;
-            r->interrupted = mig_signals != 0;
-            kill(-pid, SIGTERM);
-            termed = true;
-            term_at = now;
-        }
-        if (termed && !killed && now - term_at >= MIG_EXEC_GRACE_MS) {
-            kill(-pid, SIGKILL);
-            killed = true;
-        }
+        enforce_deadline(&d, s, r, pid, now);
         struct timespec ts = { 0, 20 * 1000000L };
         nanosleep(&ts, NULL);
     }
@@ -263,10 +266,10 @@ int mig_exec_run(const struct mig_exec_spec *s, struct mig_report *rep, struct m
             r->exit_status = WEXITSTATUS(wstatus);
         else if (WIFSIGNALED(wstatus))
             r->term_signal = WTERMSIG(wstatus);
-        char d[32];
-        fmt_ms(s->timeout_ms, d, sizeof(d));
+        char limit[32];
+        fmt_ms(s->timeout_ms, limit, sizeof(limit));
         if (r->timed_out)
-            snprintf(r->why, sizeof(r->why), "timed out after %s", d);
+            snprintf(r->why, sizeof(r->why), "timed out after %s", limit);
         else if (r->interrupted)
             snprintf(r->why, sizeof(r->why), "interrupted by %s", mig_signal_name(mig_last_signal));
         else if (r->term_signal)
