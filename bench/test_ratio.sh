@@ -66,7 +66,7 @@ for dialect in sqlite postgres; do
         a=() t=() d=()
         for ((r = 0; r < runs; r++)); do
             url=$(fresh_db "$dialect" "bench_apply")
-            a+=("$(seconds "$migrun" apply "$src/plan.migb" --db "$url" --journal "$work/journal-$r.db")")
+            a+=("$(seconds "$migrun" apply "$src/plan.migb" --db "$url" --allow-exec --journal "$work/journal-$r.db")")
             url=$(fresh_db "$dialect" "bench_given")
             t+=("$(seconds "$migrun" test "$src/plan.migb" --db "$url")")
             d+=("$(seconds "$migrun" test "$src/plan.migb" --db "$url" --data)")

@@ -58,10 +58,13 @@ struct mig_snapshot_sql {
      * schema_version), or NULL. */
     const char *version;
     /* --data: the user tables (each its name as the schema's keys write
-     * it, and a quoted name to query it); a query template of one table's
-     * name, row count and two content hashes (%s the name as a literal, %s
-     * the table; NULL: migrun reads the rows and hashes them); a query
-     * whose value changes with every row changed (or NULL). */
+     * it, a quoted name to query it, and optionally its storage and
+     * columns and the number of rows the open transaction changed in it,
+     * as "storage n");
+     * a query template of one table's name, row count and two content
+     * hashes (%s the name as a literal, %s the table; NULL: migrun reads the
+     * rows and hashes them); a query whose value changes with every row
+     * changed (or NULL). */
     const char *tables, *rows, *rows_version;
     /* Statements for a throwaway database: durability off (or NULL). */
     const char *const *setup;
@@ -182,6 +185,9 @@ unsigned mig_url_inspect(const char *url);
 char *mig_mask_url(const char *url);
 
 extern const struct mig_driver mig_driver_pg, mig_driver_sqlite;
+
+/* What migrun test reads of each (runtime/snapshot_pg.c, snapshot_sqlite.c). */
+extern const struct mig_snapshot_sql mig_snapshot_pg, mig_snapshot_sqlite;
 
 /* The scratch databases of migrun test (runtime/test_scratch.c). */
 int mig_pg_scratch_create(const char *url, bool empty, char **scratch_url, char **name, bool *copied, char *err,

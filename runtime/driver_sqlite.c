@@ -444,29 +444,6 @@ static const char *const sq_ddl[] = {
     NULL,
 };
 
-/* migrun test's snapshot: sqlite_master (runtime/snapshot_sqlite.c splits
- * each CREATE TABLE into its columns and constraints); schema_version
- * tells whether it changed; total_changes() (with schema_version: a
- * column added or dropped changes every row) whether any row did. */
-#define SQ_USER "name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'mig\\_%' ESCAPE '\\'"
-static const char *const sq_snapshot_schema[] = {
-    "SELECT lower(tbl_name), NULL, type || ' ' || lower(name), sql FROM sqlite_master WHERE sql IS NOT NULL AND "
-    SQ_USER,
-    NULL,
-};
-
-static const char *const sq_scratch_setup[] = { "PRAGMA journal_mode = MEMORY", "PRAGMA synchronous = OFF", NULL };
-
-static const struct mig_snapshot_sql sq_snapshot = {
-    .schema = sq_snapshot_schema,
-    .setup = sq_scratch_setup,
-    .version = "PRAGMA schema_version",
-    .tables = "SELECT lower(name), '\"' || replace(name, '\"', '\"\"') || '\"' FROM sqlite_master "
-              "WHERE type = 'table' AND " SQ_USER,
-    .rows_version = "SELECT total_changes() || ' ' || (SELECT schema_version FROM pragma_schema_version)",
-};
-#undef SQ_USER
-
 const struct mig_driver mig_driver_sqlite = {
     .name = "sqlite", .dialect = MIG_D_SQLITE, .schemes = sq_schemes, .open = sq_open,
     .exec = sq_exec, .query = sq_query, .select = sq_select, .begin = sq_begin, .commit = sq_commit,
@@ -474,7 +451,7 @@ const struct mig_driver mig_driver_sqlite = {
     .server_version = sq_server_version, .target_version = sq_target_version, .set_timeouts = sq_set_timeouts,
     .txn_status = sq_txn_status, .try_lock = sq_try_lock, .unlock = sq_unlock, .txn_lock = sq_txn_lock,
     .cancel = sq_cancel, .command_env = sq_command_env,
-    .drop = sq_drop, .close = sq_close, .tracking_ddl = sq_ddl, .snapshot = &sq_snapshot,
+    .drop = sq_drop, .close = sq_close, .tracking_ddl = sq_ddl, .snapshot = &mig_snapshot_sqlite,
     .scratch_create = mig_sqlite_scratch_create, .scratch_drop = mig_sqlite_scratch_drop,
     .true_lit = "1", .false_lit = "0",
     .has_table = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND %s IS NOT NULL AND name = %s",

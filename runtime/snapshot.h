@@ -54,8 +54,16 @@ void mig_snapper_keep_up(struct mig_snapper *s);
  * step outside a transaction run again): the reference is read again
  * where it was touched since mig_snapper_step. */
 int mig_snapper_sync(struct mig_snapper *s, struct mig_dberr *e);
-/* Readings made so far, and how many read everything. */
-void mig_snapper_counts(const struct mig_snapper *s, unsigned long *readings, unsigned long *whole);
+
+/* --data (snapshot_rows.c): every user table's row count and content hash. */
+struct mig_rows;
+/* ref (or NULL): the rows at the start of the open transaction (txn). */
+struct mig_rows *mig_rows_read(struct mig_conn *c, const struct mig_snapshot_sql *q, const struct mig_rows *ref,
+                               bool txn, struct mig_dberr *e);
+void mig_rows_free(struct mig_rows *r);
+/* Appends to out (in a) the tables whose rows differ between ref and now,
+ * but not those whose columns out already says changed. */
+void mig_rows_diff(struct mig_arena *a, const struct mig_rows *ref, const struct mig_rows *now, struct mig_diffs *out);
 
 /* SQLite (snapshot_sqlite.c): a CREATE TABLE split into the table, each
  * column and each table constraint, normalized; emit is called with the key

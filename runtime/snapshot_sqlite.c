@@ -9,6 +9,30 @@
 #include <ctype.h>
 #include <string.h>
 
+/* migrun test's snapshot: sqlite_master (runtime/snapshot_sqlite.c splits
+ * each CREATE TABLE into its columns and constraints); schema_version
+ * tells whether it changed; total_changes() (with schema_version: a
+ * column added or dropped changes every row) whether any row did. */
+#define SQ_USER "name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'mig\\_%' ESCAPE '\\'"
+static const char *const sq_snapshot_schema[] = {
+    "SELECT type || ' ' || lower(name), NULL, type || ' ' || lower(name), sql FROM sqlite_master "
+    "WHERE sql IS NOT NULL AND "
+    SQ_USER,
+    NULL,
+};
+
+static const char *const sq_scratch_setup[] = { "PRAGMA journal_mode = MEMORY", "PRAGMA synchronous = OFF", NULL };
+
+const struct mig_snapshot_sql mig_snapshot_sqlite = {
+    .schema = sq_snapshot_schema,
+    .setup = sq_scratch_setup,
+    .version = "PRAGMA schema_version",
+    .tables = "SELECT lower(name), '\"' || replace(name, '\"', '\"\"') || '\"' FROM sqlite_master "
+              "WHERE type = 'table' AND " SQ_USER,
+    .rows_version = "SELECT total_changes() || ' ' || (SELECT schema_version FROM pragma_schema_version)",
+};
+#undef SQ_USER
+
 struct tok {
     enum mig_sqltok kind;
     size_t start, end;

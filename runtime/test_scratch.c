@@ -111,7 +111,6 @@ int mig_pg_scratch_create(const char *url, bool empty, char **scratch_url, char 
         snprintf(given, sizeof(given), "%s", v.s);
         free((void *)v.s);
     }
-    int64_t version = g->drv->server_version(g);
     mig_disconnect(g);
     /* the maintenance database holds no application: testing there means
      * testing from an empty database */
@@ -122,8 +121,11 @@ int mig_pg_scratch_create(const char *url, bool empty, char **scratch_url, char 
     if (!m)
         return -1;
     char db[64];
-    srand((unsigned)(time(NULL) ^ (getpid() << 8)));
-    snprintf(db, sizeof(db), "migrun_test_%d_%06x", (int)getpid(), (unsigned)rand() & 0xffffff);
+    static unsigned made;   /* (fresh copies of one run get names of their own) */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    unsigned tag = ((unsigned)now.tv_nsec ^ (unsigned)now.tv_sec * 2654435761u) + ++made * 40503u;
+    snprintf(db, sizeof(db), "migrun_test_%d_%06x", (int)getpid(), tag & 0xffffff);
     char *qdb = pg_ident(m, db), *qsrc = pg_ident(m, empty ? "template0" : given);
     char sql[1024];
     snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE %s", qdb ? qdb : "", qsrc ? qsrc : "");
@@ -153,7 +155,6 @@ int mig_pg_scratch_create(const char *url, bool empty, char **scratch_url, char 
     }
     PQclear(r);
     PQfinish(m);
-    (void)version;
     if (rc != 0)
         return -1;
     *scratch_url = with_dbname(url, db);

@@ -19,7 +19,7 @@ corpus_dir() { C=$corpus/$DIALECT; }
 # the given database: the first migrations of the corpus applied to it
 given() {
     corpus_dir
-    "$MIGRUN" apply "$C/db/migrations" --db $URL --to "$(cat "$C/pre")" --journal "$CASE_DIR/journal.db" \
+    "$MIGRUN" apply "$C/db/migrations" --db $URL --to "$(cat "$C/pre")" --allow-exec --journal "$CASE_DIR/journal.db" \
         >"$CASE_DIR/given.out" 2>&1 || { echo "    cannot apply the first migrations"; touch "$CASE_DIR/.failed"; }
 }
 
@@ -206,6 +206,32 @@ MIG
     check "nothing created" db_untouched
 }
 
+p_an_up_that_fails_stops() {
+    case_tmp
+    cat > m.mig <<'MIG'
+migration a {
+  step t { up sql { CREATE TABLE t (a integer); } down sql { DROP TABLE t; } }
+  step bad { up sql { INSERT INTO nosuch VALUES (1); } down sql { DELETE FROM nosuch; } }
+  step u { up sql { CREATE TABLE u (a integer); } down sql { DROP TABLE u; } }
+}
+MIG
+    expect_exit 1 "$MIGRUN" test m.mig --db $URL
+    check "the failing up, with the database's words" contains "FAIL         a.main.bad  (the up failed)"
+    check "the message" contains "nosuch"
+    check "what was not reached" contains "stopped early: the up of a.main.bad failed; 1 step was not reached"
+    check "the step after it is not run" not_contains "a.main.u"
+    printf 'INSERT INTO nosuch VALUES (1);\n' > bad.sql
+    expect_exit 2 "$MIGRUN" test m.mig --db $URL --seed bad.sql
+    check "seed data that fails" contains "the seed data bad.sql failed"
+    cat > other.mig <<MIG
+migration o { target $([ "$DIALECT" = postgres ] && echo sqlite || echo postgres);
+  step t { up sql { SELECT 1; } down sql { SELECT 1; } } }
+MIG
+    expect_exit 3 "$MIGRUN" test other.mig --db $URL
+    check "a migration for another database" contains "does not target"
+    check "no copy left" test -z "$(ls "$TMPDIR")"
+}
+
 pgp_no_db_inside_pg_virtualenv() {
     cat > m.mig <<'MIG'
 migration a { step t { up sql { CREATE TABLE t (a integer); } down sql { DROP TABLE t; } } }
@@ -243,7 +269,7 @@ pgp_without_superuser_reads_everything() {
     local from
     from=$(awk '$1 == "failed" {n++} n == 25 {split($2, a, "."); print a[1]; exit}' "$C/expected")
     PGUSER=migrun_pairs PGPASSWORD=pairs "$MIGRUN" apply "$C/db/migrations" --db "postgresql:///$db" \
-        --to "$(cat "$C/pre")" --journal "$CASE_DIR/journal.db" >/dev/null 2>&1
+        --to "$(cat "$C/pre")" --allow-exec --journal "$CASE_DIR/journal.db" >/dev/null 2>&1
     PGUSER=migrun_pairs PGPASSWORD=pairs "$MIGRUN" test "$C/db/migrations" --db "postgresql:///$db" --from "$from" \
         --format json >role.json 2>role.err
     check "says it reads the whole schema" grep -q "reading the whole schema after every up and down" role.json

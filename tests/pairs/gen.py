@@ -11,7 +11,7 @@ constraint and its NOT VALID state, a view, a function, a trigger, a
 sequence, an enum, a schema, an extension, row level security and its
 policies, grants, comments, a collation, an identity, rows (--data), an up
 that fails when run again, breaks outside a transaction, a `down none` that
-changes something), plus steps that cannot be tested (irreversible) and
+changes something), plus steps that cannot be tested (irreversible, a command) and
 steps whose guard is false. DIR/expected lists what migrun test must report
 besides `ok`, one line per step:
 
@@ -19,7 +19,7 @@ besides `ok`, one line per step:
                            (left, lost, changed) joined by +, after up-again
                            when the up then fails when run again; X|Y: X
                            without --data, Y with it (-: no report)
-    untested STEP          irreversible
+    untested STEP          irreversible, or a command
     skipped STEP           its when is false
 
 The first PRE migrations (DIR/pre: their count) hold no break: pairs.sh
@@ -58,6 +58,7 @@ breaks = dict(zip(places, kinds))
 # steps that cannot be tested, and guards that are false
 irreversible_at = [m for m in range(PRE + 5, N + 1, 47) if m not in breaks]
 skipped_at = [m for m in range(PRE + 8, N + 1, 53) if m not in breaks and m not in irreversible_at]
+exec_at = [m for m in range(PRE + 11, N + 1, 61) if m not in breaks and m not in irreversible_at and m not in skipped_at]
 
 expected = []
 files = []
@@ -132,7 +133,10 @@ class Mig:
                     out.append(f"      when {when};")
                 if batch:
                     out.append("      batch max 50;")
-                out.append(f"      up sql {{ {up} }}")
+                if up.startswith("exec "):
+                    out.append(f"      up {up};")
+                else:
+                    out.append(f"      up sql {{ {up} }}")
                 if down.startswith("irreversible ") or down.startswith("none "):
                     out.append(f"      down {down};")
                 else:
@@ -559,6 +563,11 @@ for n in range(1, N + 1):
         t = pick_table()
         step = m.step(f"purge_{t.name}", f"DELETE FROM {t.name} WHERE id > 1000000;",
                       'irreversible "deleted rows cannot come back"')
+        expected.append(f"untested {step}")
+    elif n in exec_at:
+        m = Mig(n, "backup", "tracker: a backup before the next changes (a command)")
+        m.phase("backup", "step")
+        step = m.step("dump", 'exec ["true"]', 'none "a backup changes nothing"')
         expected.append(f"untested {step}")
     elif n in skipped_at:
         m = Mig(n, "legacy_cleanup", "tracker: drop the legacy table where it exists")
