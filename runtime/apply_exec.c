@@ -2,25 +2,50 @@
 #include "apply.h"
 #include "exec.h"
 #include "exec_steps.h"
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define S(a, s) mig_ctx_str(&(a)->c, (s))
 
 /* An exec down is rendered when its step runs (like a SQL down): its
- * values go into the tracking row as JSON. */
+ * values go into the tracking row as JSON. A restore point's row also
+ * holds the schema as it is before the step ("restore_check"), which the
+ * rollback compares after the restore. */
 int mig_apply_exec_down(struct apply *a, struct mig_vm *vm, uint32_t si, struct mig_record *r)
 {
     const struct mig_pstep *st = &a->c.plan->steps[si];
-    if (mig_pstep_down_kind(st) != MIG_DOWN_EXEC)
+    bool command = mig_pstep_down_kind(st) == MIG_DOWN_EXEC, restores = mig_pstep_restores(st);
+    if (!command && !restores)
         return 0;
-    struct mig_exec_args args;
-    if (mig_vm_exec_args(vm, st->down_exec, &args) != 0)
-        return -1;
-    char *json = mig_exec_to_json(&args);
-    mig_exec_args_free(&args);
-    r->down_exec = json ? mig_arena_strdup(&a->c.s.arena, json) : NULL;
-    free(json);
+    json_t *o = NULL;
+    if (command) {
+        struct mig_exec_args args;
+        if (mig_vm_exec_args(vm, st->down_exec, &args) != 0)
+            return -1;
+        char *json = mig_exec_to_json(&args);
+        mig_exec_args_free(&args);
+        o = json ? json_loads(json, 0, NULL) : NULL;
+        free(json);
+    }
+    if (!o)
+        o = json_object();
+    if (restores) {
+        struct mig_dberr e;
+        char *fp = mig_proto_fingerprint(&a->c.s, &e);
+        if (!fp) {
+            json_decref(o);
+            return mig_apply_failed(a, mig_proto_fail(&a->p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
+                                                       "cannot read the schema before the restore point %s: %s",
+                                                       S(a, st->name), e.message));
+        }
+        json_object_set_new(o, "restore_check", json_string(fp));
+        free(fp);
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    r->down_exec = text ? mig_arena_strdup(&a->c.s.arena, text) : NULL;
+    free(text);
     return 0;
 }
 

@@ -31,6 +31,26 @@ static struct mig_value mkint(enum mig_vtype t, int64_t i)
     return v;
 }
 
+/* env("PGHOST"), env("PGPORT"), env("PGUSER"), env("PGDATABASE") in a run
+ * against PostgreSQL, env("MIGRUN_SQLITE_PATH") against SQLite: the
+ * target's values (those of --db), which commands get too, so a down can
+ * name the database. NULL for any other name (PGPASSWORD never gets here). */
+static const char *target_env(struct mig_vm *vm, const char *name)
+{
+    if (!vm->conn || !vm->conn->drv->command_env || strcmp(name, "PGPASSWORD") == 0)
+        return NULL;
+    char **env = vm->conn->drv->command_env(vm->conn);
+    const char *out = NULL;
+    size_t len = strlen(name);
+    for (size_t i = 0; env && env[i]; i++) {
+        if (!out && strncmp(env[i], name, len) == 0 && env[i][len] == '=')
+            out = mig_arena_strdup(&vm->arena, env[i] + len + 1);
+        free(env[i]);
+    }
+    free(env);
+    return out;
+}
+
 int mig_vm_builtin(struct mig_vm *vm, uint32_t pc, enum mig_builtin b, struct mig_value *args, uint32_t n,
                    struct mig_value *out_)
 {
@@ -53,7 +73,9 @@ int mig_vm_builtin(struct mig_vm *vm, uint32_t pc, enum mig_builtin b, struct mi
                         "arguments, SQL or output (commands get it in their PGPASSWORD variable)");
             return -1;
         }
-        const char *e = getenv(args[0].s);
+        const char *e = target_env(vm, args[0].s);
+        if (!e)
+            e = getenv(args[0].s);
         if (e) {
             out.t = MIG_V_STRING;
             out.s = mig_arena_strdup(&vm->arena, e);

@@ -244,9 +244,13 @@ int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
         mig_report_error(&s->rep, "rollback refused: nothing was changed");
         goto out;
     }
+    struct mig_tracked **by = mig_arena_alloc(&s->arena, (todo.n + 1) * sizeof(*by));
+    size_t nreplaced = mig_proto_restore_map(todo.v, todo.n, by);
     unsigned blocked = 0;
     for (size_t i = 0; i < todo.n; i++) {
         struct mig_tracked *t = todo.v[i];
+        if (by[i])
+            continue;   /* a restore point stands for its down */
         bool no_down = !t->down && !(t->down_kind && (strcmp(t->down_kind, "exec") == 0 ||
                                                       strcmp(t->down_kind, "none") == 0));
         if (strcmp(t->status, "skipped") != 0 && no_down) {
@@ -283,6 +287,26 @@ int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
     else
         mig_report_note(&s->rep, "rolling back %s on %s: %zu step%s", what, s->conn->display, todo.n,
                         todo.n == 1 ? "" : "s");
+    for (size_t i = todo.n; nreplaced && i-- > 0;) {
+        struct mig_tracked *rp = todo.v[i];
+        if (!mig_proto_is_restore(rp))
+            continue;
+        char list[2048] = "";
+        size_t k = 0, m = 0;
+        for (size_t j = 0; j < todo.n; j++)
+            if (by[j] == rp) {
+                m++;
+                if (k < sizeof(list))
+                    k += (size_t)snprintf(list + k, sizeof(list) - k, "%s%s.%s.%s%s", k ? ", " : "",
+                                          todo.v[j]->migration, todo.v[j]->phase, todo.v[j]->step,
+                                          todo.v[j]->down || (todo.v[j]->down_kind && strcmp(todo.v[j]->down_kind,
+                                          "none") == 0) ? "" : " (irreversible)");
+            }
+        if (m)
+            mig_report_note(&s->rep, "the restore point %s.%s.%s (%s:%" PRId64 ") replaces the downs of %zu step%s "
+                            "applied after it: %s", rp->migration, rp->phase, rp->step, rp->file ? rp->file : "", rp->line,
+                            m, m == 1 ? "" : "s", list);
+    }
     s->rep.qualified = true;
     int64_t t0 = mig_now_ms();
     size_t undone = 0;

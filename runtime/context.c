@@ -1,6 +1,5 @@
 /* context.c — the shared part of the commands that run a plan (see context.h). */
 #include "context.h"
-#include "lib/sqlnames.h"
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,20 +266,5 @@ int mig_ctx_prologue(struct mig_ctx *c, uint32_t mi, bool report)
 
 size_t mig_ctx_invalid_indexes(struct mig_ctx *c, const char *sql, char (*out)[256], size_t max)
 {
-    const struct mig_driver *d = c->s.conn->drv;
-    if (!d->invalid_index || !c->s.conn->exists)
-        return 0;
-    char names[16][256];
-    size_t n = mig_sql_created_indexes(sql, names, 16), k = 0;
-    for (size_t i = 0; i < n && k < max; i++) {
-        bool has = false;
-        struct mig_value v;
-        struct mig_dberr e;
-        const char *q = mig_session_fill(&c->s, d->invalid_index, mig_session_lit(&c->s, names[i]), NULL);
-        if (d->query(c->s.conn, q, &has, &v, &e) == 0 && has)
-            memcpy(out[k++], names[i], sizeof(names[i]));
-        if (v.t == MIG_V_STRING)
-            free((void *)v.s);
-    }
-    return k;
+    return mig_session_invalid_indexes(&c->s, sql, out, max);
 }

@@ -147,6 +147,11 @@ struct mig_driver {
      * CONCURRENTLY), and the statement dropping it (%s: the name as
      * written); NULL where indexes cannot be invalid. */
     const char *invalid_index, *drop_invalid_index;
+    /* Rows of one text column, one per object of the user's schema
+     * (relations, columns, indexes, constraints, functions, types,
+     * triggers, views' definitions), sorted: what a restore point compares
+     * before its step and after its restore. The tracking tables excluded. */
+    const char *schema_fingerprint;
 };
 
 struct mig_conn {

@@ -468,6 +468,38 @@ static void pg_close(struct mig_conn *base)
 
 static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen);
 
+#define PG_USER_NS(n) "(" n ".nspname !~ '^pg_' AND " n ".nspname <> 'information_schema')"
+#define PG_FINGERPRINT \
+    "SELECT x FROM (" \
+    "SELECT 'schema ' || n.nspname AS x FROM pg_catalog.pg_namespace n WHERE " PG_USER_NS("n") \
+    " UNION ALL SELECT 'relation ' || n.nspname || '.' || c.relname || ' ' || c.relkind::text || coalesce(' ' || " \
+    "pg_catalog.pg_get_viewdef(CASE WHEN c.relkind IN ('v', 'm') THEN c.oid END), '') FROM pg_catalog.pg_class c " \
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE " PG_USER_NS("n") \
+    " UNION ALL SELECT 'column ' || n.nspname || '.' || c.relname || '.' || a.attname || ' ' || " \
+    "pg_catalog.format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END || " \
+    "coalesce(' default ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid), '') FROM pg_catalog.pg_attribute a " \
+    "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+    "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attnum > 0 AND " \
+    "NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND " PG_USER_NS("n") \
+    " UNION ALL SELECT 'index ' || pg_catalog.pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' " \
+    "ELSE ' (invalid)' END FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid " \
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE " PG_USER_NS("n") \
+    " UNION ALL SELECT 'constraint ' || n.nspname || '.' || c.relname || '.' || k.conname || ' ' || " \
+    "pg_catalog.pg_get_constraintdef(k.oid) FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON " \
+    "c.oid = k.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE " PG_USER_NS("n") \
+    " UNION ALL SELECT 'function ' || n.nspname || '.' || p.proname || '(' || " \
+    "pg_catalog.pg_get_function_identity_arguments(p.oid) || ') ' || md5(p.prosrc) FROM pg_catalog.pg_proc p " \
+    "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE " PG_USER_NS("n") \
+    " UNION ALL SELECT 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype::text || coalesce(' ' || (SELECT " \
+    "string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid), " \
+    "'') FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN " \
+    "('e', 'd') AND " PG_USER_NS("n") \
+    " UNION ALL SELECT 'trigger ' || pg_catalog.pg_get_triggerdef(g.oid) FROM pg_catalog.pg_trigger g JOIN " \
+    "pg_catalog.pg_class c ON c.oid = g.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE " \
+    "NOT g.tgisinternal AND " PG_USER_NS("n") \
+    " UNION ALL SELECT 'extension ' || x.extname FROM pg_catalog.pg_extension x" \
+    ") s WHERE x !~ '\\.mig_(applied|runs|meta)(\\M|_)' ORDER BY x COLLATE \"C\""
+
 static const char *const pg_schemes[] = { "postgres://", "postgresql://", NULL };
 
 static const char *const pg_ddl[] = {
@@ -496,6 +528,7 @@ const struct mig_driver mig_driver_pg = {
     .has_table = "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = %s",
     .invalid_index = "SELECT 1 FROM pg_catalog.pg_index x WHERE x.indexrelid = to_regclass(%s) AND NOT x.indisvalid",
     .drop_invalid_index = "DROP INDEX CONCURRENTLY IF EXISTS %s",
+    .schema_fingerprint = PG_FINGERPRINT,
     .has_undo_columns = "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
                         "AND table_name = 'mig_applied' AND column_name = %s",
 };

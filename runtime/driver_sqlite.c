@@ -451,6 +451,8 @@ const struct mig_driver mig_driver_sqlite = {
     .server_version = sq_server_version, .target_version = sq_target_version, .set_timeouts = sq_set_timeouts,
     .txn_status = sq_txn_status, .try_lock = sq_try_lock, .unlock = sq_unlock, .txn_lock = sq_txn_lock,
     .cancel = sq_cancel, .command_env = sq_command_env,
+    .schema_fingerprint = "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master WHERE "
+                          "tbl_name NOT IN ('mig_applied', 'mig_runs', 'mig_meta') ORDER BY 1",
     .drop = sq_drop, .close = sq_close, .tracking_ddl = sq_ddl, .snapshot = &mig_snapshot_sqlite,
     .scratch_create = mig_sqlite_scratch_create, .scratch_drop = mig_sqlite_scratch_drop,
     .true_lit = "1", .false_lit = "0",

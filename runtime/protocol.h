@@ -95,6 +95,17 @@ void mig_proto_resolve(struct mig_proto *p);
  * transaction was rolled back. */
 int mig_proto_undo(struct mig_proto *p, struct mig_tracked *const *rows, size_t n, int stop_signals, size_t *undone);
 
+/* Restore points (`down … restores`): whether t is one (applied), and
+ * which rows (newest first) each replaces: by[i] is the restore point
+ * whose down stands for rows[i]'s, or NULL. Returns how many are replaced. */
+bool mig_proto_is_restore(const struct mig_tracked *t);
+size_t mig_proto_restore_map(struct mig_tracked *const *rows, size_t n, struct mig_tracked **by);
+
+/* The driver's schema fingerprint of the target, lines joined by '\n'
+ * (what a restore point
+ * records before its step; malloc'd; "" where the driver has none); NULL with e on failure. */
+char *mig_proto_fingerprint(struct mig_session *s, struct mig_dberr *e);
+
 /* Records the failure message in p->err (and the database error). */
 int mig_proto_fail(struct mig_proto *p, int rc, const struct mig_dberr *e, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -1,5 +1,5 @@
 /* protocol_internal.h — what the files of the protocol share (protocol.c,
- * protocol_outside.c); nothing else includes it. */
+ * protocol_outside.c, protocol_undo.c, protocol_restore.c); nothing else includes it. */
 #ifndef MIG_PROTOCOL_INTERNAL_H
 #define MIG_PROTOCOL_INTERNAL_H
 #include "protocol.h"
@@ -24,5 +24,11 @@ int mig_proto_refresh_seq(struct mig_proto *p, struct mig_dberr *e);
 void mig_proto_committed(struct mig_proto *p, const struct mig_record *r, size_t n, const char *status);
 void mig_proto_journal_entries(struct mig_proto *p, const struct mig_record *r, size_t n, const char *action,
                                struct mig_tracked *const *undone);
+/* Journal entries `undone` for rows t[0..n). */
+void mig_proto_journal_undone(struct mig_proto *p, struct mig_tracked *const *t, size_t n);
+/* Runs the restore point rows[at] (see protocol_restore.c): the steps that
+ * by[] says it replaces are undone with it. */
+int mig_proto_restore(struct mig_proto *p, struct mig_tracked **rows, size_t n, size_t at,
+                      struct mig_tracked *const *by);
 
 #endif

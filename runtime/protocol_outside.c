@@ -34,23 +34,65 @@ static int record_running(struct mig_proto *p, struct mig_record *r)
     return MIG_P_OK;
 }
 
-/* After a failed statement outside a transaction: when nothing of it ran,
- * its `running` row goes; otherwise it stays for the undo. */
+/* The invalid indexes that sql's CREATE INDEX statements could leave,
+ * as they are before the step runs. */
+struct invalid {
+    char names[16][256];
+    size_t n;
+};
+
+static void invalid_before(struct mig_proto *p, const char *sql, struct invalid *inv)
+{
+    inv->n = mig_session_invalid_indexes(p->s, sql, inv->names, 16);
+}
+
+/* A failed CREATE INDEX CONCURRENTLY leaves its index behind, invalid,
+ * although nothing committed: what is invalid now and was not before
+ * goes (DROP INDEX CONCURRENTLY). 0 when nothing is left, -1 (e filled)
+ * when an index could not be dropped. */
+static int drop_left_invalid(struct mig_proto *p, const struct mig_record *r, const char *sql,
+                             const struct invalid *before, struct mig_dberr *e)
+{
+    char now[16][256];
+    size_t n = mig_session_invalid_indexes(p->s, sql, now, 16);
+    for (size_t i = 0; i < n; i++) {
+        bool old = false;
+        for (size_t j = 0; j < before->n && !old; j++)
+            old = strcmp(now[i], before->names[j]) == 0;
+        if (old)
+            continue;
+        const char *drop = mig_session_fill(p->s, p->s->conn->drv->drop_invalid_index, now[i], NULL);
+        if (p->s->conn->drv->exec(p->s->conn, drop, NULL, e) != 0)
+            return -1;
+        mig_report_note(&p->s->rep, "the failed statement of %s.%s.%s left the invalid index %s; it was dropped",
+                        r->migration, r->phase, r->step, now[i]);
+    }
+    return 0;
+}
+
+/* After a failed statement outside a transaction: when nothing of it ran
+ * (and what a failed CREATE INDEX CONCURRENTLY left is dropped), its
+ * `running` row goes; otherwise it stays for the undo. */
 static int after_failure(struct mig_proto *p, struct mig_record *r, const struct mig_dberr *e, bool some_ran,
-                         const char *what)
+                         const char *what, const char *sql, const struct invalid *before)
 {
     if (e->connection_lost) {
         MIG_PUSH(&p->s->arena, p->unknown, *r);
         return mig_proto_fail(p, MIG_P_UNKNOWN, e, "%s: %s", what, e->message);
     }
+    struct mig_dberr e2;
+    if (!some_ran && drop_left_invalid(p, r, sql, before, &e2) != 0) {
+        mig_proto_committed(p, r, 1, "running");
+        return mig_proto_fail(p, MIG_P_FAIL, e, "%s: %s; it left an invalid index that could not be dropped (%s): "
+                              "the step stays recorded as running, for its down", what, e->message, e2.message);
+    }
     if (some_ran) {
         mig_proto_committed(p, r, 1, "running");
         return mig_proto_fail(p, MIG_P_FAIL, e, "%s: %s", what, e->message);
     }
-    struct mig_dberr e2;
-    char *sql = mig_proto_delete_sql(p, r->uid);
-    int rc = mig_proto_exec_autocommit(p, sql, &e2);
-    free(sql);
+    char *del = mig_proto_delete_sql(p, r->uid);
+    int rc = mig_proto_exec_autocommit(p, del, &e2);
+    free(del);
     if (rc != 0) {
         mig_proto_committed(p, r, 1, "running");
         return mig_proto_fail(p, MIG_P_DIRTY, e, "%s: %s; and its record as running could not be removed: %s",
@@ -77,13 +119,15 @@ static int mark_applied(struct mig_proto *p, struct mig_record *r)
 
 int mig_proto_run_outside(struct mig_proto *p, struct mig_record *r, const char *sql, int64_t *rows)
 {
+    struct invalid before;
+    invalid_before(p, sql, &before);
     int rc = record_running(p, r);
     if (rc != MIG_P_OK)
         return rc;
     struct mig_dberr e;
     int64_t t0 = mig_now_ms();
     if (p->s->conn->drv->exec(p->s->conn, sql, rows, &e) != 0)
-        return after_failure(p, r, &e, e.stmts_done > 0, "statement failed");
+        return after_failure(p, r, &e, e.stmts_done > 0, "statement failed", sql, &before);
     r->rows = rows ? *rows : 0;
     r->duration_ms = mig_now_ms() - t0;
     return mark_applied(p, r);
@@ -95,6 +139,9 @@ int mig_proto_batch(struct mig_proto *p, struct mig_record *r, const char *sql, 
     struct mig_conn *c = p->s->conn;
     int64_t total = 0, t0 = mig_now_ms();
     int rc;
+    struct invalid before = { .n = 0 };
+    if (!in_txn)
+        invalid_before(p, sql, &before);
     if (!in_txn && (rc = record_running(p, r)) != MIG_P_OK)
         return rc;
     for (int64_t iter = 0;; iter++) {
@@ -121,7 +168,7 @@ int mig_proto_batch(struct mig_proto *p, struct mig_record *r, const char *sql, 
             }
             if (in_txn && iter == 0) /* the lost transaction was not committed */
                 return mig_proto_fail(p, MIG_P_UNKNOWN, &e, "statement failed: %s", e.message);
-            return after_failure(p, r, &e, some, "statement failed");
+            return after_failure(p, r, &e, some, "statement failed", sql, &before);
         }
         total += n;
         bool last = n == 0 || (max && iter + 1 >= max);
@@ -240,7 +287,8 @@ int mig_proto_run_command(struct mig_proto *p, struct mig_record *r, const struc
         e.offset = -1;
         /* a command that ran may have done part of its work: its row stays
          * `running` for the undo (its down); one that never started goes */
-        return after_failure(p, r, &e, res->started, "the command failed");
+        static const struct invalid none = { .n = 0 };
+        return after_failure(p, r, &e, res->started, "the command failed", NULL, &none);
     }
     r->duration_ms = res->ms;
     r->output = res->tail;

@@ -5,6 +5,7 @@
  * transaction one by one. After a lost connection the rows still tracked
  * say what was undone. */
 #include "protocol.h"
+#include "protocol_internal.h"
 #include "exec_steps.h"
 #include <inttypes.h>
 #include <stdlib.h>
@@ -26,7 +27,8 @@ static bool has_flag(const struct mig_tracked *t, const char *f)
  * steps still `running`, and steps whose down is a command. */
 static bool outside(const struct mig_tracked *t)
 {
-    return (t->txn && strcmp(t->txn, "none") == 0) || strcmp(t->status, "running") == 0 || kind(t, "exec");
+    return (t->txn && strcmp(t->txn, "none") == 0) || strcmp(t->status, "running") == 0 || kind(t, "exec") ||
+           mig_proto_is_restore(t);
 }
 
 static bool same_group(const struct mig_tracked *a, const struct mig_tracked *b)
@@ -65,7 +67,7 @@ static char *delete_rows_sql(struct mig_proto *p, struct mig_tracked *const *t, 
     return sql;
 }
 
-static void journal_undone(struct mig_proto *p, struct mig_tracked *const *t, size_t n)
+void mig_proto_journal_undone(struct mig_proto *p, struct mig_tracked *const *t, size_t n)
 {
     struct mig_session *s = p->s;
     if (!s->j || !p->jrun)
@@ -164,7 +166,7 @@ static int undo_group(struct mig_proto *p, struct mig_tracked *const *t, size_t 
     }
     p->txn_open = false;
     p->s->where[0] = 0;
-    journal_undone(p, t, n);
+    mig_proto_journal_undone(p, t, n);
     report_undone(p, t, n, mig_now_ms() - t0, rows);
     free(rows);
     return MIG_P_OK;
@@ -220,7 +222,7 @@ static int undo_outside(struct mig_proto *p, struct mig_tracked *t)
         return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_DIRTY, &e,
                               "%s.%s.%s: the down ran but mig_applied could not be updated: %s", t->migration,
                               t->phase, t->step, e.message);
-    journal_undone(p, &t, 1);
+    mig_proto_journal_undone(p, &t, 1);
     report_undone(p, &t, 1, mig_now_ms() - t0, &rows);
     return MIG_P_OK;
 }
@@ -271,6 +273,10 @@ int mig_proto_undo(struct mig_proto *p, struct mig_tracked *const *in, size_t n,
     if (!rows)
         abort();
     memcpy(rows, in, n * sizeof(*rows));
+    struct mig_tracked **by = calloc(n + 1, sizeof(*by));
+    if (!by)
+        abort();
+    mig_proto_restore_map(rows, n, by);
     size_t i = 0;
     int attempts = 0, reconnects = 0, rc = MIG_P_OK;
     unsigned before = p->undone;
@@ -280,10 +286,15 @@ int mig_proto_undo(struct mig_proto *p, struct mig_tracked *const *in, size_t n,
                                 mig_signal_name(mig_last_signal), rows[i]->migration, rows[i]->phase, rows[i]->step);
             break;
         }
+        if (by[i]) {    /* its down is replaced by a restore that comes later in this list */
+            i++;
+            continue;
+        }
         size_t k = i + 1;
-        while (k < n && same_group(rows[i], rows[k]))
+        while (k < n && same_group(rows[i], rows[k]) && !by[k])
             k++;
-        rc = outside(rows[i]) ? undo_outside(p, rows[i]) : undo_group(p, rows + i, k - i);
+        rc = mig_proto_is_restore(rows[i]) ? mig_proto_restore(p, rows, n, i, by)
+             : outside(rows[i]) ? undo_outside(p, rows[i]) : undo_group(p, rows + i, k - i);
         if (rc == MIG_P_OK) {
             i = k;
             attempts = 0;
@@ -312,5 +323,6 @@ int mig_proto_undo(struct mig_proto *p, struct mig_tracked *const *in, size_t n,
     }
     *undone = p->undone - before;
     free(rows);
+    free(by);
     return i == n ? MIG_P_OK : rc;
 }

@@ -2,6 +2,7 @@
  * signals and teardown for every migrun command (see session.h). */
 #include "session.h"
 #include "fault.h"
+#include "lib/sqlnames.h"
 #include <errno.h>
 #include <limits.h>
 #include <inttypes.h>
@@ -65,6 +66,26 @@ const char *mig_session_lit(struct mig_session *s, const char *text)
 const char *mig_session_table(struct mig_session *s, const char *name)
 {
     return mig_arena_printf(&s->arena, "%s%s", s->conn->prefix, name);
+}
+
+size_t mig_session_invalid_indexes(struct mig_session *s, const char *sql, char (*out)[256], size_t max)
+{
+    const struct mig_driver *d = s->conn->drv;
+    if (!d->invalid_index || !s->conn->exists || !sql)
+        return 0;
+    char names[16][256];
+    size_t n = mig_sql_created_indexes(sql, names, 16), k = 0;
+    for (size_t i = 0; i < n && k < max; i++) {
+        bool has = false;
+        struct mig_value v = { 0 };
+        struct mig_dberr e;
+        const char *q = mig_session_fill(s, d->invalid_index, mig_session_lit(s, names[i]), NULL);
+        if (d->query(s->conn, q, &has, &v, &e) == 0 && has)
+            memcpy(out[k++], names[i], sizeof(names[i]));
+        if (v.t == MIG_V_STRING)
+            free((void *)v.s);
+    }
+    return k;
 }
 
 const char *mig_session_fill(struct mig_session *s, const char *tmpl, const char *a, const char *b)

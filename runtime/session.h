@@ -64,6 +64,10 @@ void mig_session_track(struct mig_session *s, struct mig_tracked *t);
 void mig_session_untrack(struct mig_session *s, struct mig_tracked *t);
 /* The text of s as a SQL literal of the target (arena-owned); NULL → NULL. */
 const char *mig_session_lit(struct mig_session *s, const char *text);
+/* The indexes that sql creates (CREATE INDEX … name) which exist in the
+ * target and are invalid (a failed or interrupted CONCURRENTLY build),
+ * up to max; 0 where the driver has no such notion. */
+size_t mig_session_invalid_indexes(struct mig_session *s, const char *sql, char (*out)[256], size_t max);
 /* tmpl with its first two %s replaced by a and b (arena-owned). */
 const char *mig_session_fill(struct mig_session *s, const char *tmpl, const char *a, const char *b);
 /* "prefix" + name: a tracking table's qualified name (arena-owned). */

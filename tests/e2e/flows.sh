@@ -482,6 +482,125 @@ MIG
     check "the database unchanged" test "$(snapshot)" = "$snap"
 }
 
+# ---- restore points (down … restores) ------------------------------------------
+
+# A backup step whose down restores it, then schema and an irreversible
+# data step, then a command step: the rollback runs the later command's
+# down, then the restore instead of the database steps' downs, then the
+# earlier commands' downs; the data is back; the tracking tables say so.
+write_restore_plan() {
+    local backup restore
+    if [ "$DIALECT" = postgres ]; then
+        backup='["pg_dump", "--format=custom", "--file", dir + "/b.dump"]'
+        # pg_restore --clean replaces only what the dump holds: the schema is
+        # emptied first, so that what later steps created goes too
+        restore='["sh", "-c", "psql -X -q -v ON_ERROR_STOP=1 -c \"DROP SCHEMA public CASCADE\" -c \"CREATE SCHEMA public\" && exec pg_restore --dbname \"$PGDATABASE\" \"$0\"", dir + "/b.dump"]'
+        [ "${1:-}" = clean ] && restore='["pg_restore", "--clean", "--if-exists", "--dbname", env("PGDATABASE"), dir + "/b.dump"]'
+    else
+        backup='["sqlite3", env("MIGRUN_SQLITE_PATH"), ".backup " + dir + "/b.db"]'
+        restore='["sqlite3", env("MIGRUN_SQLITE_PATH"), ".restore " + dir + "/b.db"]'
+    fi
+    cat > m.mig <<MIG
+migration upgrade {
+  param dir: string = ".";
+  phase prepare {
+    transaction step;
+    step page { up exec ["touch", dir + "/maintenance"]; down exec ["rm", "-f", dir + "/maintenance"]; }
+    step backup {
+      up exec $backup;
+      down exec $restore restores;
+    }
+  }
+  phase schema {
+    step t { up sql { CREATE TABLE t (id integer PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'new'); } down sql { DROP TABLE t; } }
+    step wipe { up sql { UPDATE users SET name = 'x'; } down irreversible "the old names are gone"; }
+  }
+  phase finish {
+    transaction step;
+    step start { up exec ["touch", dir + "/started"]; down exec ["rm", "-f", dir + "/started"]; }
+  }
+}
+MIG
+    q "CREATE TABLE users (id integer, name text); INSERT INTO users VALUES (1, 'ada'), (2, 'bob');"
+}
+
+user_names() { q "SELECT name FROM users ORDER BY id" | paste -sd,; }
+
+f_restore_point_replaces_later_database_downs() {
+    write_restore_plan
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --allow-exec
+    check "applied: data changed" test "$(user_names)" = "x,x"
+    check "commands ran" test -f started -a -f maintenance
+    # a rollback that does not reach the restore point cannot cross the irreversible step
+    expect_exit 3 "$MIGRUN" rollback --to upgrade.prepare --db $URL --allow-exec
+    check "refused at the irreversible step" contains "cannot roll back upgrade.schema.wipe"
+    check "the restore point is not reached: nothing changes" test -f started
+    expect_exit 0 "$MIGRUN" rollback --db $URL --allow-exec
+    check "names what the restore replaces" contains "replaces the downs of 2 steps applied after it: upgrade.schema.wipe (irreversible), upgrade.schema.t"
+    check "the later command's down ran" test ! -e started
+    check "the earlier command's down ran" test ! -e maintenance
+    check "the replaced steps are reported undone" contains "by the restore of upgrade.prepare.backup"
+    check "the data is back" test "$(user_names)" = "ada,bob"
+    check "no table t" test "$(has_table t)" = 0
+    check "nothing tracked" test "$(tracked)" = 0
+    check "the runs table keeps both runs" test "$(q "SELECT run || ':' || command || ':' || outcome FROM mig_runs ORDER BY run" | paste -sd,)" = "1:apply:success,2:rollback:success"
+    check "order: start's down, restore, page's down" test "$(printf '%s\n' "$OUT" | grep -o 'undone  *upgrade\.[a-z]*\.[a-z]*' | awk '{print $2}' | tr '\n' ' ')" = "upgrade.finish.start upgrade.schema.wipe upgrade.schema.t upgrade.prepare.backup upgrade.prepare.page "
+    check "the schema is as before" test "$(q "SELECT count(*) FROM users")" = 2
+    expect_exit 0 "$MIGRUN" log --db $URL
+    check "the journal records the replaced steps as undone" test "$(printf '%s\n' "$OUT" | grep -c 'undone')" -ge 5
+    # and it applies again from there
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --allow-exec
+    check "applied again" test "$(q "SELECT count(*) FROM mig_applied WHERE status = 'applied'")" = 5
+    expect_exit 0 "$MIGRUN" rollback --all --db $URL --allow-exec
+    check "and back again" test "$(user_names)" = "ada,bob"
+}
+
+# The automatic undo of a failed run uses the restore point too.
+f_restore_point_in_the_automatic_undo() {
+    write_restore_plan
+    sed -i 's/step start { up exec \["touch", dir + "\/started"\]/step start { up exec ["false"]/' m.mig
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL --allow-exec
+    check "the step failed" contains "exit status 1"
+    check "rolled back through the restore" contains "by the restore of upgrade.prepare.backup"
+    check "says it is as before" contains "is as it was before this run"
+    check "the data is back" test "$(user_names)" = "ada,bob"
+    check "nothing tracked" test "$(tracked)" = 0
+    check "the maintenance page is gone" test ! -e maintenance
+}
+
+# A restore that brings back a backup which is not the one the step took
+# (tracking rows that do not match) is never "as before".
+f_restore_of_a_foreign_backup_is_reported() {
+    write_restore_plan
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --allow-exec
+    # the backup now holds a step that this database never applied
+    q "INSERT INTO mig_applied (migration, phase, step, status, entry_uid, applied_at, seq, run) VALUES ('other', 'p', 's', 'applied', 'uid-x', 'now', 99, 1)" >/dev/null
+    if [ "$DIALECT" = postgres ]; then
+        pg_dump --format=custom --file b.dump "$PGDB"
+    else
+        sqlite3 db.sqlite ".backup b.db"
+    fi
+    q "DELETE FROM mig_applied WHERE entry_uid = 'uid-x'" >/dev/null
+    expect_exit 4 "$MIGRUN" rollback --db $URL --allow-exec
+    check "names the mismatch" contains "do not match what was applied before it"
+    check "names the foreign step" contains "other.p.s (not applied before)"
+    check "never as before" not_contains "is as it was before"
+}
+
+# pg_restore --clean --if-exists (the guides' restore) leaves the tables that
+# later steps created: the rollback says so, naming them (exit 4), and
+# never reports the database as before.
+fpg_restore_that_leaves_objects_is_never_as_before() {
+    write_restore_plan clean
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --allow-exec
+    expect_exit 4 "$MIGRUN" rollback --db $URL --allow-exec
+    check "says the schema is not as before" contains "did not bring the schema back as it was before that step"
+    check "names the table left" contains "relation public.t r"
+    check "names its column" contains "column public.t.id integer not null"
+    check "no 'done'" not_contains "done:"
+    check "the data of the backup is back all the same" test "$(user_names)" = "ada,bob"
+}
+
 pattern='^(f|fsq)_'
 [ "$DIALECT" = postgres ] && pattern='^(f|fpg)_'
 # FLOWS=REGEX runs only the matching cases

@@ -14,6 +14,7 @@ check() {
         return 0
     fi
     echo "    check failed: $what"
+    [ -n "${MIG_TEST_VERBOSE:-}" ] && printf '%s\n' "$OUT" | sed 's/^/      | /' | head -40
     touch "$CASE_DIR/.failed"
 }
 

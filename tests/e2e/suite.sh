@@ -1016,6 +1016,38 @@ MIG
     check "recorded as applied" test "$(q "SELECT status FROM mig_applied WHERE step = 't_n'")" = applied
 }
 
+# A CREATE UNIQUE INDEX CONCURRENTLY that fails on duplicates leaves its
+# index behind, invalid, although nothing committed: the run drops it
+# before it says "the database is as before" (a false "as before" else).
+pg_failed_concurrent_index_leaves_nothing() {
+    cat > m.mig <<'MIG'
+migration uniq {
+  phase tables {
+    step t { up sql { CREATE TABLE t (n integer); INSERT INTO t VALUES (1), (1), (2); } down sql { DROP TABLE t; } }
+  }
+  phase indexes {
+    transaction none;
+    step t_n {
+      up   sql { CREATE UNIQUE INDEX CONCURRENTLY t_n_key ON t (n); }
+      down sql { DROP INDEX CONCURRENTLY IF EXISTS t_n_key; }
+    }
+  }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --to uniq.tables
+    # an invalid index of another name from before stays as it was
+    psql -X -q -d "$PGDB" -c "CREATE UNIQUE INDEX CONCURRENTLY t_old ON t (n)" >/dev/null 2>&1
+    check "the index of before is invalid" test "$(q "SELECT count(*) FROM pg_index WHERE indexrelid = 't_old'::regclass AND NOT indisvalid")" = 1
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    check "the error names the duplicate" contains "could not create unique index"
+    check "says it dropped the index the failure left" contains "left the invalid index t_n_key; it was dropped"
+    check "no index t_n_key is left" test "$(q "SELECT count(*) FROM pg_class WHERE relname = 't_n_key'")" = 0
+    check "the invalid index of before is untouched" test "$(q "SELECT count(*) FROM pg_index WHERE indexrelid = 't_old'::regclass AND NOT indisvalid")" = 1
+    check "the step is not recorded" test "$(q "SELECT count(*) FROM mig_applied WHERE step = 't_n'")" = 0
+    expect_exit 0 "$MIGRUN" rollback --all --db $URL
+    check "rolled back" test "$(has_table t)" = 0
+}
+
 pg_two_runners_one_applies() {
     write_sleepy
     "$MIGRUN" apply m.mig --db $URL >a.out 2>&1 &
@@ -1055,6 +1087,7 @@ pg_server_restart_mid_run() {
 
 pattern='^t_'
 [ "$DIALECT" = postgres ] && pattern='^(t|pg)_'
+[ -n "${MIG_CASES:-}" ] && pattern="$MIG_CASES"
 for t in $(declare -F | awk '{print $3}' | grep -E "$pattern"); do
     run_case "$t"
 done
