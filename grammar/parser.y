@@ -498,6 +498,60 @@ static const char *describe(struct mig_parse *ps, yysymbol_kind_t k)
     return name;
 }
 
+/* What the statement that ends at offset end is, from its first word
+ * (after the previous ';', '{' or '}'): "the 'when' condition", … */
+static const char *statement_before(struct mig_parse *ps, size_t end)
+{
+    const char *t = ps->src->text;
+    size_t b = end;
+    while (b > 0 && t[b - 1] != ';' && t[b - 1] != '{' && t[b - 1] != '}')
+        b--;
+    while (b < end && (t[b] == ' ' || t[b] == '\t' || t[b] == '\r' || t[b] == '\n'))
+        b++;
+    size_t w = b;
+    while (w < end && ((t[w] >= 'a' && t[w] <= 'z') || t[w] == '_'))
+        w++;
+    static const struct { const char *kw, *what; } names[] = {
+        { "when", "the 'when' condition" }, { "require", "the 'require' condition" },
+        { "assert", "the 'assert' condition" }, { "verify", "the 'verify' condition" },
+        { "param", "the param declaration" }, { "let", "the 'let' declaration" },
+        { "import", "the import" }, { "after", "the 'after' list" }, { "target", "the 'target' declaration" },
+        { "transaction", "the 'transaction' setting" }, { "timeout", "the 'timeout' setting" },
+        { "lock_timeout", "the 'lock_timeout' setting" }, { "retry", "the 'retry' setting" },
+        { "up", "the 'up' action" }, { "down", "the 'down' action" },
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+        if (w - b == strlen(names[i].kw) && memcmp(t + b, names[i].kw, w - b) == 0)
+            return names[i].what;
+    return NULL;
+}
+
+/* A missing ';': ';' was one of the tokens the parser could take, and the
+ * unexpected one starts a new line. The error points just after the
+ * previous token and names the statement it ends. */
+static bool missing_semicolon(struct mig_parse *ps, const yypcontext_t *ctx, const YYLTYPE *loc)
+{
+    yysymbol_kind_t exp[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
+    bool semi = false;
+    for (int i = 0; i < n && !semi; i++)
+        semi = strcmp(yysymbol_name(exp[i]), "';'") == 0;
+    if (!semi || loc->start > ps->src->len)
+        return false;
+    const char *t = ps->src->text;
+    size_t p = loc->start;
+    bool newline = false;
+    while (p > 0 && (t[p - 1] == ' ' || t[p - 1] == '\t' || t[p - 1] == '\r' || t[p - 1] == '\n'))
+        newline |= t[--p] == '\n';
+    if (!newline || p == 0)
+        return false;
+    const char *what = statement_before(ps, p);
+    mig_diag(ps->diags, MIG_ERROR, ps->src->id, (uint32_t)p, (uint32_t)p, "syntax", "expected ';' after %s",
+             what ? what : "this statement");
+    ps->diags->fatal++;
+    return true;
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, struct mig_parse *ps)
 {
     (void)scanner;
@@ -507,6 +561,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, struct 
     int n = yypcontext_expected_tokens(ctx, exp, 5);
     yysymbol_kind_t tok = yypcontext_token(ctx);
     const YYLTYPE *loc = yypcontext_location(ctx);
+    if (missing_semicolon(ps, ctx, loc))
+        return 0;
     char *msg = mig_arena_printf(A, "syntax error: unexpected %s", describe(ps, tok));
     if (n > 0 && n <= 4) {
         for (int i = 0; i < n; i++)

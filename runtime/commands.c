@@ -7,25 +7,32 @@
 
 const struct mig_command mig_commands[] = {
     { "apply", mig_cmd_apply, MIG_NEEDS_PLAN | MIG_NEEDS_WRITE | MIG_NEEDS_VM,
-      COMMON | P | MIG_OPT_TO | MIG_OPT_ONERROR | MIG_OPT_TRACE | MIG_OPT_EXEC,
+      COMMON | P | MIG_OPT_TO | MIG_OPT_ONERROR | MIG_OPT_TRACE | MIG_OPT_EXEC | MIG_OPT_QUIET,
       "apply    (PATH...|plan.migb) --db URL [-p NAME=VALUE]... [--to MIGRATION[.PHASE]]\n"
       "                [--on-error rollback|stop] [--journal PATH] [--lock-wait DURATION]\n"
-      "                [--lock session|xact|table] [--schema S] [--allow-exec] [--json] [--trace]" },
+      "                [--lock session|xact|table] [--schema S] [--allow-exec] [--json] [--trace]",
+      "apply the pending steps, each recorded with its rendered down; a failure undoes the run" },
     { "plan", mig_cmd_plan, MIG_NEEDS_PLAN | MIG_NEEDS_VM, COMMON | P | MIG_OPT_TO | MIG_OPT_TRACE,
       "plan     (PATH...|plan.migb) --db URL [-p NAME=VALUE]... [--to MIGRATION[.PHASE]] [--schema S]\n"
-      "                [--json] [--trace]" },
-    { "rollback", mig_cmd_rollback, MIG_PLAN_OPTIONAL | MIG_NEEDS_WRITE, COMMON | MIG_OPT_ROLLBACK | MIG_OPT_TO | MIG_OPT_EXEC,
+      "                [--json] [--trace]",
+      "show what apply would run (guards evaluated live), changing nothing" },
+    { "rollback", mig_cmd_rollback, MIG_PLAN_OPTIONAL | MIG_NEEDS_WRITE,
+      COMMON | MIG_OPT_ROLLBACK | MIG_OPT_TO | MIG_OPT_EXEC | MIG_OPT_QUIET,
       "rollback --db URL [--run N | --to MIGRATION[.PHASE] | --all] [--journal PATH]\n"
       "                [--lock-wait DURATION] [--lock session|xact|table] [--schema S] [--allow-exec]\n"
-      "                [--json] [PATH...]" },
+      "                [--json] [PATH...]",
+      "undo the last run (or --run N, --to M[.PHASE], --all) from the downs recorded in the target" },
     { "status", mig_cmd_status, MIG_NEEDS_PLAN, COMMON,
-      "status   (PATH...|plan.migb) --db URL [--schema S] [--json]" },
+      "status   (PATH...|plan.migb) --db URL [--schema S] [--json]",
+      "list every step as applied, pending, skipped, changed since applied or interrupted" },
     { "log", mig_cmd_log, MIG_READS_JOURNAL, COMMON,
-      "log      --db URL [--journal PATH] [--schema S] [--json]" },
+      "log      --db URL [--journal PATH] [--schema S] [--json]",
+      "show the runs and steps recorded for the target (journal and target)" },
     { "test", mig_cmd_test, MIG_NEEDS_PLAN | MIG_WRITES_TARGET | MIG_NEEDS_VM,
       COMMON | P | MIG_OPT_FORCE | MIG_OPT_TRACE | MIG_OPT_TEST,
       "test     (PATH...|plan.migb) [--db URL] [--empty] [--keep] [--data] [--seed FILE.sql]\n"
-      "                [--from M | --only M] [--format text|json|junit] [-p NAME=VALUE]... [--schema S] [--trace]" },
+      "                [--from M | --only M] [--format text|json|junit] [-p NAME=VALUE]... [--schema S] [--trace]",
+      "prove every down undoes its up, in a throwaway copy of the database" },
 };
 
 const size_t mig_ncommands = sizeof(mig_commands) / sizeof(*mig_commands);

@@ -28,7 +28,7 @@ int mig_ctx_find_migration(const struct mig_plan *p, const char *name, size_t n)
 
 int mig_ctx_params(struct mig_ctx *c, const struct mig_run_opts *o)
 {
-    struct mig_report rep = { o->out, o->err, o->json, o->color, false };
+    struct mig_report rep = { .out = o->out, .err = o->err, .json = o->json, .color = o->color };
     const struct mig_plan *plan = c->plan;
     for (size_t i = 0; i < o->nparams; i++) {
         const struct mig_param_arg *pa = &o->params[i];
@@ -121,7 +121,7 @@ void mig_ctx_failure(struct mig_ctx *c, const char *prefix)
 
 int mig_ctx_parse_to(struct mig_ctx *c, const char *to, int *last_mig, int *last_phase)
 {
-    struct mig_report rep = { c->s.o ? c->s.o->out : stdout, c->s.o ? c->s.o->err : stderr, false, false, false };
+    struct mig_report rep = { .out = c->s.o ? c->s.o->out : stdout, .err = c->s.o ? c->s.o->err : stderr };
     *last_mig = (int)c->plan->nmigrations - 1;
     *last_phase = -1;
     if (!to)

@@ -35,6 +35,8 @@ void mig_report_step(struct mig_report *r, const char *outcome, const char *m, c
                           "note", note));
         return;
     }
+    if (r->quiet && strcmp(outcome, "failed") != 0)
+        return;
     const char *c = strcmp(outcome, "applied") == 0 || strcmp(outcome, "undone") == 0 || strcmp(outcome, "ok") == 0
                   ? "\033[32m" : strcmp(outcome, "failed") == 0 || strcmp(outcome, "FAIL") == 0 ? "\033[1;31m"
                   : "\033[33m";
@@ -58,6 +60,8 @@ void mig_report_migration(struct mig_report *r, const char *what, const char *na
                           file, "line", (int)line));
         return;
     }
+    if (r->quiet)
+        return;
     fprintf(r->out, "%s%s%s %s (%s:%u)\n", col(r, "\033[1m"), what, col(r, "\033[0m"), name, file, line);
 }
 
@@ -72,7 +76,7 @@ static void vreport(struct mig_report *r, const char *event, const char *prefix,
         fflush(r->out);     /* keep stdout and stderr in order */
         fprintf(to, "%s%s%s%s\n", col(r, color), prefix, col(r, "\033[0m"), buf);
         fflush(to);
-    } else if (!r->json) {
+    } else if (!r->json && !r->quiet) {
         fprintf(to, "%s\n", buf);
     }
 }
@@ -118,7 +122,7 @@ void mig_report_event(struct mig_report *r, const char *text, const char *fmt, .
     if (r->json) {
         json_error_t je;
         emit(r, json_vpack_ex(&je, 0, fmt, ap));
-    } else if (text) {
+    } else if (text && !r->quiet) {
         fprintf(r->out, "%s\n", text);
     }
     va_end(ap);
@@ -126,7 +130,7 @@ void mig_report_event(struct mig_report *r, const char *text, const char *fmt, .
 
 void mig_report_line(struct mig_report *r, const char *fmt, ...)
 {
-    if (r->json)
+    if (r->json || r->quiet)
         return;
     va_list ap;
     va_start(ap, fmt);

@@ -13,6 +13,7 @@ struct mig_report {
     FILE *out, *err;
     bool json, color;
     bool qualified;         /* step lines name their migration (no migration header above) */
+    bool quiet;             /* text mode: only warnings and errors */
 };
 
 /* One step: outcome (applied, skipped, undone, failed, would apply, …),

@@ -34,6 +34,7 @@ struct mig_run_opts {
     int64_t lock_wait_ms;
     enum mig_lock_mode lock;
     bool json, trace, color;
+    bool quiet;                     /* --quiet: only warnings and errors (text mode) */
     bool on_error_stop;
     bool allow_exec;                /* --allow-exec or MIGRUN_ALLOW_EXEC=1: commands may run */
     bool force;                     /* test: accepted, no longer needed (it works in a scratch copy) */
@@ -65,6 +66,7 @@ enum {
     MIG_OPT_PARAMS = 1, MIG_OPT_TO = 2, MIG_OPT_ONERROR = 4, MIG_OPT_LOCK = 8, MIG_OPT_ROLLBACK = 16,
     MIG_OPT_TRACE = 32, MIG_OPT_FORCE = 64, MIG_OPT_JOURNAL = 128, MIG_OPT_SCHEMA = 256,
     MIG_OPT_EXEC = 1024,        /* --allow-exec */
+    MIG_OPT_QUIET = 2048,       /* --quiet */
     MIG_OPT_TEST = 512,         /* --empty, --keep, --data, --seed, --format, --from, --only */
 };
 
@@ -74,6 +76,7 @@ struct mig_command {
     unsigned needs;
     unsigned options;           /* the command-line options it takes (tools/migrun.c) */
     const char *usage;
+    const char *summary;        /* one line: what it does (--help) */
 };
 
 extern const struct mig_command mig_commands[];

@@ -490,6 +490,7 @@ int mig_session_open(struct mig_session *s, const struct mig_run_opts *o, unsign
     s->rep.out = o->out;
     s->rep.err = o->err;
     s->rep.json = o->json;
+    s->rep.quiet = o->quiet && !o->json;
     s->rep.color = o->color;
     s->by_key.arena = s->by_uid.arena = &s->arena;
     struct sigaction sa;

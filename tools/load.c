@@ -92,6 +92,12 @@ static struct mig_plan *load_bytecode(const char *prog, const char *path, FILE *
 
 struct mig_plan *mig_load_inputs(const char *prog, char **paths, int n, FILE *err, bool color, bool *usage)
 {
+    return mig_load_inputs_lint(prog, paths, n, err, color, usage, true);
+}
+
+struct mig_plan *mig_load_inputs_lint(const char *prog, char **paths, int n, FILE *err, bool color, bool *usage,
+                                      bool lint)
+{
     *usage = false;
     if (n == 1 && mig_is_bytecode_path(paths[0]))
         return load_bytecode(prog, paths[0], err, usage);
@@ -103,6 +109,7 @@ struct mig_plan *mig_load_inputs(const char *prog, char **paths, int n, FILE *er
             return NULL;
         }
     struct mig_program *prog_ = mig_program_new();
+    prog_->no_lint = !lint;
     char msg[512];
     for (int i = 0; i < n; i++) {
         size_t before = prog_->input_paths.n;
@@ -130,7 +137,7 @@ struct mig_plan *mig_load_inputs(const char *prog, char **paths, int n, FILE *er
         }
     }
     unsigned errors = mig_program_check(prog_);
-    if (errors || prog_->diags.warnings)
+    if (errors || (lint && prog_->diags.warnings))
         mig_diags_print_text(&prog_->diags, err, color);
     if (errors) {
         fprintf(err, "%s: %u error%s: nothing was run\n", prog, errors, errors == 1 ? "" : "s");

@@ -10,6 +10,10 @@
  * NULL on failure after printing why; *usage is set when the failure is a
  * missing path rather than a compile error. */
 struct mig_plan *mig_load_inputs(const char *prog, char **paths, int n, FILE *err, bool color, bool *usage);
+/* The same; lint: run the lint rules and print warnings (else only errors
+ * are printed, and the rules do not run). */
+struct mig_plan *mig_load_inputs_lint(const char *prog, char **paths, int n, FILE *err, bool color, bool *usage,
+                                      bool lint);
 bool mig_is_bytecode_path(const char *path);
 /* Colour for a stream: only on a terminal, never with NO_COLOR set. */
 bool mig_use_color(FILE *f);

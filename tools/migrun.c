@@ -19,7 +19,8 @@ static void print_usage(FILE *to)
 {
     for (size_t i = 0; i < mig_ncommands; i++)
         fprintf(to, "%s migrun %s\n", i ? "      " : "usage:", mig_commands[i].usage);
-    fputs("\nURL: sqlite:PATH, sqlite:///ABS/PATH, postgres://… or postgresql://… (default: $MIGRUN_DB,\n"
+    fputs("       migrun --version | --help | COMMAND --help\n"
+          "\nURL: sqlite:PATH, sqlite:///ABS/PATH, postgres://… or postgresql://… (default: $MIGRUN_DB,\n"
           "     else postgresql:// when PGHOST, PGDATABASE or PGSERVICE is set); prefer $MIGRUN_DB, PGPASSWORD\n"
           "     or ~/.pgpass to a password in --db, which every local user sees in ps\n"
           "Journal: --journal, else $MIGRUN_JOURNAL, else .migrun/journal.db\n", to);
@@ -36,19 +37,66 @@ static void print_usage(FILE *to)
 #define O_INPUTS (1u << 20)
 #define O_INPUTS_OPT (1u << 21)
 
+/* The command being parsed (NULL before one is known): usage errors point
+ * to its --help. */
+static const struct mig_command *current;
+
+/* One line, and where to read more: never the whole usage. */
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("migrun: error: ", stderr);
+    fprintf(stderr, "migrun%s%s: error: ", current ? " " : "", current ? current->name : "");
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputs("\n", stderr);
-    print_usage(stderr);
+    fprintf(stderr, " (see: migrun %s%s--help)\n", current ? current->name : "", current ? " " : "");
     return MIG_EXIT_USAGE;
 }
 
+#define O_LINT (1u << 22)   /* --lint: where sources are compiled */
+
+/* The options, each with the commands that take it (0: every command). */
+static const struct {
+    const char *name, *help;
+    unsigned bit;
+} options[] = {
+    { "--db URL", "the target (default: $MIGRUN_DB, else the PG* variables of libpq)", 0 },
+    { "-p, --param [MIGRATION.]NAME=VALUE", "a param's value, checked against its declared type", O_PARAMS },
+    { "--to MIGRATION[.PHASE]", "apply/plan: up to it; rollback: keep it and undo what was applied after it", O_TO },
+    { "--run N", "undo run N (see migrun log)", O_ROLLBACK },
+    { "--all", "undo every applied step", O_ROLLBACK },
+    { "--on-error rollback|stop", "on a failure, undo the run's committed phases (default) or keep them", O_ONERROR },
+    { "--allow-exec", "let steps and conditions run commands (or MIGRUN_ALLOW_EXEC=1)", MIG_OPT_EXEC },
+    { "--journal PATH", "the local undo log (default: $MIGRUN_JOURNAL, else .migrun/journal.db)", 0 },
+    { "--schema S", "the schema of the tracking tables, and the search_path of the run", O_SCHEMA },
+    { "--lock session|xact|table", "how runners exclude each other (xact or table behind a transaction pooler)",
+      O_LOCK },
+    { "--lock-wait DURATION", "how long to wait for another runner's lock (default 60s)", O_LOCK },
+    { "--empty", "test in an empty scratch database, not a copy of the given one", MIG_OPT_TEST },
+    { "--keep", "keep the scratch database (its name is printed)", MIG_OPT_TEST },
+    { "--data", "also compare every table's rows before the up and after the down", MIG_OPT_TEST },
+    { "--seed FILE.sql", "load seed data before the first step", MIG_OPT_TEST },
+    { "--from M", "test from migration M on", MIG_OPT_TEST },
+    { "--only M", "test migration M only", MIG_OPT_TEST },
+    { "--format text|json|junit", "the report's format", MIG_OPT_TEST },
+    { "--force", "accepted for compatibility (test always works in a scratch copy)", O_FORCE },
+    { "--lint", "print the compiler's warnings on the sources (errors are always printed)", O_LINT },
+    { "-q, --quiet", "print only warnings and errors", MIG_OPT_QUIET },
+    { "--json", "one JSON object per line (an `event` key in each)", 0 },
+    { "--trace", "print each instruction of the plan as it runs", O_TRACE },
+    { "-h, --help", "this help", 0 },
+};
+
+static void print_help(const struct mig_command *c)
+{
+    printf("usage: migrun %s\n\n%s\n\noptions:\n", c->usage, c->summary);
+    unsigned allowed = c->options | (c->needs & (MIG_NEEDS_PLAN | MIG_PLAN_OPTIONAL) ? O_LINT : 0);
+    for (size_t i = 0; i < sizeof(options) / sizeof(*options); i++)
+        if (!options[i].bit || (allowed & options[i].bit))
+            printf("  %-36s %s\n", options[i].name, options[i].help);
+    printf("\nSee migrun(1) for the exit codes and the environment.\n");
+}
 
 struct args {
     struct mig_run_opts o;
@@ -58,6 +106,7 @@ struct args {
     size_t nparams;
     bool saw_rollback_mode;
     bool db_from_argv;      /* --db, not MIGRUN_DB */
+    bool lint;              /* --lint */
 };
 
 /* Parses a duration such as 60s for --lock-wait. */
@@ -130,6 +179,10 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             a->o.force = true;
         } else if (strcmp(arg, "--allow-exec") == 0 && (allowed & MIG_OPT_EXEC)) {
             a->o.allow_exec = true;
+        } else if (strcmp(arg, "--lint") == 0 && (allowed & (O_INPUTS | O_INPUTS_OPT))) {
+            a->lint = true;
+        } else if ((strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) && (allowed & MIG_OPT_QUIET)) {
+            a->o.quiet = true;
         } else if (strcmp(arg, "--json") == 0) {
             a->o.json = true;
         } else if (strcmp(arg, "--trace") == 0 && (allowed & O_TRACE)) {
@@ -251,6 +304,12 @@ static void free_args(struct args *a)
 /* Parses the command's options, loads its plan where it takes one, runs it. */
 static int dispatch(const struct mig_command *cmd, int argc, char **argv)
 {
+    current = cmd;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_help(cmd);
+            return MIG_EXIT_OK;
+        }
     unsigned allowed = cmd->options | (cmd->needs & MIG_NEEDS_PLAN ? O_INPUTS : 0) |
                        (cmd->needs & MIG_PLAN_OPTIONAL ? O_INPUTS_OPT : 0);
     struct args a;
@@ -262,7 +321,7 @@ static int dispatch(const struct mig_command *cmd, int argc, char **argv)
     struct mig_plan *p = NULL;
     if (a.npaths) {
         bool usage = false;
-        p = mig_load_inputs("migrun", a.paths, a.npaths, stderr, mig_use_color(stderr), &usage);
+        p = mig_load_inputs_lint("migrun", a.paths, a.npaths, stderr, mig_use_color(stderr), &usage, a.lint);
         if (!p) {
             free_args(&a);
             return MIG_EXIT_USAGE;
@@ -276,8 +335,10 @@ static int dispatch(const struct mig_command *cmd, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
-        return usage_error("missing command");
+    if (argc < 2) {
+        print_usage(stderr);
+        return MIG_EXIT_USAGE;
+    }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         print_usage(stdout);
@@ -290,5 +351,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < mig_ncommands; i++)
         if (strcmp(mig_commands[i].name, cmd) == 0)
             return dispatch(&mig_commands[i], argc - 1, argv + 1);
-    return usage_error("unknown command '%s'", cmd);
+    if (cmd[0] == '-')
+        return usage_error("give a command first (apply, plan, rollback, status, log, test), then '%s'", cmd);
+    return usage_error("unknown command '%s' (the commands: apply, plan, rollback, status, log, test)", cmd);
 }
