@@ -61,14 +61,8 @@ int mig_apply_exec_up(struct apply *a, struct mig_vm *vm, uint32_t si)
     struct mig_exec_args args;
     if (mig_vm_exec_args(vm, st->up_exec, &args) != 0)
         return -1;
-    static const char digits[] = "0123456789abcdef";
     char sum[65];
-    const uint8_t *h = a->c.plan->execs[st->up_exec].sha256;
-    for (int i = 0; i < 32; i++) {
-        sum[2 * i] = digits[h[i] >> 4];
-        sum[2 * i + 1] = digits[h[i] & 15];
-    }
-    sum[64] = 0;
+    mig_ctx_checksum(&a->c, si, sum);
     r.checksum = mig_arena_strdup(&a->c.s.arena, sum);
     char *text = mig_exec_args_text(&args);
     r.up_sql = text ? mig_arena_strdup(&a->c.s.arena, text) : NULL;

@@ -150,13 +150,15 @@ int mig_ctx_parse_to(struct mig_ctx *c, const char *to, int *last_mig, int *last
 void mig_ctx_checksum(struct mig_ctx *c, uint32_t si, char out[65])
 {
     static const char digits[] = "0123456789abcdef";
-    const struct mig_pvariant *up = mig_plan_variant(c->plan, c->plan->steps[si].up, c->s.conn->drv->dialect);
+    const struct mig_pstep *st = &c->plan->steps[si];
+    const struct mig_pvariant *up = mig_plan_variant(c->plan, st->up, c->s.conn->drv->dialect);
+    const uint8_t *h = up ? up->sha256 : st->up_exec != MIG_NONE ? c->plan->execs[st->up_exec].sha256 : NULL;
     out[0] = 0;
-    if (!up)
+    if (!h)
         return;
     for (size_t i = 0; i < 32; i++) {
-        out[2 * i] = digits[up->sha256[i] >> 4];
-        out[2 * i + 1] = digits[up->sha256[i] & 15];
+        out[2 * i] = digits[h[i] >> 4];
+        out[2 * i + 1] = digits[h[i] & 15];
     }
     out[64] = 0;
 }

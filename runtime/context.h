@@ -45,7 +45,8 @@ bool mig_ctx_step_done(struct mig_ctx *c, uint32_t si);
 bool mig_ctx_migration_done(struct mig_ctx *c, uint32_t mi);
 /* A string of the plan. */
 const char *mig_ctx_str(struct mig_ctx *c, uint32_t s);
-/* The hex SHA-256 of a step's up for the target's dialect ("" when none). */
+/* The hex SHA-256 of a step's up for the target's dialect, or of its
+ * command's source for an exec up ("" when none). */
 void mig_ctx_checksum(struct mig_ctx *c, uint32_t si, char out[65]);
 /* The host callback for REQUIRE shared by every host. */
 int mig_ctx_require(void *ctx, struct mig_vm *vm, uint32_t check, bool ok);

@@ -482,6 +482,31 @@ MIG
     check "the database unchanged" test "$(snapshot)" = "$snap"
 }
 
+# ---- commands: applied again, nothing to do ------------------------------------
+
+# An applied exec step is not "drifted": its checksum is its command's
+# source, the same in status, plan and the preflight of the next apply.
+f_exec_steps_applied_are_up_to_date() {
+    cat > m.mig <<'MIG'
+migration a {
+  phase p {
+    transaction step;
+    step notify { up exec ["true"]; down exec ["true"]; }
+    step t { up sql { CREATE TABLE t (id integer); } down sql { DROP TABLE t; } }
+  }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --allow-exec
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "status: applied, not drifted" contains "applied  p.notify"
+    check "no drift" not_contains "drifted"
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --allow-exec
+    check "apply again: nothing to do" contains "nothing to do"
+    sed -i 's/up exec \["true"\]/up exec ["true", "changed"]/' m.mig
+    expect_exit 3 "$MIGRUN" apply m.mig --db $URL --allow-exec
+    check "a changed command is drift" contains "drift: step a.p.notify"
+}
+
 # ---- restore points (down … restores) ------------------------------------------
 
 # A backup step whose down restores it, then schema and an irreversible
