@@ -47,12 +47,15 @@ static void journal_entry(void *ctx, const struct mig_jrow *e)
     struct walk *w = ctx;
     char text[1024];
     bool done = e->state && strcmp(e->state, "done") == 0;
-    snprintf(text, sizeof(text), "  %-8s %s.%s.%s  (%lld ms%s%s)", e->action, e->migration, e->phase, e->step,
-             (long long)e->ms, done ? "" : ", ", done ? "" : e->state ? e->state : "");
-    mig_report_event(&w->s->rep, text, "{s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:I,s:s?,s:s?,s:I}", "event", "entry",
+    if (e->note)
+        snprintf(text, sizeof(text), "  %-8s %s.%s.%s  (%s)", e->action, e->migration, e->phase, e->step, e->note);
+    else
+        snprintf(text, sizeof(text), "  %-8s %s.%s.%s  (%lld ms%s%s)", e->action, e->migration, e->phase, e->step,
+                 (long long)e->ms, done ? "" : ", ", done ? "" : e->state ? e->state : "");
+    mig_report_event(&w->s->rep, text, "{s:s,s:I,s:s?,s:s?,s:s?,s:s?,s:s?,s:I,s:I,s:s?,s:s?,s:I,s:s?}", "event", "entry",
                      "run", (json_int_t)e->run, "migration", e->migration, "phase", e->phase, "step", e->step,
                      "action", e->action, "state", e->state, "rows", (json_int_t)e->rows, "ms", (json_int_t)e->ms,
-                     "irreversible", e->irreversible, "file", e->file, "line", (json_int_t)e->line);
+                     "irreversible", e->irreversible, "file", e->file, "line", (json_int_t)e->line, "note", e->note);
 }
 
 int mig_cmd_log(struct mig_plan *plan, const struct mig_run_opts *o)

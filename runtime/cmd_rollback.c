@@ -253,7 +253,12 @@ int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
             continue;   /* a restore point stands for its down */
         bool no_down = !t->down && !(t->down_kind && (strcmp(t->down_kind, "exec") == 0 ||
                                                       strcmp(t->down_kind, "none") == 0));
-        if (strcmp(t->status, "skipped") != 0 && no_down) {
+        bool by_hand = t->down_kind && (strcmp(t->down_kind, "baselined") == 0 || strcmp(t->down_kind, "marked") == 0);
+        if (strcmp(t->status, "skipped") != 0 && by_hand) {
+            mig_report_error(&s->rep, "%s:%" PRId64 ": cannot roll back %s.%s.%s: it was %s", t->file ? t->file : "",
+                             t->line, t->migration, t->phase, t->step, t->irreversible ? t->irreversible : "");
+            blocked++;
+        } else if (strcmp(t->status, "skipped") != 0 && no_down) {
             mig_report_error(&s->rep, "%s:%" PRId64 ": cannot roll back %s.%s.%s: its down is irreversible: \"%s\"",
                              t->file ? t->file : "", t->line, t->migration, t->phase, t->step,
                              t->irreversible ? t->irreversible : "");

@@ -57,7 +57,8 @@ int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
             struct mig_tracked *t = mig_session_find(s, S(c, m->name), ph, S(c, st->name));
             const char *ss = "pending";
             if (t) {
-                ss = t->status;
+                ss = t->down_kind && (strcmp(t->down_kind, "baselined") == 0 || strcmp(t->down_kind, "marked") == 0)
+                     ? t->down_kind : t->status;
                 char sum[65];
                 mig_ctx_checksum(c, si, sum);
                 if (strcmp(t->status, "applied") == 0 && t->checksum && strcmp(sum, t->checksum) != 0)

@@ -33,6 +33,15 @@ const struct mig_command mig_commands[] = {
       "test     (PATH...|plan.migb) [--db URL] [--empty] [--keep] [--data] [--seed FILE.sql]\n"
       "                [--from M | --only M] [--format text|json|junit] [-p NAME=VALUE]... [--schema S] [--trace]",
       "prove every down undoes its up, in a throwaway copy of the database" },
+    { "baseline", mig_cmd_baseline, MIG_NEEDS_PLAN | MIG_NEEDS_WRITE, COMMON | MIG_OPT_TO | MIG_OPT_ADOPT,
+      "baseline (PATH...|plan.migb) --db URL --to MIGRATION[.PHASE] [--reason TEXT] [--schema S] [--json]",
+      "adopt a database that has the schema already: record every step up to --to as applied, without running it" },
+    { "mark", mig_cmd_mark, MIG_PLAN_OPTIONAL | MIG_NEEDS_WRITE, COMMON | MIG_OPT_ADOPT,
+      "mark     MIGRATION[.PHASE[.STEP]] (--applied | --pending) --db URL --reason TEXT [PATH...] [--json]",
+      "record steps as applied without running them, or remove their records without running their downs" },
+    { "repair", mig_cmd_repair, MIG_NEEDS_PLAN | MIG_NEEDS_WRITE, COMMON | MIG_OPT_ADOPT,
+      "repair   (PATH...|plan.migb) --db URL --accept MIGRATION[.PHASE[.STEP]] --reason TEXT [--json]",
+      "accept the changed source of applied steps (their new checksum); their recorded downs stay" },
 };
 
 const size_t mig_ncommands = sizeof(mig_commands) / sizeof(*mig_commands);

@@ -50,7 +50,8 @@ static const char schema[] =
     "  rows INTEGER, duration_ms INTEGER,\n"
     "  recorded_at  TEXT NOT NULL,\n"
     "  seq          INTEGER,             -- order of application in the target\n"
-    "  output       TEXT                 -- a command's last 8 KiB of output\n"
+    "  output       TEXT,                -- a command's last 8 KiB of output\n"
+    "  note         TEXT                 -- baseline, mark, repair: why, as the user gave it\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS entries_run ON entries(run_id);\n"
     "CREATE INDEX IF NOT EXISTS entries_state ON entries(state);\n"
@@ -150,6 +151,9 @@ int mig_journal_open(const char *path, bool readonly, struct mig_journal **out, 
         if (rc == SQLITE_OK && !readonly &&
             sqlite3_exec(j->db, "SELECT output FROM entries LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
             rc = sqlite3_exec(j->db, "ALTER TABLE entries ADD COLUMN output TEXT", NULL, NULL, &msg);
+        if (rc == SQLITE_OK && !readonly &&
+            sqlite3_exec(j->db, "SELECT note FROM entries LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
+            rc = sqlite3_exec(j->db, "ALTER TABLE entries ADD COLUMN note TEXT", NULL, NULL, &msg);
         if (rc == SQLITE_OK && readonly)
             rc = sqlite3_exec(j->db, "SELECT id FROM runs LIMIT 0", NULL, NULL, &msg);
     }
@@ -286,7 +290,7 @@ int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, si
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, "INSERT INTO entries (run_id, uid, migration, phase, step, action, "
                            "txn, checksum, up_sql, down_sql, irreversible, undoes, file, line, rows, "
-                           "duration_ms, recorded_at, seq, state, output) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "duration_ms, recorded_at, seq, state, output, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK) {
         jfail(j, "cannot write the journal");
         sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
@@ -319,6 +323,7 @@ int mig_journal_add(struct mig_journal *j, int64_t run, struct mig_jentry *e, si
             sqlite3_bind_null(st, 18);
         bind_text(st, 19, state);
         bind_text(st, 20, e[i].output);
+        bind_text(st, 21, e[i].note);
         if (sqlite3_step(st) != SQLITE_DONE) {
             jfail(j, "cannot write the journal");
             sqlite3_finalize(st);
@@ -440,8 +445,11 @@ int mig_journal_walk(struct mig_journal *j, const struct mig_jtarget *t, const s
                            "outcome, user, host, id FROM runs WHERE " TARGET_IS("runs") " ORDER BY id", -1, &runs,
                            NULL) != SQLITE_OK)
         return jfail(j, "cannot read the journal");
-    if (sqlite3_prepare_v2(j->db, "SELECT migration, phase, step, action, state, rows, duration_ms, "
-                           "irreversible, file, line FROM entries WHERE run_id = ? ORDER BY id",
+    bool has_note = sqlite3_exec(j->db, "SELECT note FROM entries LIMIT 0", NULL, NULL, NULL) == SQLITE_OK;
+    if (sqlite3_prepare_v2(j->db, has_note ? "SELECT migration, phase, step, action, state, rows, duration_ms, "
+                           "irreversible, file, line, note FROM entries WHERE run_id = ? ORDER BY id"
+                           : "SELECT migration, phase, step, action, state, rows, duration_ms, "
+                           "irreversible, file, line, NULL FROM entries WHERE run_id = ? ORDER BY id",
                            -1, &ents, NULL) != SQLITE_OK) {
         sqlite3_finalize(runs);
         return jfail(j, "cannot read the journal");
@@ -457,7 +465,7 @@ int mig_journal_walk(struct mig_journal *j, const struct mig_jtarget *t, const s
         while (sqlite3_step(ents) == SQLITE_ROW) {
             struct mig_jrow e = { r.number, COL(ents, 0), COL(ents, 1), COL(ents, 2), COL(ents, 3), COL(ents, 4),
                                   sqlite3_column_int64(ents, 5), sqlite3_column_int64(ents, 6), COL(ents, 7),
-                                  COL(ents, 8), sqlite3_column_int64(ents, 9) };
+                                  COL(ents, 8), sqlite3_column_int64(ents, 9), COL(ents, 10) };
             w->entry(ctx, &e);
         }
     }

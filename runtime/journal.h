@@ -34,6 +34,7 @@ struct mig_jentry {
     int64_t rows, duration_ms;
     int64_t seq;            /* order of application in the target, or 0 */
     const char *output;     /* a command's last 8 KiB of output, or NULL */
+    const char *note;       /* baseline, mark, repair: why (the user's words), or NULL */
 };
 
 /* Opens (creating the file, its folder and the schema) the journal at path;
@@ -88,6 +89,7 @@ struct mig_jrow {
     int64_t rows, ms;
     const char *irreversible, *file;
     int64_t line;
+    const char *note;
 };
 struct mig_jwalk {
     void (*run)(void *ctx, const struct mig_jrun *r);

@@ -106,6 +106,17 @@ size_t mig_proto_restore_map(struct mig_tracked *const *rows, size_t n, struct m
  * records before its step; malloc'd; "" where the driver has none); NULL with e on failure. */
 char *mig_proto_fingerprint(struct mig_session *s, struct mig_dberr *e);
 
+/* By hand (protocol_adopt.c), each one transaction, then journal entries
+ * with the user's note: records r[0..n) as applied without running them
+ * (journal action: action, e.g. "baselined"); removes the records
+ * t[0..n) without running their downs ("marked pending"); accepts new
+ * checksums sums[i] for the applied steps t[i] ("repaired"). */
+int mig_proto_record_by_hand(struct mig_proto *p, struct mig_record *r, size_t n, const char *action,
+                             const char *note);
+int mig_proto_forget(struct mig_proto *p, struct mig_tracked *const *t, size_t n, const char *note);
+int mig_proto_accept(struct mig_proto *p, struct mig_tracked *const *t, const char *const *sums, size_t n,
+                     const char *note);
+
 /* Records the failure message in p->err (and the database error). */
 int mig_proto_fail(struct mig_proto *p, int rc, const struct mig_dberr *e, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

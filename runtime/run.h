@@ -35,6 +35,9 @@ struct mig_run_opts {
     enum mig_lock_mode lock;
     bool json, trace, color;
     bool quiet;                     /* --quiet: only warnings and errors (text mode) */
+    const char *reason;             /* baseline, mark, repair: --reason */
+    const char *select;             /* mark: M[.P[.S]]; repair: --accept M[.P[.S]] */
+    int mark;                       /* mark: 1 --applied, 2 --pending */
     bool on_error_stop;
     bool allow_exec;                /* --allow-exec or MIGRUN_ALLOW_EXEC=1: commands may run */
     bool force;                     /* test: accepted, no longer needed (it works in a scratch copy) */
@@ -67,6 +70,7 @@ enum {
     MIG_OPT_TRACE = 32, MIG_OPT_FORCE = 64, MIG_OPT_JOURNAL = 128, MIG_OPT_SCHEMA = 256,
     MIG_OPT_EXEC = 1024,        /* --allow-exec */
     MIG_OPT_QUIET = 2048,       /* --quiet */
+    MIG_OPT_ADOPT = 4096,       /* --reason; mark: --applied, --pending; repair: --accept */
     MIG_OPT_TEST = 512,         /* --empty, --keep, --data, --seed, --format, --from, --only */
 };
 
@@ -88,5 +92,8 @@ int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o);
 int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o);
 int mig_cmd_log(struct mig_plan *plan, const struct mig_run_opts *o);
 int mig_cmd_test(struct mig_plan *plan, const struct mig_run_opts *o);
+int mig_cmd_baseline(struct mig_plan *plan, const struct mig_run_opts *o);
+int mig_cmd_mark(struct mig_plan *plan, const struct mig_run_opts *o);
+int mig_cmd_repair(struct mig_plan *plan, const struct mig_run_opts *o);
 
 #endif

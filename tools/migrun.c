@@ -80,6 +80,11 @@ static const struct {
     { "--from M", "test from migration M on", MIG_OPT_TEST },
     { "--only M", "test migration M only", MIG_OPT_TEST },
     { "--format text|json|junit", "the report's format", MIG_OPT_TEST },
+    { "--reason TEXT", "why (journaled with who, and shown by migrun log)", MIG_OPT_ADOPT },
+    { "--applied | --pending", "mark: record as applied without running / remove the records without undoing",
+      MIG_OPT_ADOPT },
+    { "--accept MIGRATION[.PHASE[.STEP]]", "repair: the applied steps whose changed source is accepted",
+      MIG_OPT_ADOPT },
     { "--force", "accepted for compatibility (test always works in a scratch copy)", O_FORCE },
     { "--lint", "print the compiler's warnings on the sources (errors are always printed)", O_LINT },
     { "-q, --quiet", "print only warnings and errors", MIG_OPT_QUIET },
@@ -145,7 +150,10 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
         if (!opts || arg[0] != '-' || strcmp(arg, "-") == 0) {
             if (!(allowed & (O_INPUTS | O_INPUTS_OPT)))
                 return usage_error("unexpected argument '%s'", arg);
-            a->paths[a->npaths++] = argv[i];
+            if (current && strcmp(current->name, "mark") == 0 && !a->o.select)
+                a->o.select = argv[i];      /* mark's first argument: what to mark */
+            else
+                a->paths[a->npaths++] = argv[i];
         } else if (strcmp(arg, "--") == 0) {
             opts = false;
         } else if (TAKES("--db")) {
@@ -179,6 +187,20 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             a->o.force = true;
         } else if (strcmp(arg, "--allow-exec") == 0 && (allowed & MIG_OPT_EXEC)) {
             a->o.allow_exec = true;
+        } else if (TAKES("--reason") && (allowed & MIG_OPT_ADOPT)) {
+            const char *v = VALUE("--reason");
+            if (!v || !*v)
+                return usage_error("--reason needs a text: why");
+            a->o.reason = v;
+        } else if (TAKES("--accept") && (allowed & MIG_OPT_ADOPT)) {
+            const char *v = VALUE("--accept");
+            if (!v || !*v)
+                return usage_error("--accept needs MIGRATION[.PHASE[.STEP]]");
+            a->o.select = v;
+        } else if ((strcmp(arg, "--applied") == 0 || strcmp(arg, "--pending") == 0) && (allowed & MIG_OPT_ADOPT)) {
+            if (a->o.mark)
+                return usage_error("give one of --applied and --pending");
+            a->o.mark = arg[2] == 'a' ? 1 : 2;
         } else if (strcmp(arg, "--lint") == 0 && (allowed & (O_INPUTS | O_INPUTS_OPT))) {
             a->lint = true;
         } else if ((strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) && (allowed & MIG_OPT_QUIET)) {
@@ -352,6 +374,6 @@ int main(int argc, char **argv)
         if (strcmp(mig_commands[i].name, cmd) == 0)
             return dispatch(&mig_commands[i], argc - 1, argv + 1);
     if (cmd[0] == '-')
-        return usage_error("give a command first (apply, plan, rollback, status, log, test), then '%s'", cmd);
-    return usage_error("unknown command '%s' (the commands: apply, plan, rollback, status, log, test)", cmd);
+        return usage_error("give a command first (apply, plan, rollback, status, …), then '%s'", cmd);
+    return usage_error("unknown command '%s' (the commands: apply, plan, rollback, status, log, test, baseline, mark, repair)", cmd);
 }

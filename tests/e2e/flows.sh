@@ -482,6 +482,86 @@ MIG
     check "the database unchanged" test "$(snapshot)" = "$snap"
 }
 
+# ---- adoption: baseline, mark, repair ------------------------------------------
+
+write_adopt() {
+    cat > m.mig <<'MIG'
+migration base {
+  step users { up sql { CREATE TABLE users (id integer PRIMARY KEY, name text); } down sql { DROP TABLE users; } }
+}
+migration orders {
+  after base;
+  step orders { up sql { CREATE TABLE orders (id integer PRIMARY KEY); } down sql { DROP TABLE orders; } }
+}
+migration email {
+  after orders;
+  step col { up sql { ALTER TABLE users ADD COLUMN email text; } down sql { ALTER TABLE users DROP COLUMN email; } }
+}
+MIG
+}
+
+# An existing database adopted: the steps up to --to are recorded without
+# running, apply runs the rest, rollback undoes it and refuses to cross the
+# baseline, saying why; log shows who and why.
+f_baseline_adopts_an_existing_database() {
+    write_adopt
+    q "CREATE TABLE users (id integer PRIMARY KEY, name text); CREATE TABLE orders (id integer PRIMARY KEY); INSERT INTO users VALUES (1, 'ada');"
+    expect_exit 2 "$MIGRUN" baseline m.mig --db $URL
+    check "needs --to" contains "baseline needs --to"
+    expect_exit 0 "$MIGRUN" baseline m.mig --db $URL --to orders --reason "adopted from the deploy scripts"
+    check "names the steps" contains "baselined    orders.main.orders"
+    check "two rows, not run" test "$(q "SELECT count(*) FROM mig_applied WHERE down_kind = 'baselined'")" = 2
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "status says baselined" contains "baselined main.users"
+    check "email pending" contains "pending  email"
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "only email ran" contains "applied      main.col"
+    check "the data stays" test "$(q "SELECT name FROM users")" = ada
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "email undone" contains "undone       email.main.col"
+    expect_exit 3 "$MIGRUN" rollback --db $URL
+    check "refuses to cross the baseline, saying why" contains "cannot roll back orders.main.orders: it was baselined by run 1"
+    check "the tables stay" test "$(has_table orders)" = 1
+    expect_exit 3 "$MIGRUN" rollback --all --db $URL
+    expect_exit 0 "$MIGRUN" log --db $URL
+    check "log: the reason" contains "baselined base.main.users  (adopted from the deploy scripts)"
+    check "log: the run" contains "baseline"
+}
+
+# mark --applied records without running; --pending removes records without
+# running downs; repair accepts an edited step's new source.
+f_mark_and_repair() {
+    write_adopt
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --to orders
+    expect_exit 2 "$MIGRUN" mark email --db $URL --reason x m.mig
+    check "needs --applied or --pending" contains "--applied or --pending"
+    q "ALTER TABLE users ADD COLUMN email text"
+    expect_exit 0 "$MIGRUN" mark email --applied --db $URL --reason "added by hand during the outage" m.mig
+    check "email marked" test "$(q "SELECT down_kind FROM mig_applied WHERE migration = 'email'")" = marked
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "nothing to do" contains "nothing to do"
+    expect_exit 0 "$MIGRUN" mark email --pending --db $URL --reason "undo the mark"
+    check "record removed" test "$(q "SELECT count(*) FROM mig_applied WHERE migration = 'email'")" = 0
+    check "the column is still there (nothing ran)" q "SELECT email FROM users WHERE 1 = 0"
+    expect_exit 2 "$MIGRUN" mark nosuch --pending --db $URL --reason x
+    # an edited applied step: drift refuses the apply until it is repaired
+    sed -i 's/CREATE TABLE orders (id integer PRIMARY KEY);/CREATE TABLE orders (id integer PRIMARY KEY, total integer);/' m.mig
+    q "ALTER TABLE users DROP COLUMN email"
+    expect_exit 3 "$MIGRUN" apply m.mig --db $URL
+    check "drift" contains "drift: step orders.main.orders"
+    expect_exit 2 "$MIGRUN" repair m.mig --db $URL --accept orders.main.orders
+    check "repair needs a reason" contains "--reason"
+    expect_exit 0 "$MIGRUN" repair m.mig --db $URL --accept orders.main.orders --reason "total was added by hand"
+    check "repaired" contains "repaired     orders.main.orders"
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "applies the rest" contains "applied      main.col"
+    expect_exit 0 "$MIGRUN" log --db $URL
+    check "log: marked" contains "marked applied email.main.col  (added by hand during the outage)"
+    check "log: repaired" contains "repaired orders.main.orders  (total was added by hand)"
+    expect_exit 0 "$MIGRUN" rollback --all --db $URL
+    check "everything undone (the recorded downs)" test "$(has_table orders)$(has_table users)" = 00
+}
+
 # ---- commands: applied again, nothing to do ------------------------------------
 
 # An applied exec step is not "drifted": its checksum is its command's
