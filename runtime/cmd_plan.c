@@ -8,8 +8,43 @@
 
 #define S(c, s) mig_ctx_str((c), (s))
 
+/* --sql: the script, on stdout (the report is quiet meanwhile). */
+static uint32_t sql_phase = MIG_NONE;
+
+static void sql_header(struct mig_ctx *c, uint32_t si)
+{
+    const struct mig_plan *plan = c->plan;
+    const struct mig_pstep *st = &plan->steps[si];
+    const struct mig_pphase *ph = &plan->phases[st->phase];
+    FILE *out = c->s.o->out;
+    if (sql_phase != st->phase) {
+        sql_phase = st->phase;
+        fprintf(out, "\n-- migration %s, phase %s (%s:%u): transaction %s\n", S(c, plan->migrations[st->migration].name),
+                S(c, ph->name), S(c, ph->file), ph->line,
+                ph->txn == MIG_TXN_NONE ? "none" : ph->txn == MIG_TXN_STEP ? "step" : "phase");
+    }
+    fprintf(out, "\n-- step %s (%s:%u)\n", S(c, st->name), S(c, st->file), st->line);
+}
+
+/* A text as SQL comment lines. */
+static void sql_comment(FILE *out, const char *prefix, const char *text)
+{
+    fprintf(out, "-- %s", prefix);
+    for (const char *p = text; *p; p++) {
+        fputc(*p, out);
+        if (*p == '\n' && p[1])
+            fputs("--   ", out);
+    }
+    if (!*text || text[strlen(text) - 1] != '\n')
+        fputc('\n', out);
+}
+
 static void would(struct mig_ctx *c, const char *outcome, uint32_t si, const char *note)
 {
+    if (c->s.o->plan_sql && strcmp(outcome, "would skip") == 0) {
+        sql_header(c, si);
+        sql_comment(c->s.o->out, "skipped: ", note ? note : "");
+    }
     const struct mig_pstep *st = &c->plan->steps[si];
     mig_report_step(&c->s.rep, outcome, S(c, c->plan->migrations[st->migration].name),
                     S(c, c->plan->phases[st->phase].name), S(c, st->name), -1, 0, note);
@@ -30,7 +65,10 @@ static int p_phase(void *ctx, struct mig_vm *vm, uint32_t ph)
 static int p_phase_when(void *ctx, struct mig_vm *vm, uint32_t ph, bool ok)
 {
     struct mig_ctx *c = ctx;
-    (void)vm;
+    if (vm->not_evaluated) {    /* it needs a command: shown as would run, with the note */
+        vm->not_evaluated = false;
+        return 0;
+    }
     if (ok)
         return 0;
     for (uint32_t i = 0; i < c->plan->phases[ph].nsteps; i++)
@@ -56,7 +94,10 @@ static int p_step(void *ctx, struct mig_vm *vm, uint32_t si)
 
 static int p_step_when(void *ctx, struct mig_vm *vm, uint32_t si, bool ok)
 {
-    (void)vm;
+    if (vm->not_evaluated) {    /* it needs a command: shown as would run, with the note */
+        vm->not_evaluated = false;
+        return 0;
+    }
     if (ok)
         return 0;
     would(ctx, "would skip", si, "when is false");
@@ -72,6 +113,10 @@ static int p_up(void *ctx, struct mig_vm *vm, uint32_t si)
         if (mig_vm_exec_args(vm, st->up_exec, &args) != 0)
             return -1;
         char *text = mig_exec_args_text(&args);
+        if (c->s.o->plan_sql) {
+            sql_header(c, si);
+            sql_comment(c->s.o->out, "runs: ", text ? text : args.argv[0]);
+        }
         would(c, "would apply", si, text ? mig_arena_printf(&c->s.arena, "runs %s", text) : "runs a command");
         free(text);
         mig_exec_args_free(&args);
@@ -80,6 +125,39 @@ static int p_up(void *ctx, struct mig_vm *vm, uint32_t si)
     if (!mig_plan_variant(c->plan, st->up, c->s.conn->drv->dialect)) {
         mig_vm_fail(vm, MIG_NONE, "step %s has no up SQL for %s", S(c, st->name), c->s.conn->drv->name);
         return -1;
+    }
+    if (c->s.o->plan_sql) {
+        const struct mig_pvariant *up = mig_plan_variant(c->plan, st->up, c->s.conn->drv->dialect);
+        const struct mig_pvariant *down = st->down != MIG_NONE ? mig_plan_variant(c->plan, st->down,
+                                                                                 c->s.conn->drv->dialect) : NULL;
+        char *u = mig_vm_render(vm, up, NULL), *d = down ? mig_vm_render(vm, down, NULL) : NULL;
+        if (!u || (down && !d)) {
+            free(u);
+            free(d);
+            return -1;
+        }
+        sql_header(c, si);
+        FILE *out = c->s.o->out;
+        size_t n = strlen(u);
+        while (n && (u[n - 1] == ' ' || u[n - 1] == '\n' || u[n - 1] == '\t'))
+            u[--n] = 0;
+        const char *b = u;
+        while (*b == ' ' || *b == '\n' || *b == '\t')
+            b++;
+        fprintf(out, "%s\n", b);
+        if (d) {
+            char *db = d;
+            while (*db == ' ' || *db == '\n' || *db == '\t')
+                db++;
+            size_t dn = strlen(db);
+            while (dn && (db[dn - 1] == ' ' || db[dn - 1] == '\n' || db[dn - 1] == '\t'))
+                db[--dn] = 0;
+            sql_comment(out, "down: ", db);
+        }
+        else if (st->irreversible != MIG_NONE)
+            sql_comment(out, "down irreversible: ", S(c, st->irreversible));
+        free(u);
+        free(d);
     }
     would(c, "would apply", si, st->down == MIG_NONE ? "down irreversible" : NULL);
     return 0;
@@ -95,6 +173,8 @@ static int p_exec(void *ctx, struct mig_vm *vm, const struct mig_exec_args *a, b
     (void)output;
     char *text = mig_exec_args_text(a);
     mig_report_note(&c->s.rep, "    not evaluated (plan runs no command): exec %s", text ? text : a->argv[0]);
+    if (c->s.o->plan_sql)
+        fprintf(c->s.o->out, "-- not evaluated (plan runs no command): exec %s\n", text ? text : a->argv[0]);
     free(text);
     *ok = false;
     return 2;
@@ -160,8 +240,16 @@ int mig_cmd_plan(struct mig_plan *plan, const struct mig_run_opts *o)
         rc = MIG_EXIT_OK;
         goto out;
     }
+    if (o->plan_sql)
+        c->s.rep.quiet = true;
     mig_report_note(&c->s.rep, "plan: %zu migration%s pending on %s", pending.n, pending.n == 1 ? "" : "s",
                     c->s.conn->display);
+    if (o->plan_sql) {
+        fprintf(o->out, "-- migrun plan --sql: what apply would run on %s, rendered with the params in effect\n"
+                "-- (guards evaluated now; mig records each step and its down in mig_applied as it goes)\n",
+                c->s.conn->display);
+        c->s.rep.quiet = true;
+    }
     rc = MIG_EXIT_OK;
     for (size_t i = 0; i < pending.n; i++) {
         uint32_t mi = pending.v[i];

@@ -12,9 +12,9 @@ const struct mig_command mig_commands[] = {
       "                [--on-error rollback|stop] [--journal PATH] [--lock-wait DURATION]\n"
       "                [--lock session|xact|table] [--schema S] [--allow-exec] [--json] [--trace]",
       "apply the pending steps, each recorded with its rendered down; a failure undoes the run" },
-    { "plan", mig_cmd_plan, MIG_NEEDS_PLAN | MIG_NEEDS_VM, COMMON | P | MIG_OPT_TO | MIG_OPT_TRACE,
+    { "plan", mig_cmd_plan, MIG_NEEDS_PLAN | MIG_NEEDS_VM, COMMON | P | MIG_OPT_TO | MIG_OPT_TRACE | MIG_OPT_SQL,
       "plan     (PATH...|plan.migb) --db URL [-p NAME=VALUE]... [--to MIGRATION[.PHASE]] [--schema S]\n"
-      "                [--json] [--trace]",
+      "                [--sql] [--json] [--trace]",
       "show what apply would run (guards evaluated live), changing nothing" },
     { "rollback", mig_cmd_rollback, MIG_PLAN_OPTIONAL | MIG_NEEDS_WRITE,
       COMMON | MIG_OPT_ROLLBACK | MIG_OPT_TO | MIG_OPT_EXEC | MIG_OPT_QUIET,

@@ -239,7 +239,10 @@ bool mig_ctx_target_ok(struct mig_ctx *c, uint32_t mi, char *why, size_t n)
 int mig_ctx_require(void *ctx, struct mig_vm *vm, uint32_t check, bool ok)
 {
     struct mig_ctx *c = ctx;
-    (void)vm;
+    if (vm->not_evaluated) {    /* plan: it needs a command; neither held nor failed */
+        vm->not_evaluated = false;
+        return 0;
+    }
     if (!ok && !c->ignore_requires)
         MIG_PUSH(&c->s.arena, c->req_failed, check);
     return 0;

@@ -38,6 +38,7 @@ struct mig_run_opts {
     const char *reason;             /* baseline, mark, repair: --reason */
     const char *select;             /* mark: M[.P[.S]]; repair: --accept M[.P[.S]] */
     int mark;                       /* mark: 1 --applied, 2 --pending */
+    bool plan_sql;                  /* plan --sql: the SQL and commands as a script */
     bool on_error_stop;
     bool allow_exec;                /* --allow-exec or MIGRUN_ALLOW_EXEC=1: commands may run */
     bool force;                     /* test: accepted, no longer needed (it works in a scratch copy) */
@@ -70,6 +71,7 @@ enum {
     MIG_OPT_TRACE = 32, MIG_OPT_FORCE = 64, MIG_OPT_JOURNAL = 128, MIG_OPT_SCHEMA = 256,
     MIG_OPT_EXEC = 1024,        /* --allow-exec */
     MIG_OPT_QUIET = 2048,       /* --quiet */
+    MIG_OPT_SQL = 8192,         /* plan --sql */
     MIG_OPT_ADOPT = 4096,       /* --reason; mark: --applied, --pending; repair: --accept */
     MIG_OPT_TEST = 512,         /* --empty, --keep, --data, --seed, --format, --from, --only */
 };

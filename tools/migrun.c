@@ -80,6 +80,7 @@ static const struct {
     { "--from M", "test from migration M on", MIG_OPT_TEST },
     { "--only M", "test migration M only", MIG_OPT_TEST },
     { "--format text|json|junit", "the report's format", MIG_OPT_TEST },
+    { "--sql", "print the SQL and commands apply would run, rendered with the params, as a script", MIG_OPT_SQL },
     { "--reason TEXT", "why (journaled with who, and shown by migrun log)", MIG_OPT_ADOPT },
     { "--applied | --pending", "mark: record as applied without running / remove the records without undoing",
       MIG_OPT_ADOPT },
@@ -201,6 +202,8 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             if (a->o.mark)
                 return usage_error("give one of --applied and --pending");
             a->o.mark = arg[2] == 'a' ? 1 : 2;
+        } else if (strcmp(arg, "--sql") == 0 && (allowed & MIG_OPT_SQL)) {
+            a->o.plan_sql = true;
         } else if (strcmp(arg, "--lint") == 0 && (allowed & (O_INPUTS | O_INPUTS_OPT))) {
             a->lint = true;
         } else if ((strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) && (allowed & MIG_OPT_QUIET)) {
