@@ -354,7 +354,7 @@ unsigned mig_program_check(struct mig_program *p)
         mig_check_types(p);
         mig_check_rules(p);
         mig_check_recursion(p);
-        if (p->diags.errors == 0 && !p->no_lint)
+        if (p->diags.errors == 0)
             mig_lint(p);    /* on a program that checks: rules about broken code would only add noise */
     }
     mig_diags_sort(&p->diags);

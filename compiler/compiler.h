@@ -20,7 +20,6 @@ struct mig_program {
     MIG_VEC(const char *) input_paths;          /* collected .mig paths, sorted per argument */
     MIG_VEC(struct mig_source *) input_texts;   /* inputs given as text */
     struct mig_strmap walked_dirs;              /* "dev:ino" of directories walked */
-    bool no_lint;                               /* check only: no lint rules (migrun without --lint) */
 };
 
 /* A new, empty program; free with mig_program_free(). */

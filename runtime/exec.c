@@ -18,7 +18,9 @@
 
 extern char **environ;
 
-/* The environment of the child: ours, with spec->env replacing or adding. */
+/* The environment of the child: ours, with spec->env replacing or adding;
+ * never MIGRUN_DB, whose URL may carry the password (commands get the
+ * target's connection as PG* variables, the password only in PGPASSWORD). */
 static char **child_env(char *const *add)
 {
     size_t n = 0, k = 0, m = 0;
@@ -34,7 +36,7 @@ static char **child_env(char *const *add)
         bool replaced = false;
         for (size_t j = 0; j < m && !replaced; j++)
             replaced = strncmp(add[j], environ[i], len) == 0 && add[j][len] == '=';
-        if (!replaced)
+        if (!replaced && strncmp(environ[i], "MIGRUN_DB=", 10) != 0)
             env[k++] = environ[i];
     }
     for (size_t j = 0; j < m; j++)
@@ -114,14 +116,17 @@ static void fmt_ms(int64_t ms, char *out, size_t n)
 struct deadline {
     int64_t start, term_at;
     bool termed, killed;
+    int signals;        /* mig_signals when the command started: only a later one interrupts it (the
+                           downs an interrupted run undoes with are commands too) */
 };
 
 static void enforce_deadline(struct deadline *d, const struct mig_exec_spec *s, struct mig_exec_result *r, pid_t pid,
                              int64_t now)
 {
-    if (!d->termed && ((s->timeout_ms > 0 && now - d->start >= s->timeout_ms) || mig_signals)) {
-        r->timed_out = !mig_signals;
-        r->interrupted = mig_signals != 0;
+    bool signalled = mig_signals > d->signals;
+    if (!d->termed && ((s->timeout_ms > 0 && now - d->start >= s->timeout_ms) || signalled)) {
+        r->timed_out = !signalled;
+        r->interrupted = signalled;
         kill(-pid, SIGTERM);
         d->termed = true;
         d->term_at = now;
@@ -187,10 +192,29 @@ int mig_exec_run(const struct mig_exec_spec *s, struct mig_report *rep, struct m
     close(err[1]);
     close(status[1]);
     out[1] = err[1] = status[1] = -1;
+    /* a watchdog kills the command's group when migrun dies, even by
+     * SIGKILL (PR_SET_PDEATHSIG reaches only the command itself): it waits
+     * for the end of a pipe only migrun holds */
+    int wd[2] = { -1, -1 };
+    pid_t watchdog = -1;
+    if (pipe2(wd, O_CLOEXEC) == 0 && (watchdog = fork()) == 0) {
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        close(wd[1]);
+        char c;
+        while (read(wd[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        kill(-pid, SIGKILL);
+        _exit(0);
+    }
+    if (wd[0] >= 0)
+        close(wd[0]);
     struct line lo = { .n = 0 }, le = { .n = 0 };
     size_t cap = 0, used = 0;
     bool open_out = true, open_err = true;
-    struct deadline d = { t0, 0, false, false };
+    struct deadline d = { t0, 0, false, false, mig_signals };
+    bool reaped = false;
+    int64_t exited_at = 0;
     int wstatus = 0;
     char startmsg[16] = "";
     ssize_t sm = read(status[0], startmsg, sizeof(startmsg) - 1);
@@ -203,6 +227,20 @@ int mig_exec_run(const struct mig_exec_spec *s, struct mig_report *rep, struct m
     while (open_out || open_err) {
         int64_t now = mig_now_ms(), wait_ms = 200;
         enforce_deadline(&d, s, r, pid, now);
+        /* the command exited but something it left holds its output open
+         * (a background job, a daemon): what is there is read, then it goes */
+        if (!reaped && waitpid(pid, &wstatus, WNOHANG) == pid) {
+            reaped = true;
+            exited_at = now;
+        }
+        if (reaped) {
+            wait_ms = 50;
+            if (now - exited_at >= 250) {
+                kill(-pid, SIGKILL);
+                if (now - exited_at >= 500)
+                    break;
+            }
+        }
         struct pollfd p[2] = { { open_out ? out[0] : -1, POLLIN, 0 }, { open_err ? err[0] : -1, POLLIN, 0 } };
         if (poll(p, 2, (int)wait_ms) < 0 && errno != EINTR)
             break;
@@ -239,7 +277,7 @@ int mig_exec_run(const struct mig_exec_spec *s, struct mig_report *rep, struct m
     feed(rep, s->prefix ? s->prefix : "", "stdout", &lo, "", 0, true);
     feed(rep, s->prefix ? s->prefix : "", "stderr", &le, "", 0, true);
     /* the pipes are closed: wait for the process (a timeout still applies) */
-    for (;;) {
+    for (; !reaped;) {
         pid_t w = waitpid(pid, &wstatus, WNOHANG);
         if (w == pid)
             break;
@@ -250,6 +288,12 @@ int mig_exec_run(const struct mig_exec_spec *s, struct mig_report *rep, struct m
     }
     /* what the command left running in its group goes with it */
     kill(-pid, SIGKILL);
+    if (watchdog > 0) {
+        close(wd[1]);
+        waitpid(watchdog, NULL, 0);
+    } else if (wd[1] >= 0) {
+        close(wd[1]);
+    }
     r->ms = mig_now_ms() - t0;
     if (s->capture && r->output) {
         size_t n = strlen(r->output);

@@ -31,8 +31,8 @@ cp "$TOP_SRCDIR"/samples/*.mig "$tmp/samples/"
 sed -i 's/^  /      /' "$tmp/samples/keiko-v2.mig"       # mess up the layout
 "$MIGC" fmt "$tmp/samples" >/dev/null 2>&1
 "$MIGC" build "$TOP_SRCDIR/samples" -o "$tmp/a.migb" && "$MIGC" build "$tmp/samples" -o "$tmp/b.migb" \
-    && "$MIGC" disasm "$tmp/a.migb" | sed 's/^\([0-9]*\)  *[0-9]* /\1 /; /^; migration/d' >"$tmp/a.lst" \
-    && "$MIGC" disasm "$tmp/b.migb" | sed 's/^\([0-9]*\)  *[0-9]* /\1 /; /^; migration/d' >"$tmp/b.lst" \
+    && "$MIGC" disasm "$tmp/a.migb" | sed 's/^\([0-9]*\)  *[0-9]* /\1 /; /^; migration/d; s#[^ (]*/samples/##g' >"$tmp/a.lst" \
+    && "$MIGC" disasm "$tmp/b.migb" | sed 's/^\([0-9]*\)  *[0-9]* /\1 /; /^; migration/d; s#[^ (]*/samples/##g' >"$tmp/b.lst" \
     && cmp -s "$tmp/a.lst" "$tmp/b.lst" && ok || ko "formatting keeps the SQL and the code of the samples"
 
 "$MIGC" fmt --check "$TOP_SRCDIR/samples" >/dev/null 2>&1 && ok || ko "the samples are formatted"

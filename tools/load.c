@@ -109,7 +109,6 @@ struct mig_plan *mig_load_inputs_lint(const char *prog, char **paths, int n, FIL
             return NULL;
         }
     struct mig_program *prog_ = mig_program_new();
-    prog_->no_lint = !lint;
     char msg[512];
     for (int i = 0; i < n; i++) {
         size_t before = prog_->input_paths.n;
@@ -137,7 +136,15 @@ struct mig_plan *mig_load_inputs_lint(const char *prog, char **paths, int n, FIL
         }
     }
     unsigned errors = mig_program_check(prog_);
-    if (errors || (lint && prog_->diags.warnings))
+    if (!lint) {    /* errors always; warnings only with --lint */
+        size_t k = 0;
+        for (size_t i = 0; i < prog_->diags.v.n; i++)
+            if (prog_->diags.v.v[i].sev == MIG_ERROR)
+                prog_->diags.v.v[k++] = prog_->diags.v.v[i];
+        prog_->diags.v.n = k;
+        prog_->diags.warnings = 0;
+    }
+    if (errors || prog_->diags.warnings)
         mig_diags_print_text(&prog_->diags, err, color);
     if (errors) {
         fprintf(err, "%s: %u error%s: nothing was run\n", prog, errors, errors == 1 ? "" : "s");

@@ -10,8 +10,8 @@
  * NULL on failure after printing why; *usage is set when the failure is a
  * missing path rather than a compile error. */
 struct mig_plan *mig_load_inputs(const char *prog, char **paths, int n, FILE *err, bool color, bool *usage);
-/* The same; lint: run the lint rules and print warnings (else only errors
- * are printed, and the rules do not run). */
+/* The same; lint: print the warnings too (else only errors, the lint
+ * rules' errors included). */
 struct mig_plan *mig_load_inputs_lint(const char *prog, char **paths, int n, FILE *err, bool color, bool *usage,
                                       bool lint);
 bool mig_is_bytecode_path(const char *path);

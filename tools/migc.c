@@ -13,6 +13,7 @@
 #include "compiler/compiler.h"
 #include "compiler/fmt.h"
 #include "compiler/parse.h"
+#include "import.h"
 #include "load.h"
 
 enum { EXIT_CLEAN = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
@@ -22,6 +23,7 @@ static const char usage_text[] =
     "       migc build PATH... [-o plan.migb]\n"
     "       migc disasm (plan.migb | PATH...)\n"
     "       migc fmt [--check] PATH...\n"
+    "       migc import --from golang-migrate|dbmate|flyway|sqitch|goose|dir DIR -o OUTDIR [--force]\n"
     "       migc --version | --help\n"
     "\n"
     "PATH is a .mig file or a directory searched recursively for *.mig files.\n";
@@ -277,6 +279,7 @@ static const struct {
     { "build", cmd_build },
     { "disasm", cmd_disasm },
     { "fmt", cmd_fmt },
+    { "import", mig_cmd_import },
 };
 
 int main(int argc, char **argv)

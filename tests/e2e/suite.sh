@@ -554,12 +554,18 @@ MIG
 
 t_samples_apply_and_roll_back() {
     local S=$TOP_SRCDIR/samples
+    # the database part of the guides; the full upgrades beside them
+    # (*-upgrade.mig, kato-v2-rollout.mig) run commands: tests/e2e/guides.sh
+    local db_only=("$S/keiko-v1-base.mig" "$S/keiko-v2.mig" "$S/kaizen-billing-base.mig" "$S/kaizen-external-agents.mig")
     local before
     q "CREATE TABLE unrelated (a INTEGER);"
     before=$(schema)
+    expect_exit 3 "$MIGRUN" apply "$S" --db $URL
+    check "the whole folder is refused before any change" test "$(has_table mig_applied)" = 0
     if [ "$DIALECT" = postgres ]; then
-        # every sample, the Keiko SQL exactly as its guide writes it
-        expect_exit 0 "$MIGRUN" apply "$S" --db $URL
+        check "the full upgrades run commands: they need --allow-exec" contains "--allow-exec"
+        # every database-only sample, the Keiko SQL exactly as its guide writes it
+        expect_exit 0 "$MIGRUN" apply "${db_only[@]}" "$S/trusted-login-legacy-import.mig" --db $URL
         check "JSONB default" test "$(q "SELECT column_default FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'preferences'")" = "'{}'::jsonb"
         check "GIN index" contains "applied      indexes.idx_agents_capabilities"
         check "GIN index exists" test "$(q "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_agents_capabilities' AND indexdef LIKE '%USING gin%'")" = 1
@@ -567,8 +573,7 @@ t_samples_apply_and_roll_back() {
         check "auth.users" test "$(q "SELECT count(*) FROM pg_tables WHERE schemaname = 'auth' AND tablename = 'users'")" = 1
         check "concurrent indexes valid" test "$(q "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'idx_invocation_lineage_%' AND i.indisvalid")" = 3
     else
-        expect_exit 0 "$MIGRUN" apply "$S/keiko-v1-base.mig" "$S/keiko-v2.mig" "$S/kaizen-billing-base.mig" \
-            "$S/kaizen-external-agents.mig" --db $URL
+        expect_exit 0 "$MIGRUN" apply "${db_only[@]}" --db $URL
         expect_exit 3 "$MIGRUN" apply "$S/trusted-login-legacy-import.mig" --db $URL
         check "a postgres-only migration is refused on sqlite" contains "does not target sqlite"
     fi

@@ -1,0 +1,4 @@
+-- migrate:up
+UPDATE users SET display_name = lower(email) WHERE display_name IS NULL;
+
+-- migrate:down

@@ -1,0 +1,6 @@
+CREATE TABLE posts (
+    id integer PRIMARY KEY,
+    user_id integer NOT NULL REFERENCES users (id),
+    "title}" text NOT NULL DEFAULT 'it''s {untitled',
+    meta text NOT NULL DEFAULT '{}'
+);

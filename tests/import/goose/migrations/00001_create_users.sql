@@ -1,0 +1,10 @@
+-- +goose Up
+CREATE TABLE users (
+    id integer PRIMARY KEY,
+    email text NOT NULL,
+    created_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE UNIQUE INDEX users_email_key ON users (email);
+
+-- +goose Down
+DROP TABLE users;

@@ -1,0 +1,2 @@
+-- +goose Up
+UPDATE users SET display_name = lower(email) WHERE display_name IS NULL;

@@ -1,0 +1,10 @@
+-- +goose Up
+CREATE TABLE posts (
+    id integer PRIMARY KEY,
+    user_id integer NOT NULL REFERENCES users (id),
+    title text NOT NULL,
+    meta text NOT NULL DEFAULT '{}'
+);
+
+-- +goose Down
+DROP TABLE posts;

@@ -1,0 +1,7 @@
+-- Verify blog:backfill_display_name on pg
+
+BEGIN;
+
+-- XXX Add verifications here.
+
+ROLLBACK;
