@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 struct pg_conn {
@@ -104,19 +105,33 @@ static int run_one(struct pg_conn *c, const char *stmt, long len, long off, int6
     return rc;
 }
 
+static bool tok_word(const char *sql, const struct mig_sqltoken *t, const char *w)
+{
+    size_t n = strlen(w);
+    return t->kind == SQLT_WORD && t->end - t->start == n && strncasecmp(sql + t->start, w, n) == 0;
+}
+
+static bool tok_punct(const char *sql, const struct mig_sqltoken *t, char ch)
+{
+    return t->kind == SQLT_PUNCT && t->end - t->start == 1 && sql[t->start] == ch;
+}
+
+/* Statement by statement: a ';' ends one except inside parentheses and
+ * inside the BEGIN … END of a CREATE statement (a BEGIN ATOMIC function
+ * body, CREATE RULE … DO (…; …)), as the compiler splits them. */
 static int pg_exec(struct mig_conn *base, const char *sql, int64_t *rows, struct mig_dberr *e)
 {
     MIG_FAULT();
     struct pg_conn *c = (struct pg_conn *)base;
     size_t len = strlen(sql), start = 0, pos = 0;
-    bool code = false;
+    bool code = false, create = false;
     int64_t total = 0;
-    int done = 0;
+    int done = 0, parens = 0, block = 0, ncode = 0;
     struct mig_sqltoken t;
     for (;;) {
         mig_sql_next(sql, pos, len, &t);
         bool end = t.kind == SQLT_EOF;
-        if (end || t.kind == SQLT_SEMI) {
+        if (end || (t.kind == SQLT_SEMI && parens <= 0 && block <= 0)) {
             if (code && run_one(c, sql + start, (long)(t.end - start), (long)start, &total, e) != 0) {
                 e->stmts_done = done;
                 return -1;
@@ -125,11 +140,24 @@ static int pg_exec(struct mig_conn *base, const char *sql, int64_t *rows, struct
             if (end)
                 break;
             start = t.end;
-            code = false;
+            code = create = false;
+            parens = block = ncode = 0;
         } else if (mig_sqltok_is_code(t.kind)) {
             if (!code) {
                 start = t.start;
                 code = true;
+            }
+            if (ncode++ == 0)
+                create = tok_word(sql, &t, "CREATE");
+            if (tok_punct(sql, &t, '('))
+                parens++;
+            else if (tok_punct(sql, &t, ')'))
+                parens--;
+            else if (create && ncode > 1 && parens <= 0) {
+                if (tok_word(sql, &t, "BEGIN") || (block > 0 && tok_word(sql, &t, "CASE")))
+                    block++;
+                else if (block > 0 && tok_word(sql, &t, "END"))
+                    block--;
             }
         }
         pos = t.end;

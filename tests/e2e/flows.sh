@@ -562,6 +562,36 @@ f_mark_and_repair() {
     check "everything undone (the recorded downs)" test "$(has_table orders)$(has_table users)" = 00
 }
 
+# ---- statements the driver must not split ------------------------------------
+
+# A ';' inside a BEGIN ATOMIC body (PostgreSQL 14+) or the parentheses of a
+# multi-action rule does not end the statement: split there, the body was
+# cut and the server said "syntax error at end of input".
+fpg_begin_atomic_and_rules_are_one_statement() {
+    cat > m.mig <<'MIG'
+migration fns {
+  step add_one {
+    up sql {
+      CREATE TABLE log (n integer);
+      CREATE FUNCTION add_one(i integer) RETURNS integer LANGUAGE sql
+      BEGIN ATOMIC
+        SELECT CASE WHEN i IS NULL THEN 0 ELSE i + 1 END;
+      END;
+      CREATE TABLE t (n integer);
+      CREATE RULE t_log AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (NEW.n); INSERT INTO log VALUES (NEW.n + 1));
+      INSERT INTO t VALUES (add_one(41));
+    }
+    down sql { DROP TABLE t; DROP FUNCTION add_one(integer); DROP TABLE log; }
+  }
+}
+MIG
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "the function works" test "$(q "SELECT add_one(1)")" = 2
+    check "the rule ran both actions" test "$(q "SELECT string_agg(n::text, ',' ORDER BY n) FROM log")" = "42,43"
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "gone" test "$(q "SELECT count(*) FROM pg_proc WHERE proname = 'add_one'")" = 0
+}
+
 # ---- commands: applied again, nothing to do ------------------------------------
 
 # An applied exec step is not "drifted": its checksum is its command's
