@@ -70,7 +70,34 @@ struct line {
 static void emit_line(struct mig_report *rep, const char *prefix, const char *stream, const char *s, size_t n)
 {
     if (rep->json) {
-        char *t = strndup(s, n);
+        /* JSON strings are UTF-8: an invalid byte (output in another
+         * encoding, a character cut by the 4096-byte split) becomes U+FFFD,
+         * and NUL too, instead of the line being dropped */
+        char *t = malloc(n * 3 + 1);
+        size_t k = 0;
+        for (size_t i = 0; t && i < n;) {
+            unsigned char c = (unsigned char)s[i];
+            size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+            bool ok = len > 0 && i + len <= n && c != 0 && !(len == 2 && c < 0xC2);
+            for (size_t j = 1; ok && j < len; j++)
+                ok = ((unsigned char)s[i + j] & 0xC0) == 0x80;
+            if (ok && len == 3)     /* no overlongs, no surrogates */
+                ok = !(c == 0xE0 && (unsigned char)s[i + 1] < 0xA0) && !(c == 0xED && (unsigned char)s[i + 1] >= 0xA0);
+            if (ok && len == 4)
+                ok = !(c == 0xF0 && (unsigned char)s[i + 1] < 0x90) && c <= 0xF4 &&
+                     !(c == 0xF4 && (unsigned char)s[i + 1] >= 0x90);
+            if (ok) {
+                memcpy(t + k, s + i, len);
+                k += len;
+                i += len;
+            } else {
+                memcpy(t + k, "\xEF\xBF\xBD", 3);
+                k += 3;
+                i++;
+            }
+        }
+        if (t)
+            t[k] = 0;
         mig_report_event(rep, NULL, "{s:s,s:s,s:s}", "event", "output", "stream", stream, "line", t ? t : "");
         free(t);
     } else {
