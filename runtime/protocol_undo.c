@@ -194,8 +194,8 @@ static int undo_outside(struct mig_proto *p, struct mig_tracked *t)
             /* a command that started may have done part of its work: never "as before" */
             if (!has_flag(t, "optional"))
                 return mig_proto_fail(p, rc == 0 ? MIG_P_DIRTY : MIG_P_FAIL, NULL, "%s.%s.%s: its down command "
-                                      "failed%s: %s", t->migration, t->phase, t->step,
-                                      rc == 0 ? " after it started (it may have done part of its work)" : "", why);
+                                      "failed: %s%s", t->migration, t->phase, t->step, why,
+                                      rc == 0 ? " (it had started: it may have done part of its work)" : "");
             mig_report_warning(&p->s->rep, "the optional down of %s.%s.%s failed (%s); the rollback goes on",
                                t->migration, t->phase, t->step, why);
         }
