@@ -198,6 +198,8 @@ int mig_exec_run(const struct mig_exec_spec *s, struct mig_report *rep, struct m
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
             _exit(127);
+        if (devnull > 2)
+            close(devnull);
         int e = 0;
         if (s->cwd && chdir(s->cwd) != 0)
             e = errno;
