@@ -11,7 +11,7 @@ TOP=$PWD
 BUILD=$TOP/build
 
 PKGS=(build-essential flex bison autoconf automake libtool pkg-config
-      libpq-dev libsqlite3-dev libcriterion-dev libssl-dev libjansson-dev
+      libpq-dev libsqlite3-dev libcriterion-dev libssl-dev libjansson-dev libinih-dev
       postgresql postgresql-common pgbouncer sqlite3 python3)
 
 install_missing() {

@@ -1,10 +1,9 @@
-/* lint.c — SQL-aware rules over the bodies (statements split with the SQL
- * tokenizer, so literals, dollar quotes and comments never confuse them),
- * plan rules the language makes checkable, and `# mig: allow RULE — why`
- * suppressions. Each rule has a stable id, a diagnostic at the offending
- * statement (or token) itself, and an entry in doc/rules.md. */
-#include "compiler.h"
-#include "lib/strmap.h"
+/* lint.c — the rule table, plan and command rules the language makes
+ * checkable, and `# mig: allow RULE — why` suppressions (the SQL-aware
+ * rules are in lint_sql.c and lint_alter.c). Each rule has a stable id, a
+ * diagnostic at the offending statement (or token) itself, and an entry in
+ * doc/rules.md. */
+#include "lint.h"
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,17 +38,23 @@ const struct mig_rule mig_rules[] = {
     { "quoted-interpolation", "error", "${x} written inside a quoted identifier or a string literal, where it is not an interpolation." },
     { "raw-interpolation", "warning", "${x:raw} inserts a value into SQL unquoted." },
     { "create-index-blocking", "warning", "CREATE INDEX without CONCURRENTLY on an existing table blocks writes." },
-    { "concurrently-in-transaction", "error", "CONCURRENTLY, VACUUM or ALTER TYPE ... ADD VALUE (before PostgreSQL 12) inside a transaction." },
+    { "concurrently-in-transaction", "error", "CONCURRENTLY, VACUUM, REINDEX SCHEMA/DATABASE/SYSTEM or ALTER TYPE ... ADD VALUE (before PostgreSQL 12) inside a transaction." },
+    { "drop-index-blocking", "warning", "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on its table." },
+    { "reindex-blocking", "warning", "REINDEX without CONCURRENTLY blocks writes to the table while it rebuilds." },
+    { "constraint-index-blocking", "warning", "ADD PRIMARY KEY or UNIQUE without USING INDEX builds an index under an ACCESS EXCLUSIVE lock." },
     { "add-column-not-null", "error", "ADD COLUMN ... NOT NULL without a default fails on a non-empty table." },
     { "alter-column-type", "warning", "ALTER COLUMN ... TYPE rewrites the table under an ACCESS EXCLUSIVE lock." },
     { "set-not-null", "warning", "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock." },
-    { "constraint-not-valid", "warning", "A FOREIGN KEY or CHECK constraint added without NOT VALID scans the table under a strong lock." },
-    { "volatile-default", "warning", "ADD COLUMN with a volatile default rewrites the table before PostgreSQL 11." },
+    { "constraint-not-valid", "warning", "A FOREIGN KEY or CHECK constraint (or ADD COLUMN ... REFERENCES) added without NOT VALID scans the table under a strong lock." },
+    { "validate-same-transaction", "warning", "VALIDATE CONSTRAINT in the transaction that added the constraint NOT VALID." },
+    { "volatile-default", "warning", "ADD COLUMN with a volatile default, GENERATED ... STORED, identity or serial rewrites the table (any default before PostgreSQL 11)." },
+    { "enum-value-position", "warning", "ALTER TYPE ... ADD VALUE without BEFORE or AFTER: the label's position depends on each database's history." },
+    { "identifier-too-long", "warning", "A name longer than 63 bytes, which PostgreSQL silently truncates." },
     { "destructive", "warning", "DROP TABLE/COLUMN/SCHEMA or TRUNCATE in an up: data the down cannot restore." },
     { "rename", "warning", "Renaming a table or column breaks the application versions still running." },
     { "down-missing-object", "warning", "The down does not mention an object that the up creates." },
     { "missing-lock-timeout", "warning", "A phase takes strong locks on existing tables without lock_timeout." },
-    { "if-not-exists-unguarded", "warning", "CREATE ... IF NOT EXISTS in a step whose when can never be false." },
+    { "if-not-exists-unguarded", "warning", "CREATE ... IF NOT EXISTS or ADD COLUMN IF NOT EXISTS in a step whose when can never be false." },
     { "unused-param", "warning", "A param nothing uses." },
     { "unused-let", "warning", "A let nothing uses." },
     { "assert-without-message", "warning", "An assert without `else \"message\"`." },
@@ -57,503 +62,15 @@ const struct mig_rule mig_rules[] = {
     { NULL, NULL, NULL },
 };
 
-/* ---- statements --------------------------------------------------------------- */
-
-struct stok {
-    enum mig_sqltok kind;
-    uint32_t start, end;    /* offsets in the SQL text */
-};
-
-struct stmt {
-    struct stok *t;
-    size_t n;
-};
-
-struct lctx {
-    struct mig_program *p;
-    struct mig_migration *m;
-    struct mig_phase *ph;
-    struct mig_step *st;
-    const struct mig_sql *q;    /* the text being looked at */
-    bool pg;                    /* PostgreSQL rules apply */
-    int64_t pg_min;             /* declared minimum PostgreSQL major, 0 unknown */
-    struct mig_strmap created;  /* objects created earlier in this migration (lower-case names) */
-    bool phase_strong_lock_reported;
-    MIG_VEC(char *) step_created;   /* what this step's up creates, for down-missing-object */
-    MIG_VEC(uint32_t) step_created_at;
-};
-
-static const char *text(struct lctx *c, const struct stok *t)
-{
-    return c->q->text + t->start;
-}
-
-static bool kw(struct lctx *c, const struct stmt *s, size_t i, const char *word)
-{
-    if (i >= s->n || s->t[i].kind != SQLT_WORD)
-        return false;
-    size_t n = strlen(word);
-    return s->t[i].end - s->t[i].start == n && strncasecmp(text(c, &s->t[i]), word, n) == 0;
-}
-
-static bool punct(struct lctx *c, const struct stmt *s, size_t i, char ch)
-{
-    return i < s->n && s->t[i].kind == SQLT_PUNCT && s->t[i].end - s->t[i].start == 1 && *text(c, &s->t[i]) == ch;
-}
-
-/* A possibly qualified name at i: returns the lower-cased (unquoted) last
- * part and sets *next after it; NULL if there is no name. */
-static char *name_at(struct lctx *c, const struct stmt *s, size_t i, size_t *next)
-{
-    char *last = NULL;
-    for (;;) {
-        if (i >= s->n || (s->t[i].kind != SQLT_WORD && s->t[i].kind != SQLT_QIDENT))
-            break;
-        const struct stok *t = &s->t[i];
-        if (t->kind == SQLT_QIDENT) {
-            last = mig_arena_strndup(&c->p->arena, text(c, t) + 1, t->end - t->start - 2);
-        } else {
-            last = mig_arena_strndup(&c->p->arena, text(c, t), t->end - t->start);
-            for (char *k = last; *k; k++)
-                *k = (char)tolower((unsigned char)*k);
-        }
-        i++;
-        if (!punct(c, s, i, '.'))
-            break;
-        i++;
-    }
-    *next = i;
-    return last;
-}
-
-static struct mig_span span_of(struct lctx *c, const struct stok *t)
-{
-    struct mig_span sp = { c->q->text_file, c->q->text_off + t->start, c->q->text_off + t->end };
-    return sp;
-}
-
-/* Statement spans for the diagnostic: its first token through its last on
- * the same line. */
-static struct mig_span stmt_span(struct lctx *c, const struct stmt *s)
-{
-    struct mig_span sp = span_of(c, &s->t[0]);
-    for (size_t i = 1; i < s->n; i++) {
-        const char *a = c->q->text + s->t[0].start, *b = c->q->text + s->t[i].end;
-        if (memchr(a, '\n', (size_t)(b - a)))
-            break;
-        sp.end = c->q->text_off + s->t[i].end;
-    }
-    return sp;
-}
-
-static bool was_created(struct lctx *c, const char *name)
-{
-    return name && mig_strmap_get(&c->created, name) != NULL;
-}
-
-static void created(struct lctx *c, const char *name, uint32_t at)
-{
-    if (!name)
-        return;
-    mig_strmap_put(&c->created, name, (void *)1);
-    MIG_PUSH(&c->p->arena, c->step_created, (char *)name);
-    MIG_PUSH(&c->p->arena, c->step_created_at, at);
-}
-
-static void warn(struct lctx *c, struct mig_span at, const char *rule, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void warn(struct lctx *c, struct mig_span at, const char *rule, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    enum mig_severity sev = MIG_WARNING;
-    for (const struct mig_rule *r = mig_rules; r->id; r++)
-        if (strcmp(r->id, rule) == 0 && strcmp(r->severity, "error") == 0)
-            sev = MIG_ERROR;
-    MIG_DIAG_AT(c->p, sev, at, rule, "%s", buf);
-}
-
-static bool in_transaction(struct lctx *c)
-{
-    return c->ph->txn != MIG_TXN_NONE;
-}
-
-static void strong_lock(struct lctx *c, const struct stmt *s, const char *table)
-{
-    if (!c->pg || was_created(c, table) || c->ph->lock_timeout_ms || c->phase_strong_lock_reported)
-        return;
-    c->phase_strong_lock_reported = true;
-    warn(c, stmt_span(c, s), "missing-lock-timeout",
-         "this takes a strong lock on existing table '%s' but phase '%s' has no lock_timeout: "
-         "waiting behind a long query, it would block every query on the table",
-         table ? table : "?", c->ph->name);
-}
-
-static void check_alter_table(struct lctx *c, const struct stmt *s, size_t i)
-{
-    /* ALTER TABLE [IF EXISTS] [ONLY] name action [, action]... */
-    if (kw(c, s, i, "IF") && kw(c, s, i + 1, "EXISTS"))
-        i += 2;
-    if (kw(c, s, i, "ONLY"))
-        i++;
-    size_t next;
-    char *table = name_at(c, s, i, &next);
-    if (!table)
-        return;
-    bool existing = !was_created(c, table);
-    i = next;
-    if (existing)
-        strong_lock(c, s, table);
-    while (i < s->n) {
-        size_t a = i;
-        /* the action runs to the next top-level comma */
-        size_t end = a;
-        int depth = 0;
-        for (; end < s->n; end++) {
-            if (punct(c, s, end, '('))
-                depth++;
-            else if (punct(c, s, end, ')'))
-                depth--;
-            else if (depth == 0 && punct(c, s, end, ','))
-                break;
-        }
-        struct mig_span at = span_of(c, &s->t[a]);
-        if (kw(c, s, a, "ADD")) {
-            size_t k = a + 1;
-            bool constraint = kw(c, s, k, "CONSTRAINT");
-            if (constraint) {
-                k++;
-                name_at(c, s, k, &k);
-            }
-            if (kw(c, s, k, "FOREIGN") || kw(c, s, k, "CHECK") || (constraint && (kw(c, s, k, "FOREIGN") || kw(c, s, k, "CHECK")))) {
-                bool not_valid = false;
-                for (size_t j = k; j + 1 < end; j++)
-                    if (kw(c, s, j, "NOT") && kw(c, s, j + 1, "VALID"))
-                        not_valid = true;
-                if (existing && !not_valid && c->pg)
-                    warn(c, at, "constraint-not-valid",
-                         "adding a %s constraint to existing table '%s' checks every row under a strong lock; "
-                         "add it NOT VALID, then VALIDATE CONSTRAINT in a later step",
-                         kw(c, s, k, "CHECK") ? "CHECK" : "FOREIGN KEY", table);
-            } else if (!constraint && !kw(c, s, k, "PRIMARY") && !kw(c, s, k, "UNIQUE") && !kw(c, s, k, "EXCLUDE")) {
-                if (kw(c, s, k, "COLUMN"))
-                    k++;
-                if (kw(c, s, k, "IF") && kw(c, s, k + 1, "NOT") && kw(c, s, k + 2, "EXISTS"))
-                    k += 3;
-                size_t after_col;
-                char *col = name_at(c, s, k, &after_col);
-                bool not_null = false, has_default = false;
-                const struct stok *vol = NULL;
-                for (size_t j = after_col; j < end; j++) {
-                    if (kw(c, s, j, "NOT") && kw(c, s, j + 1, "NULL"))
-                        not_null = true;
-                    if (kw(c, s, j, "DEFAULT")) {
-                        has_default = true;
-                        for (size_t v = j + 1; v < end && v < j + 3; v++)
-                            if (kw(c, s, v, "now") || kw(c, s, v, "random") || kw(c, s, v, "gen_random_uuid") ||
-                                kw(c, s, v, "clock_timestamp") || kw(c, s, v, "nextval") ||
-                                kw(c, s, v, "uuid_generate_v4") || kw(c, s, v, "timeofday"))
-                                vol = &s->t[v];
-                    }
-                    if (kw(c, s, j, "GENERATED") || kw(c, s, j, "SERIAL") || kw(c, s, j, "BIGSERIAL"))
-                        has_default = true;
-                }
-                if (existing && not_null && !has_default)
-                    warn(c, at, "add-column-not-null",
-                         "ADD COLUMN %s ... NOT NULL without a DEFAULT fails on a table that has rows; "
-                         "add a DEFAULT, or add the column nullable, backfill it, then SET NOT NULL",
-                         col ? col : "");
-                if (existing && vol && c->pg && (c->pg_min == 0 || c->pg_min < 11))
-                    warn(c, span_of(c, vol), "volatile-default",
-                         "before PostgreSQL 11 a volatile DEFAULT (%.*s) rewrites the whole table under an "
-                         "ACCESS EXCLUSIVE lock; declare target postgres >= 11, or add the column without a "
-                         "default and backfill in batches", (int)(vol->end - vol->start), text(c, vol));
-                if (col)
-                    created(c, mig_arena_printf(&c->p->arena, "%s.%s", table, col), s->t[a].start);
-            }
-        } else if (kw(c, s, a, "ALTER")) {
-            size_t k = a + 1;
-            if (kw(c, s, k, "COLUMN"))
-                k++;
-            size_t after_col;
-            char *col = name_at(c, s, k, &after_col);
-            bool created_col = col && was_created(c, mig_arena_printf(&c->p->arena, "%s.%s", table, col));
-            if (existing && !created_col && c->pg &&
-                (kw(c, s, after_col, "TYPE") || (kw(c, s, after_col, "SET") && kw(c, s, after_col + 1, "DATA"))))
-                warn(c, at, "alter-column-type",
-                     "changing the type of %s.%s rewrites the table (and its indexes) under an ACCESS EXCLUSIVE "
-                     "lock; add a new column, backfill it in batches and switch over instead", table, col);
-            if (existing && !created_col && c->pg && kw(c, s, after_col, "SET") && kw(c, s, after_col + 1, "NOT") &&
-                kw(c, s, after_col + 2, "NULL"))
-                warn(c, at, "set-not-null",
-                     "SET NOT NULL on %s.%s scans the whole table under an ACCESS EXCLUSIVE lock; add a "
-                     "CHECK (%s IS NOT NULL) NOT VALID constraint, VALIDATE it, then SET NOT NULL (PostgreSQL 12+ "
-                     "uses the constraint)", table, col, col);
-        } else if (kw(c, s, a, "DROP")) {
-            size_t k = a + 1;
-            bool column = kw(c, s, k, "COLUMN");
-            if (column)
-                k++;
-            if (kw(c, s, k, "IF") && kw(c, s, k + 1, "EXISTS"))
-                k += 2;
-            if (column || !(kw(c, s, k, "CONSTRAINT") || kw(c, s, k, "DEFAULT") || kw(c, s, k, "NOT"))) {
-                size_t after;
-                char *col = name_at(c, s, k, &after);
-                if (col && !kw(c, s, a + 1, "CONSTRAINT") &&
-                    !was_created(c, mig_arena_printf(&c->p->arena, "%s.%s", table, col)) && existing)
-                    warn(c, at, "destructive",
-                         "dropping column %s.%s loses its data, which the down cannot bring back; keep it until "
-                         "no application version reads it, or make the step irreversible on purpose", table, col);
-            }
-        } else if (kw(c, s, a, "RENAME")) {
-            if (existing)
-                warn(c, at, "rename",
-                     "renaming %s '%s' breaks the application versions still running against it; "
-                     "add the new name, copy, and drop the old one in a later release",
-                     kw(c, s, a + 1, "TO") ? "table" : "a column of table", table);
-        }
-        i = end + 1;
-    }
-}
-
-/* A down runs in its phase's transaction mode too. */
-static void check_down_statement(struct lctx *c, const struct stmt *s)
-{
-    if (!c->pg || !in_transaction(c))
-        return;
-    if ((kw(c, s, 0, "DROP") || kw(c, s, 0, "CREATE")) && (kw(c, s, 1, "INDEX") || kw(c, s, 2, "INDEX")))
-        for (size_t k = 1; k < 4 && k < s->n; k++)
-            if (kw(c, s, k, "CONCURRENTLY"))
-                warn(c, stmt_span(c, s), "concurrently-in-transaction",
-                     "this down uses CONCURRENTLY, which cannot run inside a transaction: the rollback would "
-                     "fail; put the step in a phase with 'transaction none'");
-    if (kw(c, s, 0, "VACUUM"))
-        warn(c, stmt_span(c, s), "concurrently-in-transaction",
-             "VACUUM cannot run inside a transaction: put it in a phase with 'transaction none'");
-}
-
-/* Forgets that the step creates name (it also drops it). */
-static void dropped(struct lctx *c, const char *name)
-{
-    for (size_t i = 0; name && i < c->step_created.n; i++)
-        if (c->step_created.v[i] && strcmp(c->step_created.v[i], name) == 0)
-            c->step_created.v[i] = NULL;
-}
-
-static void check_statement(struct lctx *c, const struct stmt *s, bool up)
-{
-    if (s->n == 0)
-        return;
-    size_t i = 0, next;
-    if (!up) {
-        check_down_statement(c, s);
-        return;
-    }
-    if (kw(c, s, 0, "CREATE")) {
-        i = 1;
-        if (kw(c, s, i, "OR") && kw(c, s, i + 1, "REPLACE"))
-            i += 2;
-        bool unique = kw(c, s, i, "UNIQUE");
-        if (unique)
-            i++;
-        while (kw(c, s, i, "TEMP") || kw(c, s, i, "TEMPORARY") || kw(c, s, i, "UNLOGGED") || kw(c, s, i, "MATERIALIZED"))
-            i++;
-        const char *what = s->t[i].kind == SQLT_WORD ? text(c, &s->t[i]) : "";
-        size_t wl = i < s->n ? s->t[i].end - s->t[i].start : 0;
-        i++;
-        bool concurrently = kw(c, s, i, "CONCURRENTLY");
-        if (concurrently)
-            i++;
-        bool if_not_exists = kw(c, s, i, "IF") && kw(c, s, i + 1, "NOT") && kw(c, s, i + 2, "EXISTS");
-        if (if_not_exists) {
-            i += 3;
-            bool guarded = (c->st->when && !(c->st->when->kind == MIG_E_BOOL && c->st->when->u.ival)) ||
-                           (c->ph->when && !(c->ph->when->kind == MIG_E_BOOL && c->ph->when->u.ival));
-            if (!guarded)
-                warn(c, stmt_span(c, s), "if-not-exists-unguarded",
-                     "CREATE ... IF NOT EXISTS in a step whose when can never be false: if the object already "
-                     "exists, the step is recorded as applied and its down drops what it did not create; guard the "
-                     "step instead (when not std.table_exists(...), std.index_exists(...), ...)");
-        }
-        if (wl == 5 && strncasecmp(what, "INDEX", 5) == 0) {
-            char *ix = NULL;
-            if (!kw(c, s, i, "ON"))
-                ix = name_at(c, s, i, &i);
-            if (kw(c, s, i, "ON")) {
-                i++;
-                if (kw(c, s, i, "ONLY"))
-                    i++;
-                char *table = name_at(c, s, i, &next);
-                if (concurrently && in_transaction(c) && c->pg)
-                    warn(c, stmt_span(c, s), "concurrently-in-transaction",
-                         "CREATE INDEX CONCURRENTLY cannot run inside a transaction: put it in a phase with "
-                         "'transaction none'");
-                else if (!concurrently && c->pg && !was_created(c, table))
-                    warn(c, stmt_span(c, s), "create-index-blocking",
-                         "CREATE INDEX on existing table '%s' blocks writes to it until the index is built; use "
-                         "CREATE INDEX CONCURRENTLY in a 'transaction none' phase", table ? table : "?");
-                if (!concurrently && !was_created(c, table))
-                    strong_lock(c, s, table);
-            }
-            created(c, ix, s->t[0].start);
-        } else if ((wl == 5 && strncasecmp(what, "TABLE", 5) == 0) || (wl == 4 && strncasecmp(what, "VIEW", 4) == 0) ||
-                   (wl == 8 && strncasecmp(what, "FUNCTION", 8) == 0) || (wl == 9 && strncasecmp(what, "PROCEDURE", 9) == 0) ||
-                   (wl == 6 && strncasecmp(what, "SCHEMA", 6) == 0) || (wl == 8 && strncasecmp(what, "SEQUENCE", 8) == 0) ||
-                   (wl == 4 && strncasecmp(what, "TYPE", 4) == 0) || (wl == 7 && strncasecmp(what, "TRIGGER", 7) == 0)) {
-            created(c, name_at(c, s, i, &next), s->t[0].start);
-        }
-        return;
-    }
-    if (kw(c, s, 0, "ALTER") && kw(c, s, 1, "TABLE")) {
-        check_alter_table(c, s, 2);
-        return;
-    }
-    if (kw(c, s, 0, "ALTER") && kw(c, s, 1, "TYPE") && c->pg && in_transaction(c) &&
-        (c->pg_min == 0 || c->pg_min < 12)) {
-        for (size_t k = 2; k + 1 < s->n; k++)
-            if (kw(c, s, k, "ADD") && kw(c, s, k + 1, "VALUE"))
-                warn(c, stmt_span(c, s), "concurrently-in-transaction",
-                     "ALTER TYPE ... ADD VALUE cannot run inside a transaction before PostgreSQL 12: declare "
-                     "target postgres >= 12, or use a 'transaction none' phase");
-        return;
-    }
-    if (kw(c, s, 0, "DROP")) {
-        i = 1;
-        if (kw(c, s, i, "INDEX") && kw(c, s, i + 1, "CONCURRENTLY") && c->pg && in_transaction(c))
-            warn(c, stmt_span(c, s), "concurrently-in-transaction",
-                 "DROP INDEX CONCURRENTLY cannot run inside a transaction: put it in a phase with 'transaction none'");
-        if (kw(c, s, i, "TABLE") || kw(c, s, i, "SCHEMA")) {
-            bool schema = kw(c, s, i, "SCHEMA");
-            i++;
-            if (kw(c, s, i, "IF") && kw(c, s, i + 1, "EXISTS"))
-                i += 2;
-            char *name = name_at(c, s, i, &next);
-            dropped(c, name);
-            if (!was_created(c, name)) {
-                warn(c, stmt_span(c, s), "destructive",
-                     "dropping %s '%s' in an up loses its data, which the down cannot bring back",
-                     schema ? "schema" : "table", name ? name : "?");
-                if (!schema)
-                    strong_lock(c, s, name);
-            }
-        }
-        return;
-    }
-    if (kw(c, s, 0, "TRUNCATE")) {
-        i = 1;
-        if (kw(c, s, i, "TABLE"))
-            i++;
-        char *name = name_at(c, s, i, &next);
-        if (!was_created(c, name)) {
-            warn(c, stmt_span(c, s), "destructive",
-                 "TRUNCATE in an up deletes every row of '%s', which the down cannot bring back", name ? name : "?");
-            strong_lock(c, s, name);
-        }
-        return;
-    }
-    if (kw(c, s, 0, "VACUUM") && c->pg && in_transaction(c)) {
-        warn(c, stmt_span(c, s), "concurrently-in-transaction",
-             "VACUUM cannot run inside a transaction: put it in a phase with 'transaction none'");
-        return;
-    }
-}
-
-/* Splits a SQL text into statements of code tokens and checks each. */
-static void check_text(struct lctx *c, const struct mig_sql *q, bool up)
-{
-    c->q = q;
-    MIG_VEC(struct stok) toks = { 0 };
-    struct mig_sqltoken t;
-    for (size_t pos = 0;; pos = t.end) {
-        mig_sql_next(q->text, pos, q->len, &t);
-        bool end = t.kind == SQLT_EOF || t.kind == SQLT_UNTERMINATED;
-        if (end || t.kind == SQLT_SEMI) {
-            struct stmt s = { toks.v, toks.n };
-            check_statement(c, &s, up);
-            toks.n = 0;
-            if (end)
-                break;
-            continue;
-        }
-        if (!mig_sqltok_is_code(t.kind))
-            continue;
-        struct stok st = { t.kind, (uint32_t)t.start, (uint32_t)t.end };
-        MIG_PUSH(&c->p->arena, toks, st);
-    }
-}
-
-/* Whether the identifier `name` occurs (case-insensitively, as a whole
- * word, or quoted) in any variant of a down. */
-static bool mentions(const struct mig_sql *down, const char *name)
-{
-    const char *last = strrchr(name, '.');
-    const char *want = last ? last + 1 : name;
-    size_t n = strlen(want);
-    for (const struct mig_sql *q = down; q; q = q->next) {
-        struct mig_sqltoken t;
-        for (size_t pos = 0;; pos = t.end) {
-            mig_sql_next(q->text, pos, q->len, &t);
-            if (t.kind == SQLT_EOF || t.kind == SQLT_UNTERMINATED)
-                break;
-            if (t.kind == SQLT_WORD && t.end - t.start == n && strncasecmp(q->text + t.start, want, n) == 0)
-                return true;
-            if (t.kind == SQLT_QIDENT && t.end - t.start == n + 2 && strncmp(q->text + t.start + 1, want, n) == 0)
-                return true;
-            if (t.kind == SQLT_INTERP)
-                return true;    /* a name given as a param: cannot tell */
-        }
-    }
-    return false;
-}
+/* ---- plan rules ------------------------------------------------------------------ */
 
 static void lint_migration(struct mig_program *p, struct mig_migration *m)
 {
-    struct lctx c;
-    memset(&c, 0, sizeof(c));
-    c.p = p;
-    c.m = m;
-    c.created.arena = &p->arena;
-    bool has_pg = m->targets.n == 0;
-    for (size_t i = 0; i < m->targets.n; i++)
-        if (m->targets.v[i].dialect == MIG_D_POSTGRES) {
-            has_pg = true;
-            c.pg_min = m->targets.v[i].min_version;
-        }
-    enum mig_dialect d = has_pg ? MIG_D_POSTGRES : MIG_D_SQLITE;
-    c.pg = has_pg;
     for (size_t k = 0; k < m->phases.n; k++) {
-        c.ph = m->phases.v[k];
-        c.phase_strong_lock_reported = false;
-        for (size_t j = 0; j < c.ph->steps.n; j++) {
-            c.st = c.ph->steps.v[j];
-            c.step_created.n = 0;
-            c.step_created_at.n = 0;
-            const struct mig_sql *up = mig_sql_variant(c.st->up, d);
-            if (!up)
-                up = c.st->up;
-            if (up && up->text)
-                check_text(&c, up, true);
-            if (c.st->down && !c.st->down_irreversible) {
-                const struct mig_sql *down = mig_sql_variant(c.st->down, d);
-                if (down && down->text)
-                    check_text(&c, down, false);
-            }
-            if (c.st->down && !c.st->down_irreversible)
-                for (size_t o = 0; o < c.step_created.n; o++)
-                    if (c.step_created.v[o] && !mentions(c.st->down, c.step_created.v[o])) {
-                        struct mig_span at = { up->text_file, up->text_off + c.step_created_at.v[o],
-                                               up->text_off + c.step_created_at.v[o] + 6 };
-                        MIG_DIAG_AT(p, MIG_WARNING, at, "down-missing-object",
-                                    "the up of step '%s' creates '%s' but its down never mentions it: rolling back "
-                                    "would leave it behind", c.st->name, c.step_created.v[o]);
-                    }
-        }
-        for (size_t j = 0; j < c.ph->asserts.n; j++)
-            if (!c.ph->asserts.v[j].msg)
-                MIG_DIAG_AT(p, MIG_WARNING, c.ph->asserts.v[j].span, "assert-without-message",
+        struct mig_phase *ph = m->phases.v[k];
+        for (size_t j = 0; j < ph->asserts.n; j++)
+            if (!ph->asserts.v[j].msg)
+                MIG_DIAG_AT(p, MIG_WARNING, ph->asserts.v[j].span, "assert-without-message",
                             "this assert has no message: add else \"what must hold\" so that a failure explains itself");
     }
     for (size_t j = 0; j < m->asserts.n; j++)
@@ -949,6 +466,7 @@ void mig_lint(struct mig_program *p)
 {
     size_t first = p->diags.v.n;
     struct allows allows = { 0 };
+    mig_lint_sql(p);
     for (size_t f = 0; f < p->files.n; f++) {
         if (!p->files.v[f]->is_input)
             continue;

@@ -324,12 +324,31 @@ unsigned mig_url_inspect(const char *url)
 
 static const struct mig_driver *const drivers[] = { &mig_driver_sqlite, &mig_driver_pg };
 
+/* libpq key=value text naming a service of pg_service.conf ("service=NAME",
+ * "service=app dbname=x"): PostgreSQL, connected through libpq as it is
+ * (postgresql://?service=NAME is a URI like any other). Other key=value
+ * text stays unsupported. */
+static bool pg_service_text(const char *url)
+{
+    if (!strstr(url, "service") || strstr(url, "://"))
+        return false;
+    char *why = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &why);
+    PQfreemem(why);
+    const char *service = opts ? opt(opts, "service") : NULL;
+    bool yes = service && *service;
+    PQconninfoFree(opts);
+    return yes;
+}
+
 const struct mig_driver *mig_driver_for(const char *url)
 {
     for (size_t i = 0; i < sizeof(drivers) / sizeof(*drivers); i++)
         for (const char *const *s = drivers[i]->schemes; *s; s++)
             if (strncmp(url, *s, strlen(*s)) == 0)
                 return drivers[i];
+    if (pg_service_text(url))
+        return &mig_driver_pg;
     return NULL;
 }
 

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "compiler/codegen.h"
 #include "compiler/compiler.h"
@@ -15,30 +17,165 @@
 #include "compiler/parse.h"
 #include "import.h"
 #include "load.h"
+#include "migconf.h"
+#include "runtime/driver.h"
 
 enum { EXIT_CLEAN = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
 
-static const char usage_text[] =
-    "usage: migc check [--format text|json|sarif] [-Werror] [--list-exec] PATH...\n"
-    "       migc build PATH... [-o plan.migb]\n"
-    "       migc disasm (plan.migb | PATH...)\n"
-    "       migc fmt [--check] PATH...\n"
-    "       migc import --from golang-migrate|dbmate|flyway|sqitch|goose|dir DIR -o OUTDIR [--force]\n"
-    "       migc --version | --help\n"
-    "\n"
-    "PATH is a .mig file or a directory searched recursively for *.mig files.\n";
+/* The commands, in the order of the usage; each row's bit selects its
+ * options in the table below. */
+enum { C_CHECK = 1, C_BUILD = 2, C_DISASM = 4, C_FMT = 8, C_IMPORT = 16, C_NEW = 32, C_INIT = 64 };
 
+static int cmd_check(int argc, char **argv);
+static int cmd_build(int argc, char **argv);
+static int cmd_disasm(int argc, char **argv);
+static int cmd_fmt(int argc, char **argv);
+static int cmd_new(int argc, char **argv);
+static int cmd_init(int argc, char **argv);
+
+static const struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    unsigned bit;
+    const char *usage, *summary;
+} commands[] = {
+    { "check", cmd_check, C_CHECK, "check [--format text|json|sarif] [-Werror] [--list-exec] [PATH...]",
+      "check .mig files without a database: syntax, names, types, and the SQL and plan rules" },
+    { "build", cmd_build, C_BUILD, "build [PATH...] [-o plan.migb]",
+      "compile .mig files to one bytecode file that migrun runs without the sources" },
+    { "disasm", cmd_disasm, C_DISASM, "disasm (plan.migb | PATH...)",
+      "print the bytecode of a plan: address, opcode, operands and what they refer to" },
+    { "fmt", cmd_fmt, C_FMT, "fmt [--check] [PATH...]",
+      "rewrite .mig files in the one canonical layout (SQL bodies and comments kept byte for byte)" },
+    { "import", mig_cmd_import, C_IMPORT,
+      "import --from golang-migrate|dbmate|flyway|sqitch|goose|dir DIR -o OUTDIR [--force]",
+      "convert another tool's migrations to .mig files, chained with after in the tool's order" },
+    { "new", cmd_new, C_NEW, "new NAME [--dir DIR]",
+      "write NAME.mig, a skeleton migration after the current heads (the migrations nothing follows yet)" },
+    { "init", cmd_init, C_INIT, "init [--db URL] [--migrations DIR]",
+      "write mig.conf and a migrations folder in the working directory (never overwrites)" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(*commands))
+
+/* The options, each with the commands that take it (0: every command). */
+static const struct {
+    const char *name, *help;
+    unsigned bits;
+} options[] = {
+    { "--format text|json|sarif", "diagnostics as gcc-style text (on stderr), JSON or SARIF 2.1.0 (on stdout)",
+      C_CHECK },
+    { "-Werror", "warnings fail too (exit 1)", C_CHECK },
+    { "--list-exec", "print every command the migrations can run, one per line", C_CHECK },
+    { "-o FILE", "the bytecode file to write (default plan.migb)", C_BUILD },
+    { "--check", "change nothing: list the files that would change, exit 1 if any", C_FMT },
+    { "--from TOOL", "golang-migrate, dbmate, flyway, sqitch, goose or dir (one NAME.up.sql/.down.sql pair each)",
+      C_IMPORT },
+    { "-o OUTDIR", "the folder to write the .mig files to", C_IMPORT },
+    { "--force", "overwrite .mig files that exist in OUTDIR", C_IMPORT },
+    { "--dir DIR", "the folder to write to (default: the first migrations folder of mig.conf, else migrations/ "
+                   "if it exists, else .)", C_NEW },
+    { "--db URL", "the default target to write into mig.conf (no password: use service=NAME, ~/.pgpass)", C_INIT },
+    { "--migrations DIR", "the migrations folder to create and name in mig.conf (default migrations)", C_INIT },
+    { "-h, --help", "this help", 0 },
+};
+
+/* The command being run (NULL before one is known): usage errors point to
+ * its --help. */
+static const struct command *current;
+
+/* One line, and where to read more: never the whole usage. */
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("migc: error: ", stderr);
+    fprintf(stderr, "migc%s%s: error: ", current ? " " : "", current ? current->name : "");
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputs("\n", stderr);
-    fputs(usage_text, stderr);
+    fprintf(stderr, " (see: migc %s%s--help)\n", current ? current->name : "", current ? " " : "");
     return EXIT_USAGE;
+}
+
+static void print_usage(FILE *to)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(to, "%s migc %s\n", i ? "      " : "usage:", commands[i].usage);
+    fputs("       migc --version | --help | COMMAND --help\n"
+          "\n"
+          "PATH is a .mig file or a directory searched recursively for *.mig files; without PATH,\n"
+          "check, build and fmt read the migrations folders of mig.conf (found in the working\n"
+          "directory or a parent; $MIG_CONFIG names another file).\n", to);
+}
+
+static void print_help(const struct command *c)
+{
+    printf("usage: migc %s\n\n%s\n\noptions:\n", c->usage, c->summary);
+    for (size_t i = 0; i < sizeof(options) / sizeof(*options); i++)
+        if (!options[i].bits || (options[i].bits & c->bit))
+            printf("  %-26s %s\n", options[i].name, options[i].help);
+    printf("\nSee migc(1) for the exit codes and mig.conf.\n");
+}
+
+/* ---- mig.conf ------------------------------------------------------------ */
+
+static struct mig_conf conf;
+static bool conf_loaded;
+
+/* Reads mig.conf once; its [lint] rules are checked against the rule
+ * table: only warnings can be disabled. 0, or a usage error. */
+static int load_conf(void)
+{
+    if (conf_loaded)
+        return 0;
+    char err[512];
+    if (mig_conf_load(&conf, err, sizeof(err)) != 0)
+        return usage_error("%s", err);
+    conf_loaded = true;
+    for (size_t i = 0; i < conf.nlint_disable; i++) {
+        const char *id = conf.lint_disable[i];
+        const struct mig_rule *r = mig_rules;
+        while (r->id && strcmp(r->id, id) != 0)
+            r++;
+        if (!r->id)
+            return usage_error("%s: [lint] disable: unknown rule '%s' (the rules: doc/rules.md)", conf.path, id);
+        if (strcmp(r->severity, "warning") != 0)
+            return usage_error("%s: [lint] disable: '%s' reports errors, which cannot be disabled (suppress "
+                               "one occurrence with a reason: # mig: allow %s — why)", conf.path, id, id);
+    }
+    return 0;
+}
+
+/* Drops the warnings of the rules mig.conf disables. */
+static void filter_disabled(struct mig_diags *d)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < d->v.n; i++) {
+        if (d->v.v[i].sev == MIG_WARNING && mig_conf_rule_disabled(&conf, d->v.v[i].rule)) {
+            d->warnings--;
+            continue;
+        }
+        d->v.v[k++] = d->v.v[i];
+    }
+    d->v.n = k;
+}
+
+/* Without PATH: the migrations folders of mig.conf. Adds them to p; the
+ * number added, or -1 after a usage error. */
+static int add_conf_paths(struct mig_program *p, const char *what)
+{
+    if (load_conf() != 0)
+        return -1;
+    if (conf.nmigrations == 0) {
+        usage_error("%s needs at least one PATH (or a mig.conf with migrations = FOLDER)", what);
+        return -1;
+    }
+    char err[512];
+    for (size_t i = 0; i < conf.nmigrations; i++)
+        if (mig_program_add_path(p, conf.migrations[i], err, sizeof(err)) != 0) {
+            fprintf(stderr, "migc: error: %s (named in %s)\n", err, conf.path);
+            return -1;
+        }
+    return (int)conf.nmigrations;
 }
 
 
@@ -81,9 +218,13 @@ static int cmd_check(int argc, char **argv)
             npaths++;
         }
     }
-    if (npaths == 0) {
+    if (load_conf() != 0) {
         mig_program_free(p);
-        return usage_error("%s", "check needs at least one PATH");
+        return EXIT_USAGE;
+    }
+    if (npaths == 0 && (npaths = add_conf_paths(p, "check")) < 0) {
+        mig_program_free(p);
+        return EXIT_USAGE;
     }
     if (list_exec && strcmp(format, "text") != 0) {
         mig_program_free(p);
@@ -92,6 +233,7 @@ static int cmd_check(int argc, char **argv)
     }
     mig_program_check(p);
     struct mig_diags *d = &p->diags;
+    filter_disabled(d);
     if (list_exec && d->fatal == 0)
         mig_list_execs(p, stdout);     /* the commands on stdout, the diagnostics on stderr */
     if (strcmp(format, "json") == 0) {
@@ -133,6 +275,61 @@ static int write_replacing(const char *path, const void *data, size_t n)
     return ok ? 0 : -1;
 }
 
+/* Compiles sources as load.c does, with the warnings mig.conf disables
+ * left out; without paths, the migrations folders of mig.conf. NULL after
+ * printing why (*usage: a usage error). */
+static struct mig_plan *compile_sources(char **paths, int n, bool *usage)
+{
+    *usage = true;
+    if (load_conf() != 0)
+        return NULL;
+    struct mig_program *p = mig_program_new();
+    char msg[512];
+    if (n == 0 && add_conf_paths(p, "build") < 0) {
+        mig_program_free(p);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t before = p->input_paths.n;
+        if (mig_program_add_path(p, paths[i], msg, sizeof(msg)) != 0) {
+            fprintf(stderr, "migc: error: %s\n", msg);
+            mig_program_free(p);
+            return NULL;
+        }
+        /* a folder without migrations is a mistyped path, not "nothing to do" */
+        bool none = p->input_paths.n == before;
+        if (none) {
+            struct mig_program *alone = mig_program_new();
+            none = mig_program_add_path(alone, paths[i], msg, sizeof(msg)) == 0 && alone->input_paths.n == 0;
+            mig_program_free(alone);
+        }
+        if (none) {
+            fprintf(stderr, "migc: error: no .mig files in '%s' (nor in its folders; hidden ones are skipped)\n",
+                    paths[i]);
+            mig_program_free(p);
+            return NULL;
+        }
+    }
+    *usage = false;
+    unsigned errors = mig_program_check(p);
+    filter_disabled(&p->diags);
+    if (errors || p->diags.warnings)
+        mig_diags_print_text(&p->diags, stderr, mig_use_color(stderr));
+    if (errors) {
+        fprintf(stderr, "migc: %u error%s: nothing was built\n", errors, errors == 1 ? "" : "s");
+        mig_program_free(p);
+        return NULL;
+    }
+    struct mig_plan *plan = mig_codegen(p);
+    mig_program_free(p);
+    if (mig_plan_verify(plan, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, "migc: internal error: the compiled plan does not verify: %s\n", msg);
+        mig_plan_free(plan);
+        return NULL;
+    }
+    return plan;
+}
+
 static int cmd_build(int argc, char **argv)
 {
     const char *out = "plan.migb";
@@ -157,17 +354,13 @@ static int cmd_build(int argc, char **argv)
             paths[n++] = argv[i];
         }
     }
-    if (n == 0) {
-        free(paths);
-        return usage_error("build needs at least one PATH");
-    }
     for (int i = 0; i < n; i++)
         if (mig_is_bytecode_path(paths[i])) {
             free(paths);
             return usage_error("'%s' is already bytecode", paths[i]);
         }
     bool usage = false;
-    struct mig_plan *p = mig_load_inputs("migc", paths, n, stderr, mig_use_color(stderr), &usage);
+    struct mig_plan *p = compile_sources(paths, n, &usage);
     free(paths);
     if (!p)
         return usage ? EXIT_USAGE : EXIT_ERRORS;
@@ -255,9 +448,9 @@ static int cmd_fmt(int argc, char **argv)
             n++;
         }
     }
-    if (n == 0) {
+    if (n == 0 && add_conf_paths(paths, "fmt") < 0) {
         mig_program_free(paths);
-        return usage_error("fmt needs at least one PATH");
+        return EXIT_USAGE;
     }
     int changed = 0, failed = 0;
     for (size_t i = 0; i < paths->input_paths.n; i++) {
@@ -271,32 +464,296 @@ static int cmd_fmt(int argc, char **argv)
     return failed || (check && changed) ? EXIT_ERRORS : EXIT_CLEAN;
 }
 
-static const struct {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-} commands[] = {
-    { "check", cmd_check },
-    { "build", cmd_build },
-    { "disasm", cmd_disasm },
-    { "fmt", cmd_fmt },
-    { "import", mig_cmd_import },
-};
+/* ---- new and init ---------------------------------------------------------- */
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool is_ident(const char *s)
+{
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    return true;
+}
+
+/* Writes a new file (never one that exists). 0, or -1 after saying why. */
+static int write_new(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "migc: error: cannot create '%s': %s\n", path,
+                errno == EEXIST ? "it exists (not overwritten)" : strerror(errno));
+        return -1;
+    }
+    size_t n = strlen(text);
+    bool ok = write(fd, text, n) == (ssize_t)n;
+    ok = close(fd) == 0 && ok;
+    if (!ok) {
+        fprintf(stderr, "migc: error: cannot write '%s': %s\n", path, strerror(errno));
+        unlink(path);
+    }
+    return ok ? 0 : -1;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(struct mig_migration *const *)a)->name, (*(struct mig_migration *const *)b)->name);
+}
+
+/* migc new NAME: NAME.mig, after the heads of the project's migrations. */
+static int cmd_new(int argc, char **argv)
+{
+    const char *name = NULL, *dir = NULL;
+    bool opts = true;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (opts && strcmp(a, "--") == 0) {
+            opts = false;
+        } else if (opts && (strcmp(a, "--dir") == 0 || strncmp(a, "--dir=", 6) == 0)) {
+            dir = a[5] == '=' ? a + 6 : i + 1 < argc ? argv[++i] : NULL;
+            if (!dir || !*dir)
+                return usage_error("--dir needs a folder");
+        } else if (opts && a[0] == '-' && a[1]) {
+            return usage_error("unknown option '%s'", a);
+        } else if (name) {
+            return usage_error("new takes one NAME ('%s' and '%s' given)", name, a);
+        } else {
+            name = a;
+        }
+    }
+    if (!name)
+        return usage_error("new needs the NAME of the migration");
+    if (!is_ident(name))
+        return usage_error("'%s' is not a migration name (letters, digits and _, not starting with a digit)", name);
+    if (load_conf() != 0)
+        return EXIT_USAGE;
+    if (!dir)
+        dir = conf.nmigrations ? conf.migrations[0] : is_dir("migrations") ? "migrations" : ".";
+    if (!is_dir(dir)) {
+        fprintf(stderr, "migc: error: '%s' is not a folder%s\n", dir,
+                conf.nmigrations && dir == conf.migrations[0] ? " (named in mig.conf): create it first" : "");
+        return EXIT_USAGE;
+    }
+    /* the project's migrations: mig.conf's folders and this one */
+    struct mig_program *p = mig_program_new();
+    char err[512];
+    for (size_t i = 0; i <= conf.nmigrations; i++) {
+        const char *d = i < conf.nmigrations ? conf.migrations[i] : dir;
+        if (is_dir(d) && mig_program_add_path(p, d, err, sizeof(err)) != 0) {
+            fprintf(stderr, "migc: error: %s\n", err);
+            mig_program_free(p);
+            return EXIT_USAGE;
+        }
+    }
+    if (p->input_paths.n)
+        mig_program_check(p);
+    if (p->diags.fatal) {
+        mig_diags_sort(&p->diags);
+        mig_diags_print_text(&p->diags, stderr, mig_use_color(stderr));
+        fprintf(stderr, "migc: error: fix the syntax errors first: without them the heads are not known\n");
+        mig_program_free(p);
+        return EXIT_ERRORS;
+    }
+    MIG_VEC(struct mig_migration *) all = { 0 }, heads = { 0 };
+    for (size_t i = 0; i < p->files.n; i++)
+        if (p->files.v[i]->is_input)
+            for (size_t k = 0; k < p->files.v[i]->migrations.n; k++)
+                MIG_PUSH(&p->arena, all, p->files.v[i]->migrations.v[k]);
+    for (size_t i = 0; i < all.n; i++) {
+        if (strcmp(all.v[i]->name, name) == 0) {
+            fprintf(stderr, "migc: error: a migration '%s' exists already (%s:%u)\n", name,
+                    all.v[i]->file->src->path, mig_span_line(p, all.v[i]->span));
+            mig_program_free(p);
+            return EXIT_USAGE;
+        }
+        bool followed = false;
+        for (size_t j = 0; j < all.n && !followed; j++)
+            for (size_t k = 0; k < all.v[j]->after.n && !followed; k++)
+                followed = j != i && strcmp(all.v[j]->after.v[k].text, all.v[i]->name) == 0;
+        if (!followed)
+            MIG_PUSH(&p->arena, heads, all.v[i]);
+    }
+    if (heads.n > 1)
+        qsort(heads.v, heads.n, sizeof(*heads.v), by_name);
+    size_t cap = 512 + 3 * strlen(name);
+    for (size_t i = 0; i < heads.n; i++)
+        cap += strlen(heads.v[i]->name) + 2;
+    char *text = malloc(cap), *path = malloc(strlen(dir) + strlen(name) + 8);
+    if (!text || !path) {
+        free(text);
+        free(path);
+        mig_program_free(p);
+        fprintf(stderr, "migc: error: out of memory\n");
+        return EXIT_ERRORS;
+    }
+    size_t o = (size_t)snprintf(text, cap, "# %s: what this migration changes, and why.\nmigration %s {\n", name, name);
+    if (heads.n) {
+        o += (size_t)snprintf(text + o, cap - o, "  after ");
+        for (size_t i = 0; i < heads.n; i++)
+            o += (size_t)snprintf(text + o, cap - o, "%s%s", i ? ", " : "", heads.v[i]->name);
+        o += (size_t)snprintf(text + o, cap - o, ";\n\n");
+    }
+    snprintf(text + o, cap - o,
+             "  phase schema {\n"
+             "    step %s {\n"
+             "      up sql {\n"
+             "        -- the change\n"
+             "      }\n"
+             "      down sql {\n"
+             "        -- how to undo it\n"
+             "      }\n"
+             "    }\n"
+             "  }\n"
+             "}\n", name);
+    sprintf(path, "%s/%s.mig", dir, name);
+    int rc = write_new(path, text);
+    if (rc == 0) {
+        printf("%s", path);
+        for (size_t i = 0; i < heads.n; i++)
+            printf("%s%s", i ? ", " : " (after ", heads.v[i]->name);
+        printf("%s\n", heads.n ? ")" : " (the first migration)");
+    }
+    free(text);
+    free(path);
+    mig_program_free(p);
+    return rc == 0 ? EXIT_CLEAN : EXIT_ERRORS;
+}
+
+static const char conf_template[] =
+    "# mig.conf — the project file of migc and migrun (see migrun(1), FILES).\n"
+    "# Paths are relative to this file. For every setting a command-line flag\n"
+    "# wins over the environment (MIGRUN_DB, MIGRUN_JOURNAL), which wins over\n"
+    "# this file. Comments start a line with # or ;.\n"
+    "\n"
+    "# where migc new writes, and what migc check/build/fmt and migrun\n"
+    "# apply/plan/status read when no PATH is given (comma-separated)\n"
+    "migrations = %s\n"
+    "\n"
+    "# the local undo log (default: .migrun/journal.db beside this file)\n"
+    "# journal = .migrun/journal.db\n"
+    "\n"
+    "# the target of migrun without --db or --env (MIGRUN_DB wins over it)\n"
+    "%s%s\n"
+    "\n"
+    "# migrun --env production. Keep passwords out of this file: name a\n"
+    "# service of libpq's pg_service.conf, with the password in ~/.pgpass.\n"
+    "# [env production]\n"
+    "# db = service=myapp-production\n"
+    "\n"
+    "[lint]\n"
+    "# warning rules migc does not report (doc/rules.md), comma-separated\n"
+    "# disable = rename, destructive\n";
+
+/* migc init: mig.conf and a migrations folder, here; nothing overwritten. */
+static int cmd_init(int argc, char **argv)
+{
+    const char *db = NULL, *dir = "migrations";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--db") == 0 || strncmp(a, "--db=", 5) == 0) {
+            db = a[4] == '=' ? a + 5 : i + 1 < argc ? argv[++i] : NULL;
+            if (!db || !*db)
+                return usage_error("--db needs a URL");
+        } else if (strcmp(a, "--migrations") == 0 || strncmp(a, "--migrations=", 13) == 0) {
+            dir = a[12] == '=' ? a + 13 : i + 1 < argc ? argv[++i] : NULL;
+            if (!dir || !*dir || strpbrk(dir, ",\n"))
+                return usage_error("--migrations needs a folder name (without commas)");
+        } else if (a[0] == '-') {
+            return usage_error("unknown option '%s'", a);
+        } else {
+            return usage_error("unexpected argument '%s' (init writes into the working directory)", a);
+        }
+    }
+    if (db) {
+        if (!mig_driver_for(db))
+            return usage_error("unsupported database URL (expected sqlite:PATH, sqlite:///ABS/PATH, postgres://…, "
+                               "postgresql://… or service=NAME)");
+        if (mig_url_inspect(db) & MIG_URL_PASSWORD)
+            return usage_error("--db carries a password: mig.conf is no place for it; use service=NAME with "
+                               "pg_service.conf and ~/.pgpass, or PGPASSWORD");
+    }
+    struct stat st;
+    if (lstat(MIG_CONF_NAME, &st) == 0) {
+        fprintf(stderr, "migc: error: %s exists here: not overwritten\n", MIG_CONF_NAME);
+        return EXIT_ERRORS;
+    }
+    if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "migc: error: '%s' exists and is not a folder\n", dir);
+        return EXIT_ERRORS;
+    }
+    size_t cap = sizeof(conf_template) + strlen(dir) + (db ? strlen(db) : 32) + 16;
+    char *text = malloc(cap);
+    if (!text) {
+        fprintf(stderr, "migc: error: out of memory\n");
+        return EXIT_ERRORS;
+    }
+    snprintf(text, cap, conf_template, dir, db ? "db = " : "# db = sqlite:dev.db", db ? db : "");
+    bool made = false;
+    if (!is_dir(dir)) {
+        if (mkdir(dir, 0777) != 0) {
+            fprintf(stderr, "migc: error: cannot create '%s': %s\n", dir, strerror(errno));
+            free(text);
+            return EXIT_ERRORS;
+        }
+        made = true;
+    }
+    int rc = write_new(MIG_CONF_NAME, text);
+    free(text);
+    if (rc != 0) {
+        if (made)
+            rmdir(dir);
+        return EXIT_ERRORS;
+    }
+    printf("wrote %s; %s %s/ (next: migc new NAME)\n", MIG_CONF_NAME, made ? "created" : "kept", dir);
+    return EXIT_CLEAN;
+}
+
+/* ---- main ------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
-        return usage_error("%s", "missing command");
+    if (argc < 2) {
+        usage_error("missing command (check, build, disasm, fmt, import, new, init)");
+        return EXIT_USAGE;
+    }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(usage_text, stdout);
+        print_usage(stdout);
         return EXIT_CLEAN;
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("migc (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
         return EXIT_CLEAN;
     }
-    for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
-        if (strcmp(commands[i].name, cmd) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
-    return usage_error("unknown command '%s'", cmd);
+    int rc = -1;
+    for (size_t i = 0; i < NCOMMANDS && rc < 0; i++) {
+        if (strcmp(commands[i].name, cmd) != 0)
+            continue;
+        current = &commands[i];
+        rc = -2;
+        for (int k = 2; k < argc && strcmp(argv[k], "--") != 0; k++)
+            if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+                print_help(current);
+                rc = EXIT_CLEAN;
+                break;
+            }
+        if (rc == -2)
+            rc = commands[i].fn(argc - 1, argv + 1);
+    }
+    if (rc == -1) {
+        if (cmd[0] == '-')
+            rc = usage_error("give a command first (check, build, disasm, fmt, import, new, init), then '%s'", cmd);
+        else
+            rc = usage_error("unknown command '%s' (the commands: check, build, disasm, fmt, import, new, init)",
+                             cmd);
+    }
+    if (conf_loaded)
+        mig_conf_free(&conf);
+    return rc;
 }

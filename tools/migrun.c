@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <libpq-fe.h>
 #include "load.h"
+#include "migconf.h"
 #include "runtime/driver.h"
 #include "runtime/run.h"
 #include "runtime/vm.h"
@@ -20,10 +22,13 @@ static void print_usage(FILE *to)
     for (size_t i = 0; i < mig_ncommands; i++)
         fprintf(to, "%s migrun %s\n", i ? "      " : "usage:", mig_commands[i].usage);
     fputs("       migrun --version | --help | COMMAND --help\n"
-          "\nURL: sqlite:PATH, sqlite:///ABS/PATH, postgres://… or postgresql://… (default: $MIGRUN_DB,\n"
-          "     else postgresql:// when PGHOST, PGDATABASE or PGSERVICE is set); prefer $MIGRUN_DB, PGPASSWORD\n"
-          "     or ~/.pgpass to a password in --db, which every local user sees in ps\n"
-          "Journal: --journal, else $MIGRUN_JOURNAL, else .migrun/journal.db\n", to);
+          "\nURL: sqlite:PATH, sqlite:///ABS/PATH, postgres://… or postgresql://…, service=NAME (a service of\n"
+          "     libpq's pg_service.conf). Default: --env NAME's db in mig.conf, else $MIGRUN_DB, else the db of\n"
+          "     mig.conf ([env default], else the top level), else postgresql:// when PGHOST, PGDATABASE or\n"
+          "     PGSERVICE is set. Prefer $MIGRUN_DB, service=NAME, PGPASSWORD or ~/.pgpass to a password in\n"
+          "     --db, which every local user sees in ps\n"
+          "Journal: --journal, else $MIGRUN_JOURNAL, else mig.conf's, else .migrun/journal.db (beside mig.conf)\n"
+          "PATH: when none is given, the migrations folders of mig.conf\n", to);
 }
 
 #define O_PARAMS MIG_OPT_PARAMS
@@ -61,7 +66,8 @@ static const struct {
     const char *name, *help;
     unsigned bit;
 } options[] = {
-    { "--db URL", "the target (default: $MIGRUN_DB, else the PG* variables of libpq)", 0 },
+    { "--db URL", "the target: sqlite:PATH, postgresql://…, service=NAME (default: $MIGRUN_DB, mig.conf, PG*)", 0 },
+    { "--env NAME", "use the settings of [env NAME] in mig.conf (db, journal, schema)", 0 },
     { "-p, --param [MIGRATION.]NAME=VALUE", "a param's value, checked against its declared type", O_PARAMS },
     { "--to MIGRATION[.PHASE]", "apply/plan: up to it; rollback: keep it and undo what was applied after it", O_TO },
     { "--run N", "undo run N (see migrun log)", O_ROLLBACK },
@@ -115,6 +121,105 @@ struct args {
     bool lint;              /* --lint */
 };
 
+/* mig.conf, when there is one (its strings outlive the run) */
+static struct mig_conf conf;
+
+/* libpq key=value text ("service=NAME", "service=app dbname=x") as the
+ * URI it means, postgresql://?service=NAME&..., so that every part of
+ * migrun that adds to a URL (test's scratch database) reads one form.
+ * NULL when it does not parse (left to the usual errors). */
+static char *kv_to_uri(const char *kv)
+{
+    char *why = NULL;
+    PQconninfoOption *opts = PQconninfoParse(kv, &why);
+    PQfreemem(why);
+    if (!opts)
+        return NULL;
+    size_t cap = 32 + 3 * strlen(kv) + 64, n = 0;
+    char *s = malloc(cap);
+    if (s)
+        n = (size_t)snprintf(s, cap, "postgresql://");
+    bool first = true;
+    for (const PQconninfoOption *o = opts; s && o->keyword; o++) {
+        if (!o->val)
+            continue;
+        n += (size_t)snprintf(s + n, cap - n, "%s%s=", first ? "?" : "&", o->keyword);
+        first = false;
+        for (const unsigned char *c = (const unsigned char *)o->val; *c && n + 4 < cap; c++)
+            if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                strchr("-._~", *c))
+                s[n++] = (char)*c;
+            else
+                n += (size_t)snprintf(s + n, cap - n, "%%%02X", *c);
+        s[n] = 0;
+    }
+    PQconninfoFree(opts);
+    return s;
+}
+static char *kv_uri;    /* the URI kv_to_uri made for this run */
+
+/* Fills in what the command line left unset: flags, then the environment,
+ * then mig.conf (see migconf.h). */
+static int apply_conf(struct args *a, const char *env, const char *flag_db, const char *flag_journal,
+                      unsigned allowed)
+{
+    char err[512];
+    if (mig_conf_load(&conf, err, sizeof(err)) != 0)
+        return usage_error("%s", err);
+    const struct mig_conf_env *e = NULL;
+    if (env) {
+        if (!conf.path)
+            return usage_error("--env %s: no mig.conf here or in a parent folder (or set MIG_CONFIG)", env);
+        e = mig_conf_env(&conf, env);
+        if (!e)
+            return usage_error("--env %s: %s has no section [env %s]", env, conf.path, env);
+    } else {
+        e = mig_conf_env(&conf, "default");
+    }
+    const char *env_db = getenv("MIGRUN_DB"), *env_journal = getenv("MIGRUN_JOURNAL");
+    if (env_db && !*env_db)
+        env_db = NULL;
+    if (env_journal && !*env_journal)
+        env_journal = NULL;
+    /* db: --db, --env's db, MIGRUN_DB, mig.conf's ([env default], top level) */
+    if (flag_db)
+        a->o.db_url = flag_db;
+    else if (env && e->db)
+        a->o.db_url = e->db;
+    else if (env_db)
+        a->o.db_url = env_db;
+    else if (e && e->db)
+        a->o.db_url = e->db;
+    else if (conf.db)
+        a->o.db_url = conf.db;
+    if (env && !flag_db && !e->db && !conf.db)
+        return usage_error("--env %s: [env %s] of %s sets no db", env, env, conf.path);
+    /* journal: --journal, MIGRUN_JOURNAL, mig.conf's, .migrun/journal.db
+     * beside mig.conf (so a subfolder shares the project's) */
+    static char beside[4096];
+    if (flag_journal)
+        a->o.journal = flag_journal;
+    else if (env_journal)
+        a->o.journal = env_journal;
+    else if (e && e->journal)
+        a->o.journal = e->journal;
+    else if (conf.journal)
+        a->o.journal = conf.journal;
+    else if (conf.dir) {
+        snprintf(beside, sizeof(beside), "%s/.migrun/journal.db", strcmp(conf.dir, "/") ? conf.dir : "");
+        a->o.journal = beside;
+    }
+    /* schema: --schema, mig.conf's (PostgreSQL targets only: a SQLite
+     * file has one schema) */
+    if (!a->o.schema && (allowed & O_SCHEMA) && (!a->o.db_url || mig_driver_for(a->o.db_url) != &mig_driver_sqlite))
+        a->o.schema = e && e->schema ? e->schema : conf.schema;
+    /* PATH...: the migrations folders of mig.conf */
+    if ((allowed & O_INPUTS) && a->npaths == 0)
+        for (size_t i = 0; i < conf.nmigrations && i < 63; i++)
+            a->paths[a->npaths++] = conf.migrations[i];
+    return 0;
+}
+
 /* Parses a duration such as 60s for --lock-wait. */
 static int parse_duration(const char *s, int64_t *ms)
 {
@@ -135,10 +240,10 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
     a->o.err = stderr;
     a->o.color = mig_use_color(stdout);
     a->o.lock_wait_ms = 60000;
-    a->o.db_url = getenv("MIGRUN_DB");
-    a->o.journal = getenv("MIGRUN_JOURNAL");
+    const char *env = NULL, *flag_db = NULL, *flag_journal = NULL;
     a->o.allow_exec = getenv("MIGRUN_ALLOW_EXEC") && strcmp(getenv("MIGRUN_ALLOW_EXEC"), "1") == 0;
-    a->paths = calloc((size_t)argc + 1, sizeof(*a->paths));
+    /* room for mig.conf's migrations folders too */
+    a->paths = calloc((size_t)argc + 64, sizeof(*a->paths));
     a->params = calloc((size_t)argc + 1, sizeof(*a->params));
     if (!a->paths || !a->params)
         return usage_error("out of memory");
@@ -161,13 +266,18 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             const char *v = VALUE("--db");
             if (!v)
                 return usage_error("--db needs a URL");
-            a->o.db_url = v;
+            flag_db = v;
             a->db_from_argv = true;
+        } else if (TAKES("--env")) {
+            const char *v = VALUE("--env");
+            if (!v || !*v)
+                return usage_error("--env needs a name (a section [env NAME] of mig.conf)");
+            env = v;
         } else if (TAKES("--journal")) {
             const char *v = VALUE("--journal");
             if (!v)
                 return usage_error("--journal needs a path");
-            a->o.journal = v;
+            flag_journal = v;
         } else if (TAKES("--schema") && (allowed & O_SCHEMA)) {
             const char *v = VALUE("--schema");
             if (!v || !*v)
@@ -284,11 +394,14 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
 #undef TAKES
 #undef VALUE
     }
+    if (apply_conf(a, env, flag_db, flag_journal, allowed) != 0)
+        return MIG_EXIT_USAGE;
     /* the PG* environment of libpq (as pg_virtualenv sets it) names a server */
     if ((!a->o.db_url || !*a->o.db_url) && (getenv("PGHOST") || getenv("PGDATABASE") || getenv("PGSERVICE")))
         a->o.db_url = "postgresql://";
     if (!a->o.db_url || !*a->o.db_url)
-        return usage_error("no database: give --db URL or set MIGRUN_DB (or the PG* variables of libpq)");
+        return usage_error("no database: give --db URL or set MIGRUN_DB (or db in mig.conf, or the PG* "
+                           "variables of libpq)");
     /* --db is in every local user's ps; MIGRUN_DB and ~/.pgpass are not */
     unsigned url = mig_url_inspect(a->o.db_url);
     if (url & MIG_URL_MISREAD) {
@@ -302,6 +415,9 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
     if ((url & MIG_URL_PASSWORD) && a->db_from_argv)
         fputs("migrun: warning: --db carries a password, which every local user sees in ps; set MIGRUN_DB, "
               "PGPASSWORD or ~/.pgpass instead\n", stderr);
+    if (mig_driver_for(a->o.db_url) == &mig_driver_pg && !strstr(a->o.db_url, "://") &&
+        (kv_uri = kv_to_uri(a->o.db_url)) != NULL)
+        a->o.db_url = kv_uri;
     if (!mig_driver_for(a->o.db_url)) {
         char *m = mig_mask_url(a->o.db_url);
         usage_error("unsupported database URL '%s' (expected sqlite:PATH, sqlite:///ABS/PATH, postgres://… "
@@ -312,7 +428,7 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
     if (!a->o.journal || !*a->o.journal)
         a->o.journal = ".migrun/journal.db";
     if ((allowed & O_INPUTS) && a->npaths == 0)
-        return usage_error("give the migrations: .mig files, folders, or one .migb");
+        return usage_error("give the migrations: .mig files, folders, or one .migb (or migrations = in mig.conf)");
     a->o.params = a->params;
     a->o.nparams = a->nparams;
     return 0;
@@ -355,6 +471,8 @@ static int dispatch(const struct mig_command *cmd, int argc, char **argv)
     rc = cmd->run(p, &a.o);
     mig_plan_free(p);
     free_args(&a);
+    mig_conf_free(&conf);
+    free(kv_uri);
     return rc;
 }
 
