@@ -22,7 +22,7 @@
 static int make_scratch(struct mig_test *t)
 {
     char err[2048];
-    struct mig_report rep = { t->o->junit ? t->o->err : t->o->out, t->o->err, t->o->json, t->o->color, false };
+    struct mig_report rep = { .out = t->o->junit ? t->o->err : t->o->out, .err = t->o->err, .json = t->o->json, .color = t->o->color };
     if (t->drv->scratch_create(t->o->db_url, t->o->empty, &t->scratch_url, &t->scratch_name, &t->copied, err,
                                sizeof(err)) != 0) {
         mig_report_error(&rep, "%s", err);
@@ -41,7 +41,7 @@ static int drop_scratch(struct mig_test *t, bool at_end)
         return 0;
     t->have_scratch = false;
     char err[2048];
-    struct mig_report rep = { t->o->junit ? t->o->err : t->o->out, t->o->err, t->o->json, t->o->color, false };
+    struct mig_report rep = { .out = t->o->junit ? t->o->err : t->o->out, .err = t->o->err, .json = t->o->json, .color = t->o->color };
     int rc = 0;
     if (t->o->keep && at_end) {
         mig_report_note(&rep, "kept the scratch %s %s (--keep); remove it yourself",
@@ -165,7 +165,7 @@ static int find(struct mig_test *t, const char *opt, const char *name)
         return -1;
     int m = mig_ctx_find_migration(t->plan, name, strlen(name));
     if (m < 0) {
-        struct mig_report rep = { t->o->out, t->o->err, t->o->json, t->o->color, false };
+        struct mig_report rep = { .out = t->o->out, .err = t->o->err, .json = t->o->json, .color = t->o->color };
         mig_report_error(&rep, "%s %s: there is no migration '%s' in the plan", opt, name, name);
         t->usage = true;
     }
@@ -210,7 +210,7 @@ int mig_cmd_test(struct mig_plan *plan, const struct mig_run_opts *o)
     t->o = o;
     t->replay_until = t->reported = MIG_NONE;
     t->drv = mig_driver_for(o->db_url);
-    struct mig_report rep0 = { o->junit ? o->err : o->out, o->err, o->json, o->color, false };
+    struct mig_report rep0 = { .out = o->junit ? o->err : o->out, .err = o->err, .json = o->json, .color = o->color };
     /* everything that can be refused is refused before a copy is made */
     mig_ctx_init(&t->c, plan);
     int prc = mig_ctx_params(&t->c, o);

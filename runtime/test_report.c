@@ -148,6 +148,10 @@ void mig_test_log_summary(struct mig_test_log *l, struct mig_report *rep, const 
                      "irreversible", (json_int_t)l->irreversible, "skipped", (json_int_t)l->skipped, "failed_steps", jf,
                      "untested_steps", ju, "stopped", stopped, "not_reached", (json_int_t)not_reached, "ms",
                      (json_int_t)ms);
+    if (!rep->json) {   /* (the event took them only in JSON) */
+        json_decref(jf);
+        json_decref(ju);
+    }
 }
 
 static void xml(FILE *out, const char *s)
