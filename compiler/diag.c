@@ -126,8 +126,9 @@ static void print_caret(FILE *out, struct mig_source *s, const struct mig_diag *
 
 void mig_diags_print_text(struct mig_diags *d, FILE *to, bool color)
 {
-    /* each diagnostic is composed in memory and written at once: stderr is
-     * unbuffered, and a byte per write(2) made thousands of them slow */
+    /* the diagnostics of a file are composed in memory and written at once
+     * (or every 64 KiB): stderr is unbuffered, and a byte per write(2) made
+     * thousands of them slow */
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
@@ -151,7 +152,8 @@ void mig_diags_print_text(struct mig_diags *d, FILE *to, bool color)
             fprintf(out, "%s: %s [%s]\n", sev, x->msg, x->rule);
         if (s)
             print_caret(out, s, x, color);
-        if (out != to) {
+        bool last = i + 1 == d->v.n || d->v.v[i + 1].file != x->file;
+        if (out != to && (last || ftell(out) >= 65536)) {
             fflush(out);
             fwrite(buf, 1, len, to);
             rewind(out);

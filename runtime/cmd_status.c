@@ -4,6 +4,7 @@
  * that the sources do not know. Read-only; exits 0 whatever it reports. */
 #include "context.h"
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define S(c, s) mig_ctx_str((c), (s))
@@ -18,13 +19,42 @@ int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
     struct mig_session *s = &c->s;
     mig_report_line(&s->rep, "%s", s->conn->display);
     struct mig_strmap known = { .arena = &s->arena };
+    /* each migration's steps in plan order, found in one pass */
+    uint32_t *first = mig_arena_alloc(&s->arena, (plan->nmigrations + 1) * sizeof(uint32_t));
+    uint32_t *order = mig_arena_alloc(&s->arena, (plan->nsteps + 1) * sizeof(uint32_t));
+    memset(first, 0, (plan->nmigrations + 1) * sizeof(uint32_t));
+    for (uint32_t si = 0; si < plan->nsteps; si++)
+        if (plan->steps[si].migration < plan->nmigrations)
+            first[plan->steps[si].migration + 1]++;
+    for (uint32_t mi = 0; mi < plan->nmigrations; mi++)
+        first[mi + 1] += first[mi];
+    uint32_t *fill = mig_arena_alloc(&s->arena, (plan->nmigrations + 1) * sizeof(uint32_t));
+    memcpy(fill, first, (plan->nmigrations + 1) * sizeof(uint32_t));
+    for (uint32_t si = 0; si < plan->nsteps; si++)
+        if (plan->steps[si].migration < plan->nmigrations)
+            order[fill[plan->steps[si].migration]++] = si;
+    /* an index left invalid by an interrupted CREATE INDEX CONCURRENTLY is
+     * looked for step by step only when the database holds one at all */
+    bool any_invalid = false;
+    if (s->conn->drv->invalid_index && s->conn->exists && s->conn->drv->dialect == MIG_D_POSTGRES) {
+        struct mig_value v = { 0 };
+        struct mig_dberr e;
+        if (s->conn->drv->query(s->conn, "SELECT 1 FROM pg_catalog.pg_index WHERE NOT indisvalid LIMIT 1",
+                                &any_invalid, &v, &e) != 0)
+            any_invalid = true;
+        if (v.t == MIG_V_STRING)
+            free((void *)v.s);
+    } else {
+        any_invalid = s->conn->drv->invalid_index != NULL;
+    }
+    /* each applied step's checksum, computed once (by the first loop below) */
+    char (*sums)[65] = mig_arena_alloc(&s->arena, (plan->nsteps + 1) * sizeof(*sums));
     for (uint32_t mi = 0; mi < plan->nmigrations; mi++) {
         const struct mig_pmigration *m = &plan->migrations[mi];
         unsigned applied = 0, skipped = 0, drifted = 0, total = 0;
-        for (uint32_t si = 0; si < plan->nsteps; si++) {
+        for (uint32_t oi = first[mi]; oi < first[mi + 1]; oi++) {
+            uint32_t si = order[oi];
             const struct mig_pstep *st = &plan->steps[si];
-            if (st->migration != mi)
-                continue;
             total++;
             struct mig_tracked *t = mig_session_find(s, S(c, m->name), S(c, plan->phases[st->phase].name),
                                                      S(c, st->name));
@@ -35,9 +65,8 @@ int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
                 continue;
             }
             applied++;
-            char sum[65];
-            mig_ctx_checksum(c, si, sum);
-            drifted += t->checksum && strcmp(sum, t->checksum) != 0;
+            mig_ctx_checksum(c, si, sums[si]);
+            drifted += t->checksum && strcmp(sums[si], t->checksum) != 0;
         }
         const char *state = drifted ? "drifted" : applied + skipped == total ? "applied"
                           : applied + skipped ? "partial" : "pending";
@@ -47,10 +76,9 @@ int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
         mig_report_event(&s->rep, text, "{s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "event", "migration", "migration",
                          S(c, m->name), "status", state, "steps", (json_int_t)total, "applied", (json_int_t)applied,
                          "skipped", (json_int_t)skipped, "drifted", (json_int_t)drifted);
-        for (uint32_t si = 0; si < plan->nsteps; si++) {
+        for (uint32_t oi = first[mi]; oi < first[mi + 1]; oi++) {
+            uint32_t si = order[oi];
             const struct mig_pstep *st = &plan->steps[si];
-            if (st->migration != mi)
-                continue;
             const char *ph = S(c, plan->phases[st->phase].name);
             mig_strmap_put(&known, mig_arena_printf(&s->arena, "%s\x1f%s\x1f%s", S(c, m->name), ph, S(c, st->name)),
                            (void *)1);
@@ -59,15 +87,13 @@ int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
             if (t) {
                 ss = t->down_kind && (strcmp(t->down_kind, "baselined") == 0 || strcmp(t->down_kind, "marked") == 0)
                      ? t->down_kind : t->status;
-                char sum[65];
-                mig_ctx_checksum(c, si, sum);
-                if (strcmp(t->status, "applied") == 0 && t->checksum && strcmp(sum, t->checksum) != 0)
+                if (strcmp(t->status, "applied") == 0 && t->checksum && strcmp(sums[si], t->checksum) != 0)
                     ss = "drifted";
             }
             /* an index of the step left invalid by an interrupted CREATE INDEX CONCURRENTLY */
             const struct mig_pvariant *up = mig_plan_variant(plan, st->up, s->conn->drv->dialect);
             char bad[4][256];
-            size_t nbad = t && up ? mig_ctx_invalid_indexes(c, S(c, up->text), bad, 4) : 0;
+            size_t nbad = t && up && any_invalid ? mig_ctx_invalid_indexes(c, S(c, up->text), bad, 4) : 0;
             if (nbad)
                 ss = "invalid";
             snprintf(text, sizeof(text), "  %-8s %s.%s%s%s", ss, ph, S(c, st->name), t && t->applied_at ? "  " : "",

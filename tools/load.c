@@ -1,11 +1,13 @@
 /* load.c — PATH arguments to a plan (see load.h). */
 #include "load.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "config.h"
 #include "compiler/codegen.h"
 #include "compiler/compiler.h"
 
@@ -90,6 +92,183 @@ static struct mig_plan *load_bytecode(const char *prog, const char *path, FILE *
     return p;
 }
 
+/* ---- the compile cache ------------------------------------------------------------------
+ * Compiling a thousand sources dominates the start of `migrun status` and
+ * `apply`. When the folder .migrun/cache exists (migrun never creates it:
+ * plan and status write nothing unless asked to), a clean compilation (no
+ * diagnostic at all, no file imported besides the inputs and the standard
+ * library) is kept there as bytecode, named by the SHA-256 of the compiler
+ * (its version and the identity of the running executable) and of every
+ * input's path and bytes; written to a temporary file and renamed, so a
+ * reader sees a whole file or none. An entry that does not load and verify
+ * (corrupt, truncated, another format) is ignored and compiled again. */
+
+#define CACHE_DIR ".migrun/cache"
+#define CACHE_KEEP 8    /* entries kept: the oldest others go when one is added */
+
+struct cbuf {
+    unsigned char *p;
+    size_t n, cap;
+};
+
+static bool cput(struct cbuf *b, const void *data, size_t n)
+{
+    if (b->n + n > b->cap) {
+        size_t cap = (b->n + n) * 2 + 4096;
+        unsigned char *np = realloc(b->p, cap);
+        if (!np)
+            return false;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+    return true;
+}
+
+/* Appends the whole of a regular file; false when it cannot be read. */
+static bool cput_file(struct cbuf *b, const char *path)
+{
+    FILE *f = open_regular(path, NULL);
+    if (!f)
+        return false;
+    bool ok = true;
+    char chunk[65536];
+    size_t got;
+    while (ok && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        ok = cput(b, chunk, got);
+    ok = ok && !ferror(f);
+    fclose(f);
+    return ok;
+}
+
+/* The cache entry's path for the program's inputs (hex SHA-256), or false
+ * when there is no cache folder or an input cannot be read. */
+static bool cache_path(struct mig_program *pr, char *out, size_t n)
+{
+    struct stat st, ex;
+    if (pr->input_texts.n || stat(CACHE_DIR, &st) != 0 || !S_ISDIR(st.st_mode))
+        return false;
+    struct cbuf b = { 0 };
+    char head[256];
+    memset(&ex, 0, sizeof(ex));
+    stat("/proc/self/exe", &ex);
+    int hn = snprintf(head, sizeof(head), "mig compile cache 1\n%s\n%llu %llu %lld %lld.%09ld\n", PACKAGE_VERSION,
+                      (unsigned long long)ex.st_dev, (unsigned long long)ex.st_ino, (long long)ex.st_size,
+                      (long long)ex.st_mtim.tv_sec, ex.st_mtim.tv_nsec);
+    bool ok = cput(&b, head, (size_t)hn);
+    for (size_t i = 0; ok && i < pr->input_paths.n; i++) {
+        const char *path = pr->input_paths.v[i];
+        struct stat fs;
+        char len[64];
+        ok = stat(path, &fs) == 0;
+        int ln = snprintf(len, sizeof(len), "\n%lld\n", ok ? (long long)fs.st_size : 0LL);
+        size_t before = b.n;
+        ok = ok && cput(&b, path, strlen(path) + 1) && cput(&b, len, (size_t)ln) && cput_file(&b, path) &&
+             b.n - before - strlen(path) - 1 - (size_t)ln == (size_t)fs.st_size;
+    }
+    uint8_t sum[32];
+    if (ok)
+        mig_sha256(b.p, b.n, sum);
+    free(b.p);
+    if (!ok)
+        return false;
+    static const char hex[] = "0123456789abcdef";
+    char h[65];
+    for (int i = 0; i < 32; i++) {
+        h[2 * i] = hex[sum[i] >> 4];
+        h[2 * i + 1] = hex[sum[i] & 15];
+    }
+    h[64] = 0;
+    return snprintf(out, n, "%s/%s.migb", CACHE_DIR, h) < (int)n;
+}
+
+static struct mig_plan *cache_load(const char *path)
+{
+    FILE *f = open_regular(path, NULL);
+    if (!f)
+        return NULL;
+    struct cbuf b = { 0 };
+    char chunk[65536];
+    size_t got;
+    bool ok = true;
+    while (ok && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        ok = cput(&b, chunk, got);
+    ok = ok && !ferror(f);
+    fclose(f);
+    char msg[512];
+    struct mig_plan *p = ok && b.n ? mig_plan_load(b.p, b.n, msg, sizeof(msg)) : NULL;
+    free(b.p);
+    if (p && mig_plan_verify(p, msg, sizeof(msg)) != 0) {
+        mig_plan_free(p);
+        p = NULL;
+    }
+    return p;
+}
+
+/* Whether every source the program read is an input or the standard library. */
+static bool only_inputs(struct mig_program *pr)
+{
+    size_t files = 0;
+    for (size_t i = 0; i < pr->sources.v.n; i++)
+        if (pr->sources.v.v[i]->path[0] != '<')
+            files++;
+    return files == pr->input_paths.n;
+}
+
+static void cache_store(const char *path, const struct mig_plan *p)
+{
+    size_t size = 0;
+    unsigned char *bytes = mig_plan_write(p, &size);
+    if (!bytes)
+        return;
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    bool ok = fd >= 0;
+    for (size_t off = 0; ok && off < size;) {
+        ssize_t w = write(fd, bytes + off, size - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        ok = w > 0;
+        off += ok ? (size_t)w : 0;
+    }
+    if (fd >= 0 && close(fd) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0)
+        unlink(tmp);
+    free(bytes);
+    /* an edit makes a new entry: only the CACHE_KEEP newest stay */
+    for (;;) {
+        DIR *d = opendir(CACHE_DIR);
+        if (!d)
+            return;
+        struct dirent *de;
+        char oldest[4200] = "";
+        struct timespec when = { 0, 0 };
+        int n = 0;
+        while ((de = readdir(d)) != NULL) {
+            size_t len = strlen(de->d_name);
+            struct stat st;
+            char ep[4200];
+            if (len != 69 || strcmp(de->d_name + 64, ".migb") != 0)
+                continue;
+            snprintf(ep, sizeof(ep), "%s/%s", CACHE_DIR, de->d_name);
+            if (stat(ep, &st) != 0)
+                continue;
+            n++;
+            if (!oldest[0] || st.st_mtim.tv_sec < when.tv_sec ||
+                (st.st_mtim.tv_sec == when.tv_sec && st.st_mtim.tv_nsec < when.tv_nsec)) {
+                memcpy(oldest, ep, sizeof(ep));
+                when = st.st_mtim;
+            }
+        }
+        closedir(d);
+        if (n <= CACHE_KEEP || unlink(oldest) != 0)
+            return;
+    }
+}
+
 struct mig_plan *mig_load_inputs(const char *prog, char **paths, int n, FILE *err, bool color, bool *usage)
 {
     return mig_load_inputs_lint(prog, paths, n, err, color, usage, true);
@@ -135,7 +314,17 @@ struct mig_plan *mig_load_inputs_lint(const char *prog, char **paths, int n, FIL
             return NULL;
         }
     }
+    char cpath[4096];
+    bool cacheable = cache_path(prog_, cpath, sizeof(cpath));
+    if (cacheable) {
+        struct mig_plan *hit = cache_load(cpath);
+        if (hit) {
+            mig_program_free(prog_);
+            return hit;
+        }
+    }
     unsigned errors = mig_program_check(prog_);
+    cacheable = cacheable && errors == 0 && prog_->diags.v.n == 0 && only_inputs(prog_);
     if (!lint) {    /* errors always; warnings only with --lint */
         size_t k = 0;
         for (size_t i = 0; i < prog_->diags.v.n; i++)
@@ -158,5 +347,7 @@ struct mig_plan *mig_load_inputs_lint(const char *prog, char **paths, int n, FIL
         mig_plan_free(p);
         return NULL;
     }
+    if (cacheable)
+        cache_store(cpath, p);
     return p;
 }
