@@ -9,12 +9,14 @@
 # triggers, constraints, types, functions, grants, … with its planted
 # breaks). Both commands load the same .migb. A benchmark, not a test: run
 # it by hand on an idle machine; it prints a table for bench/RESULTS.md.
-# BUILD names the build folder (default build/).
+# BUILD names the build folder (default build/); BENCH_PGPORT the port of
+# the throwaway cluster (default: pg_virtualenv's choice); BENCH_NO_PG=1
+# measures SQLite only.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 if [ -z "${PGHOST:-}" ] && [ -z "${BENCH_NO_PG:-}" ] && command -v pg_virtualenv >/dev/null; then
-    exec pg_virtualenv -t "$0" "$@"
+    exec pg_virtualenv -t ${BENCH_PGPORT:+-o port=$BENCH_PGPORT} "$0" "$@"
 fi
 n=${1:-300}
 runs=${2:-5}

@@ -17,12 +17,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- signals ------------------------------------------------------------------------------ */
+
+/* The session stops the test on SIGINT and SIGTERM (canceling the running
+ * statement); so do a closed terminal (SIGHUP) and a closed output
+ * (SIGPIPE: `migrun test … | head`), which would otherwise end migrun at
+ * once and leave the scratch copy behind. */
+static struct mig_conn *volatile test_conn;
+
+static void on_hangup(int sig)
+{
+    mig_signals++;
+    mig_last_signal = sig;
+    struct mig_conn *c = test_conn;
+    if (c)
+        c->drv->cancel(c);
+}
+
+static void catch_hangups(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_hangup;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGHUP ? "SIGHUP" : sig == SIGPIPE ? "SIGPIPE (its output was closed)" : mig_signal_name(sig);
+}
+
+/* While a copy is made or removed, signals wait (and are handled after). */
+static void block_signals(sigset_t *old)
+{
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &block, old);
+}
+
 /* ---- the scratch database ------------------------------------------------------------------- */
 
 static int make_scratch(struct mig_test *t)
 {
     char err[2048];
-    struct mig_report rep = { .out = t->o->junit ? t->o->err : t->o->out, .err = t->o->err, .json = t->o->json, .color = t->o->color };
+    struct mig_report rep = { .out = t->o->junit ? t->o->err : t->o->out, .err = t->o->err, .json = t->o->json,
+                              .color = t->o->color };
     if (t->drv->scratch_create(t->o->db_url, t->o->empty, &t->scratch_url, &t->scratch_name, &t->copied, err,
                                sizeof(err)) != 0) {
         mig_report_error(&rep, "%s", err);
@@ -41,14 +86,22 @@ static int drop_scratch(struct mig_test *t, bool at_end)
         return 0;
     t->have_scratch = false;
     char err[2048];
-    struct mig_report rep = { .out = t->o->junit ? t->o->err : t->o->out, .err = t->o->err, .json = t->o->json, .color = t->o->color };
+    struct mig_report rep = { .out = t->o->junit ? t->o->err : t->o->out, .err = t->o->err, .json = t->o->json,
+                              .color = t->o->color };
     int rc = 0;
     if (t->o->keep && at_end) {
         mig_report_note(&rep, "kept the scratch %s %s (--keep); remove it yourself",
                         t->drv->dialect == MIG_D_POSTGRES ? "database" : "copy", t->scratch_name);
     } else if (t->drv->scratch_drop(t->o->db_url, t->scratch_url, t->scratch_name, err, sizeof(err)) != 0) {
-        mig_report_error(&rep, "%s; the scratch %s %s is left behind: remove it yourself", err,
-                         t->drv->dialect == MIG_D_POSTGRES ? "database" : "copy", t->scratch_name);
+        if (t->drv->dialect == MIG_D_POSTGRES) {
+            mig_report_error(&rep, "%s; the scratch database %s is left behind: drop it yourself (DROP DATABASE %s)",
+                             err, t->scratch_name, t->scratch_name);
+        } else {
+            const char *slash = strrchr(t->scratch_name, '/');
+            int n = slash ? (int)(slash - t->scratch_name) : (int)strlen(t->scratch_name);
+            mig_report_error(&rep, "%s; what is left of the scratch copy %s is in %.*s: remove it yourself (rm -r %.*s)",
+                             err, t->scratch_name, n, t->scratch_name, n, t->scratch_name);
+        }
         rc = -1;
     }
     free(t->scratch_url);
@@ -59,6 +112,7 @@ static int drop_scratch(struct mig_test *t, bool at_end)
 
 static void close_scratch(struct mig_test *t)
 {
+    test_conn = NULL;
     mig_snapper_free(t->snap);
     t->snap = NULL;
     if (t->opened)
@@ -92,6 +146,7 @@ static int open_scratch(struct mig_test *t)
         mig_report_error(&s->rep, "out of memory");
         return MIG_EXIT_FAILED;
     }
+    test_conn = s->conn;
     t->tracked = mig_snapper_track(t->snap, t->untracked, sizeof(t->untracked));
     if (mig_ctx_vm(&t->c, &mig_test_host, t) != 0)
         return MIG_EXIT_FAILED;
@@ -111,17 +166,18 @@ static void scratch_event(struct mig_test *t)
 static int fresh_copy(struct mig_test *t)
 {
     uint32_t si = t->restart_step;
-    mig_report_note(&t->c.s.rep, "%s ran outside a transaction: making a fresh copy and running the ups again up "
-                    "to it, to go on from the state after its up", mig_test_step_name(t, si));
+    if (t->skip[si])
+        mig_report_note(&t->c.s.rep, "%s ran outside a transaction: making a fresh copy and running the ups again up "
+                        "to the step before it, to go on as if it had not run", mig_test_step_name(t, si));
+    else
+        mig_report_note(&t->c.s.rep, "%s ran outside a transaction: making a fresh copy and running the ups again up "
+                        "to it, to go on from the state after its up", mig_test_step_name(t, si));
     mig_report_flush(&t->c.s.rep);
     t->restart = false;
     t->restarts++;
     close_scratch(t);
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigprocmask(SIG_BLOCK, &block, &old);
+    sigset_t old;
+    block_signals(&old);
     int rc = drop_scratch(t, false) != 0 ? MIG_EXIT_DIRTY : make_scratch(t);
     if (rc == 0)
         rc = open_scratch(t);
@@ -135,7 +191,13 @@ static int fresh_copy(struct mig_test *t)
 /* The globals and every migration (up to --only's). */
 static int run_plan(struct mig_test *t)
 {
-    if (mig_vm_run(&t->c.vm, t->plan->globals_block, 0) != 0) {
+    t->when_step = t->when_phase = t->lets_mig = MIG_NONE;
+    t->values = true;
+    t->values_cmd[0] = 0;
+    int rc = mig_vm_run(&t->c.vm, t->plan->globals_block, 0);
+    t->values = false;
+    snprintf(t->globals_cmd, sizeof(t->globals_cmd), "%s", t->values_cmd);
+    if (rc != 0) {
         mig_ctx_failure(&t->c, "evaluating the file-level lets failed: ");
         mig_test_stop(t, "the file-level lets failed");
         return -1;
@@ -145,8 +207,15 @@ static int run_plan(struct mig_test *t)
             break;
         t->c.mig = mi;
         t->c.phase = t->c.step = MIG_NONE;
-        if (mig_vm_run(&t->c.vm, t->plan->migrations[mi].prologue, mi) != 0 ||
-            mig_vm_run(&t->c.vm, t->plan->migrations[mi].body, mi) != 0) {
+        t->values = true;
+        t->values_cmd[0] = 0;
+        rc = mig_vm_run(&t->c.vm, t->plan->migrations[mi].prologue, mi);
+        t->values = false;
+        if (t->values_cmd[0]) {
+            t->lets_mig = mi;
+            snprintf(t->lets_cmd, sizeof(t->lets_cmd), "%s", t->values_cmd);
+        }
+        if (rc != 0 || mig_vm_run(&t->c.vm, t->plan->migrations[mi].body, mi) != 0) {
             if (t->restart || t->stopped || mig_test_signalled(t))
                 return -1;
             mig_ctx_failure(&t->c, "");
@@ -237,12 +306,16 @@ int mig_cmd_test(struct mig_plan *plan, const struct mig_run_opts *o)
         free(t->seed_sql);
         return MIG_EXIT_USAGE;
     }
+    t->skip = calloc(plan->nsteps ? plan->nsteps : 1, sizeof(*t->skip));
+    if (!t->skip) {
+        mig_report_error(&rep0, "out of memory");
+        free(t->seed_sql);
+        return MIG_EXIT_FAILED;
+    }
     /* a signal while the copy is made is handled once it is (and removed) */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigprocmask(SIG_BLOCK, &block, &old);
+    catch_hangups();
+    sigset_t old;
+    block_signals(&old);
     int rc = make_scratch(t);
     if (rc == 0)
         rc = open_scratch(t);
@@ -286,7 +359,7 @@ int mig_cmd_test(struct mig_plan *plan, const struct mig_run_opts *o)
         s = &t->c.s;
     }
     if (t->interrupted)
-        mig_test_stop(t, "interrupted by %s", mig_signal_name(mig_last_signal));
+        mig_test_stop(t, "interrupted by %s", signal_name(mig_last_signal));
     /* the steps never reached */
     unsigned not_reached = 0;
     for (uint32_t si = 0; t->stopped && si < plan->nsteps; si++)
@@ -300,7 +373,7 @@ int mig_cmd_test(struct mig_plan *plan, const struct mig_run_opts *o)
                         t->already == 1 ? "" : "s", t->already == 1 ? "was" : "were", t->already == 1 ? "its" : "their",
                         t->already == 1 ? "" : "s", t->already == 1 ? "is" : "are");
     if (t->restarts)
-        mig_report_note(&s->rep, "made %u fresh cop%s for steps outside a transaction whose pair failed",
+        mig_report_note(&s->rep, "made %u fresh cop%s for steps outside a transaction that failed",
                         t->restarts, t->restarts == 1 ? "y" : "ies");
     mig_test_log_summary(&t->log, &s->rep, t->stopped, not_reached, ms);
     if (o->junit)
@@ -310,9 +383,15 @@ out:
     if (t->opened)
         mig_report_flush(&t->c.s.rep);
     close_scratch(t);
-    if (drop_scratch(t, true) != 0 && rc < MIG_EXIT_DIRTY)
+    bool kept = t->have_scratch && o->keep;
+    int drc = drop_scratch(t, true);
+    if (drc != 0 && rc < MIG_EXIT_DIRTY)
         rc = MIG_EXIT_DIRTY;
+    if (t->interrupted && mig_last_signal == SIGPIPE)     /* (the report's own output is gone) */
+        fprintf(o->err, "migrun: test interrupted by SIGPIPE: its output was closed%s\n",
+                kept ? "; the scratch copy is kept (--keep)" : drc == 0 ? "; the scratch copy was removed" : "");
     mig_test_log_free(&t->log);
+    free(t->skip);
     free(t->seed_sql);
     free(t->stopped);
     return rc;

@@ -3,6 +3,7 @@
  * and the reference brought up to date after each step (the roots the step
  * touched read again and put in place of theirs). */
 #include "snapshot_internal.h"
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,4 +339,83 @@ int mig_snapper_sync(struct mig_snapper *s, struct mig_dberr *e)
         return -1;
     s->clean = true;
     return 0;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(const void *const *)a, y = (uintptr_t)*(const void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The texts of two SQLite readings (each text one cached object) as sets. */
+static bool same_texts(const struct reading *a, const struct reading *b)
+{
+    if (a->seq.n != b->seq.n)
+        return false;
+    size_t n = a->seq.n;
+    if (!n || memcmp(a->seq.v, b->seq.v, n * sizeof(*a->seq.v)) == 0)
+        return true;
+    const struct sq_table **x = malloc(2 * n * sizeof(*x));
+    if (!x)
+        return false;
+    memcpy(x, a->seq.v, n * sizeof(*x));
+    memcpy(x + n, b->seq.v, n * sizeof(*x));
+    qsort(x, n, sizeof(*x), cmp_ptr);
+    qsort(x + n, n, sizeof(*x), cmp_ptr);
+    bool same = memcmp(x, x + n, n * sizeof(*x)) == 0;
+    free(x);
+    return same;
+}
+
+/* (a table a down drops a column of is compared row by row, up to this many) */
+#define KEEP_MAX_ROWS 1000
+
+bool mig_snapper_may_keep(struct mig_snapper *s, const char *down)
+{
+    memset(&s->keep_tables, 0, sizeof(s->keep_tables));     /* (their memory was the last step's) */
+    memset(&s->keep_hashes, 0, sizeof(s->keep_hashes));
+    if (s->tracked || s->c->drv->dialect != MIG_D_SQLITE || !s->ref || !s->ref->whole)
+        return false;
+    struct mig_sqlite_drops d;
+    bool keep = mig_snapshot_sqlite_down_drops(&s->step, down, &d);
+    for (size_t i = 0; keep && i < d.tables.n; i++) {
+        bool has = false;
+        struct mig_value v;
+        struct mig_dberr e;
+        if (s->c->drv->query(s->c, mig_arena_printf(&s->step, "SELECT 1 FROM %s LIMIT 1", d.tables.v[i]), &has, &v,
+                             &e) != 0)
+            keep = strncmp(e.message, "no such table", 13) == 0;    /* (not there: nothing to lose) */
+        else
+            keep = !has;
+        if (has && v.t == MIG_V_STRING)
+            free((void *)v.s);
+    }
+    for (size_t i = 0; keep && i < d.columns_of.n; i++) {
+        char *h = mig_rows_hash_small(&s->step, s->c, d.columns_of.v[i], KEEP_MAX_ROWS);
+        if ((keep = h != NULL)) {
+            MIG_PUSH(&s->step, s->keep_tables, d.columns_of.v[i]);
+            MIG_PUSH(&s->step, s->keep_hashes, h);
+        }
+    }
+    return keep;
+}
+
+int mig_snapper_same_as_up(struct mig_snapper *s, struct mig_dberr *e)
+{
+    if (s->tracked || s->c->drv->dialect != MIG_D_SQLITE || !s->ref)
+        return 0;
+    /* (an up that changed no schema left the reference as it was) */
+    const struct reading *up = s->up ? s->up : s->ref;
+    if (!up->whole)
+        return 0;   /* (SQLite reads whole: never) */
+    struct reading *now = snap_read_touched(s, NULL, e);
+    if (!now)
+        return -1;
+    bool same = same_texts(up, now);
+    snap_reading_free(now);
+    for (size_t i = 0; same && i < s->keep_tables.n; i++) {
+        const char *h = mig_rows_hash_small(&s->step, s->c, s->keep_tables.v[i], KEEP_MAX_ROWS);
+        same = h && strcmp(h, s->keep_hashes.v[i]) == 0;
+    }
+    return same ? 1 : 0;
 }

@@ -53,6 +53,10 @@ struct mig_snapper {
     struct mig_arena keep;          /* long-lived: self → root, parsed SQLite tables */
     struct mig_strmap self_root, sq_tables;
     struct mig_arena step;          /* per step: differences */
+    /* SQLite, per step: the tables the down drops a column of, and their
+     * rows' hashes before it (mig_snapper_may_keep) */
+    MIG_VEC(const char *) keep_tables;
+    MIG_VEC(const char *) keep_hashes;
 };
 
 struct reading *snap_reading_new(void);

@@ -2,9 +2,11 @@
  * driver's snapshot queries, for everything or for some roots (PostgreSQL:
  * prepared once per connection), and what the DDL tracker saw touched. */
 #include "snapshot_internal.h"
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct reading *snap_reading_new(void)
 {
@@ -55,37 +57,53 @@ static void sq_emit(void *ctx, const char *key, const char *def)
     MIG_PUSH(&f->s->keep, *f->t, e);
 }
 
+/* SQLite: a row of sqlite_master (sql, type, name). Each object is its own
+ * root ("type name"), its text normalized, a table's split into its parts;
+ * all of it done once per text (its text names it) and shared by the
+ * readings, which only list them in order. SQLite's own objects
+ * (sqlite_…), mig's (mig_…) and those without text are left out. */
+static int on_sqlite_row(struct fill *f, const char *sql, const char *type, const char *name)
+{
+    struct mig_snapper *s = f->s;
+    if (!sql)
+        return 0;
+    struct sq_table *t = mig_strmap_get(&s->sq_tables, sql);
+    if (!t) {
+        t = MIG_NEW(&s->keep, struct sq_table);
+        mig_strmap_put(&s->sq_tables, mig_arena_strdup(&s->keep, sql), t);
+        if (!type || !name || strncasecmp(name, "sqlite_", 7) == 0 || strncasecmp(name, "mig_", 4) == 0)
+            return 0;       /* (t->root NULL: left out) */
+        char *key = mig_arena_printf(&s->step, "%s %s", type, name);
+        for (char *p = key + strlen(type) + 1; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        t->root = mig_arena_strdup(&s->keep, key);
+        struct fill tf = { s, f->r, t->root, t };
+        if (strcmp(type, "table") == 0) {
+            mig_snapshot_sqlite_table(&s->step, key + 6, sql, sq_emit, &tf);
+        } else {
+            sq_emit(&tf, key, mig_snapshot_sqlite_norm(&s->step, sql));
+            t->v[0].show = mig_arena_strdup(&s->keep, sql);
+        }
+    }
+    if (!t->root)
+        return 0;
+    MIG_PUSH(&f->r->a, f->r->seq, t);
+    f->r->lazy = true;
+    return 0;
+}
+
 static int on_row(void *ctx, int n, const char *const *v)
 {
     struct fill *f = ctx;
     struct mig_snapper *s = f->s;
+    if (s->c->drv->dialect == MIG_D_SQLITE)
+        return n < 3 ? 0 : on_sqlite_row(f, v[0], v[1], v[2]);
     if (n < 4 || !v[0] || !v[2])
         return 0;
     if (v[1] && !mig_strmap_get(&s->self_root, v[1]))
         mig_strmap_put(&s->self_root, mig_arena_strdup(&s->keep, v[1]),
                        (void *)mig_arena_strdup(&s->keep, v[0]));
-    if (s->c->drv->dialect != MIG_D_SQLITE || !v[3]) {
-        add(f->r, v[0], v[2], v[3], NULL);
-        return 0;
-    }
-    /* SQLite: each object is its own root, its text normalized; a table's
-     * split into its parts; both done once per text (its text names it)
-     * and shared by the readings, which only list them in order */
-    struct sq_table *t = mig_strmap_get(&s->sq_tables, v[3]);
-    if (!t) {
-        t = MIG_NEW(&s->keep, struct sq_table);
-        t->root = mig_arena_strdup(&s->keep, v[0]);
-        struct fill tf = { s, f->r, v[0], t };
-        if (strncmp(v[2], "table ", 6) == 0) {
-            mig_snapshot_sqlite_table(&s->step, v[2] + 6, v[3], sq_emit, &tf);
-        } else {
-            sq_emit(&tf, v[2], mig_snapshot_sqlite_norm(&s->step, v[3]));
-            t->v[0].show = mig_arena_strdup(&s->keep, v[3]);
-        }
-        mig_strmap_put(&s->sq_tables, mig_arena_strdup(&s->keep, v[3]), t);
-    }
-    MIG_PUSH(&f->r->a, f->r->seq, t);
-    f->r->lazy = true;
+    add(f->r, v[0], v[2], v[3], NULL);
     return 0;
 }
 

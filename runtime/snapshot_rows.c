@@ -192,6 +192,17 @@ struct mig_rows *mig_rows_read(struct mig_conn *c, const struct mig_snapshot_sql
     return r;
 }
 
+char *mig_rows_hash_small(struct mig_arena *a, struct mig_conn *c, const char *table, unsigned max)
+{
+    struct hash_state h = { 0, 0, 0 };
+    struct mig_dberr e;
+    if (c->drv->select(c, mig_arena_printf(a, "SELECT rowid, * FROM %s LIMIT %u", table, max + 1), hash_row, &h,
+                       &e) != 0 || h.count > max)
+        return NULL;
+    return mig_arena_printf(a, "%llu %016llx %016llx", (unsigned long long)h.count, (unsigned long long)h.h1,
+                            (unsigned long long)h.h2);
+}
+
 /* "3 rows" from "count h1 h2" (with the content's hash when asked). */
 static const char *rows_text(struct mig_arena *a, const char *v, bool hash)
 {

@@ -14,10 +14,12 @@
  * tells whether it changed; total_changes() (with schema_version: a
  * column added or dropped changes every row) whether any row did. */
 #define SQ_USER "name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE 'mig\\_%' ESCAPE '\\'"
+/* (read whole after every up and down: no expression, no filter; the
+ * reading — snapshot_read.c — keys each text once, leaves out SQLite's and
+ * mig's objects and those without text, and finds the others by their
+ * text the next times) */
 static const char *const sq_snapshot_schema[] = {
-    "SELECT type || ' ' || lower(name), NULL, type || ' ' || lower(name), sql FROM sqlite_master "
-    "WHERE sql IS NOT NULL AND "
-    SQ_USER,
+    "SELECT sql, type, name FROM sqlite_master",
     NULL,
 };
 
@@ -170,4 +172,55 @@ void mig_snapshot_sqlite_table(struct mig_arena *a, const char *table, const cha
             break;
     }
     emit(ctx, mig_arena_printf(a, "table %s", table), close < t.n ? norm_range(a, sql, t.v, close + 1, t.n) : "");
+}
+
+/* The name at t->v[j] ([schema.]name): its text in a, and in *last its last token; NULL when there is none. */
+static const char *name_at(struct mig_arena *a, const char *sql, const struct toks *t, size_t j, size_t *last)
+{
+    *last = j;
+    if (j + 2 < t->n && is_punct(sql, &t->v[j + 1], '.'))
+        *last = j + 2;
+    if (*last >= t->n || (t->v[j].kind != SQLT_WORD && t->v[j].kind != SQLT_QIDENT) ||
+        (t->v[*last].kind != SQLT_WORD && t->v[*last].kind != SQLT_QIDENT))
+        return NULL;
+    return mig_arena_strndup(a, sql + t->v[j].start, t->v[*last].end - t->v[j].start);
+}
+
+bool mig_snapshot_sqlite_down_drops(struct mig_arena *a, const char *sql, struct mig_sqlite_drops *out)
+{
+    struct toks t = { 0 };
+    memset(out, 0, sizeof(*out));
+    lex(a, sql, &t);
+    bool keeps = true;
+    for (size_t i = 0; i < t.n && keeps; i++) {
+        const struct tok *k = &t.v[i];
+        size_t last;
+        if (is_word(sql, k, "drop") && i + 1 < t.n && is_word(sql, &t.v[i + 1], "table")) {
+            /* DROP TABLE [IF EXISTS] [schema.]name */
+            size_t j = i + 2;
+            if (j + 1 < t.n && is_word(sql, &t.v[j], "if") && is_word(sql, &t.v[j + 1], "exists"))
+                j += 2;
+            const char *name = name_at(a, sql, &t, j, &last);
+            if ((keeps = name != NULL))
+                MIG_PUSH(a, out->tables, name);
+            i = last;
+        } else if (is_word(sql, k, "alter") && i + 1 < t.n && is_word(sql, &t.v[i + 1], "table")) {
+            /* ALTER TABLE [schema.]name ADD …, or DROP [COLUMN] column (RENAME: below) */
+            const char *name = name_at(a, sql, &t, i + 2, &last);
+            keeps = name != NULL;
+            if (keeps && last + 1 < t.n && is_word(sql, &t.v[last + 1], "drop")) {
+                MIG_PUSH(a, out->columns_of, name);
+                last++;
+            }
+            i = last;
+        } else if (is_word(sql, k, "drop")) {
+            keeps = i + 1 < t.n && (is_word(sql, &t.v[i + 1], "index") || is_word(sql, &t.v[i + 1], "view") ||
+                                    is_word(sql, &t.v[i + 1], "trigger"));
+        } else if (is_word(sql, k, "rename") || is_word(sql, k, "pragma") || is_word(sql, k, "temp") ||
+                   is_word(sql, k, "temporary") || is_word(sql, k, "attach") || is_word(sql, k, "detach") ||
+                   is_word(sql, k, "vacuum")) {
+            keeps = false;
+        }
+    }
+    return keeps;
 }

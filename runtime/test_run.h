@@ -33,6 +33,21 @@ struct mig_test {
     bool interrupted, usage;
     unsigned already;                   /* steps the copy records as applied: not run */
     struct mig_diffs diffs;
+    int64_t changed;                    /* rows the bodies run changed (SQLite counts them) */
+    /* conditions and values that need a command, which the test does not
+     * run (its exec callback leaves every command not run): the steps they
+     * concern are tested as if the when held, or with the output empty,
+     * and reported untested (or failed) saying so */
+    char cmd[256];                      /* the last command left not run */
+    uint32_t when_step, when_phase;     /* the step, the phase whose when needs a command (MIG_NONE) */
+    char when_step_cmd[256], when_phase_cmd[256];
+    uint32_t lets_mig;                  /* the migration whose lets need a command's output (MIG_NONE) */
+    char lets_cmd[256], globals_cmd[256]; /* globals_cmd[0]: the file-level lets need one */
+    bool values;                        /* the file-level lets or a prologue are running */
+    char values_cmd[256];               /* the first output exec left not run in them ("": none) */
+    bool *skip;                         /* per step: its up failed as if its when held: never run it */
+    const char *unknown, *as_if;        /* for the step being tested: what is not known, and how it is
+                                           tested (NULL: everything is known) */
 };
 
 /* Whether a signal came (the test then stops). */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,11 +50,14 @@ static PGconn *pg_connect_db(const char *url, const char *db)
     return c;
 }
 
+/* "what: the server's message (its detail)" on one line */
 static void pg_message(char *err, size_t errlen, const char *what, PGconn *c, const PGresult *r)
 {
     const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
     char msg[1024];
-    snprintf(msg, sizeof(msg), "%s", m ? m : c ? PQerrorMessage(c) : "out of memory");
+    snprintf(msg, sizeof(msg), "%s%s%s%s", m ? m : c ? PQerrorMessage(c) : "out of memory", detail ? " (" : "",
+             detail ? detail : "", detail ? ")" : "");
     for (char *p = msg; *p; p++)
         if (*p == '\n')
             *p = ' ';
@@ -146,11 +150,6 @@ int mig_pg_scratch_create(const char *url, bool empty, char **scratch_url, char 
         else
             snprintf(what, sizeof(what), "cannot create the scratch database %s", db);
         pg_message(err, errlen, what, m, r);
-        const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
-        if (detail) {
-            size_t n = strlen(err);
-            snprintf(err + n, errlen - n, " (%s)", detail);
-        }
         rc = -1;
     }
     PQclear(r);
@@ -184,11 +183,12 @@ int mig_pg_scratch_drop(const char *url, const char *scratch_url, const char *na
         PGresult *r = PQexec(m, sql);
         rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
         const char *state = rc ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        bool in_use = state && strcmp(state, "55006") == 0;     /* (state is r's) */
         if (rc)
             pg_message(err, errlen, "cannot drop the scratch database", m, r);
         PQclear(r);
         /* a backend of ours that is still exiting holds it a moment longer */
-        if (rc == 0 || !state || strcmp(state, "55006") != 0)
+        if (rc == 0 || !in_use)
             break;
         struct timespec ts = { 0, 100 * 1000000L };
         nanosleep(&ts, NULL);
@@ -214,11 +214,25 @@ int mig_sqlite_scratch_create(const char *url, bool empty, char **scratch_url, c
         snprintf(err, errlen, "the SQLite URL '%s' names no file (use sqlite:PATH or sqlite:///ABS/PATH)", url);
         return -1;
     }
+    /* the given file: read before anything is made */
+    struct stat st;
+    if (!empty && stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            snprintf(err, errlen, "cannot copy '%s' into a scratch copy: it is not a file", path);
+            return -1;
+        }
+        if (access(path, R_OK) != 0) {
+            snprintf(err, errlen, "cannot read '%s' to copy it: %s", path, strerror(errno));
+            return -1;
+        }
+    }
     const char *tmp = getenv("TMPDIR");
+    tmp = tmp && *tmp ? tmp : "/tmp";
     char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s/migrun-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(dir, sizeof(dir), "%s/migrun-test.XXXXXX", tmp);
     if (!mkdtemp(dir)) {
-        snprintf(err, errlen, "cannot make a temporary folder for the scratch copy (%s): %s", dir, strerror(errno));
+        snprintf(err, errlen, "cannot make a temporary folder for the scratch copy in %s%s: %s (set TMPDIR to a "
+                 "writable folder)", tmp, getenv("TMPDIR") && *getenv("TMPDIR") ? " (TMPDIR)" : "", strerror(errno));
         return -1;
     }
     const char *base = strrchr(path, '/');
