@@ -1073,7 +1073,10 @@ pg_two_runners_one_applies() {
     check "applied exactly once" test "$(q "SELECT string_agg(n::text, ',' ORDER BY n) FROM t")" = "1,2"
 }
 
-pg_server_restart_mid_run() {
+# (pgserial_*: restarts the server, which other suites running in parallel
+# under make check disturb; .ci/run runs it alone after the test command:
+# MIG_CASES='^pgserial_')
+pgserial_server_restart_mid_run() {
     write_sleepy
     # a long sleep: the restart must land inside it, even on a loaded machine
     sed -i 's/pg_sleep(2)/pg_sleep(8)/' m.mig
