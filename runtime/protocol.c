@@ -290,8 +290,15 @@ static struct mig_tracked *tracked_of(struct mig_proto *p, const struct mig_reco
     return t;
 }
 
+void mig_proto_journal_write(struct mig_proto *p, struct mig_jentry *e, size_t n, const char *holds)
+{
+    struct mig_session *s = p->s;
+    if (mig_journal_add(s->j, p->jrun, e, n, "done") != 0)
+        mig_report_warning(&s->rep, "%s; %s", mig_journal_error(s->j), holds);
+}
+
 void mig_proto_journal_entries(struct mig_proto *p, const struct mig_record *r, size_t n, const char *action,
-                            struct mig_tracked *const *undone)
+                               const char *note)
 {
     struct mig_session *s = p->s;
     if (!s->j || !p->jrun || n == 0)
@@ -300,41 +307,25 @@ void mig_proto_journal_entries(struct mig_proto *p, const struct mig_record *r, 
     if (!e)
         return;
     for (size_t i = 0; i < n; i++) {
-        if (r) {
-            memcpy(e[i].uid, r[i].uid, sizeof(e[i].uid));
-            e[i].migration = r[i].migration;
-            e[i].phase = r[i].phase;
-            e[i].step = r[i].step;
-            e[i].txn = r[i].txn;
-            e[i].checksum = r[i].checksum;
-            e[i].up_sql = r[i].up_sql;
-            e[i].down_sql = r[i].down_sql;
-            e[i].irreversible = r[i].irreversible;
-            e[i].file = r[i].file;
-            e[i].line = r[i].line;
-            e[i].rows = r[i].rows;
-            e[i].duration_ms = r[i].duration_ms;
-            e[i].seq = r[i].seq;
-            e[i].output = r[i].output;
-            e[i].action = strcmp(r[i].status, "skipped") == 0 ? "skipped" : action;
-        } else {
-            const struct mig_tracked *t = undone[i];
-            mig_journal_uid(e[i].uid);
-            e[i].migration = t->migration;
-            e[i].phase = t->phase;
-            e[i].step = t->step;
-            e[i].txn = t->txn;
-            e[i].down_sql = strcmp(t->status, "skipped") == 0 ? NULL : t->down;
-            e[i].undoes = t->uid;
-            e[i].file = t->file;
-            e[i].line = t->line;
-            e[i].seq = t->seq;
-            e[i].action = action;
-        }
+        memcpy(e[i].uid, r[i].uid, sizeof(e[i].uid));
+        e[i].migration = r[i].migration;
+        e[i].phase = r[i].phase;
+        e[i].step = r[i].step;
+        e[i].txn = r[i].txn;
+        e[i].checksum = r[i].checksum;
+        e[i].up_sql = r[i].up_sql;
+        e[i].down_sql = r[i].down_sql;
+        e[i].irreversible = r[i].irreversible;
+        e[i].file = r[i].file;
+        e[i].line = r[i].line;
+        e[i].rows = r[i].rows;
+        e[i].duration_ms = r[i].duration_ms;
+        e[i].seq = r[i].seq;
+        e[i].output = r[i].output;
+        e[i].note = note;
+        e[i].action = strcmp(r[i].status, "skipped") == 0 ? "skipped" : action;
     }
-    if (mig_journal_add(s->j, p->jrun, e, n, "done") != 0)
-        mig_report_warning(&s->rep, "%s; the target holds the record, the journal will copy it on the next run",
-                           mig_journal_error(s->j));
+    mig_proto_journal_write(p, e, n, "the target holds the record, the journal will copy it on the next run");
     free(e);
 }
 

@@ -8,13 +8,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void journal(struct mig_proto *p, struct mig_jentry *e, size_t n)
+/* The statements sql[0..n) (freed) in one transaction. MIG_P_OK or the failure. */
+static int in_one_transaction(struct mig_proto *p, char **sql, size_t n)
 {
-    struct mig_session *s = p->s;
-    if (!s->j || !p->jrun || n == 0)
-        return;
-    if (mig_journal_add(s->j, p->jrun, e, n, "done") != 0)
-        mig_report_warning(&s->rep, "%s; the target holds the truth", mig_journal_error(s->j));
+    struct mig_conn *c = p->s->conn;
+    struct mig_dberr e;
+    int rc = mig_proto_begin(p, 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == MIG_P_OK && c->drv->exec(c, sql[i], NULL, &e) != 0)
+            rc = MIG_P_FAIL;
+        free(sql[i]);
+    }
+    if (rc != MIG_P_OK && !p->txn_open)
+        return rc;      /* BEGIN failed (reported) */
+    if (rc != MIG_P_OK || c->drv->commit(c, &e) != 0) {
+        bool lost = e.connection_lost;
+        mig_proto_abort(p);
+        return mig_proto_fail(p, lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e, "cannot update mig_applied: %s", e.message);
+    }
+    p->txn_open = false;
+    return MIG_P_OK;
 }
 
 int mig_proto_record_by_hand(struct mig_proto *p, struct mig_record *r, size_t n, const char *action,
@@ -33,68 +46,24 @@ int mig_proto_record_by_hand(struct mig_proto *p, struct mig_record *r, size_t n
     }
     p->txn_open = false;
     mig_proto_committed(p, r, n, "applied");
-    struct mig_jentry *je = calloc(n + 1, sizeof(*je));
-    if (!je)
-        abort();
-    for (size_t i = 0; i < n; i++) {
-        memcpy(je[i].uid, r[i].uid, sizeof(je[i].uid));
-        je[i].migration = r[i].migration;
-        je[i].phase = r[i].phase;
-        je[i].step = r[i].step;
-        je[i].action = action;
-        je[i].txn = r[i].txn;
-        je[i].checksum = r[i].checksum;
-        je[i].irreversible = r[i].irreversible;
-        je[i].file = r[i].file;
-        je[i].line = r[i].line;
-        je[i].seq = r[i].seq;
-        je[i].note = note;
-    }
-    journal(p, je, n);
-    free(je);
+    mig_proto_journal_entries(p, r, n, action, note);
     return MIG_P_OK;
 }
 
 int mig_proto_forget(struct mig_proto *p, struct mig_tracked *const *t, size_t n, const char *note)
 {
-    struct mig_conn *c = p->s->conn;
-    struct mig_dberr e;
-    int rc = mig_proto_begin(p, 0, 0);
+    char **sql = calloc(n + 1, sizeof(*sql));
+    if (!sql)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        sql[i] = mig_proto_delete_sql(p, t[i]->uid);
+    int rc = in_one_transaction(p, sql, n);
+    free(sql);
     if (rc != MIG_P_OK)
         return rc;
-    for (size_t i = 0; i < n; i++) {
-        char *sql = mig_proto_delete_sql(p, t[i]->uid);
-        rc = c->drv->exec(c, sql, NULL, &e);
-        free(sql);
-        if (rc != 0)
-            break;
-    }
-    if (rc != 0 || c->drv->commit(c, &e) != 0) {
-        bool lost = e.connection_lost;
-        mig_proto_abort(p);
-        return mig_proto_fail(p, lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e, "cannot update mig_applied: %s", e.message);
-    }
-    p->txn_open = false;
-    struct mig_jentry *je = calloc(n + 1, sizeof(*je));
-    if (!je)
-        abort();
-    for (size_t i = 0; i < n; i++) {
-        mig_journal_uid(je[i].uid);
-        je[i].migration = t[i]->migration;
-        je[i].phase = t[i]->phase;
-        je[i].step = t[i]->step;
-        je[i].action = "marked pending";
-        je[i].txn = t[i]->txn;
-        je[i].undoes = t[i]->uid;
-        je[i].down_sql = t[i]->down;
-        je[i].file = t[i]->file;
-        je[i].line = t[i]->line;
-        je[i].seq = t[i]->seq;
-        je[i].note = note;
+    mig_proto_journal_tracked(p, t, n, "marked pending", note, NULL);
+    for (size_t i = 0; i < n; i++)
         mig_session_untrack(p->s, t[i]);
-    }
-    journal(p, je, n);
-    free(je);
     return MIG_P_OK;
 }
 
@@ -102,47 +71,25 @@ int mig_proto_accept(struct mig_proto *p, struct mig_tracked *const *t, const ch
                      const char *note)
 {
     struct mig_conn *c = p->s->conn;
-    struct mig_dberr e;
-    int rc = mig_proto_begin(p, 0, 0);
-    if (rc != MIG_P_OK)
-        return rc;
-    struct buf b = { 0 };
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        b.n = 0;
+    char **sql = calloc(n + 1, sizeof(*sql));
+    if (!sql)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        struct buf b = { 0 };
         mig_pbuf_put(&b, "UPDATE ");
         mig_pbuf_put(&b, c->prefix);
         mig_pbuf_put(&b, "mig_applied SET checksum = ");
         mig_pbuf_lit(&b, c, sums[i]);
         mig_pbuf_put(&b, " WHERE entry_uid = ");
         mig_pbuf_lit(&b, c, t[i]->uid);
-        rc = c->drv->exec(c, b.s, NULL, &e);
+        sql[i] = b.s;
     }
-    free(b.s);
-    if (rc != 0 || c->drv->commit(c, &e) != 0) {
-        bool lost = e.connection_lost;
-        mig_proto_abort(p);
-        return mig_proto_fail(p, lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e, "cannot update mig_applied: %s", e.message);
-    }
-    p->txn_open = false;
-    struct mig_jentry *je = calloc(n + 1, sizeof(*je));
-    if (!je)
-        abort();
-    for (size_t i = 0; i < n; i++) {
-        mig_journal_uid(je[i].uid);
-        je[i].migration = t[i]->migration;
-        je[i].phase = t[i]->phase;
-        je[i].step = t[i]->step;
-        je[i].action = "repaired";
-        je[i].txn = t[i]->txn;
-        je[i].checksum = sums[i];
-        je[i].undoes = t[i]->uid;
-        je[i].file = t[i]->file;
-        je[i].line = t[i]->line;
-        je[i].seq = t[i]->seq;
-        je[i].note = note;
+    int rc = in_one_transaction(p, sql, n);
+    free(sql);
+    if (rc != MIG_P_OK)
+        return rc;
+    mig_proto_journal_tracked(p, t, n, "repaired", note, sums);
+    for (size_t i = 0; i < n; i++)
         t[i]->checksum = mig_arena_strdup(&p->s->arena, sums[i]);
-    }
-    journal(p, je, n);
-    free(je);
     return MIG_P_OK;
 }

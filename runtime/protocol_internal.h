@@ -22,10 +22,14 @@ int mig_proto_clear_interrupted(struct mig_proto *p, struct mig_record *r, struc
 int mig_proto_refresh_seq(struct mig_proto *p, struct mig_dberr *e);
 /* Records that committed: tracked by the session, in the run's list. */
 void mig_proto_committed(struct mig_proto *p, const struct mig_record *r, size_t n, const char *status);
+/* Journal entries (a failure is a warning ending with holds: what holds the
+ * record): of records (action, or "skipped"), and of tracked rows (undone,
+ * marked pending, repaired: sums, the accepted checksums, or NULL). */
+void mig_proto_journal_write(struct mig_proto *p, struct mig_jentry *e, size_t n, const char *holds);
 void mig_proto_journal_entries(struct mig_proto *p, const struct mig_record *r, size_t n, const char *action,
-                               struct mig_tracked *const *undone);
-/* Journal entries `undone` for rows t[0..n). */
-void mig_proto_journal_undone(struct mig_proto *p, struct mig_tracked *const *t, size_t n);
+                               const char *note);
+void mig_proto_journal_tracked(struct mig_proto *p, struct mig_tracked *const *t, size_t n, const char *action,
+                               const char *note, const char *const *sums);
 /* Runs the restore point rows[at] (see protocol_restore.c): the steps that
  * by[] says it replaces are undone with it. */
 int mig_proto_restore(struct mig_proto *p, struct mig_tracked **rows, size_t n, size_t at,

@@ -321,7 +321,7 @@ int mig_proto_restore(struct mig_proto *p, struct mig_tracked **rows, size_t n, 
                                       k ? ", " : "", t->migration, t->phase, t->step);
         }
     }
-    mig_proto_journal_undone(p, gone.v, gone.n);
+    mig_proto_journal_tracked(p, gone.v, gone.n, "undone", NULL, NULL);
     for (size_t i = 0; i < gone.n; i++) {
         struct mig_tracked *t = gone.v[i];
         mig_report_step(&s->rep, "undone", t->migration, t->phase, t->step, t == r ? mig_now_ms() - t0 : -1, 0,

@@ -67,10 +67,11 @@ static char *delete_rows_sql(struct mig_proto *p, struct mig_tracked *const *t, 
     return sql;
 }
 
-void mig_proto_journal_undone(struct mig_proto *p, struct mig_tracked *const *t, size_t n)
+void mig_proto_journal_tracked(struct mig_proto *p, struct mig_tracked *const *t, size_t n, const char *action,
+                               const char *note, const char *const *sums)
 {
     struct mig_session *s = p->s;
-    if (!s->j || !p->jrun)
+    if (!s->j || !p->jrun || n == 0)
         return;
     struct mig_jentry *e = calloc(n, sizeof(*e));
     if (!e)
@@ -80,16 +81,17 @@ void mig_proto_journal_undone(struct mig_proto *p, struct mig_tracked *const *t,
         e[i].migration = t[i]->migration;
         e[i].phase = t[i]->phase;
         e[i].step = t[i]->step;
-        e[i].action = "undone";
+        e[i].action = action;
         e[i].txn = t[i]->txn;
-        e[i].down_sql = skipped(t[i]) ? NULL : t[i]->down;
+        e[i].checksum = sums ? sums[i] : NULL;
+        e[i].down_sql = sums || skipped(t[i]) ? NULL : t[i]->down;
         e[i].undoes = t[i]->uid;
         e[i].file = t[i]->file;
         e[i].line = t[i]->line;
         e[i].seq = t[i]->seq;
+        e[i].note = note;
     }
-    if (mig_journal_add(s->j, p->jrun, e, n, "done") != 0)
-        mig_report_warning(&s->rep, "%s; the target holds the truth", mig_journal_error(s->j));
+    mig_proto_journal_write(p, e, n, "the target holds the truth");
     free(e);
 }
 
@@ -166,7 +168,7 @@ static int undo_group(struct mig_proto *p, struct mig_tracked *const *t, size_t 
     }
     p->txn_open = false;
     p->s->where[0] = 0;
-    mig_proto_journal_undone(p, t, n);
+    mig_proto_journal_tracked(p, t, n, "undone", NULL, NULL);
     report_undone(p, t, n, mig_now_ms() - t0, rows);
     free(rows);
     return MIG_P_OK;
@@ -224,7 +226,7 @@ static int undo_outside(struct mig_proto *p, struct mig_tracked *t)
         return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_DIRTY, &e,
                               "%s.%s.%s: the down ran but mig_applied could not be updated: %s", t->migration,
                               t->phase, t->step, e.message);
-    mig_proto_journal_undone(p, &t, 1);
+    mig_proto_journal_tracked(p, &t, 1, "undone", NULL, NULL);
     report_undone(p, &t, 1, mig_now_ms() - t0, &rows);
     return MIG_P_OK;
 }
