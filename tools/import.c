@@ -4,6 +4,7 @@
  * be embedded byte for byte, compiling the result before writing it, and
  * reporting what was changed or could not be converted. */
 #include "config.h"
+#include "load.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
@@ -985,25 +986,6 @@ static int mkdirs(const char *path)
     return rc;
 }
 
-static int write_file(const char *path, const char *data, size_t n)
-{
-    size_t tl = strlen(path) + 8;
-    char *tmp = malloc(tl);
-    if (!tmp)
-        return -1;
-    snprintf(tmp, tl, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fwrite(data, 1, n, f) == n;
-    ok = f && fclose(f) == 0 && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    if (!ok) {
-        fprintf(stderr, "migc: error: cannot write '%s': %s\n", path, strerror(errno));
-        remove(tmp);
-    }
-    free(tmp);
-    return ok ? 0 : -1;
-}
 
 static const struct {
     const char *name;
@@ -1187,7 +1169,7 @@ int mig_cmd_import(int argc, char **argv)
         struct imp_migration *m = c.migs.v[i];
         if (m->skip)
             continue;
-        if (write_file(m->path, texts[i], lens[i]) != 0) {
+        if (mig_write_replacing(m->path, texts[i], lens[i]) != 0) {
             rc = EXIT_ERRORS;
             continue;
         }

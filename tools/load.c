@@ -11,6 +11,37 @@
 #include "compiler/codegen.h"
 #include "compiler/compiler.h"
 
+/* Writes data to path through a file beside it and a rename, so that a
+ * failure never leaves half a file. 0, or -1 after saying why. */
+int mig_write_replacing(const char *path, const void *data, size_t n)
+{
+    size_t tl = strlen(path) + 8;
+    char *tmp = malloc(tl);
+    if (!tmp) {
+        fprintf(stderr, "migc: error: out of memory\n");
+        return -1;
+    }
+    snprintf(tmp, tl, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(data, 1, n, f) == n;
+    ok = f && fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok) {
+        fprintf(stderr, "migc: error: cannot write '%s': %s\n", path, strerror(errno));
+        remove(tmp);
+    }
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
+void mig_usage_verror(const char *prog, const char *cmd, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s%s%s: error: ", prog, cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see: %s %s%s--help)\n", prog, cmd ? cmd : "", cmd ? " " : "");
+}
+
 bool mig_use_color(FILE *f)
 {
     const char *nc = getenv("NO_COLOR");

@@ -89,10 +89,8 @@ static int usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "migc%s%s: error: ", current ? " " : "", current ? current->name : "");
-    vfprintf(stderr, fmt, ap);
+    mig_usage_verror("migc", current ? current->name : NULL, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see: migc %s%s--help)\n", current ? current->name : "", current ? " " : "");
     return EXIT_USAGE;
 }
 
@@ -251,29 +249,6 @@ static int cmd_check(int argc, char **argv)
     return rc;
 }
 
-/* Writes data to path through a file beside it and a rename, so that a
- * failure never leaves half a file. 0, or -1 after saying why. */
-static int write_replacing(const char *path, const void *data, size_t n)
-{
-    size_t tl = strlen(path) + 8;
-    char *tmp = malloc(tl);
-    if (!tmp) {
-        fprintf(stderr, "migc: error: out of memory\n");
-        return -1;
-    }
-    snprintf(tmp, tl, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fwrite(data, 1, n, f) == n;
-    ok = f && fclose(f) == 0 && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    if (!ok) {
-        fprintf(stderr, "migc: error: cannot write '%s': %s\n", path, strerror(errno));
-        remove(tmp);
-    }
-    free(tmp);
-    return ok ? 0 : -1;
-}
 
 /* Compiles sources as load.c does, with the warnings mig.conf disables
  * left out; without paths, the migrations folders of mig.conf. NULL after
@@ -367,7 +342,7 @@ static int cmd_build(int argc, char **argv)
     size_t size = 0;
     unsigned char *buf = mig_plan_write(p, &size);
     mig_plan_free(p);
-    int rc = write_replacing(out, buf, size);
+    int rc = mig_write_replacing(out, buf, size);
     free(buf);
     return rc == 0 ? EXIT_CLEAN : EXIT_ERRORS;
 }
@@ -418,7 +393,7 @@ static int fmt_file(const char *path, bool check)
     } else if (check) {
         printf("%s\n", path);
         rc = 1;
-    } else if (write_replacing(path, out, n) == 0) {
+    } else if (mig_write_replacing(path, out, n) == 0) {
         rc = 1;
     }
     free(out);

@@ -52,10 +52,8 @@ static int usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "migrun%s%s: error: ", current ? " " : "", current ? current->name : "");
-    vfprintf(stderr, fmt, ap);
+    mig_usage_verror("migrun", current ? current->name : NULL, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see: migrun %s%s--help)\n", current ? current->name : "", current ? " " : "");
     return MIG_EXIT_USAGE;
 }
 
