@@ -43,6 +43,7 @@
 #   BUILD             folder with migc and migrun (default: build/ or the
 #                     source tree, whichever migrun is newer)
 #   BENCH_OUT         the file written (default as above)
+#   BENCH_TOOLS       where the npm peers are installed (default bench/.tools)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -116,7 +117,7 @@ problem() {
 progress() { echo "run.sh: [$(($(date +%s) - started)) s] $*" >&2; }
 
 # ---- peers ------------------------------------------------------------------
-tools=$here/.tools
+tools=${BENCH_TOOLS:-$here/.tools}
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
 if ! command -v hyperfine >/dev/null; then
@@ -177,9 +178,18 @@ median() {
     if hyperfine -N --style basic --runs "$n" "${p[@]}" "$@" --export-json "$work/h.json" "$cmd" >"$work/h.log" 2>&1; then
         RES[$key]=$(python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$work/h.json")
     else
+        # hyperfine keeps no output: run it once more to say why it failed
+        local why
+        if [ -n "$prepare" ] && ! $prepare >"$work/why.log" 2>&1; then
+            why="its preparation ($prepare) failed: $(tail -n 1 "$work/why.log")"
+        elif $cmd >/dev/null 2>"$work/why.log"; then
+            why="$(grep -m1 -o 'Command terminated with non-zero exit code: [0-9]*' "$work/h.log" || tail -n 1 "$work/h.log") (it passed when run again)"
+        else
+            why="exit $?: $(tail -n 1 "$work/why.log")"
+        fi
         RES[$key]=failed
-        WHY[$key]="failed: $(grep -v '^ *$' "$work/h.log" | tail -n 2 | tr '\n' ' ')"
-        problem "$key ${WHY[$key]}"
+        WHY[$key]=$why
+        problem "$key failed: $why"
     fi
 }
 skip() { RES[$1]=n/a; WHY[$1]=$2; }
@@ -195,12 +205,17 @@ ops = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
 try: print("yes" if ops[sys.argv[2]](float(sys.argv[1]), float(sys.argv[3])) else "**no**")
 except Exception: print("n/a")' "$1" "$2" "$3"
 }
+# x RATIO — "1.23×", or n/a
+x() { case $1 in n/a) echo n/a ;; *) echo "$1×" ;; esac; }
+# mscell KEY — a time in ms, or n/a with its reason
+mscell() { echo "$(ms "${RES[$1]:-n/a}")${WHY[$1]:+ (${WHY[$1]})}"; }
 ms() { python3 -c 'import sys
 try: print("%.1f ms" % (float(sys.argv[1]) * 1000))
 except Exception: print(sys.argv[1])' "$1"; }
-# cell KEY — a figure, or n/a with its reason, flagged when the result was wrong
-cell() {
+# cell KEY [UNIT] — a figure, or n/a with its reason, flagged when the result was wrong
+cell() {    # cell KEY [UNIT]
     local v=${RES[$1]:-n/a}
+    case $v in n/a | failed) ;; *) v=$v${2:-} ;; esac
     if [ -n "${WHY[$1]:-}" ]; then
         echo "$v (${WHY[$1]})"
     else
@@ -242,7 +257,7 @@ scripts() {
             "t00001" "$(printf 't%05d' "$3")" "$db" >>"$s/fingerprint"
     else
         url="postgresql:///bench"
-        printf 'dropdb --if-exists bench && createdb bench && rm -rf %s*\n' "$journal" >"$s/reset"
+        printf 'PGOPTIONS="-c client_min_messages=warning" dropdb --if-exists bench && createdb bench && rm -rf %s*\n' "$journal" >"$s/reset"
         printf 'exec psql -X -q -v ON_ERROR_STOP=1 -d bench -f %s >/dev/null\n' "$g/sql/up_floor.sql" >"$s/floor_up"
         printf 'exec psql -X -q -v ON_ERROR_STOP=1 -d bench -f %s >/dev/null\n' "$g/sql/down_floor.sql" >"$s/floor_down"
         # the password reaches dbmate in its environment, not in its argv
@@ -310,9 +325,16 @@ for d in "${dbs[@]}"; do
     scripts "$d" "$g" "$status_n"
     k=$d/$status_n/status
     progress "$d: status of $status_n applied migrations"
-    if ! { sh "$S/reset" && sh "$S/migrun_up"; } >"$work/status.log" 2>&1; then
+    sh "$S/reset" 2>/dev/null
+    fp_empty=$(fingerprint)
+    if ! sh "$S/migrun_up" >"$work/status.log" 2>&1; then
         for w in src cache migb; do skip "$k/$w" "the apply before it failed"; done
         problem "$k: migrun apply of $status_n migrations failed: $(tail -n 1 "$work/status.log")"
+        continue
+    fi
+    if [ "$(fingerprint)" = "$fp_empty" ]; then
+        for w in src cache migb; do skip "$k/$w" "WRONG: the apply before it changed nothing"; done
+        problem "$k: migrun apply of $status_n migrations changed nothing"
         continue
     fi
     st="$migrun status $g/mig --db $url --journal $work/journal.db"
@@ -386,11 +408,16 @@ for n in "${rss_sizes[@]}"; do
         progress "$d N=$n: peak RSS"
         sh "$S/reset"
         rss "$d/$n/rss/migrun" "$migrun" apply "$g/plan.migb" --db "$url" --journal "$work/journal.db"
+        fp=$(fingerprint)
         sh "$S/reset"
         if [ "$d" = sqlite ]; then
             rss "$d/$n/rss/floor" sqlite3 -bail "$work/bench.db" <"$g/sql/up_floor.sql"
         else
             rss "$d/$n/rss/floor" psql -X -q -v ON_ERROR_STOP=1 -d bench -f "$g/sql/up_floor.sql"
+        fi
+        if [ "${RES[$d/$n/rss/migrun]}" != failed ] && [ "${RES[$d/$n/rss/floor]}" != failed ] && [ "$fp" != "$(fingerprint)" ]; then
+            WHY[$d/$n/rss/migrun]="WRONG: the database after it differs from the floor's"
+            problem "$d/$n/rss/migrun: the database after migrun's apply differs from the floor's"
         fi
     done
 done
@@ -416,7 +443,7 @@ cores=$(nproc)
         echo "- **the machine was shared**: other work was running when this run started (load average"
         echo "  $(echo "$uptime_start" | sed 's/.*load average: //; s/,.*//') on $cores cores), so the figures are noisy; ratios taken in one run are still comparable"
     fi
-    echo "- mig: $(git -C "$top" describe --always --dirty 2>/dev/null || echo 'not a git checkout'), binaries of \`${build#"$top"/}\`"
+    echo "- mig: $(git -C "$top" describe --always --dirty 2>/dev/null || echo 'not a git checkout'), binaries of \`$([ "$build" = "$top" ] && echo 'the source tree' || echo "${build#"$top"/}")\`"
     echo "- SQLite $(sqlite3 --version | cut -d' ' -f1) (sqlite3), PostgreSQL $([ "$have_pg" = yes ] && psql -X -A -t -c 'SHOW server_version' || echo "not measured: $pg_why"), $(ver hyperfine --version)"
     echo "- dbmate: $([ -n "$dbmate" ] && "$dbmate" --version | sed 's/^dbmate version //' || echo "not installed: $dbmate_why"); squawk: $([ -n "$squawk" ] && "$squawk" --version | sed 's/^squawk //' || echo "not installed: $squawk_why") (npm, their native binaries)"
     echo
@@ -440,28 +467,28 @@ cores=$(nproc)
             [ -n "${RES[$k/migrun/apply]:-}" ] || continue
             a=${RES[$k/migrun/apply]} f=${RES[$k/floor/apply]} m=${RES[$k/dbmate/apply]}
             r=$(ratio "$a" "$f")
-            echo "| apply ≤ 1.05× the floor, $d, N=$n | migrun $(cell $k/migrun/apply) s, floor $(cell $k/floor/apply) s | $r× | $([ -n "${WHY[$k/migrun/apply]:-}" ] && echo n/a || met "$r" '<=' 1.05) |"
+            echo "| apply ≤ 1.05× the floor, $d, N=$n | migrun $(cell $k/migrun/apply " s"), floor $(cell $k/floor/apply " s") | $(x "$r") | $([ -n "${WHY[$k/migrun/apply]:-}" ] && echo n/a || met "$r" '<=' 1.05) |"
             r=$(ratio "$a" "$m")
-            echo "| apply faster than dbmate, $d, N=$n | migrun $a s, dbmate $(cell $k/dbmate/apply) s | $r× | $([ -n "${WHY[$k/migrun/apply]:-}${WHY[$k/dbmate/apply]:-}" ] && echo n/a || met "$r" '<' 1) |"
+            echo "| apply faster than dbmate, $d, N=$n | migrun $(cell $k/migrun/apply " s"), dbmate $(cell $k/dbmate/apply " s") | $(x "$r") | $([ -n "${WHY[$k/migrun/apply]:-}${WHY[$k/dbmate/apply]:-}" ] && echo n/a || met "$r" '<' 1) |"
             r=$(ratio "${RES[$k/migrun/rollback]}" "${RES[$k/floor/rollback]}")
-            echo "| rollback --all ≤ 1.10× the floor, $d, N=$n | migrun $(cell $k/migrun/rollback) s, floor $(cell $k/floor/rollback) s | $r× | $([ -n "${WHY[$k/migrun/rollback]:-}" ] && echo n/a || met "$r" '<=' 1.10) |"
+            echo "| rollback --all ≤ 1.10× the floor, $d, N=$n | migrun $(cell $k/migrun/rollback " s"), floor $(cell $k/floor/rollback " s") | $(x "$r") | $([ -n "${WHY[$k/migrun/rollback]:-}" ] && echo n/a || met "$r" '<=' 1.10) |"
         done
     done
     for d in sqlite postgres; do
         k=$d/$status_n/status
         [ -n "${RES[$k/src]:-}" ] || continue
-        echo "| \`status\` from sources ≤ 20 ms, $status_n applied migrations, $d | $(ms "$(cell $k/src)") | | $(met "${RES[$k/src]}" '<=' 0.020) |"
+        echo "| \`status\` from sources ≤ 20 ms, $status_n applied migrations, $d | $(mscell $k/src) | | $(met "${RES[$k/src]}" '<=' 0.020) |"
     done
     r1=$(ratio "${RES[check/squawk_1]}" "${RES[check/migc_1]}")
     r2=$(ratio "${RES[check/squawk_all]}" "${RES[check/migc_all]}")
-    echo "| \`migc check\` ≥ 4× faster than squawk on one core, $check_n migrations | migc $(cell check/migc_1) s, squawk $(cell check/squawk_1) s | squawk / migc $r1× | $(met "$r1" '>=' 4) |"
-    echo "| \`migc check\` faster than squawk on the wall clock, $cores cores | migc $(cell check/migc_all) s, squawk $(cell check/squawk_all) s | squawk / migc $r2× | $(met "$r2" '>' 1) |"
+    echo "| \`migc check\` ≥ 4× faster than squawk on one core, $check_n migrations | migc $(cell check/migc_1 " s"), squawk $(cell check/squawk_1 " s") | squawk / migc $(x "$r1") | $(met "$r1" '>=' 4) |"
+    echo "| \`migc check\` faster than squawk on the wall clock, $cores cores | migc $(cell check/migc_all " s"), squawk $(cell check/squawk_all " s") | squawk / migc $(x "$r2") | $(met "$r2" '>' 1) |"
     for d in sqlite postgres; do
         for n in "${rss_sizes[@]}"; do
             k=$d/$n/rss
             [ -n "${RES[$k/migrun]:-}" ] || continue
             r=$(ratio "${RES[$k/migrun]}" "${RES[$k/floor]}")
-            echo "| peak RSS of apply ≤ 1.5× $([ $d = sqlite ] && echo sqlite3 || echo psql)'s, N=$n | migrun $(cell $k/migrun) KiB, $([ $d = sqlite ] && echo sqlite3 || echo psql) $(cell $k/floor) KiB | $r× | $(met "$r" '<=' 1.5) |"
+            echo "| peak RSS of apply ≤ 1.5× $([ $d = sqlite ] && echo sqlite3 || echo psql)'s, N=$n | migrun $(cell $k/migrun " KiB"), $([ $d = sqlite ] && echo sqlite3 || echo psql) $(cell $k/floor " KiB") | $(x "$r") | $([ -n "${WHY[$k/migrun]:-}" ] && echo n/a || met "$r" '<=' 1.5) |"
         done
     done
     echo
@@ -503,7 +530,7 @@ cores=$(nproc)
     for d in sqlite postgres; do
         k=$d/$status_n/status
         [ -n "${RES[$k/src]:-}" ] || continue
-        echo "| $d | $(ms "$(cell $k/src)") | $(ms "$(cell $k/cache)") | $(ms "$(cell $k/migb)") |"
+        echo "| $d | $(mscell $k/src) | $(mscell $k/cache) | $(mscell $k/migb) |"
     done
     echo
     echo "## \`migc check\` and squawk, $check_n migrations"
@@ -535,8 +562,8 @@ cores=$(nproc)
         done
     done
     echo
-    echo "Sqitch is no longer measured (it was 3–18× slower than migrun in the runs of"
-    echo "2026-11-22, and its Perl start-up dominated)."
+    echo "Sqitch is no longer measured (3–18× slower than migrun in the run of 2026-11-22,"
+    echo "below the notes marker)."
     if [ ${#problems[@]} -gt 0 ]; then
         echo
         echo "## Not measured or wrong in this run"
