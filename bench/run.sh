@@ -44,6 +44,14 @@
 #                     source tree, whichever migrun is newer)
 #   BENCH_OUT         the file written (default as above)
 #   BENCH_TOOLS       where the npm peers are installed (default bench/.tools)
+#
+# How long (2 cores): --quick 6 min at load 7–10, 13 min at load 17. A full
+# run on an idle machine, estimated from those and the figures of earlier
+# runs: about 1 hour — some 20 min of it dbmate's 5 × 1,000 rollback calls
+# per database (BENCH_DBMATE_ROLLBACK=0 drops them) and some 20 min SQLite
+# applying 10,000 migrations twice for peak RSS (SQLite parses its whole
+# schema again at every ALTER TABLE, so that grows with N²;
+# BENCH_RSS_SIZES=1000 drops it); two to three times that on a loaded one.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -57,7 +65,7 @@ for a in "$@"; do
     case $a in
         --quick) quick=1 ;;
         -h | --help) usage 0 ;;
-        *) echo "run.sh: unknown argument '$a'" >&2; usage 2 >&2 ;;
+        *) echo "run.sh: unknown argument '$a' (usage: bench/run.sh [--quick]; --help says more)" >&2; exit 2 ;;
     esac
 done
 
