@@ -143,6 +143,8 @@ void lint_dropped(struct lctx *c, const char *name)
 void lint_warn(struct lctx *c, struct mig_span at, const char *rule, const char *fmt, ...)
 {
     char buf[1024];
+    if (!mig_lint_enabled(c->p, rule))
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -416,10 +418,72 @@ static void check_identifiers(struct lctx *c, const struct stmt *s)
     }
 }
 
+/* COPY … FROM STDIN: the rows after it are psql's input, not SQL (mig
+ * sends the body as statements: the server would wait for data that never
+ * comes, or the rows would fail as SQL). The data, up to its "\." line, is
+ * skipped. */
+static void check_copy(struct lctx *c, const struct stmt *s)
+{
+    bool from_stdin = false;
+    for (size_t i = 1; i + 1 < s->n && !from_stdin; i++)
+        from_stdin = lint_kw(c, s, i, "FROM") && lint_kw(c, s, i + 1, "STDIN");
+    if (!from_stdin)
+        return;
+    lint_warn(c, lint_stmt_span(c, s), "copy-from-stdin",
+              "COPY ... FROM STDIN reads its rows from psql's input, which mig does not send: write the rows as "
+              "INSERT ... VALUES, or COPY FROM a file the server can read");
+    /* the data: from the line after the statement to a line "\." */
+    const char *t = c->q->text, *e = t + c->q->len;
+    const char *l = memchr(t + s->t[s->n - 1].end, '\n', (size_t)(e - (t + s->t[s->n - 1].end)));
+    while (l && l < e) {
+        l++;
+        const char *x = l;
+        while (x < e && (*x == ' ' || *x == '\t'))
+            x++;
+        if (x + 1 < e && x[0] == '\\' && x[1] == '.') {
+            const char *nl = memchr(x, '\n', (size_t)(e - x));
+            c->resume_at = nl ? (size_t)(nl - t) : c->q->len;
+            return;
+        }
+        l = memchr(l, '\n', (size_t)(e - l));
+    }
+    c->resume_at = c->q->len;
+}
+
+/* A backslash that starts a line, outside literals, comments and dollar
+ * quotes: a psql meta-command (\set, \i file, \connect, \gexec, …), which
+ * the server rejects. Reported once per line; the line is skipped. */
+static size_t meta_command(struct lctx *c, const struct mig_sql *q, const struct mig_sqltoken *t, bool report)
+{
+    const char *x = q->text + t->start;
+    if (t->kind != SQLT_PUNCT || *x != '\\')
+        return 0;
+    const char *l = x;
+    while (l > q->text && (l[-1] == ' ' || l[-1] == '\t'))
+        l--;
+    if (l > q->text && l[-1] != '\n')
+        return 0;
+    const char *nl = memchr(x, '\n', q->len - t->start);
+    size_t end = nl ? (size_t)(nl - q->text) : q->len;
+    if (report) {
+        size_t w = 1;
+        while (t->start + w < end && !isspace((unsigned char)x[w]))
+            w++;
+        struct mig_span at = { q->text_file, q->text_off + (uint32_t)t->start, q->text_off + (uint32_t)(t->start + w) };
+        MIG_DIAG_AT(c->p, MIG_ERROR, at, "psql-meta-command",
+                    "%.*s is a psql meta-command, not SQL: mig sends the body to the server, which rejects it; "
+                    "write it in SQL (a param or let for \\set, the file's statements or 'sql file' for \\i)",
+                    (int)w, x);
+    }
+    return end;
+}
+
 static void check_statement(struct lctx *c, const struct stmt *s, bool up)
 {
     if (s->n == 0)
         return;
+    if (lint_kw(c, s, 0, "COPY"))
+        check_copy(c, s);
     if (!up) {
         check_down_statement(c, s);
         return;
@@ -461,6 +525,7 @@ static void each_statement(struct lctx *c, const struct mig_sql *q, bool up,
     c->q = q;
     MIG_VEC(struct stok) toks = { 0 };
     struct mig_sqltoken t;
+    c->resume_at = 0;
     for (size_t pos = 0;; pos = t.end) {
         mig_sql_next(q->text, pos, q->len, &t);
         bool end = t.kind == SQLT_EOF || t.kind == SQLT_UNTERMINATED;
@@ -471,10 +536,19 @@ static void each_statement(struct lctx *c, const struct mig_sql *q, bool up,
             toks.n = 0;
             if (end)
                 break;
+            if (c->resume_at > t.end) {
+                t.end = c->resume_at;
+                c->resume_at = 0;
+            }
             continue;
         }
         if (!mig_sqltok_is_code(t.kind))
             continue;
+        size_t skip = meta_command(c, q, &t, fn == check_statement);
+        if (skip) {
+            t.end = skip;
+            continue;
+        }
         struct stok st = { t.kind, (uint32_t)t.start, (uint32_t)t.end };
         MIG_PUSH(&c->p->arena, toks, st);
     }
@@ -596,6 +670,25 @@ static void check_step(struct lctx *c, enum mig_dialect d)
     }
 }
 
+/* require-statement-timeout (opt-in): a PostgreSQL phase with a SQL up and
+ * no `timeout`, which mig sets as the phase's statement_timeout. */
+static void check_statement_timeout(struct lctx *c)
+{
+    if (!c->pg || c->ph->timeout_ms || !mig_lint_enabled(c->p, "require-statement-timeout"))
+        return;
+    for (size_t j = 0; j < c->ph->steps.n; j++) {
+        const struct mig_step *st = c->ph->steps.v[j];
+        if (!st->up || st->up_exec)
+            continue;
+        struct mig_span at = c->ph->implicit ? st->span : c->ph->span;
+        MIG_DIAG_AT(c->p, MIG_WARNING, at, "require-statement-timeout",
+                    "phase '%s' runs SQL without a 'timeout' (its statement_timeout): a statement that runs "
+                    "long (a scan, a lock wait without lock_timeout) holds its locks as long as it runs; add "
+                    "'timeout 10min;' (the longest this phase may take per statement)", c->ph->name);
+        return;
+    }
+}
+
 static void lint_migration_sql(struct mig_program *p, struct mig_migration *m, struct lhist *h)
 {
     struct lctx c;
@@ -616,6 +709,7 @@ static void lint_migration_sql(struct mig_program *p, struct mig_migration *m, s
         c.ph = m->phases.v[k];
         c.phase_i = k;
         c.phase_strong_lock_reported = false;
+        check_statement_timeout(&c);
         for (size_t j = 0; j < c.ph->steps.n; j++) {
             c.st = c.ph->steps.v[j];
             c.step_i = j;
