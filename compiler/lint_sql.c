@@ -284,6 +284,9 @@ static void check_create(struct lctx *c, const struct stmt *s)
                 o->owner = lint_name_at(c, s, k + 1, &after);
                 break;
             }
+        /* SHARE ROW EXCLUSIVE on its table: writes queue behind it */
+        if (o->owner && !lint_was_created(c, o->owner))
+            lint_strong_lock(c, s, "table", o->owner);
     }
     if (lint_kw(c, s, what, "TABLE") && name)
         lint_create_table(c, s, next, name);
@@ -581,13 +584,15 @@ static bool mentions(const struct mig_sql *down, const char *name)
     return false;
 }
 
-/* What a down drops wholesale, in c->gone: tables, schemas, "t.c" columns. */
+/* What a down drops wholesale, in c->gone: tables, materialized views (their
+ * indexes go with them), schemas, "t.c" columns. */
 static void note_drop(struct lctx *c, const struct stmt *s, bool up)
 {
     (void)up;
     size_t i, next;
-    if (lint_kw(c, s, 0, "DROP") && (lint_kw(c, s, 1, "TABLE") || lint_kw(c, s, 1, "SCHEMA"))) {
-        i = 2;
+    bool matview = lint_kw(c, s, 1, "MATERIALIZED") && lint_kw(c, s, 2, "VIEW");
+    if (lint_kw(c, s, 0, "DROP") && (lint_kw(c, s, 1, "TABLE") || lint_kw(c, s, 1, "SCHEMA") || matview)) {
+        i = matview ? 3 : 2;
         if (lint_kw(c, s, i, "IF") && lint_kw(c, s, i + 1, "EXISTS"))
             i += 2;
         for (;;) {
