@@ -689,7 +689,7 @@ static void check_statement_timeout(struct lctx *c)
         MIG_DIAG_AT(c->p, MIG_WARNING, at, "require-statement-timeout",
                     "phase '%s' runs SQL without a 'timeout' (its statement_timeout): a statement that runs "
                     "long (a scan, a lock wait without lock_timeout) holds its locks as long as it runs; add "
-                    "'timeout 10min;' (the longest this phase may take per statement)", c->ph->name);
+                    "'timeout 10m;' (the longest this phase may take per statement)", c->ph->name);
         return;
     }
 }
