@@ -622,8 +622,11 @@ static const char conf_template[] =
     "# db = service=myapp-production\n"
     "\n"
     "[lint]\n"
-    "# warning rules migc does not report (doc/rules.md), comma-separated\n"
-    "# disable = rename, destructive\n";
+    "# rules of doc/rules.md, comma-separated: opt-in style rules to run, warnings\n"
+    "# not to report, warnings to report as errors\n"
+    "# enable = prefer-bigint, prefer-timestamptz\n"
+    "# disable = rename, destructive\n"
+    "# error = set-not-null, volatile-default\n";
 
 /* migc init: mig.conf and a migrations folder, here; nothing overwritten. */
 static int cmd_init(int argc, char **argv)
