@@ -155,6 +155,45 @@ class Mig:
         self.extra_target = None
 
 
+def habits(p, m, r):
+    """How each project writes its SQL, applied to every body line of a
+    migration: Django quotes its identifiers ("sentry_project"); pg_dump-
+    style scripts (Synapse) write ALTER TABLE ONLY; some GitLab migrations
+    qualify names with public.; Rails projects leave comments of the Ruby
+    they came from, some naming SQL that must not count."""
+    names = sorted(p.tables, key=len, reverse=True)
+    tables = re.compile(r"(?<![\w\".])(%s)(?![\w\"])" % "|".join(re.escape(t) for t in names)) if names else None
+    qualify = p.style == "rails" and p.key == "forge" and r.random() < 0.3
+    only = p.style == "synapse" and r.random() < 0.5
+
+    def fix(line):
+        code, sep, comment = line.partition("--")
+        parts = code.split("'")
+        for i in range(0, len(parts), 2):       # outside string literals
+            x = parts[i]
+            if p.style == "django" and tables:
+                x = tables.sub(lambda mo: '"%s"' % mo.group(1), x)
+            elif qualify and tables:
+                x = re.sub(r"\b(ALTER TABLE|ON|REFERENCES|TRUNCATE|DROP TABLE) (%s)\b" % "|".join(
+                    re.escape(t) for t in names), r"\1 public.\2", x)
+            if only:
+                x = re.sub(r"^ALTER TABLE (?!ONLY)", "ALTER TABLE ONLY ", x)
+            parts[i] = x
+        return "'".join(parts) + sep + comment
+
+    for ph in m.phases:
+        for st in ph.steps:
+            st.up = [fix(x) if not x.startswith("@@") else x for x in st.up]
+            if st.down:
+                st.down = [fix(x) for x in st.down]
+            if p.style == "rails" and r.random() < 0.12 and st.up and not st.up[0].startswith("@@"):
+                st.up.insert(0, one(r, [
+                    "-- add_index :%s, :id, algorithm: :concurrently (CREATE INDEX ... ON users (id))",
+                    "/* DROP TABLE %s; -- kept: see the previous release */",
+                    "-- ALTER TABLE %s ALTER COLUMN id TYPE bigint; comes later, in batches",
+                ]).replace("%s", one(r, names)))
+
+
 def render(m, after, target):
     """Lines of the file and the expected (line, rule) pairs."""
     out, exp = [], []
@@ -324,6 +363,26 @@ def op_create_table(p, m, r):
     return t
 
 
+POOLS = {
+    "uuid": ["public_id", "external_uuid", "tracking_id", "uuid", "secret_uuid"],
+    "boolean": ["is_" + w for w in WORDS],
+    "time": TIMECOLS,
+    "int": ["position", "priority", "retry_count", "lock_version", "reports_count", "followers_count"],
+    "jsonb": ["settings", "metadata", "preferences", "extra_data", "payload"],
+    "float": ["score", "weight", "sample_rate", "ranking"],
+    "text": TEXTCOLS,
+    "seq": ["iid", "seq", "sequence_number", "display_order"],
+}
+
+
+def pool_of(typ):
+    t = typ.split(" ")[0]
+    return POOLS["uuid" if t == "uuid" else "boolean" if t == "boolean" else
+                 "time" if t in ("timestamptz", "timestamp") else "int" if t in ("integer", "bigint", "smallint") else
+                 "jsonb" if t == "jsonb" else "float" if t == "double" else
+                 "seq" if t in ("bigserial", "serial") or "IDENTITY" in typ else "text"]
+
+
 def op_add_column(p, m, r):
     """ADD COLUMN on an existing table, in its many shapes. From PostgreSQL
     11 a constant or stable default is stored once (not a rewrite); a
@@ -336,51 +395,90 @@ def op_add_column(p, m, r):
     t = pick_table(p, r)
     old = p.target is not None and p.target < 11
     kind = r.random()
-    c = new_col(p, r, t, TEXTCOLS + TIMECOLS + [w + "_count" for w in WORDS[:6]] + ["is_" + w for w in WORDS])
-    down = ["ALTER TABLE %s DROP COLUMN %s;" % (t, c)]
     when = None
     irrev = None
+    c = None
     if kind < 0.22:
-        line = "ALTER TABLE %s ADD COLUMN %s %s; ⟦lock⟧" % (t, c, one(r, ["text", "bigint", "jsonb", ts(p), "integer"]))
+        typ = one(r, ["text", "bigint", "jsonb", ts(p), "integer", "boolean"])
+        line = "ALTER TABLE %s ADD COLUMN {c} %s; ⟦lock⟧" % (t, typ)
     elif kind < 0.40:
         d = one(r, ["false", "0", "'{}'::jsonb", "''", "'none'", "now()", "CURRENT_TIMESTAMP", "true"])
         typ = {"false": "boolean", "true": "boolean", "0": "integer", "'{}'::jsonb": "jsonb", "''": "text",
                "'none'": "varchar(32)", "now()": "timestamptz", "CURRENT_TIMESTAMP": "timestamptz"}[d]
         nn = " NOT NULL" if r.random() < 0.5 else ""
-        line = "ALTER TABLE %s ADD COLUMN %s %s%s DEFAULT %s;%s ⟦lock⟧" % (
-            t, c, typ, nn, d, " ⟦volatile-default⟧" if old else "")
+        line = "ALTER TABLE %s ADD COLUMN {c} %s%s DEFAULT %s;%s ⟦lock⟧" % (
+            t, typ, nn, d, " ⟦volatile-default⟧" if old else "")
     elif kind < 0.52:
         fn = one(r, ["gen_random_uuid()", "uuid_generate_v4()", "random()", "clock_timestamp()",
                      "%s_next_code()" % p.key, "md5(random()::text)"])
         typ = {"gen_random_uuid()": "uuid", "uuid_generate_v4()": "uuid", "random()": "double precision",
                "clock_timestamp()": "timestamptz"}.get(fn, "text")
-        line = "ALTER TABLE %s ADD COLUMN %s %s DEFAULT %s; ⟦lock⟧ ⟦volatile-default⟧" % (t, c, typ, fn)
+        line = "ALTER TABLE %s ADD COLUMN {c} %s DEFAULT %s; ⟦lock⟧ ⟦volatile-default⟧" % (t, typ, fn)
     elif kind < 0.60:
-        shape = one(r, ["bigserial", "serial", "bigint GENERATED ALWAYS AS IDENTITY",
-                        "text GENERATED ALWAYS AS (lower(%s)) STORED" % col_of(p, r, t)])
-        line = "ALTER TABLE %s ADD COLUMN %s %s; ⟦lock⟧ ⟦volatile-default⟧" % (t, c, shape)
+        src = col_of(p, r, t)
+        typ = one(r, ["bigserial", "serial", "bigint GENERATED ALWAYS AS IDENTITY",
+                      "text GENERATED ALWAYS AS (lower(%s)) STORED" % src])
+        if "STORED" in typ:
+            c = src + "_normalized"
+        line = "ALTER TABLE %s ADD COLUMN {c} %s; ⟦lock⟧ ⟦volatile-default⟧" % (t, typ)
     elif kind < 0.68:
-        line = "ALTER TABLE %s ADD COLUMN %s text NOT NULL; ⟦lock⟧ ⟦add-column-not-null⟧" % (t, c)
+        typ = one(r, ["text", "bigint", ts(p)])
+        line = "ALTER TABLE %s ADD COLUMN {c} %s NOT NULL; ⟦lock⟧ ⟦add-column-not-null⟧" % (t, typ)
     elif kind < 0.76:
         ref = one(r, [x for x in p.tables if x != t])
+        typ = "bigint"
         c = p.fkcol[ref] if p.fkcol[ref] not in p.tables[t] else "owner_" + p.fkcol[ref]
-        down = ["ALTER TABLE %s DROP COLUMN %s;" % (t, c)]
-        line = "ALTER TABLE %s ADD COLUMN %s bigint REFERENCES %s (%s); ⟦lock⟧ ⟦constraint-not-valid⟧" % (
-            t, c, ref, p.tables[ref][0])
+        line = "ALTER TABLE %s ADD COLUMN {c} bigint REFERENCES %s (%s); ⟦lock⟧ ⟦constraint-not-valid⟧" % (
+            t, ref, p.tables[ref][0])
     elif kind < 0.82:
-        line = "ALTER TABLE %s ADD COLUMN %s text UNIQUE; ⟦lock⟧ ⟦constraint-index-blocking⟧" % (t, c)
-    elif kind < 0.90:
-        line = "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s text; ⟦lock⟧ ⟦if-not-exists-unguarded⟧" % (t, c)
-    elif kind < 0.95:
-        line = "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s text; ⟦lock⟧" % (t, c)
-        when = 'not std.column_exists("%s", "%s")' % (t, c)
-        m.imports = True
+        typ = one(r, ["text", "uuid"])
+        line = "ALTER TABLE %s ADD COLUMN {c} %s UNIQUE; ⟦lock⟧ ⟦constraint-index-blocking⟧" % (t, typ)
     else:
-        line = "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s text; ⟦lock⟧" % (t, c)
-        irrev = "the column may hold data written since: it stays"
+        typ = one(r, ["text", "boolean", "jsonb"])
+        line = "ALTER TABLE %s ADD COLUMN IF NOT EXISTS {c} %s; ⟦lock⟧" % (t, typ)
+        if kind < 0.90:
+            line += " ⟦if-not-exists-unguarded⟧"
+        elif kind < 0.95:
+            when = 'not std.column_exists("%s", "{c}")' % t
+            m.imports = True
+        else:
+            irrev = "the column may hold data written since: it stays"
+    if c is None or c in p.tables[t]:
+        c = new_col(p, r, t, pool_of(typ))
+    line = line.replace("{c}", c)
+    when = when.replace("{c}", c) if when else None
+    down = ["ALTER TABLE %s DROP COLUMN %s;" % (t, c)]
+    if "IF NOT EXISTS" not in line and r.random() < 0.2:
+        line = line.replace("ADD COLUMN ", "ADD ", 1)
     p.tables[t].append(c)
     m.phases.append(Phase("add_%s" % c, [Step("add_" + c, [line], down, irreversible=irrev, when=when)],
                           lock=lock_for(p, r)))
+
+
+def op_add_columns(p, m, r):
+    """Several columns in one ALTER TABLE (Django and Rails both emit it):
+    each action is judged on its own line, the lock once for the
+    statement."""
+    t = pick_table(p, r)
+    old = p.target is not None and p.target < 11
+    cols = []
+    k = r.random()
+    for pool in (POOLS["text"], POOLS["uuid"] if k < 0.4 else POOLS["boolean"] if k < 0.7 else POOLS["time"],
+                 POOLS["int"]):
+        c = new_col(p, r, t, pool)
+        p.tables[t].append(c)
+        cols.append(c)
+    a = "  ADD COLUMN %s text," % cols[0]
+    if k < 0.4:
+        b = "  ADD COLUMN %s uuid DEFAULT gen_random_uuid(), ⟦volatile-default⟧" % cols[1]
+    elif k < 0.7:
+        b = "  ADD COLUMN %s boolean NOT NULL DEFAULT false,%s" % (cols[1], " ⟦volatile-default⟧" if old else "")
+    else:
+        b = "  ADD COLUMN %s timestamptz NOT NULL, ⟦add-column-not-null⟧" % cols[1]
+    c3 = "  ADD COLUMN %s integer DEFAULT 0;%s" % (cols[2], " ⟦volatile-default⟧" if old else "")
+    up = ["ALTER TABLE %s ⟦lock⟧" % t, a, b, c3]
+    down = ["ALTER TABLE %s DROP COLUMN %s, DROP COLUMN %s, DROP COLUMN %s;" % (t, cols[2], cols[1], cols[0])]
+    m.phases.append(Phase("columns", [Step("add_columns", up, down)], lock=lock_for(p, r)))
 
 
 def op_index(p, m, r):
@@ -395,7 +493,13 @@ def op_index(p, m, r):
     uniq = "UNIQUE " if r.random() < 0.2 else ""
     where = " WHERE %s IS NOT NULL" % cols[0] if r.random() < 0.25 else ""
     kind = r.random()
-    if kind < 0.55:
+    if kind < 0.1:
+        # no name: PostgreSQL picks t_c_idx
+        ix = ident("%s_%s_idx" % (t, "_".join(cols)))
+        st = Step("add_" + ix[:50], ["CREATE %sINDEX CONCURRENTLY ON %s (%s)%s;" % (uniq, t, ", ".join(cols), where)],
+                  ["DROP INDEX CONCURRENTLY %s;" % ix])
+        m.phases.append(Phase("indexes", [st], txn="none", lock=lock_for(p, r)))
+    elif kind < 0.55:
         st = Step("add_" + ix[:50], ["CREATE %sINDEX CONCURRENTLY %s ON %s (%s)%s;" % (uniq, ix, t, ", ".join(cols), where)],
                   ["DROP INDEX CONCURRENTLY %s;" % ix])
         m.phases.append(Phase("indexes", [st], txn="none", lock=lock_for(p, r)))
@@ -863,7 +967,7 @@ def op_data(p, m, r):
 
 
 OPS = [
-    (op_create_table, 9), (op_add_column, 16), (op_index, 12), (op_drop_index, 4), (op_reindex, 2),
+    (op_create_table, 9), (op_add_column, 16), (op_add_columns, 4), (op_index, 12), (op_drop_index, 4), (op_reindex, 2),
     (op_unique_constraint, 4), (op_foreign_key, 7), (op_check, 4), (op_not_null, 6), (op_new_table_not_null, 3),
     (op_type_change, 6), (op_enum, 5), (op_rename, 5), (op_destructive, 4), (op_backfill, 5), (op_function, 3),
     (op_view, 3), (op_long_name, 2), (op_extension, 2), (op_psql, 1), (op_txn_none_multi, 1), (op_data, 4),
@@ -911,6 +1015,7 @@ def main():
                     else:
                         names[s.name] = 1
             m.title = title_of(m)
+            habits(p, m, r)
             lines, exp = render(m, p.last, p.target)
             p.last = name
             rel = "%s/%04d_%s.mig" % (p.key, p.n, op.__name__[3:])
