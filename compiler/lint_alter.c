@@ -238,6 +238,7 @@ struct coldef {
     const struct stok *index_at;        /* an inline PRIMARY KEY or UNIQUE */
     const char *ref;                    /* REFERENCES table */
     const struct stok *ref_at;
+    const struct stok *check_at;        /* an inline CHECK */
 };
 
 /* Words after which a word followed by '(' is a function call (after
@@ -336,6 +337,8 @@ static void parse_coldef(struct lctx *c, const struct stmt *s, size_t i, size_t 
             size_t next;
             d->ref = lint_name_at(c, s, k + 1, &next);
             d->ref_at = &s->t[k];
+        } else if (lint_kw(c, s, k, "CHECK") && lint_punct(c, s, k + 1, '(')) {
+            d->check_at = &s->t[k];
         }
     }
 }
@@ -477,6 +480,12 @@ static void add_column(struct lctx *c, const struct stmt *s, size_t a, size_t en
                       "EXCLUSIVE lock; add the column, CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... "
                       "USING INDEX", word_in(c, s, (size_t)(d.index_at - s->t), (const char *const[]){ "PRIMARY", NULL })
                       ? "PRIMARY KEY" : "UNIQUE", table);
+        if (d.check_at)
+            lint_warn(c, lint_span(c, d.check_at), "constraint-not-valid",
+                      "an inline CHECK on ADD COLUMN %s makes PostgreSQL check every row of existing table '%s' "
+                      "under the ACCESS EXCLUSIVE lock of the ALTER (it cannot be NOT VALID); add the column, then "
+                      "ADD CONSTRAINT ... CHECK (...) NOT VALID and VALIDATE CONSTRAINT in a later transaction",
+                      col, table);
         if (d.ref)
             lint_warn(c, lint_span(c, d.ref_at), "constraint-not-valid",
                       "ADD COLUMN ... REFERENCES %s validates the foreign key at once, holding locks on '%s' and "

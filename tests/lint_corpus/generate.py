@@ -165,6 +165,7 @@ def habits(p, m, r):
     tables = re.compile(r"(?<![\w\".])(%s)(?![\w\"])" % "|".join(re.escape(t) for t in names)) if names else None
     qualify = p.style == "rails" and p.key == "forge" and r.random() < 0.3
     only = p.style == "synapse" and r.random() < 0.5
+    lower = p.style == "synapse" and r.random() < 0.3
 
     def fix(line):
         code, sep, comment = line.partition("--")
@@ -178,6 +179,9 @@ def habits(p, m, r):
                     re.escape(t) for t in names), r"\1 public.\2", x)
             if only:
                 x = re.sub(r"^ALTER TABLE (?!ONLY)", "ALTER TABLE ONLY ", x)
+            if lower:
+                x = "⟦".join(seg if k == 0 else seg for k, seg in enumerate(x.split("⟦")))
+                x = re.sub(r"[A-Z_]+", lambda mo: mo.group(0).lower(), x)
             parts[i] = x
         return "'".join(parts) + sep + comment
 
@@ -481,6 +485,33 @@ def op_add_columns(p, m, r):
     m.phases.append(Phase("columns", [Step("add_columns", up, down)], lock=lock_for(p, r)))
 
 
+def op_positive_field(p, m, r):
+    """Django's PositiveIntegerField: ADD COLUMN … CHECK (c >= 0) inline.
+    PostgreSQL checks every existing row under the ALTER's ACCESS EXCLUSIVE
+    lock, and an inline check cannot be NOT VALID (constraint-not-valid);
+    the safe form adds the column, then the constraint NOT VALID, and
+    validates it in a later phase."""
+    t = pick_table(p, r)
+    c = new_col(p, r, t, POOLS["int"])
+    p.tables[t].append(c)
+    down = ["ALTER TABLE %s DROP COLUMN %s;" % (t, c)]
+    if r.random() < 0.5:
+        m.phases.append(Phase("add_%s" % c, [Step("add_" + c, [
+            "ALTER TABLE %s ADD COLUMN %s integer DEFAULT 0 NOT NULL CHECK (%s >= 0); ⟦lock⟧ ⟦constraint-not-valid⟧%s" % (
+                t, c, c, " ⟦volatile-default⟧" if p.target is not None and p.target < 11 else ""),
+            "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;" % (t, c)], down)], lock=lock_for(p, r)))
+    else:
+        name = "%s_%s_check" % (t[:30], c)
+        m.phases.append(Phase("add_%s" % c, [Step("add_" + c, [
+            "ALTER TABLE %s ADD COLUMN %s integer DEFAULT 0 NOT NULL; ⟦lock⟧%s" % (
+                t, c, " ⟦volatile-default⟧" if p.target is not None and p.target < 11 else ""),
+            "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s >= 0) NOT VALID;" % (t, name, c)], down)],
+            lock=lock_for(p, r)))
+        m.phases.append(Phase("validate_%s" % c, [Step("validate_" + c, [
+            "ALTER TABLE %s VALIDATE CONSTRAINT %s; ⟦lock⟧" % (t, name)], none="validation changes no data")],
+            lock=lock_for(p, r)))
+
+
 def op_index(p, m, r):
     """Indexes on existing tables: CREATE INDEX without CONCURRENTLY holds a
     SHARE lock for the build (create-index-blocking); with CONCURRENTLY in a
@@ -721,10 +752,11 @@ def op_type_change(p, m, r):
                 new = "varchar(%d)" % (n // 2)
                 mark = " ⟦alter-column-type⟧"
         else:
-            new = one(r, ["varchar(100)", "citext", "jsonb USING %s::jsonb" % c])
+            # another type: every row is converted (a USING where no cast is implicit)
+            new = one(r, [x for x in ["varchar(100)", "bigint USING %s::bigint" % c, "jsonb USING %s::jsonb" % c,
+                                      "timestamptz USING %s::timestamptz" % c] if x.split(" ")[0] != ty])
             mark = " ⟦alter-column-type⟧"
-        base = new.split(" USING")[0].replace("character varying", "varchar")
-        p.created[t][c] = base if base.startswith("varchar") or base == "text" else "other"
+        p.created[t][c] = new.split(" USING")[0].replace("character varying", "varchar")
         m.phases.append(Phase("retype", [Step("widen_" + c, [
             "ALTER TABLE %s ALTER COLUMN %s TYPE %s; ⟦lock⟧%s" % (t, c, new, mark)],
             ["ALTER TABLE %s ALTER COLUMN %s TYPE %s;" % (t, c, ty)])], lock=lock_for(p, r)))
@@ -781,8 +813,9 @@ def op_rename(p, m, r):
     if kind < 0.4:
         c = col_of(p, r, t)
         nc = c + "_legacy" if not c.endswith("_legacy") else c[:-7]
+        kw = one(r, ["RENAME COLUMN", "RENAME COLUMN", "RENAME"])
         m.phases.append(Phase("rename", [Step("rename_" + c, [
-            "ALTER TABLE %s RENAME COLUMN %s TO %s; ⟦lock⟧ ⟦rename⟧" % (t, c, nc)],
+            "ALTER TABLE %s %s %s TO %s; ⟦lock⟧ ⟦rename⟧" % (t, kw, c, nc)],
             ["ALTER TABLE %s RENAME COLUMN %s TO %s;" % (t, nc, c)])], lock=lock_for(p, r)))
         p.tables[t][p.tables[t].index(c)] = nc
         if c in p.created.get(t, {}):
@@ -967,7 +1000,7 @@ def op_data(p, m, r):
 
 
 OPS = [
-    (op_create_table, 9), (op_add_column, 16), (op_add_columns, 4), (op_index, 12), (op_drop_index, 4), (op_reindex, 2),
+    (op_create_table, 9), (op_add_column, 16), (op_add_columns, 4), (op_positive_field, 2), (op_index, 12), (op_drop_index, 4), (op_reindex, 2),
     (op_unique_constraint, 4), (op_foreign_key, 7), (op_check, 4), (op_not_null, 6), (op_new_table_not_null, 3),
     (op_type_change, 6), (op_enum, 5), (op_rename, 5), (op_destructive, 4), (op_backfill, 5), (op_function, 3),
     (op_view, 3), (op_long_name, 2), (op_extension, 2), (op_psql, 1), (op_txn_none_multi, 1), (op_data, 4),
