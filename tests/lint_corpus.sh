@@ -60,6 +60,10 @@ check "no false negative" test "$fn" -eq 0
 # the corpus plants lint errors (psql meta-commands, COPY FROM STDIN,
 # CONCURRENTLY in a transaction, ADD COLUMN NOT NULL without a default)
 check "the lint errors fail the check (exit 1)" test "$rc" -eq 1
+# doc/rules.md describes every rule of the table (compiler/lint.c)
+undocumented=$(sed -n 's/^    { "\([a-z-]*\)", "\(error\|warning\)".*/\1/p' "$TOP_SRCDIR/compiler/lint.c" |
+    while read -r id; do grep -q "\`$id\`" "$TOP_SRCDIR/doc/rules.md" || echo "$id"; done)
+check "doc/rules.md describes every rule${undocumented:+ (missing: $undocumented)}" test -z "$undocumented"
 # the generator is deterministic: the committed corpus is what it writes
 if command -v python3 >/dev/null 2>&1; then
     mkdir "$tmp/gen"
