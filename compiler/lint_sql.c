@@ -453,9 +453,10 @@ static void check_copy(struct lctx *c, const struct stmt *s)
     c->resume_at = c->q->len;
 }
 
-/* A backslash that starts a line, outside literals, comments and dollar
- * quotes: a psql meta-command (\set, \i file, \connect, \gexec, …), which
- * the server rejects. Reported once per line; the line is skipped. */
+/* A backslash outside literals, comments and dollar quotes that starts a
+ * line, or is followed by a letter (SELECT … \gexec): a psql meta-command
+ * (\set, \i file, \connect, \gexec, …), which the server rejects.
+ * Reported once per line; the rest of the line is skipped. */
 static size_t meta_command(struct lctx *c, const struct mig_sql *q, const struct mig_sqltoken *t, bool report)
 {
     const char *x = q->text + t->start;
@@ -464,7 +465,7 @@ static size_t meta_command(struct lctx *c, const struct mig_sql *q, const struct
     const char *l = x;
     while (l > q->text && (l[-1] == ' ' || l[-1] == '\t'))
         l--;
-    if (l > q->text && l[-1] != '\n')
+    if (l > q->text && l[-1] != '\n' && !(t->start + 1 < q->len && isalpha((unsigned char)x[1])))
         return 0;
     const char *nl = memchr(x, '\n', q->len - t->start);
     size_t end = nl ? (size_t)(nl - q->text) : q->len;
@@ -473,10 +474,19 @@ static size_t meta_command(struct lctx *c, const struct mig_sql *q, const struct
         while (t->start + w < end && !isspace((unsigned char)x[w]))
             w++;
         struct mig_span at = { q->text_file, q->text_off + (uint32_t)t->start, q->text_off + (uint32_t)(t->start + w) };
+        const char *cmd = x + 1;
+        int n = (int)w - 1;
+#define IS(s) (n == (int)strlen(s) && strncmp(cmd, s, (size_t)n) == 0)
+        const char *fix = IS("set") || IS("unset") ? "use a param or a let, and ${name} in the SQL"
+                        : IS("i") || IS("ir") || IS("include") || IS("include_relative")
+                        ? "put the file's statements here, or name it with up sql file \"…\""
+                        : IS("gexec") ? "run the generated statements from a DO block (EXECUTE format(…))"
+                        : IS("c") || IS("connect") ? "migrate each database with its own target (migrun --db)"
+                        : "write it in SQL, or leave it out";
+#undef IS
         MIG_DIAG_AT(c->p, MIG_ERROR, at, "psql-meta-command",
-                    "%.*s is a psql meta-command, not SQL: mig sends the body to the server, which rejects it; "
-                    "write it in SQL (a param or let for \\set, the file's statements or 'sql file' for \\i)",
-                    (int)w, x);
+                    "%.*s is a psql meta-command, not SQL: mig sends the body to the server, which rejects it; %s",
+                    (int)w, x, fix);
     }
     return end;
 }
