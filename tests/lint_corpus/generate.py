@@ -962,11 +962,15 @@ def op_psql(p, m, r):
     (psql-meta-command); COPY … FROM stdin with inline rows needs psql
     (copy-from-stdin); INSERT … VALUES is the SQL form."""
     t = "%s_seed_%s" % (p.key, one(r, ["roles", "plans", "settings", "locales"]))
-    kind = r.random()
+    op_psql.n = getattr(op_psql, "n", 0) + 1
+    kind = (op_psql.n % 4) * 0.25 + 0.1     # every variant in turn
     up = ["CREATE TABLE %s (id bigint PRIMARY KEY, name text NOT NULL);" % t]
-    if kind < 0.35:
+    if kind < 0.25:
         up = ["@@\\set ON_ERROR_STOP on ⟦psql-meta-command⟧"] + up + [
             "INSERT INTO %s (id, name) VALUES (1, 'default'), (2, 'admin');" % t]
+    elif kind < 0.5:
+        up += ["SELECT format('GRANT SELECT ON %%I TO readonly', tablename) FROM pg_tables WHERE tablename LIKE '%s%%' "
+               "\\gexec ⟦psql-meta-command⟧" % p.key]
     elif kind < 0.7:
         up += ["COPY %s (id, name) FROM stdin; ⟦copy-from-stdin⟧" % t, "@@1\tdefault", "@@2\tadmin", "@@\\."]
     else:
@@ -1003,7 +1007,7 @@ OPS = [
     (op_create_table, 9), (op_add_column, 16), (op_add_columns, 4), (op_positive_field, 2), (op_index, 12), (op_drop_index, 4), (op_reindex, 2),
     (op_unique_constraint, 4), (op_foreign_key, 7), (op_check, 4), (op_not_null, 6), (op_new_table_not_null, 3),
     (op_type_change, 6), (op_enum, 5), (op_rename, 5), (op_destructive, 4), (op_backfill, 5), (op_function, 3),
-    (op_view, 3), (op_long_name, 2), (op_extension, 2), (op_psql, 1), (op_txn_none_multi, 1), (op_data, 4),
+    (op_view, 3), (op_long_name, 2), (op_extension, 2), (op_psql, 3), (op_txn_none_multi, 1), (op_data, 4),
 ]
 
 
