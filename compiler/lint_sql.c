@@ -559,6 +559,11 @@ static void each_statement(struct lctx *c, const struct mig_sql *q, bool up,
             continue;
         size_t skip = meta_command(c, q, &t, fn == check_statement);
         if (skip) {
+            /* psql ends the statement before it there (\g, \gexec) */
+            struct stmt s = { toks.v, toks.n };
+            if (s.n)
+                fn(c, &s, up);
+            toks.n = 0;
             t.end = skip;
             continue;
         }
