@@ -13,8 +13,9 @@ first of a phase is expected as missing-lock-timeout when that phase has no
 lock_timeout. The reasoning for each mark is in the comment of its
 operation.
 
-Deterministic (random.Random with a fixed seed): `python3 generate.py`
-rewrites the same files. Run it from anywhere; it writes beside itself.
+Deterministic: `python3 generate.py` rewrites the same files with any
+Python 3 (every choice is drawn from random.Random.random() with a fixed
+seed, the one output Python guarantees across versions). Run it from anywhere; it writes beside itself.
 Python 3 standard library only.
 """
 import os
@@ -126,6 +127,41 @@ TEXTCOLS = ["description", "summary", "external_url", "source", "reason", "comme
             "time_zone", "theme", "avatar_url", "language", "provider", "fingerprint", "title_html"]
 TIMECOLS = ["last_activity_at", "expires_at", "archived_at", "verified_at", "deleted_at", "scheduled_at",
             "synced_at", "reviewed_at", "published_at", "edited_at"]
+
+
+class Rng:
+    """Choices from random.Random.random() only: its sequence for a seed is
+    the same in every Python version, unlike randrange(), sample() and
+    choices()."""
+
+    def __init__(self, seed):
+        self.g = random.Random(seed)
+
+    def random(self):
+        return self.g.random()
+
+    def randrange(self, a, b=None):
+        lo, hi = (0, a) if b is None else (a, b)
+        return lo + min(int(self.g.random() * (hi - lo)), hi - lo - 1)
+
+    def getrandbits(self, k):
+        return int(self.g.random() * (1 << k))
+
+    def sample(self, xs, k):
+        xs = list(xs)
+        out = []
+        for _ in range(k):
+            out.append(xs.pop(self.randrange(len(xs))))
+        return out
+
+    def choices(self, xs, weights):
+        total = sum(weights)
+        x = self.g.random() * total
+        for item, w in zip(xs, weights):
+            if x < w:
+                return [item]
+            x -= w
+        return [xs[-1]]
 
 
 def one(r, xs):
@@ -1016,7 +1052,7 @@ def title_of(m):
 
 
 def main():
-    r = random.Random(16016)
+    r = Rng(16016)
     for d in os.listdir(HERE):
         if os.path.isdir(os.path.join(HERE, d)):
             shutil.rmtree(os.path.join(HERE, d))
