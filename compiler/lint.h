@@ -32,6 +32,7 @@ struct lhist {
     struct mig_strmap coltype;      /* "t.c" → its normalized type ("varchar(20)") */
     struct mig_strmap checked;      /* "t.c" → a validated CHECK (c IS NOT NULL) exists */
     struct mig_strmap checkcol;     /* "t.constraint" → "t.c" of its CHECK (c IS NOT NULL) */
+    struct mig_strmap notnull;      /* "t.c" → declared NOT NULL (or part of the primary key) */
 };
 
 struct created_obj {            /* an object a step's up creates (down-missing-object) */

@@ -146,9 +146,9 @@ static void hist_put(struct mig_strmap *m, const char *key, void *val)
 /* Moves (to != NULL) or forgets every "from.x" key of the history. */
 static void hist_table(struct lctx *c, const char *from, const char *to)
 {
-    struct mig_strmap *maps[] = { &c->h->coltype, &c->h->checked, &c->h->checkcol };
+    struct mig_strmap *maps[] = { &c->h->coltype, &c->h->checked, &c->h->checkcol, &c->h->notnull };
     size_t n = strlen(from);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         struct mig_strmap *m = maps[k];
         MIG_VEC(size_t) hits = { 0 };
         for (size_t i = 0; i < m->cap; i++)
@@ -174,12 +174,21 @@ static void hist_column(struct lctx *c, const char *table, const char *from, con
 {
     char *k = lint_key(c, table, from);
     void *t = mig_strmap_get(&c->h->coltype, k), *ch = mig_strmap_get(&c->h->checked, k);
+    void *nn = mig_strmap_get(&c->h->notnull, k);
     hist_put(&c->h->coltype, k, NULL);
     hist_put(&c->h->checked, k, NULL);
+    hist_put(&c->h->notnull, k, NULL);
     if (to) {
         hist_put(&c->h->coltype, lint_key(c, table, to), t);
         hist_put(&c->h->checked, lint_key(c, table, to), ch);
+        hist_put(&c->h->notnull, lint_key(c, table, to), nn);
     }
+}
+
+static char *part_name(struct lctx *c, const struct stmt *s, size_t j)
+{
+    size_t nx;
+    return lint_name_at(c, s, j, &nx);
 }
 
 /* ---- column definitions ------------------------------------------------------------ */
@@ -239,6 +248,7 @@ struct coldef {
     const char *ref;                    /* REFERENCES table */
     const struct stok *ref_at;
     const struct stok *check_at;        /* an inline CHECK */
+    bool primary;                       /* an inline PRIMARY KEY (NOT NULL too) */
 };
 
 /* Words after which a word followed by '(' is a function call (after
@@ -333,6 +343,7 @@ static void parse_coldef(struct lctx *c, const struct stmt *s, size_t i, size_t 
             }
         } else if (lint_kw(c, s, k, "PRIMARY") || lint_kw(c, s, k, "UNIQUE")) {
             d->index_at = &s->t[k];
+            d->primary = d->primary || lint_kw(c, s, k, "PRIMARY");
         } else if (lint_kw(c, s, k, "REFERENCES")) {
             size_t next;
             d->ref = lint_name_at(c, s, k + 1, &next);
@@ -382,6 +393,8 @@ static void remember_type(struct lctx *c, const struct stmt *s, const char *tabl
     struct ctype t;
     if (d->col && parse_type(c, s, d->type_start, d->type_end, &t))
         mig_strmap_put(&c->h->coltype, lint_key(c, table, d->col), type_string(c, &t));
+    if (d->col)
+        hist_put(&c->h->notnull, lint_key(c, table, d->col), d->not_null || d->primary ? (void *)1 : NULL);
 }
 
 /* CREATE TABLE name ( columns and constraints ): the types of its columns,
@@ -405,13 +418,21 @@ void lint_create_table(struct lctx *c, const struct stmt *s, size_t i, const cha
         static const char *const table_constraints[] = { "CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN",
                                                           "EXCLUDE", "LIKE", NULL };
         if (word_in(c, s, a, table_constraints)) {
-            for (size_t k = a; k < end; k++)
+            for (size_t k = a; k < end; k++) {
+                /* PRIMARY KEY (a, b): its columns are NOT NULL */
+                if (lint_kw(c, s, k, "PRIMARY") && lint_kw(c, s, k + 1, "KEY") && lint_punct(c, s, k + 2, '(')) {
+                    size_t ce = lint_skip_parens(c, s, k + 2, end);
+                    for (size_t j = k + 3; j + 1 < ce; j++)
+                        if (s->t[j].kind == SQLT_WORD || s->t[j].kind == SQLT_QIDENT)
+                            mig_strmap_put(&c->h->notnull, lint_key(c, table, part_name(c, s, j)), (void *)1);
+                }
                 if (lint_kw(c, s, k, "REFERENCES")) {
                     size_t next;
                     char *ref = lint_name_at(c, s, k + 1, &next);
                     if (c->pg && ref && strcmp(ref, table) != 0)
                         lint_strong_lock(c, s, "table", ref);
                 }
+            }
         } else {
             struct coldef d;
             parse_coldef(c, s, a, end, &d);
@@ -544,7 +565,15 @@ static void add_constraint(struct lctx *c, const struct stmt *s, size_t a, size_
             nv->step = c->step_i;
             mig_strmap_put(&c->notvalid, lint_key(c, table, name), nv);
         }
-    } else if ((lint_kw(c, s, k, "PRIMARY") || lint_kw(c, s, k, "UNIQUE")) && existing && !using_index && c->pg) {
+    }
+    /* ADD PRIMARY KEY (a, b) makes its columns NOT NULL */
+    if (lint_kw(c, s, k, "PRIMARY") && lint_kw(c, s, k + 1, "KEY") && lint_punct(c, s, k + 2, '(')) {
+        size_t ce = lint_skip_parens(c, s, k + 2, end);
+        for (size_t j = k + 3; j + 1 < ce; j++)
+            if (s->t[j].kind == SQLT_WORD || s->t[j].kind == SQLT_QIDENT)
+                mig_strmap_put(&c->h->notnull, lint_key(c, table, part_name(c, s, j)), (void *)1);
+    }
+    if ((lint_kw(c, s, k, "PRIMARY") || lint_kw(c, s, k, "UNIQUE")) && existing && !using_index && c->pg) {
         bool pk = lint_kw(c, s, k, "PRIMARY");
         lint_warn(c, at, "constraint-index-blocking",
                   "ADD %s on existing table '%s' builds its index under an ACCESS EXCLUSIVE lock: every query on "
@@ -592,9 +621,14 @@ static void alter_column(struct lctx *c, const struct stmt *s, size_t a, size_t 
                       old && parsed ? type_string(c, &nt) : "",
                       te < end && lint_kw(c, s, te, "USING") ? " with a USING expression" : "");
         hist_put(&c->h->coltype, key, parsed ? type_string(c, &nt) : NULL);
+    } else if (lint_kw(c, s, after, "DROP") && lint_kw(c, s, after + 1, "NOT") && lint_kw(c, s, after + 2, "NULL")) {
+        hist_put(&c->h->notnull, key, NULL);
     } else if (lint_kw(c, s, after, "SET") && lint_kw(c, s, after + 1, "NOT") && lint_kw(c, s, after + 2, "NULL")) {
         bool proven = mig_strmap_get(&c->h->checked, key) && (c->pg_min == 0 || c->pg_min >= 12);
-        if (existing && c->pg && !proven)
+        /* already NOT NULL (declared so, or the primary key): nothing to check */
+        bool already = mig_strmap_get(&c->h->notnull, key) != NULL;
+        mig_strmap_put(&c->h->notnull, key, (void *)1);
+        if (existing && c->pg && !proven && !already)
             lint_warn(c, at, "set-not-null",
                       "SET NOT NULL on %s.%s scans the whole table under an ACCESS EXCLUSIVE lock%s; add a "
                       "CHECK (%s IS NOT NULL) NOT VALID constraint, VALIDATE it in a later transaction, then SET "

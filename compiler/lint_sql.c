@@ -742,7 +742,7 @@ void mig_lint_sql(struct mig_program *p)
 {
     struct lhist h;
     memset(&h, 0, sizeof(h));
-    h.coltype.arena = h.checked.arena = h.checkcol.arena = &p->arena;
+    h.coltype.arena = h.checked.arena = h.checkcol.arena = h.notnull.arena = &p->arena;
     for (size_t i = 0; i < p->order.n; i++)
         lint_migration_sql(p, p->order.v[i], &h);
 }

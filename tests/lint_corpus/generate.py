@@ -47,7 +47,7 @@ class Project:
         self.last = None            # previous migration name
         self.n = 0
         self.fresh = set()          # tables the migration being written creates
-        self.notnull = set()        # (table, column) made NOT NULL by the corpus
+        self.notnull = {(t, cols[0]) for t, cols in self.tables.items()}   # NOT NULL (the keys too)
 
 
 def projects():
@@ -397,6 +397,7 @@ def op_create_table(p, m, r):
     steps = [Step("create_" + t, up, ["DROP TABLE %s;" % t], when=when)]
     m.phases.append(Phase("schema", steps, lock=lock_for(p, r)))
     p.tables[t] = ["id", fk, extra[0], extra[1], "created_at", "updated_at"]
+    p.notnull |= {(t, "id"), (t, fk), (t, "created_at")}
     p.created[t] = {extra[1]: cols[3].split(" ")[1].rstrip(",")}
     p.fresh.add(t)
     p.fkcol[t] = noun + "_id"
@@ -488,6 +489,8 @@ def op_add_column(p, m, r):
     line = line.replace("{c}", c)
     when = when.replace("{c}", c) if when else None
     down = ["ALTER TABLE %s DROP COLUMN %s;" % (t, c)]
+    if "NOT NULL" in line:
+        p.notnull.add((t, c))
     if "IF NOT EXISTS" not in line and r.random() < 0.2:
         line = line.replace("ADD COLUMN ", "ADD ", 1)
     p.tables[t].append(c)
@@ -515,6 +518,8 @@ def op_add_columns(p, m, r):
         b = "  ADD COLUMN %s boolean NOT NULL DEFAULT false,%s" % (cols[1], " ⟦volatile-default⟧" if old else "")
     else:
         b = "  ADD COLUMN %s timestamptz NOT NULL, ⟦add-column-not-null⟧" % cols[1]
+    if "NOT NULL" in b:
+        p.notnull.add((t, cols[1]))
     c3 = "  ADD COLUMN %s integer DEFAULT 0;%s" % (cols[2], " ⟦volatile-default⟧" if old else "")
     up = ["ALTER TABLE %s ⟦lock⟧" % t, a, b, c3]
     down = ["ALTER TABLE %s DROP COLUMN %s, DROP COLUMN %s, DROP COLUMN %s;" % (t, cols[2], cols[1], cols[0])]
@@ -530,6 +535,7 @@ def op_positive_field(p, m, r):
     t = pick_table(p, r)
     c = new_col(p, r, t, POOLS["int"])
     p.tables[t].append(c)
+    p.notnull.add((t, c))
     down = ["ALTER TABLE %s DROP COLUMN %s;" % (t, c)]
     if r.random() < 0.5:
         m.phases.append(Phase("add_%s" % c, [Step("add_" + c, [
@@ -707,6 +713,17 @@ def op_not_null(p, m, r):
     t = pick_table(p, r)
     kind = r.random()
     cands = [c for c in p.tables[t] if (t, c) not in p.notnull]
+    done = [c for c in p.tables[t] if (t, c) in p.notnull]
+    if kind < 0.08 and done:
+        # already NOT NULL (the key, or declared so by an earlier migration):
+        # PostgreSQL has nothing to check, nothing to report
+        c = one(r, done)
+        m.phases.append(Phase("not_null", [Step("assert_not_null", [
+            "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL; ⟦lock⟧" % (t, c)],
+            none="the column was NOT NULL already")], lock=lock_for(p, r)))
+        return
+    if not cands:
+        kind = 0.4          # every column is NOT NULL already: add one
     if kind < 0.35:
         c = one(r, cands)
         p.notnull.add((t, c))
