@@ -20,6 +20,7 @@ struct mig_program {
     MIG_VEC(const char *) input_paths;          /* collected .mig paths, sorted per argument */
     MIG_VEC(struct mig_source *) input_texts;   /* inputs given as text */
     struct mig_strmap walked_dirs;              /* "dev:ino" of directories walked */
+    const char *const *lint_enable;             /* opt-in rules to run (NULL-terminated, borrowed) */
 };
 
 /* A new, empty program; free with mig_program_free(). */
@@ -70,12 +71,17 @@ void mig_list_execs(struct mig_program *p, FILE *out);
  * without a dialect, else NULL. */
 const struct mig_sql *mig_sql_variant(const struct mig_sql *q, enum mig_dialect d);
 
-/* Every rule: id, default severity ("error"/"warning"), one-line summary.
- * Ends with a NULL id. doc/rules.md explains each. */
+/* Every rule: id, default severity ("error"/"warning"), one-line summary,
+ * and whether it is an opt-in style rule (off unless the program enables
+ * it: mig.conf [lint] enable). Ends with a NULL id. doc/rules.md explains
+ * each. */
 struct mig_rule {
     const char *id, *severity, *summary;
+    bool opt_in;
 };
 extern const struct mig_rule mig_rules[];
+/* The rule of an id, or NULL. */
+const struct mig_rule *mig_rule_find(const char *id);
 
 
 

@@ -11,56 +11,83 @@
 #include <string.h>
 
 const struct mig_rule mig_rules[] = {
-    { "syntax", "error", "The grammar, literals and interpolations of the language." },
-    { "unterminated-sql", "error", "A SQL body (or a literal in a SQL file) that never ends." },
-    { "unknown-import", "error", "An import of a module that does not exist or a file that cannot be read." },
-    { "sql-file", "error", "A `sql file` that cannot be read." },
-    { "duplicate-name", "error", "Two migrations, phases, steps, params, lets or functions of one name." },
-    { "duplicate-clause", "error", "A second up, down or when in one step or phase." },
-    { "duplicate-variant", "error", "Two SQL variants for one dialect in one action." },
-    { "missing-variant", "error", "No SQL for a dialect the migration targets." },
-    { "unknown-after", "error", "`after` names a migration that is not compiled." },
-    { "after-cycle", "error", "Migrations wait for each other through `after`." },
-    { "unknown-name", "error", "A name or function that does not exist or is not declared yet." },
-    { "type-mismatch", "error", "Operand, argument, condition or declaration types do not fit." },
-    { "missing-up", "error", "A step without its up." },
-    { "missing-down", "error", "A step without its down (or down irreversible)." },
-    { "batch-transaction", "error", "A batch step in a phase with one transaction." },
-    { "transaction-control", "error", "BEGIN, COMMIT, ROLLBACK, END, SAVEPOINT, RELEASE or START TRANSACTION at the top level of a body in a transactional phase." },
-    { "fn-recursion", "error", "A function that calls itself, directly or not." },
-    { "exec-transaction", "error", "A step that runs a command in a phase with one transaction." },
-    { "exec-argv", "error", "An empty argv, or a bool, null or duration argv element, env value or cwd of a command." },
-    { "exec-batch", "error", "batch on a step whose up runs a command." },
-    { "env-password", "error", "env(\"PGPASSWORD\"): the password would reach an argv, SQL or output." },
-    { "bad-regex", "error", "A matches() pattern that is not a POSIX extended regular expression." },
-    { "shell-string", "warning", "A param or env() value reaches the script of sh -c (or bash -c …), where the shell interprets it." },
-    { "txn-none-multi", "warning", "Several statements in one up under transaction none." },
-    { "quoted-interpolation", "error", "${x} written inside a quoted identifier or a string literal, where it is not an interpolation." },
-    { "raw-interpolation", "warning", "${x:raw} inserts a value into SQL unquoted." },
-    { "create-index-blocking", "warning", "CREATE INDEX without CONCURRENTLY on an existing table blocks writes." },
-    { "concurrently-in-transaction", "error", "CONCURRENTLY, VACUUM, REINDEX SCHEMA/DATABASE/SYSTEM or ALTER TYPE ... ADD VALUE (before PostgreSQL 12) inside a transaction." },
-    { "drop-index-blocking", "warning", "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on its table." },
-    { "reindex-blocking", "warning", "REINDEX without CONCURRENTLY blocks writes to the table while it rebuilds." },
-    { "constraint-index-blocking", "warning", "ADD PRIMARY KEY or UNIQUE without USING INDEX builds an index under an ACCESS EXCLUSIVE lock." },
-    { "add-column-not-null", "error", "ADD COLUMN ... NOT NULL without a default fails on a non-empty table." },
-    { "alter-column-type", "warning", "ALTER COLUMN ... TYPE rewrites the table under an ACCESS EXCLUSIVE lock." },
-    { "set-not-null", "warning", "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock." },
-    { "constraint-not-valid", "warning", "A FOREIGN KEY or CHECK constraint (or ADD COLUMN ... REFERENCES) added without NOT VALID scans the table under a strong lock." },
-    { "validate-same-transaction", "warning", "VALIDATE CONSTRAINT in the transaction that added the constraint NOT VALID." },
-    { "volatile-default", "warning", "ADD COLUMN with a volatile default, GENERATED ... STORED, identity or serial rewrites the table (any default before PostgreSQL 11)." },
-    { "enum-value-position", "warning", "ALTER TYPE ... ADD VALUE without BEFORE or AFTER: the label's position depends on each database's history." },
-    { "identifier-too-long", "warning", "A name longer than 63 bytes, which PostgreSQL silently truncates." },
-    { "destructive", "warning", "DROP TABLE/COLUMN/SCHEMA or TRUNCATE in an up: data the down cannot restore." },
-    { "rename", "warning", "Renaming a table or column breaks the application versions still running." },
-    { "down-missing-object", "warning", "The down does not mention an object that the up creates." },
-    { "missing-lock-timeout", "warning", "A phase takes strong locks on existing tables without lock_timeout." },
-    { "if-not-exists-unguarded", "warning", "CREATE ... IF NOT EXISTS or ADD COLUMN IF NOT EXISTS in a step whose when can never be false." },
-    { "unused-param", "warning", "A param nothing uses." },
-    { "unused-let", "warning", "A let nothing uses." },
-    { "assert-without-message", "warning", "An assert without `else \"message\"`." },
-    { "suppression-without-reason", "warning", "A `# mig: allow` comment without a reason, or for an unknown rule." },
-    { NULL, NULL, NULL },
+    { "syntax", "error", "The grammar, literals and interpolations of the language." , false },
+    { "unterminated-sql", "error", "A SQL body (or a literal in a SQL file) that never ends." , false },
+    { "unknown-import", "error", "An import of a module that does not exist or a file that cannot be read." , false },
+    { "sql-file", "error", "A `sql file` that cannot be read." , false },
+    { "duplicate-name", "error", "Two migrations, phases, steps, params, lets or functions of one name." , false },
+    { "duplicate-clause", "error", "A second up, down or when in one step or phase." , false },
+    { "duplicate-variant", "error", "Two SQL variants for one dialect in one action." , false },
+    { "missing-variant", "error", "No SQL for a dialect the migration targets." , false },
+    { "unknown-after", "error", "`after` names a migration that is not compiled." , false },
+    { "after-cycle", "error", "Migrations wait for each other through `after`." , false },
+    { "unknown-name", "error", "A name or function that does not exist or is not declared yet." , false },
+    { "type-mismatch", "error", "Operand, argument, condition or declaration types do not fit." , false },
+    { "missing-up", "error", "A step without its up." , false },
+    { "missing-down", "error", "A step without its down (or down irreversible)." , false },
+    { "batch-transaction", "error", "A batch step in a phase with one transaction." , false },
+    { "transaction-control", "error", "BEGIN, COMMIT, ROLLBACK, END, SAVEPOINT, RELEASE or START TRANSACTION at the top level of a body in a transactional phase." , false },
+    { "fn-recursion", "error", "A function that calls itself, directly or not." , false },
+    { "exec-transaction", "error", "A step that runs a command in a phase with one transaction." , false },
+    { "exec-argv", "error", "An empty argv, or a bool, null or duration argv element, env value or cwd of a command." , false },
+    { "exec-batch", "error", "batch on a step whose up runs a command." , false },
+    { "env-password", "error", "env(\"PGPASSWORD\"): the password would reach an argv, SQL or output." , false },
+    { "bad-regex", "error", "A matches() pattern that is not a POSIX extended regular expression." , false },
+    { "shell-string", "warning", "A param or env() value reaches the script of sh -c (or bash -c …), where the shell interprets it." , false },
+    { "txn-none-multi", "warning", "Several statements in one up under transaction none." , false },
+    { "quoted-interpolation", "error", "${x} written inside a quoted identifier or a string literal, where it is not an interpolation." , false },
+    { "raw-interpolation", "warning", "${x:raw} inserts a value into SQL unquoted." , false },
+    { "create-index-blocking", "warning", "CREATE INDEX without CONCURRENTLY on an existing table blocks writes." , false },
+    { "concurrently-in-transaction", "error", "CONCURRENTLY, VACUUM, REINDEX SCHEMA/DATABASE/SYSTEM or ALTER TYPE ... ADD VALUE (before PostgreSQL 12) inside a transaction." , false },
+    { "drop-index-blocking", "warning", "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on its table." , false },
+    { "reindex-blocking", "warning", "REINDEX without CONCURRENTLY blocks writes to the table while it rebuilds." , false },
+    { "constraint-index-blocking", "warning", "ADD PRIMARY KEY or UNIQUE without USING INDEX builds an index under an ACCESS EXCLUSIVE lock." , false },
+    { "add-column-not-null", "error", "ADD COLUMN ... NOT NULL without a default fails on a non-empty table." , false },
+    { "alter-column-type", "warning", "ALTER COLUMN ... TYPE rewrites the table under an ACCESS EXCLUSIVE lock." , false },
+    { "set-not-null", "warning", "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock." , false },
+    { "constraint-not-valid", "warning", "A FOREIGN KEY or CHECK constraint (or ADD COLUMN ... REFERENCES) added without NOT VALID scans the table under a strong lock." , false },
+    { "validate-same-transaction", "warning", "VALIDATE CONSTRAINT in the transaction that added the constraint NOT VALID." , false },
+    { "volatile-default", "warning", "ADD COLUMN with a volatile default, GENERATED ... STORED, identity or serial rewrites the table (any default before PostgreSQL 11)." , false },
+    { "enum-value-position", "warning", "ALTER TYPE ... ADD VALUE without BEFORE or AFTER: the label's position depends on each database's history." , false },
+    { "identifier-too-long", "warning", "A name longer than 63 bytes, which PostgreSQL silently truncates." , false },
+    { "destructive", "warning", "DROP TABLE/COLUMN/SCHEMA or TRUNCATE in an up: data the down cannot restore." , false },
+    { "rename", "warning", "Renaming a table or column breaks the application versions still running." , false },
+    { "down-missing-object", "warning", "The down does not mention an object that the up creates." , false },
+    { "missing-lock-timeout", "warning", "A phase takes strong locks on existing tables without lock_timeout." , false },
+    { "if-not-exists-unguarded", "warning", "CREATE ... IF NOT EXISTS or ADD COLUMN IF NOT EXISTS in a step whose when can never be false." , false },
+    { "unused-param", "warning", "A param nothing uses." , false },
+    { "unused-let", "warning", "A let nothing uses." , false },
+    { "assert-without-message", "warning", "An assert without `else \"message\"`." , false },
+    { "suppression-without-reason", "warning", "A `# mig: allow` comment without a reason, or for an unknown rule." , false },
+    { "psql-meta-command", "error", "A psql meta-command (\\set, \\i, \\connect, ...) in a SQL body, which only psql understands." , false },
+    { "copy-from-stdin", "error", "COPY ... FROM STDIN in a SQL body: the data rows are psql input, not SQL." , false },
+    /* opt-in style rules: off unless mig.conf [lint] enable names them */
+    { "prefer-bigint", "warning", "An int, integer or smallint column on PostgreSQL (opt-in): bigint does not run out.", true },
+    { "prefer-identity", "warning", "A serial column on PostgreSQL (opt-in): bigint GENERATED BY DEFAULT AS IDENTITY.", true },
+    { "prefer-timestamptz", "warning", "A timestamp without time zone column on PostgreSQL (opt-in).", true },
+    { "prefer-text", "warning", "A varchar(n) column on PostgreSQL (opt-in): text with a CHECK on its length.", true },
+    { "require-statement-timeout", "warning", "A PostgreSQL phase of SQL steps without `timeout` (its statement_timeout) (opt-in).", true },
+    { NULL, NULL, NULL, false },
 };
+
+const struct mig_rule *mig_rule_find(const char *id)
+{
+    for (const struct mig_rule *r = mig_rules; id && r->id; r++)
+        if (strcmp(r->id, id) == 0)
+            return r;
+    return NULL;
+}
+
+bool mig_lint_enabled(const struct mig_program *p, const char *id)
+{
+    const struct mig_rule *r = mig_rule_find(id);
+    if (!r || !r->opt_in)
+        return true;
+    for (const char *const *e = p->lint_enable; e && *e; e++)
+        if (strcmp(*e, id) == 0)
+            return true;
+    return false;
+}
 
 /* ---- plan rules ------------------------------------------------------------------ */
 

@@ -10,6 +10,8 @@
 /* The SQL rules of every input migration, in run order, so that the
  * history of tables and columns in earlier migrations is known. */
 void mig_lint_sql(struct mig_program *p);
+/* Whether a rule runs: every rule but the opt-in ones p does not enable. */
+bool mig_lint_enabled(const struct mig_program *p, const char *id);
 
 /* ---- internals of lint_sql.c and lint_alter.c ---- */
 
@@ -30,6 +32,7 @@ struct lhist {
     struct mig_strmap coltype;      /* "t.c" → its normalized type ("varchar(20)") */
     struct mig_strmap checked;      /* "t.c" → a validated CHECK (c IS NOT NULL) exists */
     struct mig_strmap checkcol;     /* "t.constraint" → "t.c" of its CHECK (c IS NOT NULL) */
+    struct mig_strmap notnull;      /* "t.c" → declared NOT NULL (or part of the primary key) */
 };
 
 struct created_obj {            /* an object a step's up creates (down-missing-object) */
@@ -58,6 +61,7 @@ struct lctx {
     struct mig_strmap gone;     /* what the down of the step drops wholesale */
     struct lhist *h;
     bool phase_strong_lock_reported;
+    size_t resume_at;           /* each_statement goes on from here (past COPY ... FROM STDIN data) */
     MIG_VEC(struct created_obj) step_created;
 };
 
@@ -83,5 +87,6 @@ char *lint_key(struct lctx *c, const char *table, const char *name);
 void lint_alter_table(struct lctx *c, const struct stmt *s, size_t i);
 void lint_create_table(struct lctx *c, const struct stmt *s, size_t i, const char *table);
 void lint_hist_drop_table(struct lctx *c, const char *table);
+void lint_style_type(struct lctx *c, const struct stmt *s, size_t start, size_t end, const char *what);
 
 #endif

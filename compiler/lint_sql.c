@@ -143,6 +143,8 @@ void lint_dropped(struct lctx *c, const char *name)
 void lint_warn(struct lctx *c, struct mig_span at, const char *rule, const char *fmt, ...)
 {
     char buf[1024];
+    if (!mig_lint_enabled(c->p, rule))
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -282,6 +284,9 @@ static void check_create(struct lctx *c, const struct stmt *s)
                 o->owner = lint_name_at(c, s, k + 1, &after);
                 break;
             }
+        /* SHARE ROW EXCLUSIVE on its table: writes queue behind it */
+        if (o->owner && !lint_was_created(c, o->owner))
+            lint_strong_lock(c, s, "table", o->owner);
     }
     if (lint_kw(c, s, what, "TABLE") && name)
         lint_create_table(c, s, next, name);
@@ -416,10 +421,82 @@ static void check_identifiers(struct lctx *c, const struct stmt *s)
     }
 }
 
+/* COPY … FROM STDIN: the rows after it are psql's input, not SQL (mig
+ * sends the body as statements: the server would wait for data that never
+ * comes, or the rows would fail as SQL). The data, up to its "\." line, is
+ * skipped. */
+static void check_copy(struct lctx *c, const struct stmt *s)
+{
+    bool from_stdin = false;
+    for (size_t i = 1; i + 1 < s->n && !from_stdin; i++)
+        from_stdin = lint_kw(c, s, i, "FROM") && lint_kw(c, s, i + 1, "STDIN");
+    if (!from_stdin)
+        return;
+    lint_warn(c, lint_stmt_span(c, s), "copy-from-stdin",
+              "COPY ... FROM STDIN reads its rows from psql's input, which mig does not send: write the rows as "
+              "INSERT ... VALUES, or COPY FROM a file the server can read");
+    /* the data: from the line after the statement to a line "\." */
+    const char *t = c->q->text, *e = t + c->q->len;
+    const char *l = memchr(t + s->t[s->n - 1].end, '\n', (size_t)(e - (t + s->t[s->n - 1].end)));
+    while (l && l < e) {
+        l++;
+        const char *x = l;
+        while (x < e && (*x == ' ' || *x == '\t'))
+            x++;
+        if (x + 1 < e && x[0] == '\\' && x[1] == '.') {
+            const char *nl = memchr(x, '\n', (size_t)(e - x));
+            c->resume_at = nl ? (size_t)(nl - t) : c->q->len;
+            return;
+        }
+        l = memchr(l, '\n', (size_t)(e - l));
+    }
+    c->resume_at = c->q->len;
+}
+
+/* A backslash outside literals, comments and dollar quotes that starts a
+ * line, or is followed by a letter (SELECT … \gexec): a psql meta-command
+ * (\set, \i file, \connect, \gexec, …), which the server rejects.
+ * Reported once per line; the rest of the line is skipped. */
+static size_t meta_command(struct lctx *c, const struct mig_sql *q, const struct mig_sqltoken *t, bool report)
+{
+    const char *x = q->text + t->start;
+    if (t->kind != SQLT_PUNCT || *x != '\\')
+        return 0;
+    const char *l = x;
+    while (l > q->text && (l[-1] == ' ' || l[-1] == '\t'))
+        l--;
+    if (l > q->text && l[-1] != '\n' && !(t->start + 1 < q->len && isalpha((unsigned char)x[1])))
+        return 0;
+    const char *nl = memchr(x, '\n', q->len - t->start);
+    size_t end = nl ? (size_t)(nl - q->text) : q->len;
+    if (report) {
+        size_t w = 1;
+        while (t->start + w < end && !isspace((unsigned char)x[w]))
+            w++;
+        struct mig_span at = { q->text_file, q->text_off + (uint32_t)t->start, q->text_off + (uint32_t)(t->start + w) };
+        const char *cmd = x + 1;
+        int n = (int)w - 1;
+#define IS(s) (n == (int)strlen(s) && strncmp(cmd, s, (size_t)n) == 0)
+        const char *fix = IS("set") || IS("unset") ? "use a param or a let, and ${name} in the SQL"
+                        : IS("i") || IS("ir") || IS("include") || IS("include_relative")
+                        ? "put the file's statements here, or name it with up sql file \"…\""
+                        : IS("gexec") ? "run the generated statements from a DO block (EXECUTE format(…))"
+                        : IS("c") || IS("connect") ? "migrate each database with its own target (migrun --db)"
+                        : "write it in SQL, or leave it out";
+#undef IS
+        MIG_DIAG_AT(c->p, MIG_ERROR, at, "psql-meta-command",
+                    "%.*s is a psql meta-command, not SQL: mig sends the body to the server, which rejects it; %s",
+                    (int)w, x, fix);
+    }
+    return end;
+}
+
 static void check_statement(struct lctx *c, const struct stmt *s, bool up)
 {
     if (s->n == 0)
         return;
+    if (lint_kw(c, s, 0, "COPY"))
+        check_copy(c, s);
     if (!up) {
         check_down_statement(c, s);
         return;
@@ -461,6 +538,7 @@ static void each_statement(struct lctx *c, const struct mig_sql *q, bool up,
     c->q = q;
     MIG_VEC(struct stok) toks = { 0 };
     struct mig_sqltoken t;
+    c->resume_at = 0;
     for (size_t pos = 0;; pos = t.end) {
         mig_sql_next(q->text, pos, q->len, &t);
         bool end = t.kind == SQLT_EOF || t.kind == SQLT_UNTERMINATED;
@@ -471,10 +549,24 @@ static void each_statement(struct lctx *c, const struct mig_sql *q, bool up,
             toks.n = 0;
             if (end)
                 break;
+            if (c->resume_at > t.end) {
+                t.end = c->resume_at;
+                c->resume_at = 0;
+            }
             continue;
         }
         if (!mig_sqltok_is_code(t.kind))
             continue;
+        size_t skip = meta_command(c, q, &t, fn == check_statement);
+        if (skip) {
+            /* psql ends the statement before it there (\g, \gexec) */
+            struct stmt s = { toks.v, toks.n };
+            if (s.n)
+                fn(c, &s, up);
+            toks.n = 0;
+            t.end = skip;
+            continue;
+        }
         struct stok st = { t.kind, (uint32_t)t.start, (uint32_t)t.end };
         MIG_PUSH(&c->p->arena, toks, st);
     }
@@ -507,13 +599,15 @@ static bool mentions(const struct mig_sql *down, const char *name)
     return false;
 }
 
-/* What a down drops wholesale, in c->gone: tables, schemas, "t.c" columns. */
+/* What a down drops wholesale, in c->gone: tables, materialized views (their
+ * indexes go with them), schemas, "t.c" columns. */
 static void note_drop(struct lctx *c, const struct stmt *s, bool up)
 {
     (void)up;
     size_t i, next;
-    if (lint_kw(c, s, 0, "DROP") && (lint_kw(c, s, 1, "TABLE") || lint_kw(c, s, 1, "SCHEMA"))) {
-        i = 2;
+    bool matview = lint_kw(c, s, 1, "MATERIALIZED") && lint_kw(c, s, 2, "VIEW");
+    if (lint_kw(c, s, 0, "DROP") && (lint_kw(c, s, 1, "TABLE") || lint_kw(c, s, 1, "SCHEMA") || matview)) {
+        i = matview ? 3 : 2;
         if (lint_kw(c, s, i, "IF") && lint_kw(c, s, i + 1, "EXISTS"))
             i += 2;
         for (;;) {
@@ -596,6 +690,25 @@ static void check_step(struct lctx *c, enum mig_dialect d)
     }
 }
 
+/* require-statement-timeout (opt-in): a PostgreSQL phase with a SQL up and
+ * no `timeout`, which mig sets as the phase's statement_timeout. */
+static void check_statement_timeout(struct lctx *c)
+{
+    if (!c->pg || c->ph->timeout_ms || !mig_lint_enabled(c->p, "require-statement-timeout"))
+        return;
+    for (size_t j = 0; j < c->ph->steps.n; j++) {
+        const struct mig_step *st = c->ph->steps.v[j];
+        if (!st->up || st->up_exec)
+            continue;
+        struct mig_span at = c->ph->implicit ? st->span : c->ph->span;
+        MIG_DIAG_AT(c->p, MIG_WARNING, at, "require-statement-timeout",
+                    "phase '%s' runs SQL without a 'timeout' (its statement_timeout): a statement that runs "
+                    "long (a scan, a lock wait without lock_timeout) holds its locks as long as it runs; add "
+                    "'timeout 10m;' (the longest this phase may take per statement)", c->ph->name);
+        return;
+    }
+}
+
 static void lint_migration_sql(struct mig_program *p, struct mig_migration *m, struct lhist *h)
 {
     struct lctx c;
@@ -616,6 +729,7 @@ static void lint_migration_sql(struct mig_program *p, struct mig_migration *m, s
         c.ph = m->phases.v[k];
         c.phase_i = k;
         c.phase_strong_lock_reported = false;
+        check_statement_timeout(&c);
         for (size_t j = 0; j < c.ph->steps.n; j++) {
             c.st = c.ph->steps.v[j];
             c.step_i = j;
@@ -628,7 +742,7 @@ void mig_lint_sql(struct mig_program *p)
 {
     struct lhist h;
     memset(&h, 0, sizeof(h));
-    h.coltype.arena = h.checked.arena = h.checkcol.arena = &p->arena;
+    h.coltype.arena = h.checked.arena = h.checkcol.arena = h.notnull.arena = &p->arena;
     for (size_t i = 0; i < p->order.n; i++)
         lint_migration_sql(p, p->order.v[i], &h);
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # config_check.sh — mig.conf (found from a subfolder, --env, precedence:
-# flags > environment > file, [lint] disable, passwords never printed),
+# flags > environment > file, [lint] enable/disable/error and a SQLite
+# target's rules, passwords never printed),
 # migc new (the heads) and migc init, each command's --help and one-line
 # usage errors; on PostgreSQL (when PGHOST is set, as under pg_virtualenv)
 # --db service=NAME through a pg_service.conf of its own.
@@ -132,6 +133,103 @@ check "[lint] disable of an unknown rule: exit 2, one line" \
 printf '[lint]\ndisable = missing-down\n' > "$lint/mig.conf"
 out=$(cd "$lint" && "$MIGC" check m 2>&1); rc=$?
 check "[lint] disable of an error rule: exit 2" eval '[ $rc -eq 2 ] && has "cannot be disabled"'
+
+# ---- [lint] enable, error; ids checked with their line --------------------------------
+style=$TOP_SRCDIR/tests/golden/check/lint_style_opt_in.mig
+count() { printf '%s\n' "$out" | grep -c -- "$1"; }
+printf '[lint]\nenable = prefer-bigint, prefer-identity,\n  prefer-timestamptz\nenable = prefer-text require-statement-timeout\n' \
+    > "$lint/mig.conf"
+out=$(cd "$lint" && "$MIGC" check "$style" 2>&1); rc=$?
+check "[lint] enable: the opt-in rules fire where they should, warnings only (exit 0)" \
+    eval '[ $rc -eq 0 ] && [ "$(count "\[prefer-bigint\]")" -eq 3 ] && [ "$(count "\[prefer-identity\]")" -eq 1 ] &&
+          [ "$(count "\[prefer-timestamptz\]")" -eq 2 ] && [ "$(count "\[prefer-text\]")" -eq 2 ] &&
+          [ "$(count "\[require-statement-timeout\]")" -eq 1 ]'
+check "[lint] enable: nothing on the columns that are already right, the phase with a timeout, SQLite" \
+    eval 'hasnt "column widgets.big is" && hasnt "widgets.seen" && hasnt "widgets.label" && hasnt "widgets.code" &&
+          hasnt "widgets.ident" && hasnt "gadgets" && hasnt "phase '"'timed'"'" && has "phase '"'p'"'"'
+out=$(cd "$lint" && MIG_CONFIG= "$MIGC" check "$style" 2>&1); rc=$?
+check "without [lint] enable the opt-in rules never fire" eval '[ $rc -eq 0 ] && [ -z "$out" ]'
+printf '[lint]\nerror = prefer-timestamptz, rename\n' > "$lint/mig.conf"
+out=$(cd "$lint" && "$MIGC" check "$style" 2>&1); rc=$?
+check "[lint] error on an opt-in rule enables it and fails the check (exit 1)" \
+    eval '[ $rc -eq 1 ] && [ "$(count "error: .*\[prefer-timestamptz\]")" -eq 2 ] && hasnt "[prefer-bigint]"'
+cat > "$lint/m/r.mig" <<'MIG'
+migration r { target postgres >= 13; phase p { lock_timeout 1s; step s {
+  up sql { ALTER TABLE users RENAME COLUMN fax TO fax_number; }
+  down sql { ALTER TABLE users RENAME COLUMN fax_number TO fax; } } } }
+MIG
+out=$(cd "$lint" && "$MIGC" check m/r.mig 2>&1); rc=$?
+check "[lint] error: the rule's warning is an error, counted as one (exit 1)" \
+    eval '[ $rc -eq 1 ] && has "r.mig:2:30: error: renaming" && has "1 error and 0 warnings."'
+out=$(cd "$lint" && "$MIGC" build m/r.mig -o plan2.migb 2>&1); rc=$?
+check "[lint] error: migc build refuses too" eval '[ $rc -ne 0 ] && [ ! -e "$lint/plan2.migb" ] && has "[rename]"'
+printf '[lint]\nerror = rename\nwarning = rename\n' > "$lint/mig.conf"
+out=$(cd "$lint" && "$MIGC" check m/r.mig 2>&1); rc=$?
+check "[lint] an unknown key: exit 2, with its line" \
+    eval '[ $rc -eq 2 ] && lines 1 && has "mig.conf:3: unknown key '"'warning'"' in [lint] (known: enable, disable, error)"'
+printf '[lint]\n# the style we follow\nenable = prefer-text,\n  prefer-bigint\nenable = prefer-big-int\n' > "$lint/mig.conf"
+out=$(cd "$lint" && "$MIGC" check m/r.mig 2>&1); rc=$?
+check "[lint] enable of an unknown rule: exit 2, naming the file and line" \
+    eval '[ $rc -eq 2 ] && lines 1 && has "$lint/mig.conf:5: [lint] enable: unknown rule '"'prefer-big-int'"'"'
+printf '[lint]\n\ndisable = no-such-rule\n' > "$lint/mig.conf"
+out=$(cd "$lint" && "$MIGC" check m/r.mig 2>&1); rc=$?
+check "[lint] disable of an unknown rule names the line" eval '[ $rc -eq 2 ] && has "mig.conf:3: [lint] disable"'
+printf '[lint]\nerror = rename, bogus\n' > "$lint/mig.conf"
+out=$(cd "$lint" && "$MIGRUN" plan m/r.mig 2>&1); rc=$?
+check "migrun reads the same [lint] and refuses an unknown id too (exit 2)" \
+    eval '[ $rc -eq 2 ] && has "mig.conf:2: [lint] error: unknown rule '"'bogus'"'"'
+printf '[lint]\nenable = rename\n' > "$lint/mig.conf"
+out=$(cd "$lint" && "$MIGC" check m/r.mig 2>&1); rc=$?
+check "[lint] enable of a rule that is on by default: exit 2" eval '[ $rc -eq 2 ] && has "is on by default"'
+printf '[lint]\nerror = missing-down\n' > "$lint/mig.conf"
+out=$(cd "$lint" && "$MIGC" check m/r.mig 2>&1); rc=$?
+check "[lint] error of a rule that reports errors: exit 2" eval '[ $rc -eq 2 ] && has "reports errors already"'
+printf '[lint]\ndisable = rename\nerror = rename\n' > "$lint/mig.conf"
+out=$(cd "$lint" && "$MIGC" check m/r.mig 2>&1); rc=$?
+check "[lint] a rule both disabled and an error: exit 2" \
+    eval '[ $rc -eq 2 ] && has "mig.conf:3: [lint] error: '"'rename'"' is already in [lint] disable"'
+
+# ---- a SQLite-only target: no PostgreSQL lock or rewrite rule -----------------------
+cat > "$lint/m/lite.mig" <<'MIG'
+migration lite {
+  target sqlite;
+  step s {
+    up sql {
+      CREATE INDEX users_email ON users (email);
+      DROP INDEX users_old;
+      REINDEX users;
+      ALTER TABLE users ADD COLUMN token text DEFAULT (hex(randomblob(16)));
+      ALTER TABLE users ADD COLUMN team_id integer REFERENCES teams (id);
+      ALTER TABLE users ADD COLUMN made timestamp;
+      CREATE TABLE idx_users_on_last_name_first_name_and_email_address_and_phone_no (n integer, v varchar(10));
+    }
+    down sql {
+      DROP TABLE idx_users_on_last_name_first_name_and_email_address_and_phone_no;
+      ALTER TABLE users DROP COLUMN made;
+      ALTER TABLE users DROP COLUMN team_id;
+      ALTER TABLE users DROP COLUMN token;
+      CREATE INDEX users_old ON users (email);
+      DROP INDEX users_email;
+    }
+  }
+}
+MIG
+printf '[lint]\nenable = prefer-bigint, prefer-identity, prefer-timestamptz, prefer-text, require-statement-timeout\n' \
+    > "$lint/mig.conf"
+{
+    printf 'error = create-index-blocking, drop-index-blocking, reindex-blocking, volatile-default,\n'
+    printf '  constraint-not-valid, identifier-too-long, missing-lock-timeout\n'
+} >> "$lint/mig.conf"
+out=$(cd "$lint" && "$MIGC" check -Werror m/lite.mig 2>&1); rc=$?
+check "target sqlite: every PostgreSQL rule enabled and an error, none fires (-Werror passes)" \
+    eval '[ $rc -eq 0 ] && [ -z "$out" ]'
+sed -e "s/target sqlite;/target postgres >= 13;/" -e "s/REINDEX users;/REINDEX TABLE users;/" "$lint/m/lite.mig" > "$lint/m/lite_pg.mig"
+out=$(cd "$lint" && "$MIGC" check m/lite_pg.mig 2>&1); rc=$?
+check "the same migration on PostgreSQL: each of those rules fires" \
+    eval '[ $rc -eq 1 ] && has "[create-index-blocking]" && has "[drop-index-blocking]" && has "[reindex-blocking]" &&
+          has "[volatile-default]" && has "[constraint-not-valid]" && has "[identifier-too-long]" &&
+          has "[missing-lock-timeout]" && has "[prefer-timestamptz]" && has "[prefer-text]"'
+rm -f "$lint/mig.conf" "$lint/m/lite_pg.mig" "$lint/m/lite.mig" "$lint/m/r.mig"
 
 # ---- migc new: after the heads ------------------------------------------------------
 cd "$proj/src/deep" || exit 99

@@ -128,31 +128,28 @@ static int load_conf(void)
     char err[512];
     if (mig_conf_load(&conf, err, sizeof(err)) != 0)
         return usage_error("%s", err);
-    conf_loaded = true;
-    for (size_t i = 0; i < conf.nlint_disable; i++) {
-        const char *id = conf.lint_disable[i];
-        const struct mig_rule *r = mig_rules;
-        while (r->id && strcmp(r->id, id) != 0)
-            r++;
-        if (!r->id)
-            return usage_error("%s: [lint] disable: unknown rule '%s' (the rules: doc/rules.md)", conf.path, id);
-        if (strcmp(r->severity, "warning") != 0)
-            return usage_error("%s: [lint] disable: '%s' reports errors, which cannot be disabled (suppress "
-                               "one occurrence with a reason: # mig: allow %s — why)", conf.path, id, id);
-    }
+    conf_loaded = true;     /* its [lint] ids were checked against the rule table as it was read */
     return 0;
 }
 
-/* Drops the warnings of the rules mig.conf disables. */
+/* mig.conf's [lint] applied to the diagnostics: the warnings of the rules
+ * it disables dropped, those of the rules it lists under `error` made
+ * errors. */
 static void filter_disabled(struct mig_diags *d)
 {
     size_t k = 0;
     for (size_t i = 0; i < d->v.n; i++) {
-        if (d->v.v[i].sev == MIG_WARNING && mig_conf_rule_disabled(&conf, d->v.v[i].rule)) {
+        struct mig_diag *x = &d->v.v[i];
+        if (x->sev == MIG_WARNING && mig_conf_rule_disabled(&conf, x->rule)) {
             d->warnings--;
             continue;
         }
-        d->v.v[k++] = d->v.v[i];
+        if (x->sev == MIG_WARNING && mig_conf_rule_error(&conf, x->rule)) {
+            x->sev = MIG_ERROR;
+            d->warnings--;
+            d->errors++;
+        }
+        d->v.v[k++] = *x;
     }
     d->v.n = k;
 }
@@ -229,6 +226,7 @@ static int cmd_check(int argc, char **argv)
         return usage_error("--list-exec prints text on standard output: it cannot be combined with --format %s",
                            format);
     }
+    p->lint_enable = (const char *const *)conf.lint_enable;
     mig_program_check(p);
     struct mig_diags *d = &p->diags;
     filter_disabled(d);
@@ -286,8 +284,10 @@ static struct mig_plan *compile_sources(char **paths, int n, bool *usage)
         }
     }
     *usage = false;
-    unsigned errors = mig_program_check(p);
+    p->lint_enable = (const char *const *)conf.lint_enable;
+    mig_program_check(p);
     filter_disabled(&p->diags);
+    unsigned errors = p->diags.errors;
     if (errors || p->diags.warnings)
         mig_diags_print_text(&p->diags, stderr, mig_use_color(stderr));
     if (errors) {
@@ -622,8 +622,11 @@ static const char conf_template[] =
     "# db = service=myapp-production\n"
     "\n"
     "[lint]\n"
-    "# warning rules migc does not report (doc/rules.md), comma-separated\n"
-    "# disable = rename, destructive\n";
+    "# rules of doc/rules.md, comma-separated: opt-in style rules to run, warnings\n"
+    "# not to report, warnings to report as errors\n"
+    "# enable = prefer-bigint, prefer-timestamptz\n"
+    "# disable = rename, destructive\n"
+    "# error = set-not-null, volatile-default\n";
 
 /* migc init: mig.conf and a migrations folder, here; nothing overwritten. */
 static int cmd_init(int argc, char **argv)

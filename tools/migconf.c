@@ -2,6 +2,7 @@
  * resolved against the file's folder. Values are never echoed in errors:
  * a db value may carry a password. */
 #include "migconf.h"
+#include "compiler/compiler.h"
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -74,14 +75,88 @@ static int add_migrations(struct reader *r, const char *item)
     return push(&r->c->migrations, &r->c->nmigrations, resolve(r->c, item));
 }
 
+static int fail(struct reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static bool listed(char *const *v, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], id) == 0)
+            return true;
+    return false;
+}
+
+/* The lists of [lint]: each id must be a rule, and fit the list it is in
+ * (libinih gives the line of a failure). */
+static const struct mig_rule *lint_rule(struct reader *r, const char *key, const char *item)
+{
+    const struct mig_rule *rule = mig_rule_find(item);
+    if (!rule) {
+        fail(r, "[lint] %s: unknown rule '%s' (the rules: doc/rules.md, or migc check --format sarif)", key, item);
+        return NULL;
+    }
+    struct mig_conf *c = r->c;
+    const char *other = listed(c->lint_disable, c->nlint_disable, item) ? "disable"
+                      : listed(c->lint_error, c->nlint_error, item) ? "error" : NULL;
+    if (other && strcmp(key, "enable") != 0 && strcmp(other, key) != 0) {
+        fail(r, "[lint] %s: '%s' is already in [lint] %s", key, item, other);
+        return NULL;
+    }
+    return rule;
+}
+
 static int add_disabled(struct reader *r, const char *item)
 {
+    const struct mig_rule *rule = lint_rule(r, "disable", item);
+    if (!rule)
+        return 0;
+    if (strcmp(rule->severity, "warning") != 0)
+        return fail(r, "[lint] disable: '%s' reports errors, which cannot be disabled (suppress one occurrence "
+                    "with a reason: # mig: allow %s — why)", item, item), 0;
     return push(&r->c->lint_disable, &r->c->nlint_disable, strdup(item));
 }
 
-static int fail(struct reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add_enabled(struct reader *r, const char *item)
+{
+    const struct mig_rule *rule = lint_rule(r, "enable", item);
+    if (!rule)
+        return 0;
+    if (!rule->opt_in)
+        return fail(r, "[lint] enable: '%s' is on by default (enable names the opt-in rules: prefer-bigint, "
+                    "prefer-identity, prefer-timestamptz, prefer-text, require-statement-timeout)", item), 0;
+    struct mig_conf *c = r->c;
+    if (listed(c->lint_enable, c->nlint_enable, item))
+        return 0;
+    /* kept NULL-terminated: the compiler reads the list as it is */
+    char **nv = realloc(c->lint_enable, (c->nlint_enable + 2) * sizeof(*nv));
+    char *id = strdup(item);
+    if (!nv || !id) {
+        free(id);
+        if (nv)
+            c->lint_enable = nv;
+        return -1;
+    }
+    nv[c->nlint_enable++] = id;
+    nv[c->nlint_enable] = NULL;
+    c->lint_enable = nv;
+    return 0;
+}
+
+static int add_error(struct reader *r, const char *item)
+{
+    const struct mig_rule *rule = lint_rule(r, "error", item);
+    if (!rule)
+        return 0;
+    if (strcmp(rule->severity, "warning") != 0)
+        return fail(r, "[lint] error: '%s' reports errors already", item), 0;
+    if (rule->opt_in && add_enabled(r, item) != 0)
+        return -1;
+    return push(&r->c->lint_error, &r->c->nlint_error, strdup(item));
+}
+
 static int fail(struct reader *r, const char *fmt, ...)
 {
+    if (r->failed)
+        return 0;
     if (!r->failed) {
         va_list ap;
         va_start(ap, fmt);
@@ -160,9 +235,12 @@ static int on_value(void *user, const char *section, const char *key, const char
         return fail(r, "unknown key '%s' in %s (known: db, journal, schema)", key, sect);
     }
     if (strcmp(section, "lint") == 0) {
-        if (strcmp(key, "disable") == 0)
-            return split(value, add_disabled, r) == 0 ? 1 : fail(r, "out of memory");
-        return fail(r, "unknown key '%s' in %s (known: disable)", key, sect);
+        int (*add)(struct reader *, const char *) = strcmp(key, "disable") == 0 ? add_disabled
+                                                   : strcmp(key, "enable") == 0 ? add_enabled
+                                                   : strcmp(key, "error") == 0 ? add_error : NULL;
+        if (add)
+            return split(value, add, r) == 0 ? (r->failed ? 0 : 1) : fail(r, "out of memory");
+        return fail(r, "unknown key '%s' in %s (known: enable, disable, error)", key, sect);
     }
     return fail(r, "unknown section %s (known: [env NAME], [lint])", sect);
 }
@@ -265,8 +343,19 @@ bool mig_conf_rule_disabled(const struct mig_conf *c, const char *rule)
     return false;
 }
 
+bool mig_conf_rule_error(const struct mig_conf *c, const char *rule)
+{
+    return rule && listed(c->lint_error, c->nlint_error, rule);
+}
+
 void mig_conf_free(struct mig_conf *c)
 {
+    for (size_t i = 0; i < c->nlint_enable; i++)
+        free(c->lint_enable[i]);
+    for (size_t i = 0; i < c->nlint_error; i++)
+        free(c->lint_error[i]);
+    free(c->lint_enable);
+    free(c->lint_error);
     for (size_t i = 0; i < c->nmigrations; i++)
         free(c->migrations[i]);
     for (size_t i = 0; i < c->nlint_disable; i++)

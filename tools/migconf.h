@@ -10,7 +10,9 @@
  *     [env production]                 # migrun --env production
  *     db = service=myapp               # a service of libpq's pg_service.conf
  *     [lint]
+ *     enable = prefer-bigint           # opt-in style rules migc runs
  *     disable = rename, destructive    # warning rules migc does not report
+ *     error = set-not-null             # warning rules whose findings are errors
  *
  * Precedence, for each setting: command-line flags, then the environment
  * (MIGRUN_DB, MIGRUN_JOURNAL), then this file. Everything below is owned
@@ -35,8 +37,12 @@ struct mig_conf {
     char *db, *journal, *schema;    /* top level; journal resolved against dir */
     struct mig_conf_env *envs;
     size_t nenvs;
-    char **lint_disable;            /* rule ids */
+    char **lint_disable;            /* rule ids, checked against the rule table */
     size_t nlint_disable;
+    char **lint_enable;             /* opt-in rule ids; NULL-terminated when set */
+    size_t nlint_enable;
+    char **lint_error;              /* warning rule ids reported as errors */
+    size_t nlint_error;
 };
 
 /* Finds and reads mig.conf: the file $MIG_CONFIG names (set but empty: no
@@ -50,6 +56,8 @@ int mig_conf_read(struct mig_conf *c, const char *path, char *err, size_t errlen
 const struct mig_conf_env *mig_conf_env(const struct mig_conf *c, const char *name);
 /* Whether a rule is disabled by [lint] disable. */
 bool mig_conf_rule_disabled(const struct mig_conf *c, const char *rule);
+/* Whether [lint] error makes a rule's warnings errors. */
+bool mig_conf_rule_error(const struct mig_conf *c, const char *rule);
 void mig_conf_free(struct mig_conf *c);
 
 #endif
