@@ -400,6 +400,8 @@ static void handle_message(struct server_loop *L, const char *body, size_t n)
     json_t *id = json_object_get(msg, "id");
     json_t *method = json_object_get(msg, "method");
     json_t *params = json_object_get(msg, "params");
+    if (json_is_null(params))
+        params = NULL;      /* "params": null is no params (shutdown, exit) */
     if (!json_is_object(msg)) {
         respond_error(NULL, LSP_INVALID_REQUEST, "a message must be a JSON object");
     } else if (id && !json_is_string(id) && !json_is_integer(id) && !json_is_null(id)) {

@@ -1,0 +1,595 @@
+#!/usr/bin/env python3
+"""lsp_client.py MIGC WORKDIR — drives the real `migc lsp` over stdio as an
+editor would (Content-Length framing, JSON-RPC 2.0, LSP 3.17) and checks
+what it answers: diagnostics on open and after incremental changes (in
+UTF-16 and UTF-8 positions), rule ids, the project's `after` graph across
+files, formatting equal to `migc fmt`, hover, definition, completion,
+suppression quick fixes, malformed input, shutdown and exit, and that
+stdout carries nothing but framed messages. Standard library only.
+Prints one line per failure and "N passed, M failed" last."""
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+
+MIGC = sys.argv[1]
+WORK = sys.argv[2]
+TIMEOUT = 20
+
+passed = 0
+failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL: {name}" + (f": {detail}" if detail else ""), flush=True)
+    return cond
+
+
+def uri_of(path):
+    from urllib.parse import quote
+    return "file://" + quote(os.path.abspath(path))
+
+
+class Client:
+    """One server process; every byte of its stdout is parsed as frames."""
+
+    def __init__(self, utf8=False, env=None, start=True):
+        e = dict(os.environ)
+        e.pop("MIG_CONFIG", None)
+        e.update(env or {})
+        self.p = subprocess.Popen([MIGC, "lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=e, cwd=WORK)
+        self.msgs = queue.Queue()
+        self.raw = bytearray()
+        self.garbage = []       # anything on stdout that is not a frame
+        self.stderr = b""
+        self.next_id = 1
+        self.pending = []       # notifications seen while waiting for a response
+        self.diags = {}         # uri -> last published diagnostics
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+        if start:
+            caps = {"general": {"positionEncodings": ["utf-8", "utf-16"] if utf8 else ["utf-16"]}}
+            self.init = self.request("initialize", {"processId": os.getpid(), "rootUri": uri_of(WORK),
+                                                    "capabilities": caps})
+            self.notify("initialized", {})
+
+    def _read_err(self):
+        self.stderr = self.p.stderr.read()
+
+    def _read(self):
+        f = self.p.stdout
+        while True:
+            headers = b""
+            while not headers.endswith(b"\r\n\r\n"):
+                c = f.read(1)
+                if not c:
+                    if headers:
+                        self.garbage.append(headers)
+                    self.msgs.put(None)
+                    return
+                headers += c
+                self.raw += c
+            length = None
+            for line in headers.split(b"\r\n"):
+                if not line:
+                    continue
+                k, _, v = line.partition(b":")
+                if k.strip().lower() == b"content-length" and v.strip().isdigit():
+                    length = int(v.strip())
+                elif k.strip().lower() != b"content-type":
+                    self.garbage.append(line)
+            if length is None:
+                self.garbage.append(headers)
+                continue
+            body = f.read(length)
+            self.raw += body
+            try:
+                self.msgs.put(json.loads(body.decode("utf-8")))
+            except ValueError:
+                self.garbage.append(body)
+
+    def send_raw(self, data):
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def send(self, obj):
+        body = json.dumps(obj).encode("utf-8")
+        self.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def notify(self, method, params):
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def _get(self, deadline):
+        m = self.msgs.get(timeout=max(0.01, deadline - time.time()))
+        if m is None:
+            raise EOFError("the server closed its output")
+        if "method" in m and "id" in m:     # a request to the client: answer it
+            self.send({"jsonrpc": "2.0", "id": m["id"], "result": None})
+        if m.get("method") == "textDocument/publishDiagnostics":
+            self.diags[m["params"]["uri"]] = m["params"]["diagnostics"]
+        return m
+
+    def request(self, method, params, id_=None):
+        i = self.next_id if id_ is None else id_
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": i, "method": method, "params": params})
+        return self.wait_response(i)
+
+    def wait_response(self, i):
+        deadline = time.time() + TIMEOUT
+        while True:
+            m = self._get(deadline)
+            if m.get("id") == i and "method" not in m:
+                return m
+            self.pending.append(m)
+
+    def wait_diags(self, uri, pred, what):
+        """Waits for diagnostics of uri satisfying pred (the last ones published)."""
+        deadline = time.time() + TIMEOUT
+        if uri in self.diags and pred(self.diags[uri]):
+            return check(what, True) and self.diags[uri]
+        if uri is None and pred(None):
+            return check(what, True)
+        try:
+            while True:
+                m = self._get(deadline)
+                if m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri \
+                        and pred(m["params"]["diagnostics"]):
+                    return check(what, True) and m["params"]["diagnostics"]
+                if m.get("method") == "textDocument/publishDiagnostics" and uri is None and pred(None):
+                    return check(what, True)
+        except (queue.Empty, EOFError):
+            check(what, False, f"no such diagnostics for {uri}; last: {self.diags.get(uri)}")
+            return None
+
+    def open(self, path, text, version=1):
+        self.notify("textDocument/didOpen", {"textDocument": {"uri": uri_of(path), "languageId": "mig",
+                                                              "version": version, "text": text}})
+        return uri_of(path)
+
+    def close(self):
+        """shutdown + exit; the exit code."""
+        self.request("shutdown", None)
+        self.notify("exit", None)
+        return self.finish()
+
+    def finish(self):
+        try:
+            rc = self.p.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = self.p.wait()
+        time.sleep(0.05)
+        return rc
+
+
+def codes(diags):
+    return [d.get("code") for d in diags or []]
+
+
+def has_code(c):
+    return lambda ds: c in codes(ds)
+
+
+def lacks_code(c):
+    return lambda ds: c not in codes(ds)
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def pos_of(text, needle, utf8=False, nth=0, delta=0):
+    """LSP position of the nth occurrence of needle (+delta characters)."""
+    i = -1
+    for _ in range(nth + 1):
+        i = text.index(needle, i + 1)
+    i += delta
+    line = text.count("\n", 0, i)
+    col_text = text[text.rfind("\n", 0, i) + 1:i]
+    unit = len(col_text.encode("utf-8")) if utf8 else len(col_text.encode("utf-16-le")) // 2
+    return {"line": line, "character": unit}
+
+
+def apply_edits(text, edits, utf8=False):
+    """Applies TextEdits (computed against text) as an editor does."""
+    def off(p):
+        lines = text.split("\n")
+        o = sum(len(l) + 1 for l in lines[:p["line"]])
+        line = lines[p["line"]] if p["line"] < len(lines) else ""
+        units = 0
+        k = 0
+        while k < len(line) and units < p["character"]:
+            ch = line[k]
+            units += len(ch.encode("utf-8")) if utf8 else len(ch.encode("utf-16-le")) // 2
+            k += 1
+        return o + k
+    for e in sorted(edits, key=lambda e: (e["range"]["start"]["line"], e["range"]["start"]["character"]),
+                    reverse=True):
+        a, b = off(e["range"]["start"]), off(e["range"]["end"])
+        text = text[:a] + e["newText"] + text[b:]
+    return text
+
+
+# ---- the cases ----------------------------------------------------------------------------------
+
+STEP = "step s { up sql { SELECT 1 } down sql { SELECT 1 } }"
+
+
+def case_lifecycle():
+    c = Client(start=False)
+    r = c.request("textDocument/hover", {"textDocument": {"uri": "file:///x.mig"},
+                                         "position": {"line": 0, "character": 0}})
+    check("a request before initialize: -32002", r.get("error", {}).get("code") == -32002, r)
+    r = c.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+    caps = r.get("result", {}).get("capabilities", {})
+    check("initialize without utf-8: utf-16", caps.get("positionEncoding") == "utf-16", caps)
+    check("incremental sync", caps.get("textDocumentSync", {}).get("change") == 2, caps)
+    for k in ("hoverProvider", "definitionProvider", "documentFormattingProvider", "completionProvider",
+              "codeActionProvider"):
+        check(f"capability {k}", bool(caps.get(k)), caps)
+    r = c.request("initialize", {"capabilities": {}})
+    check("a second initialize is refused", r.get("error", {}).get("code") == -32600, r)
+    c.notify("initialized", {})
+    # malformed input: answered, and the server stays alive
+    c.send_raw(b"Content-Length: 9\r\n\r\n{not json")
+    r = c.wait_response(None)
+    check("invalid JSON: -32700", r.get("error", {}).get("code") == -32700, r)
+    c.send_raw(b"Content-Length: 2\r\n\r\n[]")
+    r = c.wait_response(None)
+    check("not an object: -32600", r.get("error", {}).get("code") == -32600, r)
+    c.send_raw(b"Content-Length: 27\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":77}  ")
+    r = c.wait_response(77)
+    check("no method: -32600", r.get("error", {}).get("code") == -32600, r)
+    c.send_raw(b"Content-Lenght: 12\r\n\r\n")
+    r = c.wait_response(None)
+    check("no Content-Length header: -32700", r.get("error", {}).get("code") == -32700, r)
+    c.send_raw(b"Content-Length: banana\r\n\r\n")
+    r = c.wait_response(None)
+    check("a Content-Length that is no number: -32700", r.get("error", {}).get("code") == -32700, r)
+    r = c.request("textDocument/frobnicate", {})
+    check("unknown method: -32601", r.get("error", {}).get("code") == -32601, r)
+    c.notify("$/cancelRequest", {"id": 1})
+    c.notify("some/unknownNotification", {})
+    r = c.request("textDocument/hover", {"textDocument": {"uri": "file:///nowhere.mig"},
+                                         "position": {"line": 0, "character": 0}})
+    check("a document not open: -32602", r.get("error", {}).get("code") == -32602, r)
+    # a message split over several writes, one byte at a time for its header
+    body = json.dumps({"jsonrpc": "2.0", "id": 500, "method": "textDocument/nothing"}).encode()
+    data = b"Content-Length: %d\r\n\r\n" % len(body) + body
+    for i in range(0, len(data), 7):
+        c.send_raw(data[i:i + 7])
+        time.sleep(0.002)
+    r = c.wait_response(500)
+    check("a message read in pieces", r.get("error", {}).get("code") == -32601, r)
+    # two messages in one write
+    b1 = json.dumps({"jsonrpc": "2.0", "id": 501, "method": "x/y"}).encode()
+    b2 = json.dumps({"jsonrpc": "2.0", "id": 502, "method": "x/z"}).encode()
+    c.send_raw(b"Content-Length: %d\r\n\r\n%s" % (len(b1), b1) + b"Content-Length: %d\r\n\r\n%s" % (len(b2), b2))
+    check("two messages in one read (1)", c.wait_response(501).get("error") is not None)
+    check("two messages in one read (2)", c.wait_response(502).get("error") is not None)
+    r = c.request("shutdown", None)
+    check("shutdown answers null", "result" in r and r["result"] is None, r)
+    r = c.request("textDocument/hover", {})
+    check("a request after shutdown: -32600", r.get("error", {}).get("code") == -32600, r)
+    c.notify("exit", None)
+    rc = c.finish()
+    check("exit after shutdown: code 0", rc == 0, rc)
+    check("stdout held only frames", not c.garbage, c.garbage)
+
+    c = Client()
+    c.notify("exit", None)
+    rc = c.finish()
+    check("exit without shutdown: code 1", rc == 1, rc)
+    c = Client()
+    c.p.stdin.close()
+    rc = c.finish()
+    check("end of input without shutdown: code 1", rc == 1, rc)
+
+
+def case_diagnostics(utf8):
+    tag = "utf-8" if utf8 else "utf-16"
+    d = os.path.join(WORK, f"diag-{tag}")
+    os.makedirs(d, exist_ok=True)
+    c = Client(utf8=utf8)
+    enc = c.init["result"]["capabilities"]["positionEncoding"]
+    check(f"initialize offering {tag}: {tag}", enc == tag, enc)
+    # a diagnostic on a line with é and an emoji before it
+    text = ('migration m {\n'
+            '  param p: string = "é🎉";\n'
+            '  step s { up sql { SELECT \'é🎉\', ${p:raw} } down sql { SELECT 1 } }\n'
+            '}\n')
+    uri = c.open(os.path.join(d, "m.mig"), text)
+    ds = c.wait_diags(uri, has_code("raw-interpolation"), f"{tag}: raw-interpolation on open")
+    if ds:
+        g = [x for x in ds if x["code"] == "raw-interpolation"][0]
+        want_s, want_e = pos_of(text, "${p:raw}", utf8), pos_of(text, "${p:raw}", utf8, delta=8)
+        check(f"{tag}: range after é and an emoji", g["range"] == {"start": want_s, "end": want_e},
+              f'{g["range"]} want {want_s}-{want_e}')
+        check(f"{tag}: warning severity", g["severity"] == 2, g)
+        check(f"{tag}: message as migc check", "inserts the value verbatim" in g["message"], g)
+    # incremental change: the step loses its down -> missing-down, on line 2
+    start = pos_of(text, " down sql { SELECT 1 }", utf8)
+    end = pos_of(text, " down sql { SELECT 1 }", utf8, delta=len(" down sql { SELECT 1 }"))
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [
+        {"range": {"start": start, "end": end}, "text": ""}]})
+    ds = c.wait_diags(uri, has_code("missing-down"), f"{tag}: missing-down after an incremental change")
+    if ds:
+        g = [x for x in ds if x["code"] == "missing-down"][0]
+        check(f"{tag}: error severity", g["severity"] == 1, g)
+        check(f"{tag}: the error is on line 2", g["range"]["start"]["line"] == 2, g)
+    # an insertion after the emoji, then typing it back
+    ins = pos_of(text, "', ${p", utf8)
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [
+        {"range": {"start": ins, "end": ins}, "text": "x"},
+        {"range": {"start": ins, "end": {"line": ins["line"], "character": ins["character"] + 1}}, "text": ""},
+        {"range": {"start": start, "end": start}, "text": " down sql { SELECT 1 }"}]})
+    ds = c.wait_diags(uri, lambda ds: "missing-down" not in codes(ds) and "raw-interpolation" in codes(ds),
+                      f"{tag}: the text restored by three changes")
+    # a full-text change
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 4}, "contentChanges": [
+        {"text": "migration m { " + STEP + " }\n"}]})
+    c.wait_diags(uri, lambda ds: ds == [], f"{tag}: a clean text clears the diagnostics")
+    check(f"{tag}: stdout held only frames", c.close() == 0 and not c.garbage, c.garbage)
+
+
+def case_project():
+    d = os.path.join(WORK, "proj")
+    write(os.path.join(d, "base.mig"), "migration base { " + STEP + " }\n")
+    c = Client()
+    text = "migration top {\n  after base, extra;\n  " + STEP + "\n}\n"
+    top = c.open(os.path.join(d, "top.mig"), text)
+    ds = c.wait_diags(top, has_code("unknown-after"), "unknown-after while extra.mig does not exist")
+    if ds:
+        g = [x for x in ds if x["code"] == "unknown-after"]
+        check("only the missing one is unknown", len(g) == 1 and "extra" in g[0]["message"], g)
+    # the file appears on disk
+    write(os.path.join(d, "extra.mig"), "migration extra {\n  " + STEP + "\n}\n")
+    c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": uri_of(os.path.join(d, "extra.mig")),
+                                                              "type": 1}]})
+    c.wait_diags(top, lambda ds: ds == [], "unknown-after gone once extra.mig exists")
+    # definition across files
+    r = c.request("textDocument/definition", {"textDocument": {"uri": top}, "position": pos_of(text, "extra")})
+    loc = r.get("result") or {}
+    if isinstance(loc, list):
+        loc = loc[0] if loc else {}
+    check("definition of an after name in another file", loc.get("uri") == uri_of(os.path.join(d, "extra.mig"))
+          and loc.get("range", {}).get("start") == {"line": 0, "character": 10}, r)
+    # an unsaved buffer wins over the file: open extra.mig with another name
+    ex = c.open(os.path.join(d, "extra.mig"), "migration renamed {\n  " + STEP + "\n}\n")
+    c.wait_diags(top, has_code("unknown-after"), "an unsaved buffer overrides the file on disk")
+    c.notify("textDocument/didClose", {"textDocument": {"uri": ex}})
+    c.wait_diags(top, lambda ds: ds == [], "closed: the file on disk counts again")
+    # a cycle through the other file
+    c.notify("textDocument/didChange", {"textDocument": {"uri": top, "version": 2}, "contentChanges": [
+        {"text": "migration top {\n  after base;\n  " + STEP + "\n}\n"}]})
+    bt = "migration base {\n  after top;\n  " + STEP + "\n}\n"
+    b = c.open(os.path.join(d, "base.mig"), bt)
+    c.wait_diags(None, lambda _: "after-cycle" in codes(c.diags.get(b)) + codes(c.diags.get(top)),
+                 "after-cycle across two open buffers")
+    # fn definition across files via import
+    write(os.path.join(d, "lib", "helpers.mig"), "# doubles a number\nfn twice(n: int) -> int = n * 2;\n")
+    ut = ('import "lib/helpers.mig";\nmigration user {\n  after base;\n  step s {\n    when twice(2) > 3;\n'
+          '    up sql { SELECT 1 }\n    down sql { SELECT 1 }\n  }\n}\n')
+    u = c.open(os.path.join(d, "user.mig"), ut)
+    c.notify("textDocument/didChange", {"textDocument": {"uri": b, "version": 2}, "contentChanges": [
+        {"text": "migration base { " + STEP + " }\n"}]})
+    c.wait_diags(u, lambda ds: ds == [], "an import of another file checks")
+    r = c.request("textDocument/definition", {"textDocument": {"uri": u}, "position": pos_of(ut, "twice", delta=2)})
+    loc = r.get("result") or {}
+    check("definition of a fn in another file", loc.get("uri") == uri_of(os.path.join(d, "lib", "helpers.mig"))
+          and loc.get("range", {}).get("start") == {"line": 1, "character": 3}, r)
+    r = c.request("textDocument/hover", {"textDocument": {"uri": u}, "position": pos_of(ut, "twice")})
+    v = (r.get("result") or {}).get("contents", {}).get("value", "")
+    check("hover on a user fn: signature and comment", "fn twice(n: int) -> int" in v and "doubles" in v, v)
+    c.close()
+
+
+def case_lint_conf():
+    """[lint] disable of mig.conf applies as in migc check; the project is
+    the migrations folders of mig.conf."""
+    d = os.path.join(WORK, "conf")
+    write(os.path.join(d, "mig.conf"), "migrations = db\n[lint]\ndisable = raw-interpolation\n")
+    write(os.path.join(d, "db", "sub", "a.mig"), "migration a { " + STEP + " }\n")
+    c = Client()
+    text = ('migration b {\n  after a;\n  param p: string = "x";\n'
+            '  step s { up sql { SELECT ${p:raw} } down sql { SELECT 1 } }\n}\n')
+    u = c.open(os.path.join(d, "db", "b.mig"), text)
+    c.wait_diags(u, lambda ds: ds == [], "mig.conf: disabled warning left out, after resolved in a subfolder")
+    c.close()
+    write(os.path.join(d, "db", "b.mig"), text)
+    out = subprocess.run([MIGC, "check"], cwd=d, capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "MIG_CONFIG"})
+    check("migc check agrees (clean)", out.returncode == 0 and out.stderr == "", out.stderr)
+
+
+def case_format():
+    d = os.path.join(WORK, "fmt")
+    text = ('# a comment\nmigration   f{\nparam  n : int=3;\n   step s {  up sql {  SELECT ${n}  }\n'
+            'down sql { SELECT 2 }}\n}\n')
+    path = os.path.join(d, "f.mig")
+    write(path, text)
+    c = Client()
+    u = c.open(path, text)
+    r = c.request("textDocument/formatting", {"textDocument": {"uri": u},
+                                              "options": {"tabSize": 2, "insertSpaces": True}})
+    edits = r.get("result")
+    check("formatting returns edits", isinstance(edits, list) and edits, r)
+    formatted = apply_edits(text, edits or [])
+    subprocess.run([MIGC, "fmt", path], check=False)
+    with open(path, encoding="utf-8") as f:
+        want = f.read()
+    check("formatting equals migc fmt", formatted == want and formatted != text, repr(formatted))
+    c.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": 2},
+                                        "contentChanges": [{"text": want}]})
+    r = c.request("textDocument/formatting", {"textDocument": {"uri": u}, "options": {}})
+    check("formatted text: no edits", r.get("result") == [], r)
+    c.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": 3},
+                                        "contentChanges": [{"text": "migration {"}]})
+    r = c.request("textDocument/formatting", {"textDocument": {"uri": u}, "options": {}})
+    check("syntax errors: not formatted (null)", "result" in r and r["result"] is None, r)
+    c.close()
+
+
+def case_hover_completion():
+    d = os.path.join(WORK, "hover")
+    text = ('import std;\nimport std.pg;\nmigration h {\n'
+            '  # how many rows to copy per batch\n  param limit: int = 500;\n'
+            '  step s {\n    when std.table_exists("t") and std.pg.major_version() > 11 and limit > 1;\n'
+            '    up sql { SELECT ${limit} }\n    down sql { SELECT 1 }\n  }\n}\n')
+    c = Client()
+    u = c.open(os.path.join(d, "h.mig"), text)
+    c.wait_diags(u, lambda ds: ds == [], "the hover file checks clean")
+
+    def hover(needle, delta=1, nth=0):
+        r = c.request("textDocument/hover", {"textDocument": {"uri": u},
+                                             "position": pos_of(text, needle, nth=nth, delta=delta)})
+        return (r.get("result") or {}).get("contents", {}).get("value", "")
+    v = hover("table_exists")
+    check("hover on std.table_exists: signature", "fn std.table_exists(t: string) -> bool" in v, v)
+    check("hover on std.table_exists: its doc comment", "Whether a table" in v, v)
+    v = hover("major_version")
+    check("hover on std.pg.major_version", "fn std.pg.major_version() -> int" in v and "major version" in v, v)
+    v = hover("limit > 1")
+    check("hover on a param: type and default", "int" in v and "500" in v, v)
+    check("hover on a param: its comment", "rows to copy per batch" in v, v)
+    v = hover("${limit}", delta=3)
+    check("hover on a param in ${…}", "500" in v, v)
+    r = c.request("textDocument/hover", {"textDocument": {"uri": u}, "position": {"line": 2, "character": 0}})
+    check("hover on a keyword: null", r.get("result") is None, r)
+    # completion
+    r = c.request("textDocument/completion", {"textDocument": {"uri": u}, "position": {"line": 10, "character": 1}})
+    labels = [i["label"] for i in (r.get("result") or {}).get("items", [])]
+    for want in ("migration", "step", "after", "transaction", "std.table_exists", "std.pg.major_version", "env"):
+        check(f"completion offers {want}", want in labels, labels[:20])
+    # after "std.ta" the edit replaces the dotted prefix
+    c.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": 2}, "contentChanges": [
+        {"range": {"start": {"line": 11, "character": 0}, "end": {"line": 11, "character": 0}}, "text": "std.ta"}]})
+    r = c.request("textDocument/completion", {"textDocument": {"uri": u}, "position": {"line": 11, "character": 6}})
+    items = (r.get("result") or {}).get("items", [])
+    te = [i for i in items if i["label"] == "std.table_exists"]
+    check("completion after std.: std functions, replacing the prefix",
+          te and te[0]["textEdit"]["range"]["start"] == {"line": 11, "character": 0}, te)
+    check("completion after std.: no keywords", "migration" not in [i["label"] for i in items])
+    c.close()
+
+
+def case_quickfix(utf8):
+    tag = "utf-8" if utf8 else "utf-16"
+    d = os.path.join(WORK, f"fix-{tag}")
+    text = ('migration q {\n  param p: string = "é🎉";\n  phase work {\n    lock_timeout 5s;\n'
+            '    step s { up sql { SELECT ${p:raw} } down sql { SELECT 1 } }\n'
+            '    step t {\n      up sql { DROP TABLE users; }\n      down irreversible "gone";\n    }\n  }\n}\n')
+    c = Client(utf8=utf8)
+    u = c.open(os.path.join(d, "q.mig"), text)
+    ds = c.wait_diags(u, lambda ds: "raw-interpolation" in codes(ds) and "destructive" in codes(ds),
+                      f"{tag}: two warnings to suppress")
+    if not ds:
+        c.close()
+        return
+    version = 1
+    for rule in ("raw-interpolation", "destructive"):
+        g = [x for x in c.diags[u] if x["code"] == rule][0]
+        r = c.request("textDocument/codeAction", {"textDocument": {"uri": u}, "range": g["range"],
+                                                  "context": {"diagnostics": [g]}})
+        acts = [a for a in r.get("result") or [] if a.get("kind") == "quickfix" and rule in a.get("title", "")]
+        if not check(f"{tag}: a quick fix for {rule}", len(acts) == 1, r):
+            continue
+        edits = acts[0]["edit"]["changes"][u]
+        new = apply_edits(text, edits, utf8)
+        check(f"{tag}: {rule}: a comment with a reason above its step",
+              f"# mig: allow {rule} — " in new and new.count("\n") == text.count("\n") + 1, new)
+        text = new
+        version += 1
+        c.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": version},
+                                            "contentChanges": [{"text": text}]})
+        c.wait_diags(u, lacks_code(rule), f"{tag}: the inserted suppression silences {rule}")
+    c.wait_diags(u, lambda ds: ds == [], f"{tag}: no warning left, no suppression-without-reason")
+    # a second rule on a step that has a suppression: added to the same line
+    lines = text.split("\n")
+    i = [k for k, l in enumerate(lines) if "DROP TABLE users" in l][0]
+    lines[i] = "      up sql { DROP TABLE users; CREATE INDEX i ON accounts (x); }"
+    text = "\n".join(lines)
+    version += 1
+    c.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": version},
+                                        "contentChanges": [{"text": text}]})
+    ds = c.wait_diags(u, has_code("create-index-blocking"), f"{tag}: create-index-blocking")
+    if ds:
+        g = [x for x in ds if x["code"] == "create-index-blocking"][0]
+        r = c.request("textDocument/codeAction", {"textDocument": {"uri": u}, "range": g["range"],
+                                                  "context": {"diagnostics": [g]}})
+        acts = r.get("result") or []
+        if check(f"{tag}: a quick fix joining an existing suppression", len(acts) == 1, r):
+            new = apply_edits(text, acts[0]["edit"]["changes"][u], utf8)
+            check(f"{tag}: the rule joins the line", "# mig: allow destructive, create-index-blocking — " in new
+                  and new.count("\n") == text.count("\n"), new)
+            c.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": version + 1},
+                                                "contentChanges": [{"text": new}]})
+            c.wait_diags(u, lambda ds: ds == [], f"{tag}: both silenced")
+    # an error that cannot be suppressed gets no quick fix
+    c.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": version + 2}, "contentChanges": [
+        {"text": "migration q { step s { up sql { BEGIN; SELECT 1; COMMIT; } down sql { SELECT 1 } } }\n"}]})
+    ds = c.wait_diags(u, has_code("transaction-control"), f"{tag}: transaction-control")
+    if ds:
+        r = c.request("textDocument/codeAction", {"textDocument": {"uri": u}, "range": ds[0]["range"],
+                                                  "context": {"diagnostics": ds}})
+        check(f"{tag}: no quick fix for transaction-control", r.get("result") == [], r)
+    c.close()
+
+
+def case_large():
+    """A project of 1,000 files and a large document: each answer in time."""
+    d = os.path.join(WORK, "large")
+    os.makedirs(d, exist_ok=True)
+    for i in range(1000):
+        after = f"  after m{i - 1:04d};\n" if i else ""
+        with open(os.path.join(d, f"m{i:04d}.mig"), "w") as f:
+            f.write(f"migration m{i:04d} {{\n{after}  step s {{\n    up sql {{ CREATE TABLE t{i} (id int); }}\n"
+                    f"    down sql {{ DROP TABLE t{i}; }}\n  }}\n}}\n")
+    c = Client()
+    big = "migration big {\n  after m0999;\n" + "".join(
+        f"  step s{k} {{\n    up sql {{ CREATE TABLE big{k} (id int); }}\n    down sql {{ DROP TABLE big{k}; }}\n  }}\n"
+        for k in range(3000)) + "}\n"
+    t0 = time.time()
+    u = c.open(os.path.join(d, "zbig.mig"), big)
+    c.wait_diags(u, lambda ds: ds == [], "1,000 files and a document of 3,000 steps check clean")
+    t_open = time.time() - t0
+    t0 = time.time()
+    for k in range(20):     # typing: 20 one-character edits; the diagnostics follow the last
+        c.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": 2 + k}, "contentChanges": [
+            {"range": {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 2}}, "text": "x"}
+            if k % 2 == 0 else
+            {"range": {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 3}}, "text": ""}]})
+    r = c.request("textDocument/hover", {"textDocument": {"uri": u}, "position": {"line": 1, "character": 10}})
+    t_typing = time.time() - t0
+    check("hover after typing in a large project", "m0999" in json.dumps(r), r)
+    c.wait_diags(u, lambda ds: ds == [], "the large document clean after the edits")
+    print(f"# large project: open {t_open:.2f}s, 20 edits and a hover {t_typing:.2f}s", flush=True)
+    check("open of a large project within 10s", t_open < 10, t_open)
+    check("20 edits and a hover within 10s", t_typing < 10, t_typing)
+    c.close()
+
+
+case_lifecycle()
+case_diagnostics(False)
+case_diagnostics(True)
+case_project()
+case_lint_conf()
+case_format()
+case_hover_completion()
+case_quickfix(False)
+case_quickfix(True)
+case_large()
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
