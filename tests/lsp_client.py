@@ -393,6 +393,13 @@ def case_project():
     r = c.request("textDocument/hover", {"textDocument": {"uri": u}, "position": pos_of(ut, "twice")})
     v = (r.get("result") or {}).get("contents", {}).get("value", "")
     check("hover on a user fn: signature and comment", "fn twice(n: int) -> int" in v and "doubles" in v, v)
+    # the imported file open with unsaved changes: the import reads the buffer
+    h = c.open(os.path.join(d, "lib", "helpers.mig"), "fn thrice(n: int) -> int = n * 3;\n")
+    ds = c.wait_diags(u, has_code("unknown-name"), "an import reads the unsaved buffer of the imported file")
+    check("no duplicate of the imported file", "duplicate-name" not in codes(ds) + codes(c.diags.get(h)),
+          (ds, c.diags.get(h)))
+    c.notify("textDocument/didClose", {"textDocument": {"uri": h}})
+    c.wait_diags(u, lambda ds: ds == [], "closed: the import reads the file again")
     c.close()
 
 
@@ -581,7 +588,53 @@ def case_large():
     c.close()
 
 
+def case_robust():
+    """Input no editor should send: answered or survived, never a crash."""
+    c = Client()
+    d = os.path.join(WORK, "robust")
+    os.makedirs(d, exist_ok=True)
+    # a NUL byte in a document: the compiler's error, not a cut text
+    u = c.open(os.path.join(d, "nul.mig"), "migration n { \u0000 }\n")
+    ds = c.wait_diags(u, has_code("syntax"), "a NUL byte in a document: an error")
+    check("the NUL byte error says so", ds and "NUL" in ds[0]["message"], ds)
+    # a lone surrogate is not Unicode: a parse error
+    body = b'{"jsonrpc":"2.0","id":900,"method":"textDocument/hover","params":{"x":"\\ud800"}}'
+    c.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    r = c.wait_response(None)
+    check("a lone surrogate: -32700", r.get("error", {}).get("code") == -32700, r)
+    # a Content-Length beyond reason
+    c.send_raw(b"Content-Length: 99999999999999999999\r\n\r\n")
+    r = c.wait_response(None)
+    check("a huge Content-Length: -32700", r.get("error", {}).get("code") == -32700, r)
+    # garbage bytes, then a request: the server finds the next header
+    c.send_raw(bytes(range(1, 256)) * 4 + b"\r\n\r\n")
+    r = c.wait_response(None)
+    check("garbage: -32700", r.get("error", {}).get("code") == -32700, r)
+    r = c.request("textDocument/hover", {"textDocument": {"uri": u}, "position": {"line": 0, "character": 2}})
+    check("alive after garbage", "result" in r, r)
+    # positions past the end of a line or of the text are clamped
+    r = c.request("textDocument/hover", {"textDocument": {"uri": u}, "position": {"line": 99, "character": 99}})
+    check("a position past the end", "result" in r, r)
+    r = c.request("textDocument/hover", {"textDocument": {"uri": u}, "position": {"line": -1, "character": 0}})
+    check("a negative position: -32602", r.get("error", {}).get("code") == -32602, r)
+    # a document that is no file
+    un = "untitled:Untitled-1"
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": un, "languageId": "mig", "version": 1,
+                                                       "text": "migration u { step s { up sql { SELECT 1 } } }"}})
+    c.wait_diags(un, has_code("missing-down"), "an untitled document is checked alone")
+    # a change that makes no sense for the text is ignored, not fatal
+    c.notify("textDocument/didChange", {"textDocument": {"uri": un, "version": 2}, "contentChanges": [
+        {"range": {"start": {"line": 0, "character": 5}, "end": {"line": 0, "character": 1}}, "text": "x"}]})
+    r = c.request("textDocument/completion", {"textDocument": {"uri": un}, "position": {"line": 0, "character": 3}})
+    check("alive after a reversed range", "result" in r, r)
+    rc = c.close()
+    check("robust: exit 0 and only frames on stdout", rc == 0 and not c.garbage, (rc, c.garbage))
+    check("robust: no crash report on stderr", b"AddressSanitizer" not in c.stderr and b"Segmentation" not in c.stderr,
+          c.stderr[-500:])
+
+
 case_lifecycle()
+case_robust()
 case_diagnostics(False)
 case_diagnostics(True)
 case_project()

@@ -216,11 +216,26 @@ static void set_text(struct lsp_doc *d, const char *text, size_t len)
 }
 
 static struct lsp_project *project_for(struct lsp_server *s, struct lsp_doc *d);
+static bool inside(const char *path, const char *dir);
 
-static void mark_dirty(struct lsp_doc *d)
+/* Whether a project's folders hold path. */
+static bool project_holds(const struct lsp_project *p, const char *path)
+{
+    for (size_t i = 0; path && i < p->nroots; i++)
+        if (inside(path, p->roots[i]))
+            return true;
+    return false;
+}
+
+/* The document's project, and every other one that reads its file, must
+ * be checked again. */
+static void mark_dirty(struct lsp_server *s, struct lsp_doc *d)
 {
     if (d->proj)
         d->proj->dirty = true;
+    for (struct lsp_project *p = s->projects; p; p = p->next)
+        if (project_holds(p, d->path))
+            p->dirty = true;
 }
 
 struct lsp_doc *lsp_doc_open(struct lsp_server *s, const char *uri, const char *text, size_t len, int64_t version)
@@ -252,7 +267,7 @@ struct lsp_doc *lsp_doc_open(struct lsp_server *s, const char *uri, const char *
     d->version = version;
     set_text(d, text, len);
     d->proj = project_for(s, d);
-    mark_dirty(d);
+    mark_dirty(s, d);
     return d;
 }
 
@@ -268,6 +283,7 @@ void lsp_doc_close(struct lsp_server *s, struct lsp_doc *d)
     /* its diagnostics go with it; the project sees the file on disk again */
     lsp_notify("textDocument/publishDiagnostics", json_pack("{s:s, s:[]}", "uri", d->uri, "diagnostics"));
     struct lsp_project *p = d->proj;
+    mark_dirty(s, d);
     free(d->uri);
     free(d->path);
     free(d->text);
@@ -287,7 +303,7 @@ int lsp_doc_change(struct lsp_server *s, struct lsp_doc *d, json_t *change)
     json_t *range = json_object_get(change, "range");
     const char *t = json_string_value(text);
     size_t tl = json_string_length(text);
-    mark_dirty(d);
+    mark_dirty(s, d);
     if (!range) {
         set_text(d, t, tl);
         return 0;
@@ -376,6 +392,14 @@ static struct lsp_project *project_for(struct lsp_server *s, struct lsp_doc *d)
             in_conf = inside(d->path, realpath(conf.migrations[i], real) ? real : conf.migrations[i]);
         }
         key = in_conf ? conf.path : dir;
+        if (!in_conf)   /* a folder inside a project's folders is part of it */
+            for (struct lsp_project *p = s->projects; p; p = p->next)
+                if (project_holds(p, d->path)) {
+                    if (has_conf)
+                        mig_conf_free(&conf);
+                    free(dir);
+                    return p;
+                }
         if (!in_conf && has_conf) {
             /* keep [lint] of the mig.conf above, but check the folder alone */
             for (size_t i = 0; i < conf.nmigrations; i++)
@@ -482,14 +506,18 @@ static void project_check(struct lsp_server *s, struct lsp_project *p)
     size_t k = 0;
     for (size_t i = 0; i < prog->input_paths.n; i++) {
         bool open = false;
-        for (struct lsp_doc *d = s->docs; d && !open; d = d->next)
-            open = d->proj == p && d->path && same_file(prog->input_paths.v[i], d->path);
-        if (!open)
+        struct lsp_doc *d = s->docs;
+        for (; d && !open; d = open ? d : d->next)
+            open = d->path && same_file(prog->input_paths.v[i], d->path);
+        if (!open) {
             prog->input_paths.v[k++] = prog->input_paths.v[i];
+        } else if (d->proj != p) {  /* open in another project: its text here too */
+            char *copy = mig_arena_strndup(&prog->arena, d->text, d->len);
+            mig_program_add_text(prog, d->path, copy, d->len);
+        }
     }
     prog->input_paths.n = k;
     for (struct lsp_doc *d = s->docs; d; d = d->next) {
-        d->src_id = UINT32_MAX;
         if (d->proj != p)
             continue;
         char *copy = mig_arena_strndup(&prog->arena, d->text, d->len);
