@@ -633,16 +633,117 @@ def case_robust():
           c.stderr[-500:])
 
 
+def case_same_as_check():
+    """Every case of tests/golden/check, opened in the editor, gets the
+    diagnostics `migc check --format json` prints for it: same places (in
+    UTF-16 units), severities, rule ids and messages."""
+    import shutil
+    src = os.path.join(os.environ["TOP_SRCDIR"], "tests", "golden", "check")
+    root = os.path.join(WORK, "golden")
+    c = Client()
+    n = 0
+    for case in sorted(os.listdir(src)):
+        full = os.path.join(src, case)
+        if case.endswith(".out") or case.startswith("."):
+            continue
+        if os.path.isfile(full):
+            with open(full, encoding="utf-8", errors="replace") as f:
+                if f.readline().startswith("# args:"):
+                    continue
+        d = os.path.join(root, case.replace(".mig", "") + ".d")
+        if os.path.isdir(full):
+            shutil.copytree(full, d)
+        else:
+            os.makedirs(d)
+            shutil.copy(full, d)
+        files = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(d) for f in fs if f.endswith(".mig"))
+        texts = {}
+        for path in files:
+            with open(path, "rb") as f:
+                raw = f.read()
+            try:
+                texts[path] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                texts[path] = None      # not UTF-8: JSON cannot carry it as it is
+        if any(t is None or "\0" in t for t in texts.values()):
+            continue
+        for path in files:
+            c.open(path, texts[path])
+        # a request checks the project first: its diagnostics come before the answer
+        for path in files:
+            c.request("textDocument/hover", {"textDocument": {"uri": uri_of(path)},
+                                             "position": {"line": 0, "character": 0}})
+        out = subprocess.run([MIGC, "check", "--format", "json", d], capture_output=True, text=True,
+                             env=dict(os.environ, MIG_CONFIG=""))
+        want_all = json.loads(out.stdout)["diagnostics"]
+        for path in files:
+            lines = texts[path].split("\n")
+
+            def u16(line, col):
+                l = lines[line - 1] if line - 1 < len(lines) else ""
+                return len(l[:col - 1].encode("utf-16-le")) // 2
+            want = sorted((w["line"] - 1, u16(w["line"], w["column"]), w["end_line"] - 1,
+                           u16(w["end_line"], w["end_column"]), 1 if w["severity"] == "error" else 2,
+                           w["rule"], w["message"]) for w in want_all if w.get("file") == path)
+            got = sorted((g["range"]["start"]["line"], g["range"]["start"]["character"], g["range"]["end"]["line"],
+                          g["range"]["end"]["character"], g["severity"], g["code"], g["message"])
+                         for g in c.diags.get(uri_of(path), []))
+            n += 1
+            check(f"same as migc check: {os.path.relpath(path, root)}", got == want, f"\n got {got}\nwant {want}")
+        for path in files:
+            c.notify("textDocument/didClose", {"textDocument": {"uri": uri_of(path)}})
+    check("golden cases compared", n >= 40, n)
+    c.close()
+
+
+def case_conf_change():
+    """A mig.conf written while the editor is open: its folders and [lint]
+    apply once the editor reports the change."""
+    d = os.path.join(WORK, "confchange")
+    text = 'migration w { param p: string = "x"; step s { up sql { SELECT ${p:raw} } down sql { SELECT 1 } } }\n'
+    write(os.path.join(d, "db", "w.mig"), text)
+    c = Client()
+    u = c.open(os.path.join(d, "db", "w.mig"), text)
+    c.wait_diags(u, has_code("raw-interpolation"), "a warning before mig.conf exists")
+    write(os.path.join(d, "mig.conf"), "migrations = db\n[lint]\ndisable = raw-interpolation\n")
+    c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": uri_of(os.path.join(d, "mig.conf")),
+                                                              "type": 1}]})
+    c.wait_diags(u, lambda ds: ds == [], "mig.conf written: its [lint] disable applies")
+    g = {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 1}}}
+    r = c.request("textDocument/codeAction", {"textDocument": {"uri": u}, "range": g["range"],
+                                              "context": {"diagnostics": [], "only": ["source.organizeImports"]}})
+    check("code actions of another kind: none", r.get("result") == [], r)
+    c.close()
+
+
+def case_open_order():
+    """A file of a subfolder opened first, then one of the folder above:
+    one project, whatever the order."""
+    d = os.path.join(WORK, "order")
+    sub_text = "migration later {\n  after first;\n  " + STEP + "\n}\n"
+    top_text = "migration first {\n  " + STEP + "\n}\n"
+    write(os.path.join(d, "sub", "later.mig"), sub_text)
+    c = Client()
+    sub = c.open(os.path.join(d, "sub", "later.mig"), sub_text)
+    c.wait_diags(sub, has_code("unknown-after"), "the subfolder alone: unknown-after")
+    c.open(os.path.join(d, "first.mig"), top_text)
+    c.wait_diags(sub, lambda ds: ds == [], "the folder above opened: the subfolder's file joins its project")
+    c.close()
+
+
 case_lifecycle()
 case_robust()
 case_diagnostics(False)
 case_diagnostics(True)
 case_project()
 case_lint_conf()
+case_open_order()
 case_format()
 case_hover_completion()
 case_quickfix(False)
 case_quickfix(True)
+case_same_as_check()
+case_conf_change()
 case_large()
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

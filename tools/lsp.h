@@ -82,6 +82,8 @@ json_t *lsp_range(struct lsp_server *s, const struct lsp_doc *d, size_t start, s
 json_t *lsp_src_range(struct lsp_server *s, struct mig_source *src, size_t start, size_t end);
 /* The URI of a file path (an open document's own spelling when it is open). */
 char *lsp_uri_of_path(struct lsp_server *s, const char *path);
+/* Finds every document's project again (a mig.conf changed): all dirty. */
+void lsp_reproject(struct lsp_server *s);
 /* Marks every project dirty (files changed on disk). */
 void lsp_all_dirty(struct lsp_server *s);
 /* Checks the dirty projects and publishes their documents' diagnostics. */

@@ -217,6 +217,7 @@ static void set_text(struct lsp_doc *d, const char *text, size_t len)
 
 static struct lsp_project *project_for(struct lsp_server *s, struct lsp_doc *d);
 static bool inside(const char *path, const char *dir);
+static void project_free(struct lsp_project *p);
 
 /* Whether a project's folders hold path. */
 static bool project_holds(const struct lsp_project *p, const char *path)
@@ -434,6 +435,25 @@ static struct lsp_project *project_for(struct lsp_server *s, struct lsp_doc *d)
     free(dir);
     p->next = s->projects;
     s->projects = p;
+    /* a project of a subfolder (opened before) becomes part of this one, so
+     * that the order documents are opened in does not change the result */
+    for (struct lsp_project **qq = &p->next; *qq;) {
+        struct lsp_project *q = *qq;
+        bool sub = !q->has_conf || q->conf.nmigrations == 0;
+        for (size_t i = 0; sub && i < q->nroots; i++)
+            sub = project_holds(p, q->roots[i]);
+        if (!sub || q->nroots == 0 || p->nroots == 0) {
+            qq = &q->next;
+            continue;
+        }
+        for (struct lsp_doc *o = s->docs; o; o = o->next)
+            if (o->proj == q) {
+                o->proj = p;
+                o->src_id = UINT32_MAX;
+            }
+        *qq = q->next;
+        project_free(q);
+    }
     return p;
 }
 
@@ -461,6 +481,20 @@ static void project_release(struct lsp_server *s, struct lsp_project *p)
             break;
         }
     project_free(p);
+}
+
+void lsp_reproject(struct lsp_server *s)
+{
+    while (s->projects) {
+        struct lsp_project *p = s->projects;
+        s->projects = p->next;
+        project_free(p);
+    }
+    for (struct lsp_doc *d = s->docs; d; d = d->next) {
+        d->proj = project_for(s, d);
+        d->proj->dirty = true;
+        d->src_id = UINT32_MAX;
+    }
 }
 
 void lsp_all_dirty(struct lsp_server *s)

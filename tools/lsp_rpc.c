@@ -327,6 +327,16 @@ static void handle_request(struct server_loop *L, const char *method, json_t *id
     } else if (strcmp(method, "textDocument/codeAction") == 0) {
         if (!(d = doc_param(L, id, params)))
             return;
+        json_t *only = json_object_get(json_object_get(params, "context"), "only");
+        bool fixes = !json_is_array(only);
+        size_t i;
+        json_t *k;
+        json_array_foreach(only, i, k)
+            fixes = fixes || (json_is_string(k) && strncmp(json_string_value(k), "quickfix", 8) == 0);
+        if (!fixes) {
+            respond(id, json_array());
+            return;
+        }
         json_t *range = json_object_get(params, "range");
         long a = lsp_offset(s, d, json_object_get(range, "start"));
         long b = lsp_offset(s, d, json_object_get(range, "end"));
@@ -377,8 +387,22 @@ static void handle_notification(struct server_loop *L, const char *method, json_
         struct lsp_doc *d = doc_param(L, NULL, params);
         if (d)
             lsp_doc_close(s, d);
-    } else if (strcmp(method, "textDocument/didSave") == 0 || strcmp(method, "workspace/didChangeWatchedFiles") == 0) {
+    } else if (strcmp(method, "textDocument/didSave") == 0) {
         lsp_all_dirty(s);
+    } else if (strcmp(method, "workspace/didChangeWatchedFiles") == 0) {
+        /* a mig.conf changes which files make a project, and its [lint] */
+        bool conf = false;
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(params, "changes"), i, c) {
+            const char *uri = json_string_value(json_object_get(c, "uri"));
+            size_t n = uri ? strlen(uri) : 0;
+            conf = conf || (n >= 9 && strcmp(uri + n - 9, "/mig.conf") == 0);
+        }
+        if (conf)
+            lsp_reproject(s);
+        else
+            lsp_all_dirty(s);
     } else if (strcmp(method, "initialized") == 0) {
         /* ask to hear about .mig files changed on disk (the client may not support it: the reply is ignored) */
         lsp_send(json_pack("{s:s, s:s, s:{s:[{s:s, s:s, s:{s:[{s:s}]}}]}}", "id", "mig-watch", "method",
