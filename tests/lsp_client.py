@@ -38,10 +38,14 @@ def uri_of(path):
     return "file://" + quote(os.path.abspath(path))
 
 
+CLIENTS = []
+
+
 class Client:
     """One server process; every byte of its stdout is parsed as frames."""
 
     def __init__(self, utf8=False, env=None, start=True):
+        CLIENTS.append(self)
         e = dict(os.environ)
         e.pop("MIG_CONFIG", None)
         e.update(env or {})
@@ -57,7 +61,8 @@ class Client:
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=self._read_err, daemon=True).start()
         if start:
-            caps = {"general": {"positionEncodings": ["utf-8", "utf-16"] if utf8 else ["utf-16"]}}
+            caps = {"general": {"positionEncodings": ["utf-8", "utf-16"] if utf8 else ["utf-16"]},
+                    "workspace": {"didChangeWatchedFiles": {"dynamicRegistration": True}}}
             self.init = self.request("initialize", {"processId": os.getpid(), "rootUri": uri_of(WORK),
                                                     "capabilities": caps})
             self.notify("initialized", {})
@@ -390,6 +395,9 @@ def case_project():
     loc = r.get("result") or {}
     check("definition of a fn in another file", loc.get("uri") == uri_of(os.path.join(d, "lib", "helpers.mig"))
           and loc.get("range", {}).get("start") == {"line": 1, "character": 3}, r)
+    r = c.request("textDocument/definition", {"textDocument": {"uri": u}, "position": pos_of(ut, "helpers.mig")})
+    loc = r.get("result") or {}
+    check("definition of an import: the file", loc.get("uri") == uri_of(os.path.join(d, "lib", "helpers.mig")), r)
     r = c.request("textDocument/hover", {"textDocument": {"uri": u}, "position": pos_of(ut, "twice")})
     v = (r.get("result") or {}).get("contents", {}).get("value", "")
     check("hover on a user fn: signature and comment", "fn twice(n: int) -> int" in v and "doubles" in v, v)
@@ -745,5 +753,10 @@ case_quickfix(True)
 case_same_as_check()
 case_conf_change()
 case_large()
+check("every server wrote only framed messages on stdout", all(not c.garbage for c in CLIENTS),
+      [c.garbage for c in CLIENTS if c.garbage])
+check("every server asked to watch files only when the client offered it",
+      all(("mig-watch" in c.raw.decode("utf-8", "replace")) == hasattr(c, "init") for c in CLIENTS),
+      [hasattr(c, "init") for c in CLIENTS])
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -447,6 +447,9 @@ json_t *lsp_definition(struct lsp_server *s, struct lsp_doc *d, size_t off)
     struct mig_program *prog = d->proj ? d->proj->prog : NULL;
     if (!f || !prog)
         return json_null();
+    for (size_t i = 0; i < f->imports.n; i++)     /* import "lib.mig": that file */
+        if (f->imports.v[i].is_path && f->imports.v[i].file && contains(f->imports.v[i].span, f->src->id, off))
+            return location(s, f->imports.v[i].file->src, (struct mig_span){ 0, 0, 0 });
     const struct mig_name *after = after_at(f, off);
     struct mig_migration *m;
     if (after)

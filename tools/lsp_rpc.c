@@ -232,6 +232,7 @@ struct server_loop {
     struct lsp_server srv;
     enum state state;
     bool exit_now;
+    bool watch;     /* the client registers file watchers on request */
 };
 
 static json_t *server_capabilities(struct lsp_server *s)
@@ -256,6 +257,8 @@ static void on_initialize(struct server_loop *L, json_t *id, json_t *params)
     json_array_foreach(encs, i, e)
         if (json_is_string(e) && strcmp(json_string_value(e), "utf-8") == 0)
             L->srv.utf8 = true;
+    L->watch = json_is_true(json_object_get(json_object_get(json_object_get(json_object_get(
+        params, "capabilities"), "workspace"), "didChangeWatchedFiles"), "dynamicRegistration"));
     L->state = S_RUNNING;
     respond(id, json_pack("{s:o, s:{s:s, s:s}}", "capabilities", server_capabilities(&L->srv),
                           "serverInfo", "name", "migc", "version", PACKAGE_VERSION));
@@ -403,7 +406,7 @@ static void handle_notification(struct server_loop *L, const char *method, json_
             lsp_reproject(s);
         else
             lsp_all_dirty(s);
-    } else if (strcmp(method, "initialized") == 0) {
+    } else if (strcmp(method, "initialized") == 0 && L->watch) {
         /* ask to hear about .mig files changed on disk (the client may not support it: the reply is ignored) */
         lsp_send(json_pack("{s:s, s:s, s:{s:[{s:s, s:s, s:{s:[{s:s}]}}]}}", "id", "mig-watch", "method",
                            "client/registerCapability", "params", "registrations", "id", "mig-watch", "method",
