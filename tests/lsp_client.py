@@ -739,8 +739,50 @@ def case_open_order():
     c.close()
 
 
+def case_wrong_types():
+    """Every method with params of the wrong shapes: an answer (result or
+    error) to each request, no crash, the documents intact."""
+    import random
+    rnd = random.Random(16)
+    c = Client()
+    d = os.path.join(WORK, "types")
+    text = "import std;\nmigration t { " + STEP + " }\n"
+    u = c.open(os.path.join(d, "t.mig"), text)
+    values = [None, 0, -1, 2 ** 40, 1.5, "", "x", [], [1], {}, {"line": "a"}, {"uri": 3}, True,
+              {"line": 0, "character": 2 ** 31}, {"start": {}, "end": []}]
+    methods = ["textDocument/hover", "textDocument/definition", "textDocument/completion",
+               "textDocument/formatting", "textDocument/codeAction", "initialize", "shutdown_not"]
+    notes = ["textDocument/didOpen", "textDocument/didChange", "textDocument/didClose", "textDocument/didSave",
+             "workspace/didChangeWatchedFiles"]
+    answered = 0
+    for k in range(150):
+        params = {"textDocument": rnd.choice([{"uri": u}, {"uri": rnd.choice(values)}, rnd.choice(values)]),
+                  "position": rnd.choice(values), "range": rnd.choice(values),
+                  "contentChanges": rnd.choice([values, [{"range": rnd.choice(values), "text": rnd.choice(values)}]]),
+                  "context": rnd.choice(values), "changes": rnd.choice(values)}
+        for key in list(params):
+            if rnd.random() < 0.3:
+                del params[key]
+        if k % 2:
+            c.notify(rnd.choice(notes), params)
+        else:
+            r = c.request(rnd.choice(methods), rnd.choice([params, params, [], None]))
+            answered += ("result" in r) != ("error" in r)
+    check("every malformed request answered once", answered == 75, answered)
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": u, "languageId": "mig", "version": 99, "text": text}})
+    r = c.request("textDocument/hover", {"textDocument": {"uri": u}, "position": pos_of(text, "migration t", delta=11)})
+    check("the server still answers afterwards", "result" in r, r)
+    check("wrong types: exit 0", c.close() == 0)
+    out = subprocess.run([MIGC, "lsp", "--tcp"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    check("migc lsp --tcp: usage error, exit 2", out.returncode == 2 and "unknown option '--tcp'" in out.stderr
+          and out.stdout == "", out)
+    out = subprocess.run([MIGC, "lsp", "--help"], capture_output=True, text=True)
+    check("migc lsp --help", out.returncode == 0 and "usage: migc lsp" in out.stdout, out)
+
+
 case_lifecycle()
 case_robust()
+case_wrong_types()
 case_diagnostics(False)
 case_diagnostics(True)
 case_project()
