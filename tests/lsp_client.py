@@ -408,6 +408,15 @@ def case_project():
           (ds, c.diags.get(h)))
     c.notify("textDocument/didClose", {"textDocument": {"uri": h}})
     c.wait_diags(u, lambda ds: ds == [], "closed: the import reads the file again")
+    # a file of the project that is not open gets its diagnostics too, and loses them when fixed
+    bad = os.path.join(d, "broken.mig")
+    write(bad, "migration broken {\n  after base;\n  step s { up sql { SELECT 1 } }\n}\n")
+    c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": uri_of(bad), "type": 1}]})
+    ds = c.wait_diags(uri_of(bad), has_code("missing-down"), "a closed file's error is published")
+    check("the closed file's error is at its place", ds and ds[0]["range"]["start"]["line"] == 2, ds)
+    write(bad, "migration broken {\n  after base;\n  " + STEP + "\n}\n")
+    c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": uri_of(bad), "type": 2}]})
+    c.wait_diags(uri_of(bad), lambda ds: ds == [], "fixed on disk: its diagnostics are cleared")
     c.close()
 
 
@@ -684,7 +693,12 @@ def case_same_as_check():
         out = subprocess.run([MIGC, "check", "--format", "json", d], capture_output=True, text=True,
                              env=dict(os.environ, MIG_CONFIG=""))
         want_all = json.loads(out.stdout)["diagnostics"]
-        for path in files:
+        # every file with diagnostics: the open ones, and the others (sql files)
+        others = sorted({w["file"] for w in want_all if w.get("file") and w["file"] not in files})
+        for path in others:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                texts[path] = f.read()
+        for path in files + others:
             lines = texts[path].split("\n")
 
             def u16(line, col):
@@ -700,6 +714,8 @@ def case_same_as_check():
             check(f"same as migc check: {os.path.relpath(path, root)}", got == want, f"\n got {got}\nwant {want}")
         for path in files:
             c.notify("textDocument/didClose", {"textDocument": {"uri": uri_of(path)}})
+        for path in others:
+            c.diags.pop(uri_of(path), None)
     check("golden cases compared", n >= 40, n)
     c.close()
 

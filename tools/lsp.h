@@ -51,6 +51,8 @@ struct lsp_project {
     struct mig_conf conf;   /* [lint] disable */
     bool has_conf;
     struct mig_program *prog;   /* the last check (NULL before the first) */
+    char **published;       /* URIs of files not open given diagnostics by the last check */
+    size_t npublished;
     bool dirty;
     struct lsp_project *next;
 };

@@ -218,6 +218,7 @@ static void set_text(struct lsp_doc *d, const char *text, size_t len)
 static struct lsp_project *project_for(struct lsp_server *s, struct lsp_doc *d);
 static bool inside(const char *path, const char *dir);
 static void project_free(struct lsp_project *p);
+static void unpublish(struct lsp_server *s, struct lsp_project *p);
 
 /* Whether a project's folders hold path. */
 static bool project_holds(const struct lsp_project *p, const char *path)
@@ -452,6 +453,7 @@ static struct lsp_project *project_for(struct lsp_server *s, struct lsp_doc *d)
                 o->src_id = UINT32_MAX;
             }
         *qq = q->next;
+        unpublish(s, q);
         project_free(q);
     }
     return p;
@@ -459,6 +461,9 @@ static struct lsp_project *project_for(struct lsp_server *s, struct lsp_doc *d)
 
 static void project_free(struct lsp_project *p)
 {
+    for (size_t i = 0; i < p->npublished; i++)
+        free(p->published[i]);
+    free(p->published);
     for (size_t i = 0; i < p->nroots; i++)
         free(p->roots[i]);
     free(p->roots);
@@ -480,6 +485,7 @@ static void project_release(struct lsp_server *s, struct lsp_project *p)
             *pp = p->next;
             break;
         }
+    unpublish(s, p);
     project_free(p);
 }
 
@@ -488,6 +494,7 @@ void lsp_reproject(struct lsp_server *s)
     while (s->projects) {
         struct lsp_project *p = s->projects;
         s->projects = p->next;
+        unpublish(s, p);
         project_free(p);
     }
     for (struct lsp_doc *d = s->docs; d; d = d->next) {
@@ -524,6 +531,80 @@ static json_t *diag_json(struct lsp_server *s, struct lsp_doc *d, const struct m
     json_t *range = g->file == UINT32_MAX ? lsp_range(s, d, 0, 0) : lsp_range(s, d, g->start, g->end);
     return json_pack("{s:o, s:i, s:s, s:s, s:s}", "range", range, "severity", g->sev == MIG_ERROR ? 1 : 2, "code",
                      g->rule, "source", "migc", "message", g->msg);
+}
+
+/* Publishes the diagnostics of the project's files that are not open (the
+ * other .mig files, imported files, sql files), as `migc check` prints
+ * them all, and clears those of files that had some and have none now.
+ * A file open in another project is left to that one. */
+static void publish_closed(struct lsp_server *s, struct lsp_project *p)
+{
+    struct mig_program *prog = p->prog;
+    struct mig_diags *dg = &prog->diags;
+    size_t nsrc = prog->sources.v.n;
+    json_t **per = calloc(nsrc ? nsrc : 1, sizeof(*per));
+    if (!per)
+        return;
+    for (size_t i = 0; i < dg->v.n; i++) {
+        const struct mig_diag *g = &dg->v.v[i];
+        struct mig_source *src = g->file == UINT32_MAX ? NULL : mig_source_get(&prog->sources, g->file);
+        if (!src || src->path[0] == '<')
+            continue;
+        bool open = false;
+        for (struct lsp_doc *d = s->docs; d && !open; d = d->next)
+            open = (d->proj == p && d->src_id == g->file) || (d->path && strcmp(d->path, src->path) == 0);
+        if (open)
+            continue;
+        if (!per[g->file])
+            per[g->file] = json_array();
+        json_array_append_new(per[g->file], json_pack("{s:o, s:i, s:s, s:s, s:s}", "range",
+                                                      lsp_src_range(s, src, g->start, g->end), "severity",
+                                                      g->sev == MIG_ERROR ? 1 : 2, "code", g->rule, "source",
+                                                      "migc", "message", g->msg));
+    }
+    char **now = NULL;
+    size_t nnow = 0;
+    for (size_t i = 0; i < nsrc; i++) {
+        if (!per[i])
+            continue;
+        char *uri = lsp_uri_of_path(s, mig_source_get(&prog->sources, (uint32_t)i)->path);
+        lsp_notify("textDocument/publishDiagnostics", json_pack("{s:s, s:o}", "uri", uri, "diagnostics", per[i]));
+        now = xrealloc(now, (nnow + 1) * sizeof(*now));
+        now[nnow++] = uri;
+    }
+    free(per);
+    for (size_t i = 0; i < p->npublished; i++) {
+        bool still = false;
+        for (size_t k = 0; k < nnow && !still; k++)
+            still = strcmp(now[k], p->published[i]) == 0;
+        bool open = false;
+        for (struct lsp_doc *d = s->docs; d && !open; d = d->next)
+            open = strcmp(d->uri, p->published[i]) == 0;
+        if (!still && !open)
+            lsp_notify("textDocument/publishDiagnostics",
+                       json_pack("{s:s, s:[]}", "uri", p->published[i], "diagnostics"));
+        free(p->published[i]);
+    }
+    free(p->published);
+    p->published = now;
+    p->npublished = nnow;
+}
+
+/* Clears what a project published for files that are not open. */
+static void unpublish(struct lsp_server *s, struct lsp_project *p)
+{
+    for (size_t i = 0; i < p->npublished; i++) {
+        bool open = false;
+        for (struct lsp_doc *d = s->docs; d && !open; d = d->next)
+            open = strcmp(d->uri, p->published[i]) == 0;
+        if (!open)
+            lsp_notify("textDocument/publishDiagnostics",
+                       json_pack("{s:s, s:[]}", "uri", p->published[i], "diagnostics"));
+        free(p->published[i]);
+    }
+    free(p->published);
+    p->published = NULL;
+    p->npublished = 0;
 }
 
 /* Checks a project as `migc check` would check its folders, with the open
@@ -583,6 +664,7 @@ static void project_check(struct lsp_server *s, struct lsp_project *p)
         lsp_notify("textDocument/publishDiagnostics",
                    json_pack("{s:s, s:I, s:o}", "uri", d->uri, "version", (json_int_t)d->version, "diagnostics", arr));
     }
+    publish_closed(s, p);
 }
 
 void lsp_check_dirty(struct lsp_server *s)
