@@ -159,9 +159,16 @@ static struct mig_program *std_program(struct lsp_server *s)
     return p;
 }
 
-static const char *qualified(struct mig_arena *a, const struct mig_file *f, const char *name)
+/* module.name, or name (malloc'd). */
+static char *qualified(const struct mig_file *f, const char *name)
 {
-    return f->module ? mig_arena_printf(a, "%s.%s", f->module, name) : name;
+    struct buf b = { 0 };
+    if (f->module) {
+        bputs(&b, f->module);
+        bputs(&b, ".");
+    }
+    bputs(&b, name);
+    return b.p;
 }
 
 /* A function named `word` as written in `from`: the project's files, then
@@ -387,11 +394,13 @@ json_t *lsp_hover(struct lsp_server *s, struct lsp_doc *d, size_t off)
     struct mig_file *in = NULL;
     int bi;
     if (after && prog && (m = find_migration(prog, after->text))) {
-        char *title = m->title ? mig_arena_printf(&prog->arena, " — %s", m->title) : "";
         bputs(&b, "migration `");
         bputs(&b, m->name);
         bputs(&b, "`");
-        bputs(&b, title);
+        if (m->title) {
+            bputs(&b, " — ");
+            bputs(&b, m->title);
+        }
         bputs(&b, "\n\n");
         bputs(&b, m->file->src->path);
         char *doc = doc_above(m->file->src->text, m->extent.start);
@@ -403,9 +412,11 @@ json_t *lsp_hover(struct lsp_server *s, struct lsp_doc *d, size_t off)
     } else if ((sym = find_value(f, off, word))) {
         value_hover(&b, sym);
     } else if ((sym = find_fn(s, prog, f, word, &in))) {
-        char *sig = fn_signature(in->src, sym, qualified(&std_program(s)->arena, in, sym->name));
+        char *q = qualified(in, sym->name);
+        char *sig = fn_signature(in->src, sym, q);
         code_block(&b, sig);
         free(sig);
+        free(q);
         char *doc = doc_above(in->src->text, sym->span.start);
         if (doc) {
             bputs(&b, "\n\n");
@@ -494,14 +505,15 @@ static void add_item(json_t *items, const char *label, int kind, const char *det
     json_array_append_new(items, it);
 }
 
-static void add_fns(struct lsp_server *s, json_t *items, struct mig_file *f, json_t *range, bool qualify)
+static void add_fns(json_t *items, struct mig_file *f, json_t *range, bool qualify)
 {
     for (size_t j = 0; j < f->fns.n; j++) {
         struct mig_symbol *sym = f->fns.v[j];
-        const char *q = qualify ? qualified(&std_program(s)->arena, f, sym->name) : sym->name;
+        char *q = qualify ? qualified(f, sym->name) : strdup(sym->name);
         char *sig = fn_signature(f->src, sym, q);
         char *doc = doc_above(f->src->text, sym->span.start);
         add_item(items, q, 3, sig, doc, range);
+        free(q);
         free(sig);
         free(doc);
     }
@@ -528,12 +540,12 @@ json_t *lsp_completion(struct lsp_server *s, struct lsp_doc *d, size_t off)
     }
     struct mig_program *std = std_program(s);
     for (size_t i = 0; i < std->files.n; i++)
-        add_fns(s, items, std->files.v[i], range, true);
+        add_fns(items, std->files.v[i], range, true);
     for (size_t i = 0; prog && i < prog->files.n; i++) {
         struct mig_file *g = prog->files.v[i];
         if (g->is_std)
             continue;
-        add_fns(s, items, g, range, g != f);
+        add_fns(items, g, range, g != f);
         if (!dotted && g->is_input)
             for (size_t k = 0; k < g->migrations.n; k++)
                 add_item(items, g->migrations.v[k]->name, 18, "migration", g->migrations.v[k]->file->src->path,
