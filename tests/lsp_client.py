@@ -796,6 +796,23 @@ def case_wrong_types():
     check("migc lsp --help", out.returncode == 0 and "usage: migc lsp" in out.stdout, out)
 
 
+def case_home():
+    """A file in the home folder (no mig.conf): its folder's own .mig files
+    only, never everything below it."""
+    home = os.path.join(WORK, "home")
+    write(os.path.join(home, "deep", "elsewhere", "far.mig"), "migration far { " + STEP + " }\n")
+    write(os.path.join(home, "near.mig"), "migration near { " + STEP + " }\n")
+    text = "migration h {\n  after near, far;\n  " + STEP + "\n}\n"
+    c = Client(env={"HOME": home})
+    u = c.open(os.path.join(home, "h.mig"), text)
+    ds = c.wait_diags(u, has_code("unknown-after"), "in $HOME: a subfolder's migration is not part of the project")
+    check("in $HOME: the folder's own file is", ds and len(ds) == 1 and "far" in ds[0]["message"], ds)
+    far = c.open(os.path.join(home, "deep", "elsewhere", "far.mig"), "migration far { " + STEP + " }\n")
+    c.wait_diags(far, lambda ds: ds == [], "a file below $HOME has its own project")
+    c.wait_diags(u, has_code("unknown-after"), "and does not join the one of $HOME")
+    c.close()
+
+
 case_lifecycle()
 case_robust()
 case_wrong_types()
@@ -804,6 +821,7 @@ case_diagnostics(True)
 case_project()
 case_lint_conf()
 case_open_order()
+case_home()
 case_format()
 case_hover_completion()
 case_quickfix(False)

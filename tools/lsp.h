@@ -48,6 +48,7 @@ struct lsp_project {
     char *key;              /* mig.conf's path, the folder, or the URI of a document without a file */
     char **roots;           /* folders (absolute) */
     size_t nroots;
+    bool shallow;           /* the root folder or $HOME: its own *.mig files only */
     struct mig_conf conf;   /* [lint] disable */
     bool has_conf;
     struct mig_program *prog;   /* the last check (NULL before the first) */

@@ -5,6 +5,7 @@
  * (the same passes, rule ids and messages, [lint] disable of mig.conf). */
 #include "config.h"
 #include "lsp.h"
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -224,7 +225,8 @@ static void unpublish(struct lsp_server *s, struct lsp_project *p);
 static bool project_holds(const struct lsp_project *p, const char *path)
 {
     for (size_t i = 0; path && i < p->nroots; i++)
-        if (inside(path, p->roots[i]))
+        if (inside(path, p->roots[i]) &&
+            (!p->shallow || strchr(path + strlen(p->roots[i]) + (strcmp(p->roots[i], "/") != 0), '/') == NULL))
             return true;
     return false;
 }
@@ -329,6 +331,11 @@ int lsp_doc_change(struct lsp_server *s, struct lsp_doc *d, json_t *change)
 
 /* ---- projects ------------------------------------------------------------------------------- */
 
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Whether path lies in folder dir (both absolute). */
 static bool inside(const char *path, const char *dir)
 {
@@ -366,6 +373,39 @@ static int find_conf(const char *dir, struct mig_conf *c, char *err, size_t errl
     }
     free(d);
     return rc;
+}
+
+/* A folder never searched recursively without a mig.conf naming it: a
+ * file opened at the root or in the home folder would otherwise make every
+ * .mig file below it part of its project (and the walk could take long). */
+static bool too_wide(const char *dir)
+{
+    const char *home = getenv("HOME");
+    char real[PATH_MAX];
+    return strcmp(dir, "/") == 0 || (home && *home && realpath(home, real) && strcmp(real, dir) == 0);
+}
+
+/* The *.mig files of one folder, not of its subfolders. */
+static void add_shallow(struct mig_program *prog, const char *dir)
+{
+    DIR *dh = opendir(dir);
+    if (!dh)
+        return;
+    MIG_VEC(const char *) names = { 0 };
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        size_t n = strlen(e->d_name);
+        char *full = e->d_name[0] == '.' || n < 5 || strcmp(e->d_name + n - 4, ".mig") != 0 ? NULL
+            : mig_arena_printf(&prog->arena, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, e->d_name);
+        struct stat st;
+        if (full && stat(full, &st) == 0 && S_ISREG(st.st_mode))
+            MIG_PUSH(&prog->arena, names, full);
+    }
+    closedir(dh);
+    if (names.n > 1)
+        qsort(names.v, names.n, sizeof(*names.v), cmp_cstr);
+    for (size_t i = 0; i < names.n; i++)
+        MIG_PUSH(&prog->arena, prog->input_paths, names.v[i]);
 }
 
 static struct lsp_project *project_for(struct lsp_server *s, struct lsp_doc *d)
@@ -431,6 +471,7 @@ static struct lsp_project *project_for(struct lsp_server *s, struct lsp_doc *d)
         } else {
             p->roots = xrealloc(NULL, sizeof(*p->roots));
             p->roots[p->nroots++] = xstrdup(dir);
+            p->shallow = too_wide(dir);
         }
     }
     free(dir);
@@ -614,7 +655,9 @@ static void project_check(struct lsp_server *s, struct lsp_project *p)
     mig_program_free(p->prog);
     struct mig_program *prog = p->prog = mig_program_new();
     char err[600];
-    for (size_t i = 0; i < p->nroots; i++)
+    for (size_t i = 0; i < p->nroots && p->shallow; i++)
+        add_shallow(prog, p->roots[i]);
+    for (size_t i = 0; i < p->nroots && !p->shallow; i++)
         if (mig_program_add_path(prog, p->roots[i], err, sizeof(err)) != 0)
             lsp_log("%s", err);
     /* open documents: their text, not the file */
