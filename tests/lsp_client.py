@@ -629,6 +629,14 @@ def case_robust():
     check("garbage: -32700", r.get("error", {}).get("code") == -32700, r)
     r = c.request("textDocument/hover", {"textDocument": {"uri": u}, "position": {"line": 0, "character": 2}})
     check("alive after garbage", "result" in r, r)
+    # garbage without an end, then a request in the same write: the request is found
+    body = json.dumps({"jsonrpc": "2.0", "id": 901, "method": "textDocument/hover",
+                       "params": {"textDocument": {"uri": u}, "position": {"line": 0, "character": 2}}}).encode()
+    c.send_raw(b"no header at all" + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    r = c.wait_response(None)
+    check("garbage before a header: -32700", r.get("error", {}).get("code") == -32700, r)
+    r = c.wait_response(901)
+    check("garbage before a header: the request after it answered", "result" in r, r)
     # positions past the end of a line or of the text are clamped
     r = c.request("textDocument/hover", {"textDocument": {"uri": u}, "position": {"line": 99, "character": 99}})
     check("a position past the end", "result" in r, r)

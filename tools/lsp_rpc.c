@@ -140,13 +140,15 @@ static char *find_seq(char *p, size_t n, const char *seq)
     return NULL;
 }
 
-/* After a bad header: skip to the next "Content-Length:" at a line start
- * (or drop everything buffered). */
-static void resync(struct input *in, size_t from)
+/* After a bad header: skip to the next "Content-Length:" after the start
+ * of the bad one (a valid header may follow garbage on the same line), or
+ * drop everything buffered. Always moves forward. */
+static void resync(struct input *in)
 {
-    static const char tag[] = "\nContent-Length:";
+    static const char tag[] = "Content-Length:";
+    size_t from = in->pos + 1;
     char *at = find_seq(in->buf + from, in->len - from, tag);
-    in->pos = at ? (size_t)(at + 1 - in->buf) : in->len;
+    in->pos = at ? (size_t)(at - in->buf) : in->len;
 }
 
 enum { MSG_NONE, MSG_OK, MSG_BAD };
@@ -171,7 +173,7 @@ static int next_message(struct input *in, char **body, size_t *blen)
         if (avail >= HEADER_MAX) {
             respond_error(NULL, LSP_PARSE_ERROR, "a header of more than %d bytes without its end (\\r\\n\\r\\n)",
                           HEADER_MAX);
-            resync(in, in->pos + 1);
+            resync(in);
             return MSG_BAD;
         }
         return MSG_NONE;
@@ -212,7 +214,7 @@ static int next_message(struct input *in, char **body, size_t *blen)
         bad = "no Content-Length header";
     if (bad) {
         respond_error(NULL, LSP_PARSE_ERROR, "bad message header: %s", bad);
-        resync(in, (size_t)(end - in->buf));
+        resync(in);
         return MSG_BAD;
     }
     size_t hlen = (size_t)(end - start) + sep;
