@@ -821,6 +821,42 @@ def case_home():
     c.close()
 
 
+def case_quickfix_more():
+    """Suppressions above a migration (a param nothing uses), in a CRLF file."""
+    d = os.path.join(WORK, "fix-more")
+    text = ('migration q {\r\n  param unused: int = 1;\r\n'
+            '  step s { up sql { SELECT ${p:raw} } down sql { SELECT 1 } }\r\n  param p: string = "x";\r\n}\r\n')
+    text = text.replace('  param p: string = "x";\r\n', "")
+    text = text.replace("migration q {\r\n", 'migration q {\r\n  param p: string = "x";\r\n')
+    c = Client()
+    u = c.open(os.path.join(d, "q.mig"), text)
+    ds = c.wait_diags(u, lambda ds: "unused-param" in codes(ds) and "raw-interpolation" in codes(ds),
+                      "CRLF: two warnings")
+    if not ds:
+        c.close()
+        return
+    version = 1
+    for rule in ("unused-param", "raw-interpolation"):
+        g = [x for x in c.diags[u] if x["code"] == rule][0]
+        r = c.request("textDocument/codeAction", {"textDocument": {"uri": u}, "range": g["range"],
+                                                  "context": {"diagnostics": [g]}})
+        acts = [a for a in r.get("result") or [] if rule in a.get("title", "")]
+        if not check(f"CRLF: a quick fix for {rule}", len(acts) == 1, r):
+            continue
+        new = apply_edits(text, acts[0]["edit"]["changes"][u])
+        check(f"CRLF: {rule}: the comment ends with CRLF", f"# mig: allow {rule} — " in new and "\r\r" not in new
+              and new.count("\n") == new.count("\r\n"), repr(new))
+        text = new
+        version += 1
+        c.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": version},
+                                            "contentChanges": [{"text": text}]})
+        c.wait_diags(u, lacks_code(rule), f"CRLF: the suppression silences {rule}")
+    check("unused-param: the suppression is above the migration", text.startswith("# mig: allow unused-param"),
+          repr(text))
+    c.wait_diags(u, lambda ds: ds == [], "CRLF: clean")
+    c.close()
+
+
 case_lifecycle()
 case_robust()
 case_wrong_types()
@@ -834,6 +870,7 @@ case_format()
 case_hover_completion()
 case_quickfix(False)
 case_quickfix(True)
+case_quickfix_more()
 case_same_as_check()
 case_conf_change()
 case_large()

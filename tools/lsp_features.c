@@ -612,7 +612,10 @@ static json_t *suppress_edit(struct lsp_server *s, struct lsp_doc *d, size_t at,
     size_t ind = ls;
     while (ind < d->len && (t[ind] == ' ' || t[ind] == '\t'))
         ind++;
-    const char *nl = ls >= 2 && t[ls - 2] == '\r' ? "\r\n" : "\n";
+    /* the file's line ending, as the item's own line has it */
+    const char *eol = memchr(t + ls, '\n', d->len - ls);
+    const char *nl = (eol && eol > t + ls && eol[-1] == '\r') || (!eol && ls >= 2 && t[ls - 2] == '\r')
+        ? "\r\n" : "\n";
     struct buf b = { 0 };
     if (ls > 0) {   /* an allow comment on the line above? */
         size_t ps = ls - 1;
