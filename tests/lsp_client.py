@@ -364,6 +364,10 @@ def case_project():
     c.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": uri_of(os.path.join(d, "extra.mig")),
                                                               "type": 1}]})
     c.wait_diags(top, lambda ds: ds == [], "unknown-after gone once extra.mig exists")
+    # completion after `after`: the project's migrations only
+    r = c.request("textDocument/completion", {"textDocument": {"uri": top}, "position": pos_of(text, "extra")})
+    labels = sorted(i["label"] for i in (r.get("result") or {}).get("items", []))
+    check("completion after `after`: the other migrations", labels == ["base", "extra"], labels)
     # definition across files
     r = c.request("textDocument/definition", {"textDocument": {"uri": top}, "position": pos_of(text, "extra")})
     loc = r.get("result") or {}

@@ -519,6 +519,21 @@ static void add_fns(json_t *items, struct mig_file *f, json_t *range, bool quali
     }
 }
 
+/* Whether the word starting at a follows `after` and a list of names on
+ * its line. */
+static bool after_context(const char *t, size_t a)
+{
+    size_t i = a;
+    while (i > 0 && t[i - 1] != '\n' && (ident_char(t[i - 1]) || t[i - 1] == ' ' || t[i - 1] == '\t' ||
+                                         t[i - 1] == ','))
+        i--;
+    /* t[i..a) holds "after" first, then only names, commas and blanks */
+    while (i < a && (t[i] == ' ' || t[i] == '\t'))
+        i++;
+    return a - i >= 5 && strncmp(t + i, "after", 5) == 0 && (i + 5 == a || !ident_char(t[i + 5])) &&
+           (i == 0 || !ident_char(t[i - 1]));
+}
+
 json_t *lsp_completion(struct lsp_server *s, struct lsp_doc *d, size_t off)
 {
     struct mig_file *f = lsp_doc_file(s, d);
@@ -529,6 +544,18 @@ json_t *lsp_completion(struct lsp_server *s, struct lsp_doc *d, size_t off)
     json_t *range = lsp_range(s, d, a, off);
     json_t *items = json_array();
     bool dotted = memchr(d->text + a, '.', off - a) != NULL;
+    if (!dotted && prog && after_context(d->text, a)) {
+        /* after a, b, …: the project's migrations, and nothing else */
+        struct mig_migration *here = f ? migration_at(f, off) : NULL;
+        for (size_t i = 0; i < prog->files.n; i++)
+            for (size_t k = 0; prog->files.v[i]->is_input && k < prog->files.v[i]->migrations.n; k++) {
+                struct mig_migration *m = prog->files.v[i]->migrations.v[k];
+                if (m != here)
+                    add_item(items, m->name, 18, "migration", m->file->src->path, range);
+            }
+        json_decref(range);
+        return json_pack("{s:b, s:o}", "isIncomplete", 0, "items", items);
+    }
     if (!dotted) {
         for (size_t i = 0; i < sizeof(keywords) / sizeof(*keywords); i++)
             add_item(items, keywords[i], 14, "keyword", NULL, range);
