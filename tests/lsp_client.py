@@ -17,7 +17,13 @@ import time
 
 MIGC = sys.argv[1]
 WORK = sys.argv[2]
-TIMEOUT = 20
+# under valgrind (./configure --enable-valgrind wraps tests/bin/migc) everything is slower
+try:
+    with open(MIGC, "rb") as _f:
+        SLOW = 10 if b"valgrind" in _f.read(4096) else 1
+except OSError:
+    SLOW = 1
+TIMEOUT = 20 * SLOW
 
 passed = 0
 failed = 0
@@ -604,8 +610,8 @@ def case_large():
     check("hover after typing in a large project", "m0999" in json.dumps(r), r)
     c.wait_diags(u, lambda ds: ds == [], "the large document clean after the edits")
     print(f"# large project: open {t_open:.2f}s, 20 edits and a hover {t_typing:.2f}s", flush=True)
-    check("open of a large project within 10s", t_open < 10, t_open)
-    check("20 edits and a hover within 10s", t_typing < 10, t_typing)
+    check("open of a large project within 10s", t_open < 10 * SLOW, t_open)
+    check("20 edits and a hover within 10s", t_typing < 10 * SLOW, t_typing)
     c.close()
 
 
