@@ -270,7 +270,10 @@ struct lsp_doc *lsp_doc_open(struct lsp_server *s, const char *uri, const char *
     }
     d->version = version;
     set_text(d, text, len);
+    struct lsp_project *old = d->proj;
     d->proj = project_for(s, d);
+    if (old && old != d->proj)
+        project_release(s, old);
     mark_dirty(s, d);
     return d;
 }
