@@ -220,6 +220,7 @@ static struct lsp_project *project_for(struct lsp_server *s, struct lsp_doc *d);
 static bool inside(const char *path, const char *dir);
 static void project_free(struct lsp_project *p);
 static void unpublish(struct lsp_server *s, struct lsp_project *p);
+static void project_release(struct lsp_server *s, struct lsp_project *p);
 
 /* Whether a project's folders hold path. */
 static bool project_holds(const struct lsp_project *p, const char *path)
@@ -277,8 +278,6 @@ struct lsp_doc *lsp_doc_open(struct lsp_server *s, const char *uri, const char *
     mark_dirty(s, d);
     return d;
 }
-
-static void project_release(struct lsp_server *s, struct lsp_project *p);
 
 void lsp_doc_close(struct lsp_server *s, struct lsp_doc *d)
 {
