@@ -335,6 +335,11 @@ unsigned mig_program_check(struct mig_program *p)
     for (size_t i = 0; i < p->input_texts.n; i++) {
         struct mig_file *f = parse_text(p, p->input_texts.v[i]);
         f->is_input = true;
+        /* a text standing for a file on disk (an editor's unsaved buffer)
+         * is what an import of that file gets, not the file */
+        char rbuf[PATH_MAX];
+        if (realpath(p->input_texts.v[i]->path, rbuf) && !find_file(rbuf))
+            mig_strmap_put(file_keys, mig_arena_strdup(&p->arena, rbuf), f);
     }
     for (size_t i = 0; i < p->input_paths.n; i++) {
         const char *why = NULL;

@@ -34,7 +34,8 @@ void mig_program_free(struct mig_program *p);
 int mig_program_add_path(struct mig_program *p, const char *path, char *err, size_t errlen);
 
 /* Adds an input given as text (borrowed: must outlive the program), named
- * name in diagnostics. Imports are resolved relative to name. */
+ * name in diagnostics. Imports are resolved relative to name; when name is
+ * an existing file, an import of that file gets this text. */
 void mig_program_add_text(struct mig_program *p, const char *name, const char *text, size_t len);
 
 /* Parses the inputs and their imports, then runs name resolution, type and

@@ -491,7 +491,6 @@ static void find_allow(struct mig_program *p, struct mig_span item, struct allow
 
 void mig_lint(struct mig_program *p)
 {
-    size_t first = p->diags.v.n;
     struct allows allows = { 0 };
     mig_lint_sql(p);
     for (size_t f = 0; f < p->files.n; f++) {
@@ -516,10 +515,12 @@ void mig_lint(struct mig_program *p)
     }
     if (allows.n == 0)
         return;
-    /* drop the suppressed diagnostics of this pass; sql file texts count as
-     * inside the step that names them */
-    size_t k = first;
-    for (size_t i = first; i < p->diags.v.n; i++) {
+    /* drop the suppressed diagnostics of this pass, and the warnings of the
+     * earlier ones (raw-interpolation, txn-none-multi: this pass runs only
+     * when they found no error); sql file texts count as inside the step
+     * that names them */
+    size_t k = 0;
+    for (size_t i = 0; i < p->diags.v.n; i++) {
         struct mig_diag *d = &p->diags.v.v[i];
         bool drop = false;
         for (size_t a = 0; a < allows.n && !drop; a++)

@@ -17,6 +17,7 @@
 #include "compiler/parse.h"
 #include "import.h"
 #include "load.h"
+#include "lsp.h"
 #include "migconf.h"
 #include "runtime/driver.h"
 
@@ -24,7 +25,7 @@ enum { EXIT_CLEAN = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
 
 /* The commands, in the order of the usage; each row's bit selects its
  * options in the table below. */
-enum { C_CHECK = 1, C_BUILD = 2, C_DISASM = 4, C_FMT = 8, C_IMPORT = 16, C_NEW = 32, C_INIT = 64 };
+enum { C_CHECK = 1, C_BUILD = 2, C_DISASM = 4, C_FMT = 8, C_IMPORT = 16, C_NEW = 32, C_INIT = 64, C_LSP = 128 };
 
 static int cmd_check(int argc, char **argv);
 static int cmd_build(int argc, char **argv);
@@ -54,6 +55,8 @@ static const struct command {
       "write NAME.mig, a skeleton migration after the current heads (the migrations nothing follows yet)" },
     { "init", cmd_init, C_INIT, "init [--db URL] [--migrations DIR]",
       "write mig.conf and a migrations folder in the working directory (never overwrites)" },
+    { "lsp", mig_cmd_lsp, C_LSP, "lsp [--stdio]",
+      "a Language Server for editors over stdio: migc check's diagnostics, fmt, hover, definition, completion" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(*commands))
 
@@ -76,6 +79,7 @@ static const struct {
                    "if it exists, else .)", C_NEW },
     { "--db URL", "the default target to write into mig.conf (no password: use service=NAME, ~/.pgpass)", C_INIT },
     { "--migrations DIR", "the migrations folder to create and name in mig.conf (default migrations)", C_INIT },
+    { "--stdio", "talk over standard input and output (the default and only transport)", C_LSP },
     { "-h, --help", "this help", 0 },
 };
 
@@ -697,7 +701,7 @@ static int cmd_init(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage_error("missing command (check, build, disasm, fmt, import, new, init)");
+        usage_error("missing command (check, build, disasm, fmt, import, new, init, lsp)");
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
@@ -726,9 +730,9 @@ int main(int argc, char **argv)
     }
     if (rc == -1) {
         if (cmd[0] == '-')
-            rc = usage_error("give a command first (check, build, disasm, fmt, import, new, init), then '%s'", cmd);
+            rc = usage_error("give a command first (check, build, disasm, fmt, import, new, init, lsp), then '%s'", cmd);
         else
-            rc = usage_error("unknown command '%s' (the commands: check, build, disasm, fmt, import, new, init)",
+            rc = usage_error("unknown command '%s' (the commands: check, build, disasm, fmt, import, new, init, lsp)",
                              cmd);
     }
     if (conf_loaded)
