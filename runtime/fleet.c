@@ -449,8 +449,8 @@ static void on_out_line(struct fleet *f, struct target *t, const char *line)
         t->drifted += st && strcmp(st, "drifted") == 0;
     } else if (strcmp(ev, "error") == 0 && msg && !t->error) {
         t->error = strdup(msg);
-    } else if (strcmp(ev, "warning") == 0 && msg &&
-               (strstr(msg, "an earlier run was interrupted") || strstr(msg, "is recorded as running"))) {
+    } else if ((strcmp(ev, "warning") == 0 || strcmp(ev, "note") == 0) && msg &&
+               (strncmp(msg, "an earlier run ", 15) == 0 || strstr(msg, "is recorded as running"))) {
         t->resumed = true;
     }
     if (f->o->json) {
@@ -617,8 +617,6 @@ static void finish_target(struct fleet *f, struct target *t, int status)
                      : "step", n == 1 ? "" : "s");
         fprintf(f->out, "[%zu/%zu] %s: %s%s in %" PRId64 " ms%s\n", f->finished, f->n, t->display, res, what,
                 t->ms, t->resumed ? " (resumed an interrupted run)" : "");
-        if (t->rc && t->error)
-            fprintf(f->out, "    %s\n", t->error);
     }
     fflush(f->out);
     if (t->rc != 0 && f->stop == STOP_NONE && !f->o->continue_on_error) {
