@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -647,9 +648,14 @@ static void summary(struct fleet *f, int rc, int64_t ms, size_t canary_failed)
         for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++)
             if (counts[k])
                 json_object_set_new(res, kinds[k], json_integer((json_int_t)counts[k]));
-        json_t *e = json_pack("{s:s,s:n,s:s,s:I,s:o,s:I,s:s?,s:i,s:I}", "event", "fleet_done", "target", "command",
-                              f->cmd->name, "targets", (json_int_t)f->n, "results", res, "resumed",
-                              (json_int_t)resumed, "stopped", why, "exit", rc, "ms", (json_int_t)ms);
+        /* peak resident sets (KiB): the parent's, and the largest worker's */
+        struct rusage self, kids;
+        getrusage(RUSAGE_SELF, &self);
+        getrusage(RUSAGE_CHILDREN, &kids);
+        json_t *e = json_pack("{s:s,s:n,s:s,s:I,s:o,s:I,s:s?,s:i,s:I,s:I,s:I}", "event", "fleet_done", "target",
+                              "command", f->cmd->name, "targets", (json_int_t)f->n, "results", res, "resumed",
+                              (json_int_t)resumed, "stopped", why, "exit", rc, "ms", (json_int_t)ms, "parent_rss_kb",
+                              (json_int_t)self.ru_maxrss, "worker_rss_kb", (json_int_t)kids.ru_maxrss);
         char *s = e ? json_dumps(e, JSON_COMPACT) : NULL;
         if (s)
             fprintf(f->out, "%s\n", s);
