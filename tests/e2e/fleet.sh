@@ -286,6 +286,49 @@ f_targets_query_on_a_control_database() {
     dropdb --force "${PGDB}_d0"
 }
 
+f_runner_lock_is_per_schema() {
+    write_slow_plan
+    sed -i 's/pg_sleep(0.4)/pg_sleep(2)/' m.mig
+    schemas 3
+    # another session holds the lock of the schema public: tenants do not wait for it
+    psql -X -q -d "$PGDB" -c "SELECT pg_advisory_lock(7235943); SELECT pg_sleep(4)" >/dev/null 2>&1 &
+    local holder=$!
+    sleep 0.5
+    expect_exit 0 "$MIGRUN" apply m.mig --targets targets --parallel 3 --lock-wait 1s
+    check "tenants ran beside a lock on public" contains "3 applied"
+    kill "$holder" 2>/dev/null
+    wait "$holder" 2>/dev/null
+    # a runner on tenant_01 excludes a fleet's worker on tenant_01, and only there
+    "$MIGRUN" rollback --all --targets targets --parallel 3 >/dev/null 2>&1
+    "$MIGRUN" apply m.mig --db "$URL" --schema tenant_01 --journal solo.db >solo.out 2>&1 &
+    local solo=$!
+    for _ in $(seq 1 100); do
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(2)%' AND state = 'active'")" = 1 ] && break
+        sleep 0.05
+    done
+    expect_exit 3 "$MIGRUN" apply m.mig --targets targets --parallel 3 --lock-wait 100ms --continue-on-error
+    check "the busy tenant refused, naming the holder" contains "another migrun holds the lock on"
+    check "the others applied" contains "2 applied, 1 refused"
+    wait "$solo"
+    [ -n "${MIG_TEST_VERBOSE:-}" ] && sed "s/^/      solo: /" solo.out
+    check "the solo runner finished" test "$(q "SELECT count(*) FROM tenant_01.mig_applied")" = 4
+}
+
+f_passwords_stay_out_of_output_and_journals() {
+    [ -n "${PGPASSWORD:-}" ] || { echo "    (no PGPASSWORD from pg_virtualenv)"; touch "$CASE_DIR/.failed"; return; }
+    write_plan
+    q "CREATE SCHEMA tenant_01"
+    echo "postgresql://${PGUSER:-postgres}:${PGPASSWORD}@${PGHOST:-localhost}:${PGPORT:-5432}/$PGDB#tenant_01" > targets
+    expect_exit 0 "$MIGRUN" apply m.mig --targets targets
+    check "applied" contains "1 applied"
+    check "masked in the text" contains ":***@"
+    check "the password is never printed" not_contains "$PGPASSWORD"
+    expect_exit 0 "$MIGRUN" status m.mig --targets targets --json
+    check "nor in JSON" not_contains "$PGPASSWORD"
+    check "nor in a journal's name" test -z "$(ls .migrun/journal.fleet | grep -F -- "$PGPASSWORD")"
+    check "nor in a journal" test -z "$(grep -alF -- "$PGPASSWORD" .migrun/journal.fleet/*)"
+}
+
 f_sqlite_fleet_and_bad_lists() {
     cat > s.mig <<'MIG'
 migration one {
