@@ -350,6 +350,9 @@ MIG
     ok=1
     for f in a b c d e; do [ "$(sqlite3 $f.db "SELECT count(*) FROM sqlite_master WHERE name = 't'")" = 0 ] || ok=0; done
     check "rolled back everywhere" test $ok = 1
+    printf 'a.db\nc.db\n' | "$MIGRUN" status s.mig --targets - >stdin.out 2>&1
+    OUT=$(cat stdin.out)
+    check "--targets - reads the list from standard input" contains "fleet status: 2 targets"
     printf 'a.db\nb.db\nsqlite:a.db\n' > dup
     expect_exit 2 "$MIGRUN" apply s.mig --targets dup
     check "the same target twice names both lines" contains "dup, line 3: the target sqlite:a.db is already on line 1"
