@@ -585,6 +585,19 @@ static void finish_target(struct fleet *f, struct target *t, int status)
 {
     pump(f, t, &t->out, false, true);
     pump(f, t, &t->err, true, true);
+    /* (a command the worker started may still hold a pipe: the worker is
+     * gone, what it wrote has been read) */
+    struct linebuf *bs[2] = { &t->out, &t->err };
+    for (int k = 0; k < 2; k++)
+        if (bs[k]->fd >= 0) {
+            if (bs[k]->n) {
+                bs[k]->buf[bs[k]->n] = 0;
+                (k ? on_err_line : on_out_line)(f, t, bs[k]->buf);
+                bs[k]->n = 0;
+            }
+            close(bs[k]->fd);
+            bs[k]->fd = -1;
+        }
     t->state = T_DONE;
     t->ms = now_ms() - t->t0;
     if (WIFEXITED(status)) {
