@@ -227,7 +227,7 @@ f_killed_fleet_runs_again_exactly() {
     "$MIGRUN" apply m.mig --targets targets --parallel 1 >wk.out 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do   # the worker in its slow step
-        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(0.4)%' AND state = 'active'")" = 1 ] && break
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(0.4)%' AND state = 'active' AND datname = current_database()")" = 1 ] && break
         sleep 0.05
     done
     pkill -KILL -P "$pid"
@@ -303,7 +303,7 @@ f_runner_lock_is_per_schema() {
     "$MIGRUN" apply m.mig --db "$URL" --schema tenant_01 --journal solo.db >solo.out 2>&1 &
     local solo=$!
     for _ in $(seq 1 100); do
-        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(2)%' AND state = 'active'")" = 1 ] && break
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(2)%' AND state = 'active' AND datname = current_database()")" = 1 ] && break
         sleep 0.05
     done
     expect_exit 3 "$MIGRUN" apply m.mig --targets targets --parallel 3 --lock-wait 100ms --continue-on-error
