@@ -598,6 +598,11 @@ static void finish_target(struct fleet *f, struct target *t, int status)
             close(bs[k]->fd);
             bs[k]->fd = -1;
         }
+    for (int k = 0; k < 2; k++) {   /* (a fleet of thousands keeps no buffer per finished target) */
+        free(bs[k]->buf);
+        bs[k]->buf = NULL;
+        bs[k]->n = bs[k]->cap = 0;
+    }
     t->state = T_DONE;
     t->ms = now_ms() - t->t0;
     if (WIFEXITED(status)) {
