@@ -110,7 +110,7 @@ each_db() {
 }
 dq() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 
-f_fifty_schemas_at_parallel_4_then_1() {
+f_fifty_schemas_at_parallel_4() {
     write_plan
     schemas 50
     expect_exit 0 "$MIGRUN" apply m.mig --targets targets --parallel 4
