@@ -4,26 +4,31 @@
 
 #define P MIG_OPT_PARAMS
 #define COMMON (MIG_OPT_JOURNAL | MIG_OPT_SCHEMA | MIG_OPT_LOCK)
+#define FLEET MIG_OPT_FLEET
 
 const struct mig_command mig_commands[] = {
     { "apply", mig_cmd_apply, MIG_NEEDS_PLAN | MIG_NEEDS_WRITE | MIG_NEEDS_VM,
-      COMMON | P | MIG_OPT_TO | MIG_OPT_ONERROR | MIG_OPT_TRACE | MIG_OPT_EXEC | MIG_OPT_QUIET,
+      COMMON | P | MIG_OPT_TO | MIG_OPT_ONERROR | MIG_OPT_TRACE | MIG_OPT_EXEC | MIG_OPT_QUIET | FLEET,
       "apply    (PATH...|plan.migb) --db URL [-p NAME=VALUE]... [--to MIGRATION[.PHASE]]\n"
       "                [--on-error rollback|stop] [--journal PATH] [--lock-wait DURATION]\n"
-      "                [--lock session|xact|table] [--schema S] [--allow-exec] [--json] [--trace]",
+      "                [--lock session|xact|table] [--schema S] [--allow-exec] [--json] [--trace]\n"
+      "                [--targets FILE | --targets-query SQL] [--parallel N] [--canary K] [--continue-on-error]",
       "apply the pending steps, each recorded with its rendered down; a failure undoes the run" },
-    { "plan", mig_cmd_plan, MIG_NEEDS_PLAN | MIG_NEEDS_VM, COMMON | P | MIG_OPT_TO | MIG_OPT_TRACE | MIG_OPT_SQL,
+    { "plan", mig_cmd_plan, MIG_NEEDS_PLAN | MIG_NEEDS_VM,
+      COMMON | P | MIG_OPT_TO | MIG_OPT_TRACE | MIG_OPT_SQL | FLEET,
       "plan     (PATH...|plan.migb) --db URL [-p NAME=VALUE]... [--to MIGRATION[.PHASE]] [--schema S]\n"
-      "                [--sql] [--json] [--trace]",
+      "                [--sql] [--json] [--trace] [--targets FILE | --targets-query SQL] [--parallel N]",
       "show what apply would run (guards evaluated live), changing nothing" },
     { "rollback", mig_cmd_rollback, MIG_PLAN_OPTIONAL | MIG_NEEDS_WRITE,
-      COMMON | MIG_OPT_ROLLBACK | MIG_OPT_TO | MIG_OPT_EXEC | MIG_OPT_QUIET,
+      COMMON | MIG_OPT_ROLLBACK | MIG_OPT_TO | MIG_OPT_EXEC | MIG_OPT_QUIET | FLEET,
       "rollback --db URL [--run N | --to MIGRATION[.PHASE] | --all] [--journal PATH]\n"
       "                [--lock-wait DURATION] [--lock session|xact|table] [--schema S] [--allow-exec]\n"
-      "                [--json] [PATH...]",
+      "                [--json] [--targets FILE | --targets-query SQL] [--parallel N] [--canary K]\n"
+      "                [--continue-on-error] [PATH...]",
       "undo the last run (or --run N, --to M[.PHASE], --all) from the downs recorded in the target" },
-    { "status", mig_cmd_status, MIG_NEEDS_PLAN, COMMON,
-      "status   (PATH...|plan.migb) --db URL [--schema S] [--json]",
+    { "status", mig_cmd_status, MIG_NEEDS_PLAN, COMMON | FLEET,
+      "status   (PATH...|plan.migb) --db URL [--schema S] [--json] [--targets FILE | --targets-query SQL]\n"
+      "                [--parallel N]",
       "list every step as applied, pending, skipped, changed since applied or interrupted" },
     { "log", mig_cmd_log, MIG_READS_JOURNAL, COMMON,
       "log      --db URL [--journal PATH] [--schema S] [--json]",

@@ -25,6 +25,26 @@ struct pg_conn {
  * the connection that does the work, it dies with it. */
 #define MIG_PG_LOCK_KEY 7235943
 
+/* The lock's key: the one key above for the schema public (as every
+ * migrun before fleets took it), (key, a hash of the schema's name) for
+ * any other, so that runners of the tenant schemas of one database (a
+ * fleet's workers) do not wait for each other. Writes the arguments of
+ * pg_*advisory*lock and the pg_locks condition that finds its holder. */
+static void lock_key(const struct mig_conn *base, char *args, size_t na, char *cond, size_t nc)
+{
+    const char *sch = base->schema ? base->schema : "public";
+    if (strcmp(sch, "public") == 0) {
+        snprintf(args, na, "%d", MIG_PG_LOCK_KEY);
+        snprintf(cond, nc, "l.classid = 0 AND l.objid = %d AND l.objsubid = 1", MIG_PG_LOCK_KEY);
+        return;
+    }
+    uint32_t h = 2166136261u;   /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)sch; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    snprintf(args, na, "%d, %d", MIG_PG_LOCK_KEY, (int32_t)h);
+    snprintf(cond, nc, "l.classid = %d AND l.objid = %u AND l.objsubid = 2", MIG_PG_LOCK_KEY, h);
+}
+
 static void copy_field(char *dst, size_t n, const char *src)
 {
     snprintf(dst, n, "%s", src ? src : "");
@@ -401,8 +421,9 @@ static enum mig_txstatus pg_txn_status(struct mig_conn *base)
 static int pg_try_lock(struct mig_conn *base, char *who, size_t n, struct mig_dberr *e)
 {
     struct pg_conn *c = (struct pg_conn *)base;
-    char sql[128];
-    snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d)", MIG_PG_LOCK_KEY);
+    char sql[128], args[64], cond[128];
+    lock_key(base, args, sizeof(args), cond, sizeof(cond));
+    snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%s)", args);
     bool has_row = false;
     struct mig_value v;
     if (pg_query(base, sql, &has_row, &v, e) != 0)
@@ -416,8 +437,7 @@ static int pg_try_lock(struct mig_conn *base, char *who, size_t n, struct mig_db
     snprintf(holder_sql, sizeof(holder_sql),
              "SELECT format('pid %%s (%%s) connected since %%s', a.pid, coalesce(nullif(a.application_name, ''), "
              "'no application_name'), date_trunc('second', a.backend_start)) FROM pg_locks l JOIN pg_stat_activity a "
-             "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = %d AND l.granted "
-             "LIMIT 1", MIG_PG_LOCK_KEY);
+             "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND %s AND l.granted LIMIT 1", cond);
     struct mig_value h;
     bool hr = false;
     struct mig_dberr e2;
@@ -433,8 +453,9 @@ static void pg_unlock(struct mig_conn *base)
     struct pg_conn *c = (struct pg_conn *)base;
     if (!c->locked || PQstatus(c->pg) != CONNECTION_OK)
         return;
-    char sql[128];
-    snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d)", MIG_PG_LOCK_KEY);
+    char sql[128], args[64], cond[128];
+    lock_key(base, args, sizeof(args), cond, sizeof(cond));
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%s)", args);
     PGresult *r = PQexec(c->pg, sql);
     PQclear(r);
     c->locked = false;
@@ -442,11 +463,12 @@ static void pg_unlock(struct mig_conn *base)
 
 static int pg_txn_lock(struct mig_conn *base, bool table, struct mig_dberr *e)
 {
-    char sql[256];
+    char sql[256], args[64], cond[128];
+    lock_key(base, args, sizeof(args), cond, sizeof(cond));
     if (table)
         snprintf(sql, sizeof(sql), "LOCK TABLE %smig_runs IN EXCLUSIVE MODE", base->prefix);
     else
-        snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d)", MIG_PG_LOCK_KEY);
+        snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%s)", args);
     bool has;
     struct mig_value v;
     return pg_query(base, sql, &has, &v, e);
@@ -700,6 +722,16 @@ static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_co
     /* the tracking tables' schema: --schema (which also becomes the
      * search_path of the bodies), else the current schema */
     struct mig_dberr e;
+    if (o && o->schema && *o->schema && c->base.pooled) {
+        /* SET search_path would land on one pooled server connection (and
+         * stay there for its next client), not on the run's transactions */
+        snprintf(err, errlen, "%s is reached through a connection pooler: the schema '%s' (--schema or URL#schema) "
+                 "would be a session setting on one pooled server connection, not the search_path of the run; "
+                 "connect to the server directly for a schema of one database (a pooler works for a database per "
+                 "target); nothing was changed", c->base.display, o->schema);
+        pg_close(&c->base);
+        return -1;
+    }
     if (o && o->schema && *o->schema) {
         char *qs = own(PQescapeIdentifier(pg, o->schema, strlen(o->schema)));
         char *set = qs ? malloc(strlen(qs) + 32) : NULL;

@@ -52,6 +52,12 @@ struct mig_run_opts {
     const struct mig_param_arg *params;
     size_t nparams;
     FILE *out, *err;
+    /* fleets (runtime/fleet.c): --targets FILE or --targets-query SQL (on
+     * db_url, the control database), --parallel N, --canary K,
+     * --continue-on-error */
+    const char *targets, *targets_query;
+    int parallel, canary;
+    bool continue_on_error;
 };
 
 /* What a command needs before it runs; the session provides it. */
@@ -74,6 +80,7 @@ enum {
     MIG_OPT_SQL = 8192,         /* plan --sql */
     MIG_OPT_ADOPT = 4096,       /* --reason; mark: --applied, --pending; repair: --accept */
     MIG_OPT_TEST = 512,         /* --empty, --keep, --data, --seed, --format, --from, --only */
+    MIG_OPT_FLEET = 16384,      /* --targets, --targets-query, --parallel, --canary, --continue-on-error */
 };
 
 struct mig_command {
@@ -97,5 +104,10 @@ int mig_cmd_test(struct mig_plan *plan, const struct mig_run_opts *o);
 int mig_cmd_baseline(struct mig_plan *plan, const struct mig_run_opts *o);
 int mig_cmd_mark(struct mig_plan *plan, const struct mig_run_opts *o);
 int mig_cmd_repair(struct mig_plan *plan, const struct mig_run_opts *o);
+
+/* Runs cmd over the targets of o->targets or o->targets_query, each in a
+ * worker process of its own (runtime/fleet.c); returns the combined exit
+ * code. */
+int mig_fleet_run(const struct mig_command *cmd, struct mig_plan *plan, const struct mig_run_opts *o);
 
 #endif

@@ -442,6 +442,9 @@ static int reconcile(struct mig_session *s)
             mig_session_dberror(s, "cannot update the runs of the target", &e);
             return -1;
         }
+        if (any)
+            mig_report_note(&s->rep, "an earlier run on %s was interrupted (killed, or its connection lost): what it "
+                            "committed stays recorded, and this run goes on from there", s->conn->display);
     }
     for (size_t i = 0; i < s->rows.n; i++)
         if (strcmp(s->rows.v[i]->status, "running") == 0)

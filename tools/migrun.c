@@ -13,6 +13,7 @@
 #include "load.h"
 #include "migconf.h"
 #include "runtime/driver.h"
+#include "runtime/fleet.h"
 #include "runtime/run.h"
 #include "runtime/vm.h"
 
@@ -93,6 +94,14 @@ static const struct {
     { "--force", "accepted for compatibility (test always works in a scratch copy)", O_FORCE },
     { "--lint", "print the compiler's warnings on the sources (errors are always printed)", O_LINT },
     { "-q, --quiet", "print only warnings and errors", MIG_OPT_QUIET },
+    { "--targets FILE", "a fleet: one URL, URL#schema or SQLite path a line (# comments); see FLEETS in migrun(1)",
+      MIG_OPT_FLEET },
+    { "--targets-query SQL", "a fleet: the targets (URLs, or schema names of --db) the query returns on --db",
+      MIG_OPT_FLEET },
+    { "--parallel N", "a fleet: run N targets at a time, each in a worker process (default 1)", MIG_OPT_FLEET },
+    { "--canary K", "a fleet: run the first K targets first; stop if any of them fails", MIG_OPT_FLEET },
+    { "--continue-on-error", "a fleet: run every target even after a failure (default: stop launching)",
+      MIG_OPT_FLEET },
     { "--json", "one JSON object per line (an `event` key in each)", 0 },
     { "--trace", "print each instruction of the plan as it runs", O_TRACE },
     { "-h, --help", "this help", 0 },
@@ -318,6 +327,26 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             a->o.quiet = true;
         } else if (strcmp(arg, "--json") == 0) {
             a->o.json = true;
+        } else if ((TAKES("--targets") || TAKES("--targets-query")) && (allowed & MIG_OPT_FLEET)) {
+            bool query = strncmp(arg, "--targets-query", 15) == 0;
+            const char *v = query ? VALUE("--targets-query") : VALUE("--targets");
+            if (!v || !*v)
+                return usage_error("%s", query ? "--targets-query needs a SQL query returning the targets"
+                                               : "--targets needs a file (one target a line)");
+            if (a->o.targets || a->o.targets_query)
+                return usage_error("give one of --targets and --targets-query, once");
+            *(query ? &a->o.targets_query : &a->o.targets) = v;
+        } else if ((TAKES("--parallel") || TAKES("--canary")) && (allowed & MIG_OPT_FLEET)) {
+            bool par = arg[2] == 'p';
+            const char *v = par ? VALUE("--parallel") : VALUE("--canary");
+            char *end = NULL;
+            long n = v ? strtol(v, &end, 10) : 0;
+            if (!v || !*v || *end || n < 1 || n > (par ? 256 : 1000000))
+                return usage_error("%s", par ? "--parallel takes a number of workers from 1 to 256"
+                                             : "--canary takes a number of targets (1 or more)");
+            *(par ? &a->o.parallel : &a->o.canary) = (int)n;
+        } else if (strcmp(arg, "--continue-on-error") == 0 && (allowed & MIG_OPT_FLEET)) {
+            a->o.continue_on_error = true;
         } else if (strcmp(arg, "--trace") == 0 && (allowed & O_TRACE)) {
             a->o.trace = true;
         } else if ((strcmp(arg, "-p") == 0 || strncmp(arg, "-p", 2) == 0 || TAKES("--param")) && (allowed & O_PARAMS)) {
@@ -394,6 +423,23 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
     }
     if (apply_conf(a, env, flag_db, flag_journal, allowed) != 0)
         return MIG_EXIT_USAGE;
+    if ((a->o.parallel || a->o.canary || a->o.continue_on_error) && !a->o.targets && !a->o.targets_query)
+        return usage_error("--parallel, --canary and --continue-on-error apply to a fleet: give --targets FILE or "
+                           "--targets-query SQL");
+    if (a->o.targets) {
+        /* the file names every target: --db (or a default) has no part */
+        if (flag_db)
+            return usage_error("--targets names the targets; --db is only the control database of "
+                               "--targets-query");
+        if (!a->o.journal || !*a->o.journal)
+            a->o.journal = ".migrun/journal.db";
+        a->o.params = a->params;
+        a->o.nparams = a->nparams;
+        if ((allowed & O_INPUTS) && a->npaths == 0)
+            return usage_error("give the migrations: .mig files, folders, or one .migb (or migrations = in "
+                               "mig.conf)");
+        return 0;
+    }
     /* the PG* environment of libpq (as pg_virtualenv sets it) names a server */
     if ((!a->o.db_url || !*a->o.db_url) && (getenv("PGHOST") || getenv("PGDATABASE") || getenv("PGSERVICE")))
         a->o.db_url = "postgresql://";
@@ -466,7 +512,7 @@ static int dispatch(const struct mig_command *cmd, int argc, char **argv)
             return MIG_EXIT_USAGE;
         }
     }
-    rc = cmd->run(p, &a.o);
+    rc = a.o.targets || a.o.targets_query ? mig_fleet_run(cmd, p, &a.o) : cmd->run(p, &a.o);
     mig_plan_free(p);
     free_args(&a);
     mig_conf_free(&conf);
