@@ -137,31 +137,61 @@ static bool same_bytes(const struct ctype *a, const struct ctype *b)
 
 /* ---- history ----------------------------------------------------------------------- */
 
-static void hist_put(struct mig_strmap *m, const char *key, void *val)
+/* The keys filed under one prefix (duplicates allowed: the second visit
+ * of a key finds it forgotten already). */
+struct hist_keys {
+    MIG_VEC(const char *) keys;
+};
+
+/* Sets key → val in m, one of the history's maps, and files the key under
+ * every prefix of it that ends before a '.' (c->h->under). */
+static void hist_set(struct lctx *c, struct mig_strmap *m, const char *key, void *val)
 {
-    if (val || mig_strmap_get(m, key))
-        mig_strmap_put(m, key, val);
+    if (!c->h->under.arena)
+        c->h->under.arena = A;
+    for (const char *dot = strchr(key, '.'); val && dot; dot = strchr(dot + 1, '.')) {
+        char buf[128];
+        size_t n = (size_t)(dot - key);
+        char *prefix = n < sizeof(buf) ? memcpy(buf, key, n) : mig_arena_strndup(A, key, n);
+        prefix[n] = 0;
+        struct hist_keys *set = mig_strmap_get(&c->h->under, prefix);
+        if (!set) {
+            set = MIG_NEW(A, struct hist_keys);
+            mig_strmap_put(&c->h->under, prefix == buf ? mig_arena_strndup(A, key, n) : prefix, set);
+        }
+        MIG_PUSH(A, set->keys, key);
+    }
+    mig_strmap_put(m, key, val);
 }
 
-/* Moves (to != NULL) or forgets every "from.x" key of the history. */
+static void hist_put(struct lctx *c, struct mig_strmap *m, const char *key, void *val)
+{
+    if (val || mig_strmap_get(m, key))
+        hist_set(c, m, key, val);
+}
+
+/* Moves (to != NULL) or forgets every "from.x" key of the history: the keys
+ * filed under from, not a scan of the whole history (which made a file of
+ * many migrations creating tables quadratic). */
 static void hist_table(struct lctx *c, const char *from, const char *to)
 {
     struct mig_strmap *maps[] = { &c->h->coltype, &c->h->checked, &c->h->checkcol };
+    struct hist_keys *set = mig_strmap_get(&c->h->under, from);
+    if (!set)
+        return;
+    mig_strmap_put(&c->h->under, from, NULL);   /* every key under from is forgotten below */
     size_t n = strlen(from);
     for (int k = 0; k < 3; k++) {
         struct mig_strmap *m = maps[k];
-        MIG_VEC(size_t) hits = { 0 };
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->keys[i] && m->vals[i] && strncmp(m->keys[i], from, n) == 0 && m->keys[i][n] == '.')
-                MIG_PUSH(A, hits, i);
-        const char **keys = m->keys;    /* the puts below may grow the map: forget first */
-        void **vals = mig_arena_alloc(A, (hits.n + 1) * sizeof(*vals));
-        for (size_t h = 0; h < hits.n; h++) {
-            vals[h] = m->vals[hits.v[h]];
-            m->vals[hits.v[h]] = NULL;
+        for (size_t i = 0; i < set->keys.n; i++) {
+            const char *key = set->keys.v[i];
+            void *v = mig_strmap_get(m, key);
+            if (!v)
+                continue;
+            mig_strmap_put(m, key, NULL);
+            if (to)
+                hist_set(c, m, lint_key(c, to, key + n + 1), v);
         }
-        for (size_t h = 0; to && h < hits.n; h++)
-            mig_strmap_put(m, lint_key(c, to, keys[hits.v[h]] + n + 1), vals[h]);
     }
 }
 
@@ -174,11 +204,11 @@ static void hist_column(struct lctx *c, const char *table, const char *from, con
 {
     char *k = lint_key(c, table, from);
     void *t = mig_strmap_get(&c->h->coltype, k), *ch = mig_strmap_get(&c->h->checked, k);
-    hist_put(&c->h->coltype, k, NULL);
-    hist_put(&c->h->checked, k, NULL);
+    hist_put(c, &c->h->coltype, k, NULL);
+    hist_put(c, &c->h->checked, k, NULL);
     if (to) {
-        hist_put(&c->h->coltype, lint_key(c, table, to), t);
-        hist_put(&c->h->checked, lint_key(c, table, to), ch);
+        hist_put(c, &c->h->coltype, lint_key(c, table, to), t);
+        hist_put(c, &c->h->checked, lint_key(c, table, to), ch);
     }
 }
 
@@ -344,7 +374,7 @@ static void remember_type(struct lctx *c, const struct stmt *s, const char *tabl
 {
     struct ctype t;
     if (d->col && parse_type(c, s, d->type_start, d->type_end, &t))
-        mig_strmap_put(&c->h->coltype, lint_key(c, table, d->col), type_string(c, &t));
+        hist_set(c, &c->h->coltype, lint_key(c, table, d->col), type_string(c, &t));
 }
 
 /* CREATE TABLE name ( columns and constraints ): the types of its columns,
@@ -490,9 +520,9 @@ static void add_constraint(struct lctx *c, const struct stmt *s, size_t a, size_
             char *col = lint_name_at(c, s, k + 2, &next);
             if (col && next == k + 3) {
                 if (name)
-                    mig_strmap_put(&c->h->checkcol, lint_key(c, table, name), lint_key(c, table, col));
+                    hist_set(c, &c->h->checkcol, lint_key(c, table, name), lint_key(c, table, col));
                 if (!not_valid)
-                    mig_strmap_put(&c->h->checked, lint_key(c, table, col), (void *)1);
+                    hist_set(c, &c->h->checked, lint_key(c, table, col), (void *)1);
             }
         }
         if (name && not_valid) {
@@ -547,7 +577,7 @@ static void alter_column(struct lctx *c, const struct stmt *s, size_t a, size_t 
                       old ? " from " : "", old ? old : "", old && parsed ? " to " : "",
                       old && parsed ? type_string(c, &nt) : "",
                       te < end && lint_kw(c, s, te, "USING") ? " with a USING expression" : "");
-        hist_put(&c->h->coltype, key, parsed ? type_string(c, &nt) : NULL);
+        hist_put(c, &c->h->coltype, key, parsed ? type_string(c, &nt) : NULL);
     } else if (lint_kw(c, s, after, "SET") && lint_kw(c, s, after + 1, "NOT") && lint_kw(c, s, after + 2, "NULL")) {
         bool proven = mig_strmap_get(&c->h->checked, key) && (c->pg_min == 0 || c->pg_min >= 12);
         if (existing && c->pg && !proven)
@@ -611,7 +641,7 @@ void lint_alter_table(struct lctx *c, const struct stmt *s, size_t i)
                           "validate in a later phase (or a later step under 'transaction step')", name ? name : "");
             const char *colkey = mig_strmap_get(&c->h->checkcol, key);
             if (colkey)
-                mig_strmap_put(&c->h->checked, colkey, (void *)1);
+                hist_set(c, &c->h->checked, colkey, (void *)1);
         } else if (lint_kw(c, s, a, "DROP") && !lint_kw(c, s, a + 1, "CONSTRAINT") && !lint_kw(c, s, a + 1, "DEFAULT") &&
                    !lint_kw(c, s, a + 1, "NOT") && !lint_kw(c, s, a + 1, "IDENTITY") && !lint_kw(c, s, a + 1, "EXPRESSION")) {
             size_t k = a + 1;
