@@ -11,7 +11,11 @@ struct mig_arena_block {
     max_align_t data[];
 };
 
-enum { BLOCK_MIN = 64 * 1024 };
+/* Blocks start at 64 kB and double up to 1 MB: a small arena (one
+ * snapshot, one report) stays small, a large one (a compilation of
+ * thousands of files) asks the system for memory a few times, not
+ * hundreds. */
+enum { BLOCK_MIN = 64 * 1024, BLOCK_MAX = 1024 * 1024 };
 
 static size_t rounded(size_t size)
 {
@@ -23,7 +27,9 @@ void *mig_arena_alloc(struct mig_arena *a, size_t size)
     size = rounded(size);
     struct mig_arena_block *b = a->head;
     if (!b || b->size - b->used < size) {
-        size_t cap = size > BLOCK_MIN ? size : BLOCK_MIN;
+        size_t cap = b ? (b->size < BLOCK_MAX / 2 ? b->size * 2 : BLOCK_MAX) : BLOCK_MIN;
+        if (cap < size)
+            cap = size;
         b = malloc(sizeof(*b) + cap);
         if (!b) {
             fputs("fatal: out of memory\n", stderr);
