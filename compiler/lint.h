@@ -33,6 +33,9 @@ struct lhist {
     struct mig_strmap checked;      /* "t.c" → a validated CHECK (c IS NOT NULL) exists */
     struct mig_strmap checkcol;     /* "t.constraint" → "t.c" of its CHECK (c IS NOT NULL) */
     struct mig_strmap notnull;      /* "t.c" → declared NOT NULL (or part of the primary key) */
+    struct mig_strmap under;        /* "t" → the keys "t.…" put in the three maps (lint_alter.c's
+                                     * struct hist_keys), so that forgetting or moving a table visits
+                                     * its own keys, not the whole history (linear in the migrations) */
 };
 
 struct created_obj {            /* an object a step's up creates (down-missing-object) */

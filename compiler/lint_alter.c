@@ -137,31 +137,61 @@ static bool same_bytes(const struct ctype *a, const struct ctype *b)
 
 /* ---- history ----------------------------------------------------------------------- */
 
-static void hist_put(struct mig_strmap *m, const char *key, void *val)
+/* The keys filed under one prefix (duplicates allowed: the second visit
+ * of a key finds it forgotten already). */
+struct hist_keys {
+    MIG_VEC(const char *) keys;
+};
+
+/* Sets key → val in m, one of the history's maps, and files the key under
+ * every prefix of it that ends before a '.' (c->h->under). */
+static void hist_set(struct lctx *c, struct mig_strmap *m, const char *key, void *val)
 {
-    if (val || mig_strmap_get(m, key))
-        mig_strmap_put(m, key, val);
+    if (!c->h->under.arena)
+        c->h->under.arena = A;
+    for (const char *dot = strchr(key, '.'); val && dot; dot = strchr(dot + 1, '.')) {
+        char buf[128];
+        size_t n = (size_t)(dot - key);
+        char *prefix = n < sizeof(buf) ? memcpy(buf, key, n) : mig_arena_strndup(A, key, n);
+        prefix[n] = 0;
+        struct hist_keys *set = mig_strmap_get(&c->h->under, prefix);
+        if (!set) {
+            set = MIG_NEW(A, struct hist_keys);
+            mig_strmap_put(&c->h->under, prefix == buf ? mig_arena_strndup(A, key, n) : prefix, set);
+        }
+        MIG_PUSH(A, set->keys, key);
+    }
+    mig_strmap_put(m, key, val);
 }
 
-/* Moves (to != NULL) or forgets every "from.x" key of the history. */
+static void hist_put(struct lctx *c, struct mig_strmap *m, const char *key, void *val)
+{
+    if (val || mig_strmap_get(m, key))
+        hist_set(c, m, key, val);
+}
+
+/* Moves (to != NULL) or forgets every "from.x" key of the history: the keys
+ * filed under from, not a scan of the whole history (which made a file of
+ * many migrations creating tables quadratic). */
 static void hist_table(struct lctx *c, const char *from, const char *to)
 {
     struct mig_strmap *maps[] = { &c->h->coltype, &c->h->checked, &c->h->checkcol, &c->h->notnull };
+    struct hist_keys *set = mig_strmap_get(&c->h->under, from);
+    if (!set)
+        return;
+    mig_strmap_put(&c->h->under, from, NULL);   /* every key under from is forgotten below */
     size_t n = strlen(from);
     for (int k = 0; k < 4; k++) {
         struct mig_strmap *m = maps[k];
-        MIG_VEC(size_t) hits = { 0 };
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->keys[i] && m->vals[i] && strncmp(m->keys[i], from, n) == 0 && m->keys[i][n] == '.')
-                MIG_PUSH(A, hits, i);
-        const char **keys = m->keys;    /* the puts below may grow the map: forget first */
-        void **vals = mig_arena_alloc(A, (hits.n + 1) * sizeof(*vals));
-        for (size_t h = 0; h < hits.n; h++) {
-            vals[h] = m->vals[hits.v[h]];
-            m->vals[hits.v[h]] = NULL;
+        for (size_t i = 0; i < set->keys.n; i++) {
+            const char *key = set->keys.v[i];
+            void *v = mig_strmap_get(m, key);
+            if (!v)
+                continue;
+            mig_strmap_put(m, key, NULL);
+            if (to)
+                hist_set(c, m, lint_key(c, to, key + n + 1), v);
         }
-        for (size_t h = 0; to && h < hits.n; h++)
-            mig_strmap_put(m, lint_key(c, to, keys[hits.v[h]] + n + 1), vals[h]);
     }
 }
 
@@ -175,13 +205,13 @@ static void hist_column(struct lctx *c, const char *table, const char *from, con
     char *k = lint_key(c, table, from);
     void *t = mig_strmap_get(&c->h->coltype, k), *ch = mig_strmap_get(&c->h->checked, k);
     void *nn = mig_strmap_get(&c->h->notnull, k);
-    hist_put(&c->h->coltype, k, NULL);
-    hist_put(&c->h->checked, k, NULL);
-    hist_put(&c->h->notnull, k, NULL);
+    hist_put(c, &c->h->coltype, k, NULL);
+    hist_put(c, &c->h->checked, k, NULL);
+    hist_put(c, &c->h->notnull, k, NULL);
     if (to) {
-        hist_put(&c->h->coltype, lint_key(c, table, to), t);
-        hist_put(&c->h->checked, lint_key(c, table, to), ch);
-        hist_put(&c->h->notnull, lint_key(c, table, to), nn);
+        hist_put(c, &c->h->coltype, lint_key(c, table, to), t);
+        hist_put(c, &c->h->checked, lint_key(c, table, to), ch);
+        hist_put(c, &c->h->notnull, lint_key(c, table, to), nn);
     }
 }
 
@@ -392,9 +422,9 @@ static void remember_type(struct lctx *c, const struct stmt *s, const char *tabl
                         mig_arena_printf(A, "column %s.%s", table, d->col));
     struct ctype t;
     if (d->col && parse_type(c, s, d->type_start, d->type_end, &t))
-        mig_strmap_put(&c->h->coltype, lint_key(c, table, d->col), type_string(c, &t));
+        hist_set(c, &c->h->coltype, lint_key(c, table, d->col), type_string(c, &t));
     if (d->col)
-        hist_put(&c->h->notnull, lint_key(c, table, d->col), d->not_null || d->primary ? (void *)1 : NULL);
+        hist_put(c, &c->h->notnull, lint_key(c, table, d->col), d->not_null || d->primary ? (void *)1 : NULL);
 }
 
 /* CREATE TABLE name ( columns and constraints ): the types of its columns,
@@ -424,7 +454,7 @@ void lint_create_table(struct lctx *c, const struct stmt *s, size_t i, const cha
                     size_t ce = lint_skip_parens(c, s, k + 2, end);
                     for (size_t j = k + 3; j + 1 < ce; j++)
                         if (s->t[j].kind == SQLT_WORD || s->t[j].kind == SQLT_QIDENT)
-                            mig_strmap_put(&c->h->notnull, lint_key(c, table, part_name(c, s, j)), (void *)1);
+                            hist_set(c, &c->h->notnull, lint_key(c, table, part_name(c, s, j)), (void *)1);
                 }
                 if (lint_kw(c, s, k, "REFERENCES")) {
                     size_t next;
@@ -554,9 +584,9 @@ static void add_constraint(struct lctx *c, const struct stmt *s, size_t a, size_
             char *col = lint_name_at(c, s, k + 2, &next);
             if (col && next == k + 3) {
                 if (name)
-                    mig_strmap_put(&c->h->checkcol, lint_key(c, table, name), lint_key(c, table, col));
+                    hist_set(c, &c->h->checkcol, lint_key(c, table, name), lint_key(c, table, col));
                 if (!not_valid)
-                    mig_strmap_put(&c->h->checked, lint_key(c, table, col), (void *)1);
+                    hist_set(c, &c->h->checked, lint_key(c, table, col), (void *)1);
             }
         }
         if (name && not_valid) {
@@ -571,7 +601,7 @@ static void add_constraint(struct lctx *c, const struct stmt *s, size_t a, size_
         size_t ce = lint_skip_parens(c, s, k + 2, end);
         for (size_t j = k + 3; j + 1 < ce; j++)
             if (s->t[j].kind == SQLT_WORD || s->t[j].kind == SQLT_QIDENT)
-                mig_strmap_put(&c->h->notnull, lint_key(c, table, part_name(c, s, j)), (void *)1);
+                hist_set(c, &c->h->notnull, lint_key(c, table, part_name(c, s, j)), (void *)1);
     }
     if ((lint_kw(c, s, k, "PRIMARY") || lint_kw(c, s, k, "UNIQUE")) && existing && !using_index && c->pg) {
         bool pk = lint_kw(c, s, k, "PRIMARY");
@@ -620,14 +650,14 @@ static void alter_column(struct lctx *c, const struct stmt *s, size_t a, size_t 
                       old ? " from " : "", old ? old : "", old && parsed ? " to " : "",
                       old && parsed ? type_string(c, &nt) : "",
                       te < end && lint_kw(c, s, te, "USING") ? " with a USING expression" : "");
-        hist_put(&c->h->coltype, key, parsed ? type_string(c, &nt) : NULL);
+        hist_put(c, &c->h->coltype, key, parsed ? type_string(c, &nt) : NULL);
     } else if (lint_kw(c, s, after, "DROP") && lint_kw(c, s, after + 1, "NOT") && lint_kw(c, s, after + 2, "NULL")) {
-        hist_put(&c->h->notnull, key, NULL);
+        hist_put(c, &c->h->notnull, key, NULL);
     } else if (lint_kw(c, s, after, "SET") && lint_kw(c, s, after + 1, "NOT") && lint_kw(c, s, after + 2, "NULL")) {
         bool proven = mig_strmap_get(&c->h->checked, key) && (c->pg_min == 0 || c->pg_min >= 12);
         /* already NOT NULL (declared so, or the primary key): nothing to check */
         bool already = mig_strmap_get(&c->h->notnull, key) != NULL;
-        mig_strmap_put(&c->h->notnull, key, (void *)1);
+        hist_set(c, &c->h->notnull, key, (void *)1);
         if (existing && c->pg && !proven && !already)
             lint_warn(c, at, "set-not-null",
                       "SET NOT NULL on %s.%s scans the whole table under an ACCESS EXCLUSIVE lock%s; add a "
@@ -689,7 +719,7 @@ void lint_alter_table(struct lctx *c, const struct stmt *s, size_t i)
                           "validate in a later phase (or a later step under 'transaction step')", name ? name : "");
             const char *colkey = mig_strmap_get(&c->h->checkcol, key);
             if (colkey)
-                mig_strmap_put(&c->h->checked, colkey, (void *)1);
+                hist_set(c, &c->h->checked, colkey, (void *)1);
         } else if (lint_kw(c, s, a, "DROP") && !lint_kw(c, s, a + 1, "CONSTRAINT") && !lint_kw(c, s, a + 1, "DEFAULT") &&
                    !lint_kw(c, s, a + 1, "NOT") && !lint_kw(c, s, a + 1, "IDENTITY") && !lint_kw(c, s, a + 1, "EXPRESSION")) {
             size_t k = a + 1;

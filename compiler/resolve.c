@@ -49,9 +49,13 @@ static void check_symbols(struct mig_program *p, struct mig_strmap *m, struct mi
     }
 }
 
+/* The name tables below live in a scratch arena freed when the file or
+ * migration is done: kept in the program's arena they were a third of the
+ * memory of checking one file of 10,000 small migrations. */
 static void check_file_decls(struct mig_program *p, struct mig_file *f)
 {
-    struct mig_strmap names = { .arena = &p->arena };
+    struct mig_arena scratch = { 0 };
+    struct mig_strmap names = { .arena = &scratch };
     check_symbols(p, &names, f->decls.v, f->decls.n, "let");
     for (size_t i = 0; i < f->fns.n; i++) {
         struct mig_symbol *s = f->fns.v[i];
@@ -59,14 +63,16 @@ static void check_file_decls(struct mig_program *p, struct mig_file *f)
             if (strcmp(s->name, builtin_names[k]) == 0)
                 MIG_DIAG_AT(p, MIG_ERROR, s->span, "duplicate-name",
                             "function '%s' would hide the builtin of the same name", s->name);
-        struct mig_strmap params = { .arena = &p->arena };
+        struct mig_strmap params = { .arena = &scratch };
         check_symbols(p, &params, s->fn->params.v, s->fn->params.n, "parameter");
     }
+    mig_arena_free(&scratch);
 }
 
 static void check_migration_decls(struct mig_program *p, struct mig_migration *m)
 {
-    struct mig_strmap names = { .arena = &p->arena };
+    struct mig_arena scratch = { 0 };
+    struct mig_strmap names = { .arena = &scratch };
     check_symbols(p, &names, m->params.v, m->params.n, "param");
     check_symbols(p, &names, m->lets.v, m->lets.n, "let");
 
@@ -76,7 +82,7 @@ static void check_migration_decls(struct mig_program *p, struct mig_migration *m
                 MIG_DIAG_AT(p, MIG_ERROR, m->targets.v[i].span, "duplicate-name",
                             "target '%s' is already listed", mig_dialect_name(m->targets.v[i].dialect));
 
-    struct mig_strmap phases = { .arena = &p->arena };
+    struct mig_strmap phases = { .arena = &scratch };
     for (size_t i = 0; i < m->phases.n; i++) {
         struct mig_phase *ph = m->phases.v[i];
         struct mig_phase *old = mig_strmap_get(&phases, ph->name);
@@ -93,7 +99,7 @@ static void check_migration_decls(struct mig_program *p, struct mig_migration *m
         } else {
             mig_strmap_put(&phases, ph->name, ph);
         }
-        struct mig_strmap steps = { .arena = &p->arena };
+        struct mig_strmap steps = { .arena = &scratch };
         for (size_t k = 0; k < ph->steps.n; k++) {
             struct mig_step *st = ph->steps.v[k];
             struct mig_step *olds = mig_strmap_get(&steps, st->name);
@@ -103,6 +109,7 @@ static void check_migration_decls(struct mig_program *p, struct mig_migration *m
                 mig_strmap_put(&steps, st->name, st);
         }
     }
+    mig_arena_free(&scratch);
 }
 
 /* Depth-first search for `after` cycles: 0 white, 1 on the stack, 2 done. */

@@ -11,14 +11,25 @@ struct mig_arena_block {
     max_align_t data[];
 };
 
-enum { BLOCK_MIN = 64 * 1024 };
+/* Blocks start at 64 kB and double up to 1 MB: a small arena (one
+ * snapshot, one report) stays small, a large one (a compilation of
+ * thousands of files) asks the system for memory a few times, not
+ * hundreds. */
+enum { BLOCK_MIN = 64 * 1024, BLOCK_MAX = 1024 * 1024 };
+
+static size_t rounded(size_t size)
+{
+    return (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+}
 
 void *mig_arena_alloc(struct mig_arena *a, size_t size)
 {
-    size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    size = rounded(size);
     struct mig_arena_block *b = a->head;
     if (!b || b->size - b->used < size) {
-        size_t cap = size > BLOCK_MIN ? size : BLOCK_MIN;
+        size_t cap = b ? (b->size < BLOCK_MAX / 2 ? b->size * 2 : BLOCK_MAX) : BLOCK_MIN;
+        if (cap < size)
+            cap = size;
         b = malloc(sizeof(*b) + cap);
         if (!b) {
             fputs("fatal: out of memory\n", stderr);
@@ -63,6 +74,18 @@ char *mig_arena_printf(struct mig_arena *a, const char *fmt, ...)
 
 void *mig_arena_grow(struct mig_arena *a, void *old, size_t n, size_t cap, size_t sz)
 {
+    /* The array last allocated (a vector filled in a loop) grows in place
+     * when its block has room: growing by doubling then wastes nothing. */
+    struct mig_arena_block *b = a->head;
+    if (old && b && n && cap > n) {
+        size_t oldsz = rounded(n * sz), newsz = rounded(cap * sz);
+        char *top = (char *)b->data + b->used;
+        if ((char *)old + oldsz == top && (char *)old >= (char *)b->data && b->size - b->used >= newsz - oldsz) {
+            memset(top, 0, newsz - oldsz);
+            b->used += newsz - oldsz;
+            return old;
+        }
+    }
     void *p = mig_arena_alloc(a, cap * sz);
     if (n)
         memcpy(p, old, n * sz);

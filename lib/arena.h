@@ -18,8 +18,10 @@ char *mig_arena_strdup(struct mig_arena *a, const char *s);
 /* printf into the arena. */
 char *mig_arena_printf(struct mig_arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Grow an arena-owned array: returns a copy of old (n elements of size sz)
- * with room for cap elements; the old block stays owned by the arena. */
+/* Grow an arena-owned array of n elements of size sz (allocated with room
+ * for exactly n) to room for cap: in place when it is the arena's latest
+ * allocation and its block has room, else a copy (the old block stays owned
+ * by the arena). */
 void *mig_arena_grow(struct mig_arena *a, void *old, size_t n, size_t cap, size_t sz);
 void mig_arena_free(struct mig_arena *a);
 

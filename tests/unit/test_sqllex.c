@@ -1,7 +1,9 @@
 /* test_sqllex.c — the SQL body scanner: where bodies end, what is a literal
- * or comment, which ${…} are interpolations. */
+ * or comment, which ${…} are interpolations; and the arena every
+ * vector of the front end grows in. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include "lib/arena.h"
 #include "lib/sqllex.h"
 
 /* Offset of the '}' closing a body that starts right after s[0] == '{'. */
@@ -260,4 +262,46 @@ Test(interp, read_inside_a_literal) {
     cr_assert_eq(t.end, 11);
     mig_sql_interp_at(s, 0, strlen(s), &t);
     cr_assert_eq(t.kind, SQLT_EOF);
+}
+
+/* ---- the arena (lib/arena.c), which every vector of the front end grows in ---- */
+
+Test(arena, vector_grows_in_place_keeping_its_elements) {
+    struct mig_arena a = { 0 };
+    MIG_VEC(int) v = { 0 };
+    MIG_PUSH(&a, v, 0);
+    int *first = v.v;
+    for (int i = 1; i < 1000; i++)
+        MIG_PUSH(&a, v, i);
+    cr_assert_eq(v.v, first, "the latest allocation grows where it is");
+    for (int i = 0; i < 1000; i++)
+        cr_assert_eq(v.v[i], i);
+    mig_arena_free(&a);
+}
+
+Test(arena, vector_not_on_top_is_copied_and_the_newer_allocation_kept) {
+    struct mig_arena a = { 0 };
+    MIG_VEC(int) v = { 0 };
+    for (int i = 0; i < 4; i++)
+        MIG_PUSH(&a, v, i);
+    char *other = mig_arena_strdup(&a, "after the vector");
+    int *old = v.v;
+    MIG_PUSH(&a, v, 4);
+    cr_assert_neq(v.v, old, "a vector with a newer allocation above it moves");
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(v.v[i], i);
+    cr_assert_str_eq(other, "after the vector");
+    for (size_t i = v.n; i < v.cap; i++)
+        cr_assert_eq(v.v[i], 0, "the room grown is zeroed");
+    mig_arena_free(&a);
+}
+
+Test(arena, growth_past_a_block_copies) {
+    struct mig_arena a = { 0 };
+    MIG_VEC(long) v = { 0 };
+    for (long i = 0; i < 100000; i++)   /* 800 kB: beyond one 64 kB block */
+        MIG_PUSH(&a, v, i);
+    for (long i = 0; i < 100000; i++)
+        cr_assert_eq(v.v[i], i);
+    mig_arena_free(&a);
 }

@@ -1,0 +1,95 @@
+#!/bin/sh
+# check_scaling.sh — `migc check` is linear in its input: one file of
+# 10,000 guarded migrations (`import std;`, each step `when not
+# std.table_exists("tK")`, creating tK) takes less than 3 times the CPU time
+# of 5,000 (linear: 2; the quadratic linter history this guards against:
+# 4 and more), and its peak memory grows in proportion to the file.
+# Ratios within one run, best of three, so that a loaded machine does not
+# make it fail; CPU time and peak RSS come from getrusage(2) by python3.
+: "${MIGC:?}" "${TOP_SRCDIR:?}"
+pass=0 fail=0
+tmp=$(mktemp -d) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+
+gen() {   # gen N FILE
+    python3 - "$1" "$2" <<'EOF'
+import sys
+n, path = int(sys.argv[1]), sys.argv[2]
+with open(path, "w") as f:
+    f.write("import std;\n")
+    for k in range(1, n + 1):
+        f.write(f'''
+migration m{k} {{
+  phase p {{
+    step s {{
+      when not std.table_exists("t{k}");
+      up sql {{ CREATE TABLE t{k} (id int, name varchar(20)); }}
+      down sql {{ DROP TABLE t{k}; }}
+    }}
+  }}
+}}
+''')
+EOF
+}
+
+# measure FILE — prints "CPU_SECONDS PEAK_RSS_KIB EXIT" of the best of three runs
+measure() {
+    python3 - "$MIGC" "$1" <<'EOF'
+import resource, subprocess, sys
+migc, path = sys.argv[1], sys.argv[2]
+best_cpu, best_rss, rc = None, None, 0
+for _ in range(3):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run([migc, "check", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    best_cpu = cpu if best_cpu is None else min(best_cpu, cpu)
+    rc = rc or p.returncode
+    best_rss = after.ru_maxrss
+print(f"{best_cpu:.3f} {best_rss} {rc}")
+EOF
+}
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+for n in 5000 10000; do
+    gen "$n" "$tmp/m$n.mig" || exit 99
+done
+# the measurements come from separate python processes, so each one's
+# ru_maxrss is that size's own peak
+set -- $(measure "$tmp/m5000.mig")
+cpu5=$1 rss5=$2 rc5=$3
+set -- $(measure "$tmp/m10000.mig")
+cpu10=$1 rss10=$2 rc10=$3
+bytes10=$(wc -c <"$tmp/m10000.mig")
+echo "     5,000: ${cpu5} s CPU, ${rss5} KiB; 10,000: ${cpu10} s CPU, ${rss10} KiB (${bytes10} bytes)"
+
+if [ "$rc5" = 0 ] && [ "$rc10" = 0 ]; then ok "both files check cleanly"; else bad "check exit $rc5 and $rc10, want 0"; fi
+
+if python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(0 if b < 3 * max(a, 0.02) else 1)" "$cpu5" "$cpu10"; then
+    ok "10,000 migrations take less than 3x the CPU time of 5,000"
+else
+    bad "10,000 migrations took ${cpu10} s of CPU, 5,000 ${cpu5} s: more than 3x (quadratic?)"
+fi
+
+# memory: what 5,000 more migrations add is no more than 2x what the first
+# 5,000 added over an empty check (linear: 1, plus the doubling of hash
+# tables and arena blocks, measured 1.45; quadratic: 3), and the whole
+# stays under 48 bytes per byte of input plus 16 MiB
+printf 'import std;\n' >"$tmp/empty.mig"
+set -- $(measure "$tmp/empty.mig")
+rss0=$2
+if [ $((rss10 - rss5)) -le $(((rss5 - rss0) * 2)) ]; then
+    ok "peak memory grows in proportion to the file (${rss0} / ${rss5} / ${rss10} KiB)"
+else
+    bad "peak memory: empty ${rss0} KiB, 5,000 ${rss5} KiB, 10,000 ${rss10} KiB: not proportional"
+fi
+if [ "$rss10" -le $((bytes10 * 48 / 1024 + 16384)) ]; then
+    ok "peak memory of 10,000 migrations under 48 bytes per byte of input plus 16 MiB"
+else
+    bad "peak memory of 10,000 migrations ${rss10} KiB for ${bytes10} bytes of input"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
