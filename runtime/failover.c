@@ -65,9 +65,15 @@ long mig_apply_failover(struct apply *a, const uint32_t *pending, size_t i)
         snprintf(where, sizeof(where), "during %s.%s.%s", S(a, plan->migrations[st->migration].name),
                  S(a, plan->phases[st->phase].name), S(a, st->name));
     }
-    mig_report_warning(&s->rep, "the connection to %s was lost %s (%s); reconnecting to continue the run (a server "
-                       "restart or a failover: --reconnect-timeout %" PRId64 " ms)", s->conn->display, where,
-                       a->p.has_dberr ? a->p.dberr.message : a->c.vm.has_dberr ? a->c.vm.dberr.message : a->p.err,
+    /* (libpq's message: its first line) */
+    const char *msg = a->p.has_dberr ? a->p.dberr.message : a->c.vm.has_dberr ? a->c.vm.dberr.message : a->p.err;
+    char why[256];
+    size_t n = strcspn(msg, "\n");
+    n = n < sizeof(why) - 1 ? n : sizeof(why) - 1;
+    memcpy(why, msg, n);
+    why[n] = 0;
+    mig_report_warning(&s->rep, "the connection to %s was lost %s (%s); reconnecting to continue the run "
+                       "(--reconnect-timeout %" PRId64 " ms)", s->conn->display, where, why,
                        s->o->reconnect_timeout_ms);
     /* the open transaction is gone with the connection: its steps run again */
     for (size_t k = 0; k < a->p.pending.n; k++) {

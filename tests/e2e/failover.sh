@@ -61,7 +61,13 @@ stop_all() {
 trap 'stop_all; rm -rf "$work"' EXIT
 cd "$work" || exit 99
 
-ok() { pass=$((pass + 1)); echo "ok: $*"; }
+ok() {
+    pass=$((pass + 1))
+    echo "ok: $*"
+    [ -n "${MIG_TEST_VERBOSE:-}" ] && [ -f out ] && sed 's/^/    | /' out
+    return 0
+}
+say() { [ -n "${MIG_TEST_VERBOSE:-}" ] && echo "  $(date +%T) $*"; return 0; }
 bad() {
     fail=$((fail + 1))
     echo "FAIL: $*"
@@ -72,9 +78,10 @@ q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -h localhost -U postgres -p "$1" -d "$
 
 # cluster sync|async — a fresh primary on P1 with a streaming standby on P2
 cluster() {
+    say "cluster $1"
     stop_all
     rm -rf p1 p2 ./*.db ./*.mig out
-    "${as_pg[@]}" "$BIN/initdb" -D "$work/p1" -U postgres --auth=trust >init.log 2>&1 || { cat init.log; return 1; }
+    "${as_pg[@]}" "$BIN/initdb" -D "$work/p1" -U postgres --auth=trust --no-sync >init.log 2>&1 || { cat init.log; return 1; }
     cat >> p1/postgresql.conf <<CONF
 port = $P1
 listen_addresses = 'localhost'
@@ -87,7 +94,7 @@ wal_keep_size = 64MB
 CONF
     "${as_pg[@]}" "$BIN/pg_ctl" -D "$work/p1" -l "$work/p1.log" -w start >/dev/null || { cat p1.log; return 1; }
     q $P1 "CREATE DATABASE app" postgres >/dev/null
-    "${as_pg[@]}" "$BIN/pg_basebackup" -h localhost -p $P1 -U postgres -D "$work/p2" -R -X stream >bb.log 2>&1 ||
+    "${as_pg[@]}" "$BIN/pg_basebackup" -h localhost -p $P1 -U postgres -D "$work/p2" -R -X stream -c fast >bb.log 2>&1 ||
         { cat bb.log; return 1; }
     cat >> p2/postgresql.auto.conf <<CONF
 port = $P2
@@ -102,7 +109,7 @@ CONF
             q $P1 "ALTER SYSTEM SET synchronous_commit = 'on'" postgres && q $P1 "SELECT pg_reload_conf()" postgres >/dev/null
     fi
     for ((i = 0; i < 100; i++)); do
-        [ "$(q $P1 "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby1' AND state = 'streaming'" 2>/dev/null)" = $want ] && return 0
+        [ "$(q $P1 "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby1' AND state = 'streaming'" 2>/dev/null)" = $want ] && say "cluster up" && return 0
         sleep 0.1
     done
     echo "the standby did not start streaming ($want)"
@@ -111,9 +118,11 @@ CONF
 
 # failover — the primary crashes (immediate stop), the standby is promoted
 failover() {
+    say "failover: the primary stops"
     "${as_pg[@]}" "$BIN/pg_ctl" -D "$work/p1" -m immediate stop >/dev/null 2>&1
     sleep 1     # migrun sees the connection drop and starts retrying
     "${as_pg[@]}" "$BIN/pg_ctl" -D "$work/p2" -w promote >/dev/null
+    say "failover: the standby is promoted"
 }
 
 # wait_for PORT CONDITION-SQL — until migrun's session on PORT matches (20 s)
@@ -136,6 +145,7 @@ wait_pid() {
     kill -0 "$1" 2>/dev/null && { echo "    (migrun still running after $2 s: killed)"; kill -9 "$1"; }
     wait "$1"
     RC=$?
+    say "migrun exited $RC"
 }
 
 # sleeps only on the old primary
@@ -270,7 +280,7 @@ migration online {
     transaction none;
     step big_v { up sql { CREATE INDEX CONCURRENTLY big_v ON big (v); } down sql { DROP INDEX CONCURRENTLY IF EXISTS big_v; } }
   }
-  step after { up sql { INSERT INTO log VALUES ('after'); } down sql { DELETE FROM log WHERE name = 'after'; } }
+  step later { up sql { INSERT INTO log VALUES ('later'); } down sql { DELETE FROM log WHERE name = 'later'; } }
 }
 MIG
     # a writer holds big open: the CREATE INDEX CONCURRENTLY waits for it
@@ -289,7 +299,7 @@ MIG
     failover
     wait_pid "$pid" 90
     kill "${HOLD_PID:-0}" 2>/dev/null
-    once $P2 "after,log" "after,big_v,log"
+    once $P2 "later,log" "big_v,later,log"
     [ "$RC" = 0 ] || PROBLEMS="$PROBLEMS; exit $RC, want 0"
     [ "$(q $P2 "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'big_v' AND i.indisvalid")" = 1 ] ||
         PROBLEMS="$PROBLEMS; the index big_v is not there and valid on the new primary"
