@@ -120,7 +120,7 @@ long mig_apply_failover(struct apply *a, const uint32_t *pending, size_t i)
             if (strcmp(now->status, "running") == 0 && strcmp(t->status, "running") != 0)
                 mig_report_warning(&s->rep, "%s.%s.%s was recorded applied by the old server but only as running "
                                    "on %s (the last write did not replicate): it runs again", t->migration, t->phase,
-                                   t->step, s->conn->display);
+                                   t->step, s->conn->location);
             continue;
         }
         lost++;
@@ -132,7 +132,7 @@ long mig_apply_failover(struct apply *a, const uint32_t *pending, size_t i)
             mig_report_warning(&s->rep, "%s", mig_journal_error(s->j));
         mig_report_warning(&s->rep, "%s.%s.%s: its commit was acknowledged before the connection was lost but is "
                            "not on %s (it did not reach the server that is primary now: asynchronous replication); "
-                           "it runs again", t->migration, t->phase, t->step, s->conn->display);
+                           "it runs again", t->migration, t->phase, t->step, s->conn->location);
     }
     int there = run_row_there(a);
     if (there < 0)
@@ -151,7 +151,7 @@ long mig_apply_failover(struct apply *a, const uint32_t *pending, size_t i)
     if (!there) {
         /* the run's own row did not replicate either: the run starts again under a new number */
         mig_report_warning(&s->rep, "the record of run %" PRId64 " is not on %s (asynchronous replication); the run "
-                           "goes on as a new run", our_run, s->conn->display);
+                           "goes on as a new run", our_run, s->conn->location);
         if (a->p.jrun > 0 && mig_journal_run_end(s->j, a->p.jrun, "interrupted") != 0)
             mig_report_warning(&s->rep, "%s", mig_journal_error(s->j));
         a->p.run = 0;
@@ -171,7 +171,7 @@ long mig_apply_failover(struct apply *a, const uint32_t *pending, size_t i)
     while (from < i && mig_ctx_migration_done(&a->c, pending[from]))
         from++;
     mig_report_note(&s->rep, "reconnected to %s; %u of this run's commits were lost; continuing with %s",
-                    s->conn->display, lost, S(a, plan->migrations[pending[from]].name));
+                    s->conn->location, lost, S(a, plan->migrations[pending[from]].name));
     if (from < i)
         a->p.committed.n = 0;
     return (long)from;

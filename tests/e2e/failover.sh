@@ -24,8 +24,10 @@
 #   sync      synchronous_standby_names set: every commit migrun saw is on
 #             the standby; the step interrupted runs again; exit 0, each
 #             step once, the journal agrees.
-#   async     asynchronous: the standby is cut off, steps commit on the
-#             primary only, then the failover: migrun says which commits
+#   async     asynchronous: the standby is cut off (stopped while a step
+#             waits for a lock the test holds), steps commit on the
+#             primary only, then the failover (the standby starts again
+#             without its primary and is promoted): migrun says which commits
 #             were lost and runs them again; each step once.
 #   none      failover while a `transaction none` CREATE INDEX CONCURRENTLY
 #             waits: the invalid index it left on the new primary is
@@ -121,6 +123,8 @@ failover() {
     say "failover: the primary stops"
     "${as_pg[@]}" "$BIN/pg_ctl" -D "$work/p1" -m immediate stop >/dev/null 2>&1
     sleep 1     # migrun sees the connection drop and starts retrying
+    # (a standby stopped to cut it off starts again, without its primary)
+    [ -f "$work/p2/postmaster.pid" ] || "${as_pg[@]}" "$BIN/pg_ctl" -D "$work/p2" -l "$work/p2.log" -w start >/dev/null
     "${as_pg[@]}" "$BIN/pg_ctl" -D "$work/p2" -w promote >/dev/null
     say "failover: the standby is promoted"
 }
@@ -214,45 +218,49 @@ MIG
 
 case_async() {
     cluster async || { bad "async: the cluster did not start"; return; }
-    # gate sleeps 3 s (long enough to cut the standby off); c and d then
-    # commit on the old primary only; nap is where the failover lands
+    # gate waits for a lock the test holds; meanwhile the standby is stopped
+    # (cut off); then gate, c and d commit on the old primary only, and nap
+    # is where the failover lands
+    q $P1 "CREATE TABLE gate_lock (x integer)"
     cat > h.mig <<MIG
 migration base {
   target postgres;
   step log { up sql { CREATE TABLE log (name text NOT NULL); INSERT INTO log VALUES ('log'); } down sql { DROP TABLE log; } }
   phase fill {
     transaction step;
-    step gate { up sql { INSERT INTO log VALUES ('gate'); SELECT pg_sleep(CASE WHEN current_setting('port') = '$P1' THEN 3 ELSE 0 END); } down sql { DELETE FROM log WHERE name = 'gate'; } }
+    step gate { up sql { INSERT INTO log VALUES ('gate'); SELECT count(*) FROM gate_lock; } down sql { DELETE FROM log WHERE name = 'gate'; } }
     step c { up sql { CREATE TABLE c (id integer); INSERT INTO log VALUES ('c'); } down sql { DROP TABLE c; DELETE FROM log WHERE name = 'c'; } }
     step d { up sql { CREATE TABLE d (id integer); INSERT INTO log VALUES ('d'); } down sql { DROP TABLE d; DELETE FROM log WHERE name = 'd'; } }
     step nap { up sql { INSERT INTO log VALUES ('nap'); $NAP; } down sql { DELETE FROM log WHERE name = 'nap'; } }
   }
 }
 MIG
+    coproc GATE { psql -X -q -A -t -h localhost -U postgres -p $P1 -d app; }
+    echo "BEGIN; LOCK TABLE gate_lock IN ACCESS EXCLUSIVE MODE; SELECT 'held';" >&"${GATE[1]}"
+    local line
+    read -r -t 10 line <&"${GATE[0]}"
     "$MIGRUN" apply h.mig --db "$URL" --journal j.db >out 2>&1 &
     local pid=$!
-    bg="$pid"
-    wait_for $P1 "wait_event = 'PgSleep' AND query LIKE '%THEN 3 ELSE%'" || { bad "async: migrun never reached the gate"; return; }
-    # everything so far is on the standby; then the standby is cut off
+    bg="$pid $GATE_PID"
+    wait_for $P1 "wait_event_type = 'Lock'" || { bad "async: migrun never waited at the gate"; return; }
+    # everything so far is on the standby; then the standby stops
     local i
     for ((i = 0; i < 100; i++)); do
         [ "$(q $P1 "SELECT count(*) FROM pg_stat_replication WHERE replay_lsn >= pg_current_wal_flush_lsn()")" = 1 ] && break
         sleep 0.1
     done
-    q $P2 "ALTER SYSTEM SET primary_conninfo = ''" postgres && q $P2 "SELECT pg_reload_conf()" postgres >/dev/null
-    for ((i = 0; i < 100; i++)); do
-        [ "$(q $P1 "SELECT count(*) FROM pg_stat_replication")" = 0 ] && break
-        sleep 0.1
-    done
-    [ "$(q $P1 "SELECT count(*) FROM pg_stat_replication")" = 0 ] || { bad "async: the standby could not be cut off"; return; }
-    wait_for $P1 "wait_event = 'PgSleep' AND query LIKE '%THEN 60 ELSE%'" || { bad "async: migrun never reached the nap"; return; }
+    say "the standby stops"
+    "${as_pg[@]}" "$BIN/pg_ctl" -D "$work/p2" -m fast stop >/dev/null || { bad "async: the standby did not stop"; return; }
+    echo "ROLLBACK;" >&"${GATE[1]}"
+    wait_for $P1 "wait_event = 'PgSleep'" || { bad "async: migrun never reached the nap"; return; }
     local on_old
     on_old=$(q $P1 "SELECT string_agg(name, ',' ORDER BY name) FROM log")
     failover
     wait_pid "$pid" 90
+    kill "$GATE_PID" 2>/dev/null
     once $P2 "c,d,gate,log,nap" "c,d,gate,log,nap"
     [ "$RC" = 0 ] || PROBLEMS="$PROBLEMS; exit $RC, want 0"
-    [ "$on_old" = "c,d,gate,log" ] || PROBLEMS="$PROBLEMS; (test setup) the old primary had '$on_old' committed before the failover, want c,d,gate,log"
+    [ "$on_old" = "c,d,gate,log" ] || PROBLEMS="$PROBLEMS; (test setup) the old primary had '$on_old' before the failover"
     for s in gate c d; do
         grep -q "base.fill.$s: its commit was acknowledged before the connection was lost but is not on" out ||
             PROBLEMS="$PROBLEMS; no word that the commit of base.fill.$s was lost"
