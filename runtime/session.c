@@ -563,8 +563,20 @@ int mig_session_reconnect(struct mig_session *s)
     bool told = false;
     for (;;) {
         char err[1024];
-        if (connect_quietly(s, err, sizeof(err)) == 0)
-            break;
+        if (connect_quietly(s, err, sizeof(err)) == 0) {
+            /* behind a pooler the connection is made before a server is
+             * reached: one query proves there is one */
+            bool has = false;
+            struct mig_value v = { 0 };
+            struct mig_dberr e;
+            if (s->conn->drv->query(s->conn, "SELECT 1", &has, &v, &e) == 0 || !e.connection_lost)
+                break;
+            snprintf(err, sizeof(err), "cannot reach a server through %.300s: %.600s", s->conn->display, e.message);
+            err[strcspn(err, "\n")] = 0;
+            signal_conn = NULL;
+            mig_disconnect(s->conn);
+            s->conn = NULL;
+        }
         if (mig_signals || mig_now_ms() - t0 >= wait) {
             if (wait > 0)
                 mig_report_error(&s->rep, "%s (retried for %" PRId64 " ms, --reconnect-timeout)", err,

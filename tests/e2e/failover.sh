@@ -34,13 +34,16 @@
 #             dropped and the index built again; valid, once.
 #   rollback  failover while migrun rollback runs a down: it reconnects and
 #             finishes; nothing tracked, the objects gone.
+#   pooler    the sync case through PgBouncer in transaction mode with
+#             --lock xact; after the promotion the pooler is pointed at the
+#             new primary (RELOAD), as a failover hook would
 #   timeout   --reconnect-timeout 2s and no standby promoted: exit 4 within
 #             bounds, saying that it could not connect again (never "as
 #             before").
 : "${MIGRUN:?}"
 export NO_COLOR=1
 pass=0 fail=0
-P1=5750 P2=5751
+P1=5750 P2=5751     # (and 5752: the pooler)
 BIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
 [ -x "$BIN/pg_ctl" ] || BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 work=$(mktemp -d)
@@ -350,6 +353,79 @@ MIG
     if [ -n "$PROBLEMS" ]; then bad "rollback${PROBLEMS}"; else ok "rollback: failover during a down; reconnected and undid every step once"; fi
 }
 
+# ---- pooler ------------------------------------------------------------------------------
+
+# migrun through PgBouncer (pool_mode=transaction, --lock xact) in front of
+# the primary; after the promotion the pooler is pointed at the new primary
+# (what a failover hook does: its [databases] entry rewritten, then RELOAD
+# with SIGHUP); meanwhile migrun's reconnections wait or fail and are retried
+case_pooler() {
+    local PGBOUNCER
+    PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+    [ -x "$PGBOUNCER" ] || { bad "pooler: pgbouncer is not installed"; return; }
+    cluster sync || { bad "pooler: the cluster did not start"; return; }
+    local BP=5752
+    mkdir -p pgb
+    pooler_ini() {
+        cat > pgb/pgbouncer.ini <<INI
+[databases]
+app = host=localhost port=$1 user=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BP
+unix_socket_dir =
+auth_type = trust
+auth_file = $work/pgb/users.txt
+pool_mode = transaction
+default_pool_size = 4
+server_reset_query =
+server_login_retry = 1
+query_wait_timeout = 30
+ignore_startup_parameters = extra_float_digits,options,application_name
+logfile = $work/pgb/pgbouncer.log
+pidfile = $work/pgb/pgbouncer.pid
+INI
+        echo '"postgres" ""' > pgb/users.txt
+        chmod 755 pgb
+        chmod 644 pgb/*
+        [ "$(id -u)" -eq 0 ] && chown -R postgres pgb
+        return 0
+    }
+    pooler_ini $P1
+    local as_user=()
+    [ "$(id -u)" -eq 0 ] && as_user=(-u postgres)
+    "$PGBOUNCER" -d "${as_user[@]}" "$work/pgb/pgbouncer.ini" || { bad "pooler: pgbouncer did not start"; return; }
+    local i
+    for ((i = 0; i < 50; i++)); do psql -X -q -h 127.0.0.1 -p $BP -U postgres -d app -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+    cat > h.mig <<MIG
+migration base {
+  target postgres;
+  step log { up sql { CREATE TABLE log (name text NOT NULL); INSERT INTO log VALUES ('log'); } down sql { DROP TABLE log; } }
+  phase fill {
+    transaction step;
+    step a { up sql { CREATE TABLE a (id integer); INSERT INTO log VALUES ('a'); } down sql { DROP TABLE a; DELETE FROM log WHERE name = 'a'; } }
+    step nap { up sql { INSERT INTO log VALUES ('nap'); $NAP; } down sql { DELETE FROM log WHERE name = 'nap'; } }
+    step b { up sql { CREATE TABLE b (id integer); INSERT INTO log VALUES ('b'); } down sql { DROP TABLE b; DELETE FROM log WHERE name = 'b'; } }
+  }
+}
+MIG
+    "$MIGRUN" apply h.mig --db "postgresql://postgres@127.0.0.1:$BP/app" --lock xact --journal j.db >out 2>&1 &
+    local pid=$!
+    bg="$pid"
+    wait_for $P1 "wait_event = 'PgSleep'" || { bad "pooler: migrun never reached the sleeping step"; kill "$(cat pgb/pgbouncer.pid 2>/dev/null)" 2>/dev/null; return; }
+    failover
+    pooler_ini $P2
+    kill -HUP "$(cat pgb/pgbouncer.pid)"
+    say "the pooler points at the new primary"
+    wait_pid "$pid" 90
+    kill "$(cat pgb/pgbouncer.pid)" 2>/dev/null
+    once $P2 "a,b,log,nap" "a,b,log,nap"
+    [ "$RC" = 0 ] || PROBLEMS="$PROBLEMS; exit $RC, want 0"
+    grep -q "was lost during base.fill.nap" out || PROBLEMS="$PROBLEMS; no word of the lost connection during base.fill.nap"
+    grep -q "as before" out && PROBLEMS="$PROBLEMS; claims 'as before'"
+    if [ -n "$PROBLEMS" ]; then bad "pooler${PROBLEMS}"; else ok "pooler: through PgBouncer (transaction mode, --lock xact), failover mid-step, each step once"; fi
+}
+
 # ---- timeout -----------------------------------------------------------------------------
 
 case_timeout() {
@@ -382,7 +458,7 @@ if ! command -v sqlite3 >/dev/null; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-for c in sync async none rollback timeout; do
+for c in sync async none rollback pooler timeout; do
     [[ $c =~ ${FAILOVER_CASES:-.} ]] || continue
     PROBLEMS=""
     "case_$c"
