@@ -752,6 +752,24 @@ MIG
 
 # ---- PostgreSQL only ------------------------------------------------------------
 
+# A step that ends its own connection every time: apply reconnects and goes
+# on (--reconnect-timeout), but not forever: after 3 losses in a row with
+# no step finishing it fails as any failure does, and undoes the migration.
+pg_step_that_ends_its_own_connection_is_not_retried_forever() {
+    cat > m.mig <<'MIG'
+migration suicidal {
+  phase one { step t { up sql { CREATE TABLE t (n integer); } down sql { DROP TABLE t; } } }
+  phase two { step bye { up sql { SELECT pg_terminate_backend(pg_backend_pid()); } down sql { SELECT 1; } } }
+}
+MIG
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    check "reconnected to go on" contains "continuing with suicidal"
+    check "then gave up" contains "lost 3 times in a row without a step finishing"
+    check "and undid what the migration committed" contains "rolled back: suicidal is as it was before this run"
+    check "t is gone" test "$(has_table t)" = 0
+    check "nothing tracked" test "$(q "SELECT count(*) FROM mig_applied")" = 0
+}
+
 pg_password_never_printed_nor_journaled() {
     write_two_phase
     local url="postgresql://$PGUSER:$PGPASSWORD@${PGHOST:-localhost}:${PGPORT:-5432}/$PGDB"
