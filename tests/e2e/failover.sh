@@ -32,6 +32,9 @@
 #   none      failover while a `transaction none` CREATE INDEX CONCURRENTLY
 #             waits: the invalid index it left on the new primary is
 #             dropped and the index built again; valid, once.
+#   exec      failover while an exec step's command runs: it cannot be
+#             recorded as applied, so it runs again (the command twice, as
+#             doc/migrun.1 says), the step recorded once.
 #   rollback  failover while migrun rollback runs a down: it reconnects and
 #             finishes; nothing tracked, the objects gone.
 #   pooler    the sync case through PgBouncer in transaction mode with
@@ -320,6 +323,41 @@ MIG
     if [ -n "$PROBLEMS" ]; then bad "none${PROBLEMS}"; else ok "none: failover during CREATE INDEX CONCURRENTLY; the invalid index dropped, built again once"; fi
 }
 
+# ---- exec --------------------------------------------------------------------------------
+
+# an exec step (recorded running, then its command) whose command is still
+# running at the failover: it could not be recorded as applied, so it runs
+# again on the new primary (as after a crash) — the command twice, the
+# step recorded once
+case_exec() {
+    cluster sync || { bad "exec: the cluster did not start"; return; }
+    cat > h.mig <<MIG
+migration base {
+  target postgres;
+  step log { up sql { CREATE TABLE log (name text NOT NULL); INSERT INTO log VALUES ('log'); } down sql { DROP TABLE log; } }
+  phase hooks {
+    transaction step;
+    step hook { up exec ["sh", "-c", "echo ran >> $work/hook.calls; sleep 4"]; down none "a test hook"; }
+    step later { up sql { INSERT INTO log VALUES ('later'); } down sql { DELETE FROM log WHERE name = 'later'; } }
+  }
+}
+MIG
+    rm -f hook.calls
+    "$MIGRUN" apply h.mig --db "$URL" --journal j.db --allow-exec >out 2>&1 &
+    local pid=$!
+    bg="$pid"
+    local i
+    for ((i = 0; i < 200; i++)); do [ -s hook.calls ] && break; sleep 0.1; done
+    [ -s hook.calls ] || { bad "exec: the command never started"; return; }
+    failover
+    wait_pid "$pid" 90
+    once $P2 "later,log" "hook,later,log"
+    [ "$RC" = 0 ] || PROBLEMS="$PROBLEMS; exit $RC, want 0"
+    [ "$(wc -l < hook.calls)" = 2 ] || PROBLEMS="$PROBLEMS; the command ran $(wc -l < hook.calls) times, want 2 (once, then again)"
+    grep -q "base.hooks.hook ran outside a transaction and was interrupted" out || PROBLEMS="$PROBLEMS; no word that hook runs again"
+    if [ -n "$PROBLEMS" ]; then bad "exec${PROBLEMS}"; else ok "exec: a command running at the failover could not be recorded; it ran again and the step is recorded once"; fi
+}
+
 # ---- rollback ----------------------------------------------------------------------------
 
 case_rollback() {
@@ -458,7 +496,7 @@ if ! command -v sqlite3 >/dev/null; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-for c in sync async none rollback pooler timeout; do
+for c in sync async none exec rollback pooler timeout; do
     [[ $c =~ ${FAILOVER_CASES:-.} ]] || continue
     PROBLEMS=""
     "case_$c"
