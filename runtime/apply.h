@@ -11,6 +11,7 @@ struct apply {
     struct mig_proto p;
     bool *deferred;             /* steps after --to M.PHASE */
     int proto_rc;               /* the protocol's result behind the last failure */
+    unsigned failovers, stalled, failover_mark;     /* failover.c: reconnections, and without progress */
 };
 
 #define S(a, s) mig_ctx_str(&(a)->c, (s))
@@ -29,5 +30,14 @@ int mig_apply_host_exec(void *ctx, struct mig_vm *vm, const struct mig_exec_args
 int mig_apply_host_poll_wait(void *ctx, struct mig_vm *vm, uint32_t check, uint32_t tries, int64_t wait_ms);
 /* After a failure of migration mi: the exit code. */
 int mig_apply_failure(struct apply *a, uint32_t mi);
+
+/* failover.c: whether the last failure was a lost connection; and after
+ * one, in pending[i]: connect again (--reconnect-timeout), reconcile with
+ * the tracking rows of the server reached, and return the index in pending
+ * to go on from; -1: not a case for going on (the usual failure path);
+ * -2: could not connect again (reported: exit 4); -3: connected again but
+ * another run started meanwhile (the usual failure path, connected). */
+bool mig_apply_lost(const struct apply *a);
+long mig_apply_failover(struct apply *a, const uint32_t *pending, size_t i);
 
 #endif

@@ -473,11 +473,14 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
                     s->conn->display, a->p.run);
     int64_t t0 = mig_now_ms();
     rc = MIG_EXIT_OK;
-    for (size_t i = 0; i < pending.n; i++) {
+    bool resumed = false;       /* going on with the same migration after a lost connection (failover.c) */
+    for (size_t i = 0; i < pending.n;) {
         uint32_t mi = pending.v[i];
         a->c.mig = mi;
         a->c.phase = a->c.step = MIG_NONE;
-        a->p.committed.n = 0;
+        if (!resumed)
+            a->p.committed.n = 0;
+        resumed = false;
         a->proto_rc = 0;
         mig_report_migration(&s->rep, "migration", S(a, plan->migrations[mi].name), S(a, plan->migrations[mi].file),
                              plan->migrations[mi].line);
@@ -488,9 +491,17 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
             rc = MIG_EXIT_REFUSED;
             break;
         }
-        if (run_body(a, mi, retries) == 0)
+        if (run_body(a, mi, retries) == 0) {
+            i++;
             continue;
-        rc = mig_apply_failure(a, mi);
+        }
+        long from = mig_apply_failover(a, pending.v, i);
+        if (from >= 0) {
+            resumed = (size_t)from == i;
+            i = (size_t)from;
+            continue;
+        }
+        rc = from == -2 ? MIG_EXIT_DIRTY : mig_apply_failure(a, mi);
         break;
     }
     /* rolled_back: nothing of the run stays applied */

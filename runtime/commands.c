@@ -11,7 +11,8 @@ const struct mig_command mig_commands[] = {
       COMMON | P | MIG_OPT_TO | MIG_OPT_ONERROR | MIG_OPT_TRACE | MIG_OPT_EXEC | MIG_OPT_QUIET | FLEET,
       "apply    (PATH...|plan.migb) --db URL [-p NAME=VALUE]... [--to MIGRATION[.PHASE]]\n"
       "                [--on-error rollback|stop] [--journal PATH] [--lock-wait DURATION]\n"
-      "                [--lock session|xact|table] [--schema S] [--allow-exec] [--json] [--trace]\n"
+      "                [--reconnect-timeout DURATION] [--lock session|xact|table] [--schema S]\n"
+      "                [--allow-exec] [--json] [--trace]\n"
       "                [--targets FILE | --targets-query SQL] [--parallel N] [--canary K] [--continue-on-error]",
       "apply the pending steps, each recorded with its rendered down; a failure undoes the run" },
     { "plan", mig_cmd_plan, MIG_NEEDS_PLAN | MIG_NEEDS_VM,
@@ -22,9 +23,9 @@ const struct mig_command mig_commands[] = {
     { "rollback", mig_cmd_rollback, MIG_PLAN_OPTIONAL | MIG_NEEDS_WRITE,
       COMMON | MIG_OPT_ROLLBACK | MIG_OPT_TO | MIG_OPT_EXEC | MIG_OPT_QUIET | FLEET,
       "rollback --db URL [--run N | --to MIGRATION[.PHASE] | --all] [--journal PATH]\n"
-      "                [--lock-wait DURATION] [--lock session|xact|table] [--schema S] [--allow-exec]\n"
-      "                [--json] [--targets FILE | --targets-query SQL] [--parallel N] [--canary K]\n"
-      "                [--continue-on-error] [PATH...]",
+      "                [--lock-wait DURATION] [--reconnect-timeout DURATION] [--lock session|xact|table]\n"
+      "                [--schema S] [--allow-exec] [--json] [--targets FILE | --targets-query SQL]\n"
+      "                [--parallel N] [--canary K] [--continue-on-error] [PATH...]",
       "undo the last run (or --run N, --to M[.PHASE], --all) from the downs recorded in the target" },
     { "status", mig_cmd_status, MIG_NEEDS_PLAN, COMMON | FLEET,
       "status   (PATH...|plan.migb) --db URL [--schema S] [--json] [--targets FILE | --targets-query SQL]\n"

@@ -80,7 +80,10 @@ static void set_error(struct pg_conn *c, struct mig_dberr *e, const PGresult *re
     }
     if (!e->message[0])
         copy_field(e->message, sizeof(e->message), PQerrorMessage(c->pg));
-    if (PQstatus(c->pg) == CONNECTION_BAD) {
+    /* the server went away (class 08: connection exception; 57P01-03:
+     * shut down, crashed, not accepting connections — a failover) */
+    if (PQstatus(c->pg) == CONNECTION_BAD || strncmp(e->sqlstate, "08", 2) == 0 ||
+        strcmp(e->sqlstate, "57P01") == 0 || strcmp(e->sqlstate, "57P02") == 0 || strcmp(e->sqlstate, "57P03") == 0) {
         e->connection_lost = true;
         if (!e->message[0])
             snprintf(e->message, sizeof(e->message), "the connection to the server was lost");

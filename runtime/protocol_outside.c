@@ -107,6 +107,12 @@ static int mark_applied(struct mig_proto *p, struct mig_record *r)
     char *sql = set_status_sql(p, r, "applied");
     int rc = mig_proto_exec_autocommit(p, sql, &e);
     free(sql);
+    if (rc != 0 && e.connection_lost) {
+        /* its row stays `running` in the target: read back after reconnecting */
+        MIG_PUSH(&p->s->arena, p->unknown, *r);
+        return mig_proto_fail(p, MIG_P_UNKNOWN, &e, "the step ran but the connection was lost before it was recorded "
+                              "as applied: %s", e.message);
+    }
     if (rc != 0) {
         mig_proto_committed(p, r, 1, "running");
         return mig_proto_fail(p, MIG_P_DIRTY, &e, "the step ran but could not be recorded as applied in mig_applied "
@@ -239,6 +245,11 @@ void mig_proto_resolve(struct mig_proto *p)
             continue;
         mig_proto_journal_entries(p, &p->unknown.v[i], 1, "applied", NULL);
         MIG_PUSH(&s->arena, p->committed, t);
+        if (strcmp(t->status, "running") == 0) {   /* outside a transaction: started, not recorded as finished */
+            mig_report_note(&s->rep, "%s.%s.%s had started (it is recorded as running) when the connection was lost",
+                            t->migration, t->phase, t->step);
+            continue;
+        }
         mig_report_note(&s->rep, "%s.%s.%s did commit before the connection was lost", t->migration, t->phase,
                         t->step);
     }

@@ -32,6 +32,7 @@ struct mig_run_opts {
     const char *journal;            /* path of the undo log */
     const char *schema;             /* --schema: the tracking tables' (and bodies') schema */
     int64_t lock_wait_ms;
+    int64_t reconnect_timeout_ms;   /* --reconnect-timeout: how long a lost connection is retried (0: once) */
     enum mig_lock_mode lock;
     bool json, trace, color;
     bool quiet;                     /* --quiet: only warnings and errors (text mode) */

@@ -466,16 +466,14 @@ static void on_notice(void *ctx, const char *severity, const char *message)
                        message);
 }
 
-static int connect_target(struct mig_session *s)
+/* Connects without reporting: 0, or an exit code with the reason in err. */
+static int connect_quietly(struct mig_session *s, char *err, size_t errlen)
 {
-    char err[1024];
     bool usage = false;
     struct mig_open_opts oo = { s->o->lock_wait_ms, s->o->schema, !(s->needs & (MIG_NEEDS_WRITE | MIG_WRITES_TARGET)),
                                 (s->needs & MIG_NEEDS_EXISTING) != 0 };
-    if (mig_connect(s->o->db_url, &oo, &s->conn, err, sizeof(err), &usage) != 0) {
-        mig_report_error(&s->rep, "%s", err);
+    if (mig_connect(s->o->db_url, &oo, &s->conn, err, errlen, &usage) != 0)
         return usage ? MIG_EXIT_USAGE : MIG_EXIT_REFUSED;
-    }
     s->conn->on_notice = on_notice;
     s->conn->notice_ctx = s;
     s->jt.location = s->conn->location;
@@ -483,6 +481,15 @@ static int connect_target(struct mig_session *s)
     s->jt.dialect = s->conn->drv->name;
     signal_conn = s->conn;
     return 0;
+}
+
+static int connect_target(struct mig_session *s)
+{
+    char err[1024];
+    int rc = connect_quietly(s, err, sizeof(err));
+    if (rc != 0)
+        mig_report_error(&s->rep, "%s", err);
+    return rc;
 }
 
 int mig_session_open(struct mig_session *s, const struct mig_run_opts *o, unsigned needs)
@@ -552,12 +559,47 @@ int mig_session_reconnect(struct mig_session *s)
     struct mig_conn *old = s->conn;
     s->conn = NULL;
     s->locked = false;
-    int rc = connect_target(s);
-    if (rc != 0) {
-        s->conn = old;
-        signal_conn = old;
-        return -1;
+    /* for --reconnect-timeout: while a server restarts or a standby is
+     * promoted (a multi-host URL with target_session_attrs=read-write then
+     * reaches the new primary), connecting fails for a while */
+    int64_t wait = s->o->reconnect_timeout_ms, t0 = mig_now_ms();
+    bool told = false;
+    for (;;) {
+        char err[1024];
+        if (connect_quietly(s, err, sizeof(err)) == 0) {
+            /* behind a pooler the connection is made before a server is
+             * reached: one query proves there is one */
+            bool has = false;
+            struct mig_value v = { 0 };
+            struct mig_dberr e;
+            if (s->conn->drv->query(s->conn, "SELECT 1", &has, &v, &e) == 0 || !e.connection_lost)
+                break;
+            snprintf(err, sizeof(err), "cannot reach a server through %.300s: %.600s", s->conn->display, e.message);
+            err[strcspn(err, "\n")] = 0;
+            signal_conn = NULL;
+            mig_disconnect(s->conn);
+            s->conn = NULL;
+        }
+        if (mig_signals || mig_now_ms() - t0 >= wait) {
+            if (wait > 0)
+                mig_report_error(&s->rep, "%s (retried for %" PRId64 " ms, --reconnect-timeout)", err,
+                                 mig_now_ms() - t0);
+            else
+                mig_report_error(&s->rep, "%s", err);
+            s->conn = old;
+            signal_conn = old;
+            return -1;
+        }
+        if (!told) {
+            mig_report_note(&s->rep, "cannot connect again yet (%s); retrying for up to %" PRId64 " ms "
+                            "(--reconnect-timeout)", err, wait);
+            mig_report_flush(&s->rep);
+            told = true;
+        }
+        mig_sleep_ms(500);
     }
+    if (told)
+        mig_report_note(&s->rep, "connected again to %s after %" PRId64 " ms", s->conn->display, mig_now_ms() - t0);
     mig_disconnect(old);
     if (take_lock(s) != 0 || mig_session_load(s) != 0)
         return -1;

@@ -54,8 +54,9 @@ int mig_session_open(struct mig_session *s, const struct mig_run_opts *o, unsign
 void mig_session_close(struct mig_session *s);
 /* (Re-)reads the tracking rows. 0 or -1 (reported). */
 int mig_session_load(struct mig_session *s);
-/* After a lost connection: a new connection, the lock again, the tracking
- * rows again. 0 or -1 (reported). */
+/* After a lost connection: a new connection (tried again every 0.5 s for
+ * up to --reconnect-timeout while a server restarts or a standby is
+ * promoted), the lock again, the tracking rows again. 0 or -1 (reported). */
 int mig_session_reconnect(struct mig_session *s);
 struct mig_tracked *mig_session_find(struct mig_session *s, const char *m, const char *p, const char *st);
 struct mig_tracked *mig_session_by_uid(struct mig_session *s, const char *uid);

@@ -232,6 +232,10 @@ run_migrun 0 plan mig --db sqlite:db.sqlite -p n=-5
 verdict "-p n=-5 is an int" has "would apply  main.use"
 run_migrun 2 plan mig --db sqlite:db.sqlite --lock-wait " 5s"
 verdict "--lock-wait ' 5s' is not a duration" has "--lock-wait takes a duration"
+run_migrun 2 apply mig --db sqlite:db.sqlite --reconnect-timeout soon
+verdict "--reconnect-timeout soon is not a duration" has "--reconnect-timeout takes a duration"
+run_migrun 0 plan mig --db sqlite:db.sqlite --reconnect-timeout 0s
+verdict "--reconnect-timeout 0s is accepted" has "would apply  main.use"
 
 # item 5: --trace shows no env() value; the journal is 0600
 out=$(cd "$tmp/run" && MIG_CLI_TOKEN=Tr4ceT0ken-xyz "$MIGRUN" apply mig --db sqlite:db.sqlite --trace 2>&1)

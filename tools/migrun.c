@@ -78,6 +78,7 @@ static const struct {
     { "--lock session|xact|table", "how runners exclude each other (xact or table behind a transaction pooler)",
       O_LOCK },
     { "--lock-wait DURATION", "how long to wait for another runner's lock (default 60s)", O_LOCK },
+    { "--reconnect-timeout DURATION", "how long to retry a lost connection, then go on (default 60s; 0: once)", O_LOCK },
     { "--empty", "test in an empty scratch database, not a copy of the given one", MIG_OPT_TEST },
     { "--keep", "keep the scratch database (its name is printed)", MIG_OPT_TEST },
     { "--data", "also compare every table's rows before the up and after the down", MIG_OPT_TEST },
@@ -247,6 +248,7 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
     a->o.err = stderr;
     a->o.color = mig_use_color(stdout);
     a->o.lock_wait_ms = 60000;
+    a->o.reconnect_timeout_ms = 60000;
     const char *env = NULL, *flag_db = NULL, *flag_journal = NULL;
     a->o.allow_exec = getenv("MIGRUN_ALLOW_EXEC") && strcmp(getenv("MIGRUN_ALLOW_EXEC"), "1") == 0;
     /* room for mig.conf's migrations folders too */
@@ -384,6 +386,10 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             if (!v || (strcmp(v, "rollback") != 0 && strcmp(v, "stop") != 0))
                 return usage_error("--on-error takes rollback or stop");
             a->o.on_error_stop = strcmp(v, "stop") == 0;
+        } else if (TAKES("--reconnect-timeout") && (allowed & O_LOCK)) {
+            const char *v = VALUE("--reconnect-timeout");
+            if (!v || parse_duration(v, &a->o.reconnect_timeout_ms) != 0)
+                return usage_error("--reconnect-timeout takes a duration such as 60s (0s: no retry)");
         } else if (TAKES("--lock-wait") && (allowed & O_LOCK)) {
             const char *v = VALUE("--lock-wait");
             if (!v || parse_duration(v, &a->o.lock_wait_ms) != 0)

@@ -752,6 +752,24 @@ MIG
 
 # ---- PostgreSQL only ------------------------------------------------------------
 
+# A step that ends its own connection every time: apply reconnects and goes
+# on (--reconnect-timeout), but not forever: after 3 losses in a row with
+# no step finishing it fails as any failure does, and undoes the migration.
+pg_step_that_ends_its_own_connection_is_not_retried_forever() {
+    cat > m.mig <<'MIG'
+migration suicidal {
+  phase one { step t { up sql { CREATE TABLE t (n integer); } down sql { DROP TABLE t; } } }
+  phase two { step bye { up sql { SELECT pg_terminate_backend(pg_backend_pid()); } down sql { SELECT 1; } } }
+}
+MIG
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    check "reconnected to go on" contains "continuing with suicidal"
+    check "then gave up" contains "lost 3 times in a row without a step finishing"
+    check "and undid what the migration committed" contains "rolled back: suicidal is as it was before this run"
+    check "t is gone" test "$(has_table t)" = 0
+    check "nothing tracked" test "$(q "SELECT count(*) FROM mig_applied")" = 0
+}
+
 pg_password_never_printed_nor_journaled() {
     write_two_phase
     local url="postgresql://$PGUSER:$PGPASSWORD@${PGHOST:-localhost}:${PGPORT:-5432}/$PGDB"
@@ -1086,13 +1104,34 @@ pgserial_server_restart_mid_run() {
     pg_ctlcluster "$PGVERSION" regress restart -m fast >/dev/null 2>&1 || pg_ctlcluster "$PGVERSION" regress restart >/dev/null
     wait "$pid"
     local rc=$?
+    # (--reconnect-timeout, default 60s: it connects again and goes on)
+    check "the interrupted run reconnects and finishes (exit 0)" test "$rc" = 0
+    check "says the connection was lost during the step" grep -q "was lost during sleepy.second.nap_and_two" run1.out
+    check "and that it continues" grep -q "continuing with sleepy" run1.out
+    check "never 'as before'" sh -c '! grep -q "as before" run1.out'
+    check "finished exactly once" test "$(q "SELECT string_agg(n::text, ',' ORDER BY n) FROM t")" = "1,2"
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+    check "then nothing to do" contains "nothing to do"
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "status: applied" contains "applied  sleepy"
+}
+
+# --reconnect-timeout 0s: a lost connection fails the run as any failure does
+pgserial_server_restart_without_reconnect() {
+    write_sleepy
+    sed -i 's/pg_sleep(2)/pg_sleep(8)/' m.mig
+    "$MIGRUN" apply m.mig --db $URL --reconnect-timeout 0s >run1.out 2>&1 &
+    local pid=$!
+    wait_for_sleep
+    pg_ctlcluster "$PGVERSION" regress restart -m fast >/dev/null 2>&1 || pg_ctlcluster "$PGVERSION" regress restart >/dev/null
+    wait "$pid"
+    local rc=$?
     check "the interrupted run exits 1 (rolled back cleanly) or 4" test "$rc" = 1 -o "$rc" = 4
     check "says the connection was lost" grep -q "connection" run1.out
+    check "does not go on" sh -c '! grep -q "continuing with" run1.out'
     for _ in $(seq 1 50); do psql -X -q -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.2; done
     expect_exit 0 "$MIGRUN" apply m.mig --db $URL
     check "finished exactly once" test "$(q "SELECT string_agg(n::text, ',' ORDER BY n) FROM t")" = "1,2"
-    expect_exit 0 "$MIGRUN" status m.mig --db $URL
-    check "status: applied" contains "applied  sleepy"
 }
 
 pattern='^t_'
