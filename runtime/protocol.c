@@ -230,10 +230,19 @@ int mig_proto_refresh_seq(struct mig_proto *p, struct mig_dberr *e)
     char *sql = mig_arena_printf(&s->arena, "SELECT max(seq) FROM %smig_applied", s->conn->prefix);
     if (s->conn->drv->query(s->conn, sql, &has, &v, e) != 0)
         return -1;
-    if (has && v.t == MIG_V_INT && v.i > s->max_seq)
-        s->max_seq = v.i;
     if (v.t == MIG_V_STRING)
         free((void *)v.s);
+    if (has && v.t == MIG_V_INT && v.i > s->max_seq) {
+        /* another runner recorded steps since this one read the tracking
+         * rows: going on could run a step it ran (or is running) again */
+        snprintf(e->message, sizeof(e->message), "another runner recorded steps in %smig_applied since this run "
+                 "read it (its last seq is %" PRId64 ", this run knew %" PRId64 "): this run stops here; run apply "
+                 "again to go on from what the target holds", s->conn->prefix, v.i, s->max_seq);
+        e->sqlstate[0] = 0, e->detail[0] = 0, e->hint[0] = 0;
+        e->code = 0, e->offset = -1, e->stmts_done = 0;
+        e->transient = e->connection_lost = e->canceled = false;
+        return -1;
+    }
     return 0;
 }
 

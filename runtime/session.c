@@ -446,6 +446,34 @@ static int reconcile(struct mig_session *s)
             mig_report_note(&s->rep, "an earlier run on %s was interrupted (killed, or its connection lost): what it "
                             "committed stays recorded, and this run goes on from there", s->conn->display);
     }
+    /* under --lock xact|table no runner holds a lock while a step runs
+     * outside a transaction: a step recorded running by a run that has not
+     * ended may be running now, in another runner; running it again could
+     * apply it twice */
+    if (s->has_runs && !s->locked && mig_session_txn_locks(s))
+        for (size_t i = 0; i < s->rows.n; i++) {
+            struct mig_tracked *t = s->rows.v[i];
+            if (strcmp(t->status, "running") != 0)
+                continue;
+            struct mig_dberr e;
+            bool live = false;
+            struct mig_value v;
+            char *q = mig_arena_printf(&s->arena, "SELECT 1 FROM %smig_runs WHERE run = %" PRId64 " AND outcome = "
+                                       "'running'", s->conn->prefix, t->run);
+            if (s->conn->drv->query(s->conn, q, &live, &v, &e) != 0) {
+                mig_session_dberror(s, "cannot read the runs of the target", &e);
+                return -1;
+            }
+            if (live) {
+                mig_report_error(&s->rep, "%s.%s.%s is recorded as running by run %" PRId64 ", which has not ended: "
+                                 "another runner may be running it now (under --lock %s no runner can tell whether "
+                                 "it is alive). Nothing was done. Run apply again when it has finished; if that run "
+                                 "was killed, one apply with the default session lock on a direct connection (not "
+                                 "through the pooler) marks it interrupted and goes on", t->migration, t->phase,
+                                 t->step, t->run, s->o->lock == MIG_LOCK_TABLE ? "table" : "xact");
+                return -1;
+            }
+        }
     for (size_t i = 0; i < s->rows.n; i++)
         if (strcmp(s->rows.v[i]->status, "running") == 0)
             mig_report_warning(&s->rep, "%s.%s.%s (run %" PRId64 ") is recorded as running: it ran outside a "

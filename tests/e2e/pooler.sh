@@ -117,6 +117,46 @@ p_two_pooled_runners_never_both_run_a_step() {
     [ "$(q "SELECT balance FROM accounts")" = 700 ] || { sed 's/^/    a| /' a.out; sed 's/^/    b| /' b.out; }
 }
 
+# the second runner starts while the first runs the transaction-none step
+# (recorded running, no lock held): it must not run it again
+p_second_pooled_runner_during_an_outside_step_refuses() {
+    write_plan
+    sed -i 's/length(pg_sleep(1)::text)/length(pg_sleep(3)::text)/' m.mig
+    "$MIGRUN" apply m.mig --db "$(pooled_url)" --lock xact >a.out 2>&1 &
+    local a=$!
+    local i=0
+    until [ "$(q "SELECT count(*) FROM mig_applied WHERE status = 'running'" 2>/dev/null)" = 1 ] || [ $i -ge 100 ]; do
+        sleep 0.05; i=$((i + 1))
+    done
+    expect_exit 3 "$MIGRUN" apply m.mig --db "$(pooled_url)" --lock xact
+    check "names the step and the live run" contains "bank.scale.cents is recorded as running by run"
+    wait "$a"; local ra=$?
+    check "the first runner finished" test "$ra" = 0
+    check "the balance was multiplied exactly once" test "$(q "SELECT balance FROM accounts")" = 700
+    check "each step recorded once" test "$(q "SELECT count(*) FROM mig_applied WHERE status = 'applied'")" = 2
+    expect_exit 0 "$MIGRUN" apply m.mig --db "$(pooled_url)" --lock xact
+    check "then up to date" test "$(q "SELECT balance FROM accounts")" = 700
+}
+
+# a runner whose tracking rows are outdated by the time it holds the lock
+# stops before running anything
+p_runner_with_outdated_rows_stops() {
+    write_plan
+    sed -i 's/length(pg_sleep(1)::text)/length(pg_sleep(0)::text)/' m.mig
+    sed -i 's/INSERT INTO accounts VALUES (1, 7);/INSERT INTO accounts VALUES (1, 7); SELECT pg_sleep(2);/' m.mig
+    "$MIGRUN" apply m.mig --db "$(pooled_url)" --lock xact >a.out 2>&1 &
+    local a=$!
+    sleep 0.7
+    "$MIGRUN" apply m.mig --db "$(pooled_url)" --lock xact >b.out 2>&1
+    local rb=$?
+    wait "$a"; local ra=$?
+    check "the first runner finished" test "$ra" = 0
+    check "the second did not succeed nor leave a mess" test "$rb" != 0 -a "$rb" != 4
+    check "the balance was multiplied exactly once" test "$(q "SELECT balance FROM accounts")" = 700
+    check "each step recorded once" test "$(q "SELECT count(*) FROM mig_applied")" = 2
+    [ "$(q "SELECT balance FROM accounts")" = 700 ] || { sed 's/^/    a| /' a.out; sed 's/^/    b| /' b.out; }
+}
+
 for t in $(declare -F | awk '{print $3}' | grep -E '^p_'); do
     run_case "$t"
 done
