@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <libpq-fe.h>
 #include "load.h"
 #include "migconf.h"
@@ -440,6 +443,26 @@ static void free_args(struct args *a)
     free(a->paths);
 }
 
+/* apply keeps its compilation of the sources in .migrun/cache (tools/load.c)
+ * when its journal is the .migrun/journal.db of the current folder: the
+ * folder is created here, so that status and plan, which never create it,
+ * find the sources compiled. */
+static void make_cache_dir(const char *journal)
+{
+    size_t n = journal ? strlen(journal) : 0;
+    static const char tail[] = ".migrun/journal.db";
+    if (n < sizeof(tail) - 1 || strcmp(journal + n - (sizeof(tail) - 1), tail) != 0 ||
+        (n > sizeof(tail) - 1 && journal[n - sizeof(tail)] != '/'))
+        return;
+    char *parent = n > sizeof(tail) - 1 ? strndup(journal, n - (sizeof(tail) - 1)) : strdup(".");
+    char *a = parent ? realpath(parent, NULL) : NULL, *b = realpath(".", NULL);
+    if (a && b && strcmp(a, b) == 0 && (mkdir(".migrun", 0700) == 0 || errno == EEXIST))
+        mkdir(".migrun/cache", 0700);
+    free(parent);
+    free(a);
+    free(b);
+}
+
 /* Parses the command's options, loads its plan where it takes one, runs it. */
 static int dispatch(const struct mig_command *cmd, int argc, char **argv)
 {
@@ -460,6 +483,8 @@ static int dispatch(const struct mig_command *cmd, int argc, char **argv)
     struct mig_plan *p = NULL;
     if (a.npaths) {
         bool usage = false;
+        if (strcmp(cmd->name, "apply") == 0)
+            make_cache_dir(a.o.journal);
         p = mig_load_inputs_lint("migrun", a.paths, a.npaths, stderr, mig_use_color(stderr), &usage, a.lint);
         if (!p) {
             free_args(&a);
