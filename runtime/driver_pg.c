@@ -997,18 +997,24 @@ static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_co
     PQsetNoticeReceiver(pg, notice_receiver, c);
     /* A pooler (PgBouncer) answers the connection with its own key data:
      * the pid libpq was given is not the backend's. */
-    PGresult *pr = PQexec(pg, "SELECT pg_backend_pid()");
-    if (pr && PQresultStatus(pr) == PGRES_TUPLES_OK && PQntuples(pr) == 1)
+    /* In the same query (one round trip): the current schema, and the
+     * server noticing a killed client during a long statement (PG 14+), a
+     * session setting made only when no pooler stands between (it would
+     * outlive the run on a pooled server connection). */
+    char sql0[320] = "SELECT pg_backend_pid(), current_schema()";
+    if (PQserverVersion(pg) >= 140000)
+        snprintf(sql0, sizeof(sql0), "SELECT pg_backend_pid(), current_schema(), CASE WHEN pg_backend_pid() = %d "
+                 "THEN set_config('client_connection_check_interval', '1000', false) END", PQbackendPID(pg));
+    PGresult *pr = PQexec(pg, sql0);
+    char *current = NULL;
+    if (pr && PQresultStatus(pr) == PGRES_TUPLES_OK && PQntuples(pr) == 1) {
         c->base.pooled = atoi(PQgetvalue(pr, 0, 0)) != PQbackendPID(pg);
+        if (!PQgetisnull(pr, 0, 1))
+            current = strdup(PQgetvalue(pr, 0, 1));
+    }
     PQclear(pr);
-    /* the server notices a killed client during a long statement (PG 14+);
-     * a session setting would outlive the run on a pooled server connection */
     const char *np = getenv("MIGRUN_PG_NO_PIPELINE");
     c->pipeline = !c->base.pooled && !(np && *np && strcmp(np, "0") != 0);
-    if (PQserverVersion(pg) >= 140000 && !c->base.pooled) {
-        PGresult *r = PQexec(pg, "SET client_connection_check_interval = 1000");
-        PQclear(r);
-    }
     const char *host = PQhost(pg), *port = PQport(pg), *db = PQdb(pg), *user = PQuser(pg);
     size_t n = strlen(host ? host : "") + strlen(port ? port : "") + strlen(db ? db : "") +
                strlen(user ? user : "") + 32;
@@ -1030,6 +1036,8 @@ static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_co
      * search_path of the bodies), else the current schema */
     struct mig_dberr e;
     if (o && o->schema && *o->schema) {
+        free(current);
+        current = NULL;
         char *qs = own(PQescapeIdentifier(pg, o->schema, strlen(o->schema)));
         char *set = qs ? malloc(strlen(qs) + 32) : NULL;
         if (set)
@@ -1044,12 +1052,7 @@ static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_co
         }
         c->base.schema = strdup(o->schema);
     } else {
-        bool has = false;
-        struct mig_value v;
-        if (pg_query(&c->base, "SELECT current_schema()", &has, &v, &e) == 0 && has && v.t == MIG_V_STRING)
-            c->base.schema = (char *)v.s;
-        else
-            c->base.schema = strdup("public");
+        c->base.schema = current ? current : strdup("public");
     }
     char *qs = c->base.schema ? own(PQescapeIdentifier(pg, c->base.schema, strlen(c->base.schema))) : NULL;
     c->base.prefix = qs ? malloc(strlen(qs) + 2) : NULL;
