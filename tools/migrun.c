@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <errno.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <libpq-fe.h>
@@ -443,10 +442,11 @@ static void free_args(struct args *a)
     free(a->paths);
 }
 
-/* apply keeps its compilation of the sources in .migrun/cache (tools/load.c)
- * when its journal is the .migrun/journal.db of the current folder: the
- * folder is created here, so that status and plan, which never create it,
- * find the sources compiled. */
+/* After an apply that opened its journal, the .migrun/journal.db of the
+ * current folder, the compile cache's folder (tools/load.c) is made beside
+ * it: the next command given the sources keeps their compilation there and
+ * the ones after it load it (status and plan never create the folder, and
+ * a usage error leaves nothing). */
 static void make_cache_dir(const char *journal)
 {
     size_t n = journal ? strlen(journal) : 0;
@@ -456,7 +456,8 @@ static void make_cache_dir(const char *journal)
         return;
     char *parent = n > sizeof(tail) - 1 ? strndup(journal, n - (sizeof(tail) - 1)) : strdup(".");
     char *a = parent ? realpath(parent, NULL) : NULL, *b = realpath(".", NULL);
-    if (a && b && strcmp(a, b) == 0 && (mkdir(".migrun", 0700) == 0 || errno == EEXIST))
+    struct stat st;
+    if (a && b && strcmp(a, b) == 0 && stat(".migrun/journal.db", &st) == 0)
         mkdir(".migrun/cache", 0700);
     free(parent);
     free(a);
@@ -483,8 +484,6 @@ static int dispatch(const struct mig_command *cmd, int argc, char **argv)
     struct mig_plan *p = NULL;
     if (a.npaths) {
         bool usage = false;
-        if (strcmp(cmd->name, "apply") == 0)
-            make_cache_dir(a.o.journal);
         p = mig_load_inputs_lint("migrun", a.paths, a.npaths, stderr, mig_use_color(stderr), &usage, a.lint);
         if (!p) {
             free_args(&a);
@@ -492,6 +491,8 @@ static int dispatch(const struct mig_command *cmd, int argc, char **argv)
         }
     }
     rc = cmd->run(p, &a.o);
+    if (a.npaths && strcmp(cmd->name, "apply") == 0)
+        make_cache_dir(a.o.journal);
     mig_plan_free(p);
     free_args(&a);
     mig_conf_free(&conf);

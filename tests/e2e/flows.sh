@@ -480,8 +480,8 @@ MIG
     check "journal mtime and size unchanged" test "$(stat -c '%y %s' .migrun/journal.db)" = "$j_before"
     check "no new files" test "$(ls -A . .migrun)" = "$files2"
     check "the database unchanged" test "$(snapshot)" = "$snap"
-    # apply made the compile cache (its journal is the default one here)
-    # and kept its compilation; status found it there and stored nothing
+    # apply made the compile cache's folder (its journal is the default one
+    # here); the status after it kept its compilation there
     check "apply made .migrun/cache, mode 0700" test "$(stat -c %a .migrun/cache 2>/dev/null)" = 700
     check "one compilation in the cache" test "$(ls .migrun/cache | grep -c '\.migb$')" = 1
     # the entry is what status loads: replaced by another compilation, status shows that one
