@@ -18,7 +18,6 @@ int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
         goto out;
     struct mig_session *s = &c->s;
     mig_report_line(&s->rep, "%s", s->conn->display);
-    struct mig_strmap known = { .arena = &s->arena };
     /* each migration's steps in plan order, found in one pass */
     uint32_t *first = mig_arena_alloc(&s->arena, (plan->nmigrations + 1) * sizeof(uint32_t));
     uint32_t *order = mig_arena_alloc(&s->arena, (plan->nsteps + 1) * sizeof(uint32_t));
@@ -49,6 +48,8 @@ int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
     }
     /* each applied step's checksum, computed once (by the first loop below) */
     char (*sums)[65] = mig_arena_alloc(&s->arena, (plan->nsteps + 1) * sizeof(*sums));
+    /* each step's tracking row, looked up once (by the first loop below) */
+    struct mig_tracked **rows = mig_arena_alloc(&s->arena, (plan->nsteps + 1) * sizeof(*rows));
     for (uint32_t mi = 0; mi < plan->nmigrations; mi++) {
         const struct mig_pmigration *m = &plan->migrations[mi];
         unsigned applied = 0, skipped = 0, drifted = 0, total = 0;
@@ -56,8 +57,10 @@ int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
             uint32_t si = order[oi];
             const struct mig_pstep *st = &plan->steps[si];
             total++;
-            struct mig_tracked *t = mig_session_find(s, S(c, m->name), S(c, plan->phases[st->phase].name),
-                                                     S(c, st->name));
+            struct mig_tracked *t = rows[si] = mig_session_find(s, S(c, m->name), S(c, plan->phases[st->phase].name),
+                                                                S(c, st->name));
+            if (t)
+                t->seen = true;
             if (!t || strcmp(t->status, "running") == 0)
                 continue;
             if (strcmp(t->status, "skipped") == 0) {
@@ -80,9 +83,7 @@ int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
             uint32_t si = order[oi];
             const struct mig_pstep *st = &plan->steps[si];
             const char *ph = S(c, plan->phases[st->phase].name);
-            mig_strmap_put(&known, mig_arena_printf(&s->arena, "%s\x1f%s\x1f%s", S(c, m->name), ph, S(c, st->name)),
-                           (void *)1);
-            struct mig_tracked *t = mig_session_find(s, S(c, m->name), ph, S(c, st->name));
+            struct mig_tracked *t = rows[si];
             const char *ss = "pending";
             if (t) {
                 ss = t->down_kind && (strcmp(t->down_kind, "baselined") == 0 || strcmp(t->down_kind, "marked") == 0)
@@ -112,7 +113,7 @@ int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
     }
     for (size_t i = 0; i < s->rows.n; i++) {
         struct mig_tracked *t = s->rows.v[i];
-        if (mig_strmap_get(&known, mig_arena_printf(&s->arena, "%s\x1f%s\x1f%s", t->migration, t->phase, t->step)))
+        if (t->seen)
             continue;
         char text[512];
         snprintf(text, sizeof(text), "unknown  %s.%s.%s  (%s in the database, not in the sources)", t->migration,

@@ -93,6 +93,12 @@ struct mig_driver {
      * and whose lock waits (BEGIN's own on SQLite) to lock_ms (0: none). */
     int (*begin)(struct mig_conn *c, int64_t statement_ms, int64_t lock_ms, struct mig_dberr *e);
     int (*commit)(struct mig_conn *c, struct mig_dberr *e);
+    /* Optional: runs sql (statements whose results only matter when they
+     * fail: the tracking rows) then commits, in one round trip where the
+     * driver can; as exec then commit, fault points included. On failure
+     * e->stmts_done is 0 when sql failed (the transaction stays open, to be
+     * rolled back), 1 when the COMMIT did or its outcome is unknown. */
+    int (*commit_with)(struct mig_conn *c, const char *sql, struct mig_dberr *e);
     int (*rollback)(struct mig_conn *c, struct mig_dberr *e);
     /* Quoting: the returned text is a complete SQL literal / identifier. */
     char *(*quote_literal)(struct mig_conn *c, const char *s, size_t n);

@@ -388,6 +388,22 @@ static void insert_rows(struct mig_proto *p, struct buf *b, const struct mig_rec
     }
 }
 
+/* The INSERTs of n tracking rows (numbered here), CHUNK rows each, in one
+ * text. Malloc'd. */
+static char *rows_sql(struct mig_proto *p, struct mig_record *r, size_t n, const char *status)
+{
+    for (size_t i = 0; i < n; i++)
+        if (r[i].seq == 0)
+            r[i].seq = ++p->s->max_seq;
+    struct buf b = { 0 };
+    for (size_t i = 0; i < n; i += CHUNK) {
+        if (i)
+            mig_pbuf_put(&b, ";\n");
+        insert_rows(p, &b, r + i, n - i < CHUNK ? n - i : CHUNK, status);
+    }
+    return b.s;
+}
+
 int mig_proto_write_rows(struct mig_proto *p, struct mig_record *r, size_t n, const char *status, struct mig_dberr *e)
 {
     for (size_t i = 0; i < n; i++)
@@ -446,13 +462,27 @@ int mig_proto_commit(struct mig_proto *p)
     int cleared = 0;
     for (size_t i = 0; i < p->pending.n && cleared == 0; i++)
         cleared = mig_proto_clear_interrupted(p, &p->pending.v[i], &e);
-    if (cleared != 0 || mig_proto_write_rows(p, p->pending.v, p->pending.n, "applied", &e) != 0) {
+    /* the rows and the COMMIT in one round trip where the driver can: a
+     * failure of the rows leaves the transaction to roll back (stmts_done
+     * 0); a lost connection leaves the COMMIT's outcome unknown */
+    bool together = c->drv->commit_with && p->pending.n > 0;
+    int crc = 0;
+    if (cleared == 0 && together) {
+        char *sql = rows_sql(p, p->pending.v, p->pending.n, "applied");
+        crc = c->drv->commit_with(c, sql, &e);
+        free(sql);
+        if (crc != 0 && e.stmts_done == 0 && !e.connection_lost)
+            cleared = -1;
+    } else if (cleared == 0 && mig_proto_write_rows(p, p->pending.v, p->pending.n, "applied", &e) != 0) {
+        cleared = -1;
+    }
+    if (cleared != 0) {
         bool lost = e.connection_lost;
         mig_proto_abort(p);
         return mig_proto_fail(p, lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e, "cannot record the steps in mig_applied: %s",
                               e.message);
     }
-    if (c->drv->commit(c, &e) != 0) {
+    if (together ? crc != 0 : c->drv->commit(c, &e) != 0) {
         p->txn_open = false;
         if (e.connection_lost) {
             for (size_t i = 0; i < p->pending.n; i++)

@@ -147,18 +147,23 @@ static int undo_group(struct mig_proto *p, struct mig_tracked *const *t, size_t 
                                   "ROLLBACK in the body)", t[i]->migration, t[i]->phase, t[i]->step);
         }
     }
+    /* the last DELETE goes with the COMMIT, in one round trip where the
+     * driver can (as in mig_proto_commit) */
+    int crc = 0;
+    bool together = false;
     for (size_t i = 0; i < n; i += CHUNK) {
         char *sql = delete_rows_sql(p, t + i, n - i < CHUNK ? n - i : CHUNK);
-        int drc = c->drv->exec(c, sql, NULL, &e);
+        together = c->drv->commit_with && i + CHUNK >= n;
+        int drc = together ? (crc = c->drv->commit_with(c, sql, &e)) : c->drv->exec(c, sql, NULL, &e);
         free(sql);
-        if (drc != 0) {
+        if (drc != 0 && !(together && (e.stmts_done != 0 || e.connection_lost))) {
             mig_proto_abort(p);
             free(rows);
             return mig_proto_fail(p, e.connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, &e,
                                   "cannot update mig_applied: %s", e.message);
         }
     }
-    if (c->drv->commit(c, &e) != 0) {
+    if (together ? crc != 0 : c->drv->commit(c, &e) != 0) {
         p->txn_open = false;
         free(rows);
         if (!e.connection_lost)

@@ -108,18 +108,31 @@ const char *mig_session_fill(struct mig_session *s, const char *tmpl, const char
     return out;
 }
 
+/* "m\x1fp\x1fst" into out (room for ml + pl + sl + 3 bytes). */
+static char *key3_into(char *out, const char *m, size_t ml, const char *p, size_t pl, const char *st, size_t sl)
+{
+    memcpy(out, m, ml);
+    out[ml] = '\x1f';
+    memcpy(out + ml + 1, p, pl);
+    out[ml + 1 + pl] = '\x1f';
+    memcpy(out + ml + pl + 2, st, sl);
+    out[ml + pl + sl + 2] = 0;
+    return out;
+}
+
 static char *key3(struct mig_arena *a, const char *m, const char *p, const char *st)
 {
-    return mig_arena_printf(a, "%s\x1f%s\x1f%s", m, p, st);
+    size_t ml = strlen(m), pl = strlen(p), sl = strlen(st);
+    return key3_into(mig_arena_alloc(a, ml + pl + sl + 3), m, ml, p, pl, st, sl);
 }
 
 struct mig_tracked *mig_session_find(struct mig_session *s, const char *m, const char *p, const char *st)
 {
     char buf[768];
-    if (strlen(m) + strlen(p) + strlen(st) + 3 > sizeof(buf))
+    size_t ml = strlen(m), pl = strlen(p), sl = strlen(st);
+    if (ml + pl + sl + 3 > sizeof(buf))
         return mig_strmap_get(&s->by_key, key3(&s->arena, m, p, st));
-    snprintf(buf, sizeof(buf), "%s\x1f%s\x1f%s", m, p, st);
-    return mig_strmap_get(&s->by_key, buf);
+    return mig_strmap_get(&s->by_key, key3_into(buf, m, ml, p, pl, st, sl));
 }
 
 struct mig_tracked *mig_session_by_uid(struct mig_session *s, const char *uid)
@@ -216,6 +229,49 @@ static int exists_table(struct mig_session *s, const char *name, bool *yes)
     return 0;
 }
 
+/* A row of the one-query reading: the tracking row's 21 columns (all NULL
+ * when mig_applied is empty), then the target's identity and last run. */
+static int track_row_head(void *ctx, int n, const char *const *v)
+{
+    struct mig_session *s = ctx;
+    if (n != 23)
+        return 0;
+    if (v[21] && !s->target_id[0])
+        snprintf(s->target_id, sizeof(s->target_id), "%s", v[21]);
+    if (v[22] && num(v[22]) > s->last_run)
+        s->last_run = num(v[22]);
+    return v[0] ? track_row(ctx, 21, v) : 0;
+}
+
+/* The tracking tables of this migrun (the three of them, every column):
+ * read in one query. Anything else (no tables yet, an older migrun's
+ * table) fails it, and the reading goes step by step. */
+static bool load_at_once(struct mig_session *s)
+{
+    const char *x = s->conn->prefix;
+    char *sql = mig_arena_printf(&s->arena,
+        "SELECT a.migration, a.phase, a.step, a.status, a.checksum, a.entry_uid, a.applied_at, a.seq, a.run, a.txn, "
+        "a.down_sql, a.irreversible, a.timeout_ms, a.lock_timeout_ms, a.retry, a.retry_every_ms, a.file, a.line, "
+        "a.down_kind, a.down_exec, a.down_flags, h.tid, h.mr FROM (SELECT (SELECT value FROM %smig_meta WHERE key = "
+        "'target_id') AS tid, (SELECT max(run) FROM %smig_runs) AS mr) h LEFT JOIN %smig_applied a ON 1 = 1 "
+        "ORDER BY a.seq, a.applied_at", x, x, x);
+    struct mig_dberr e;
+    if (s->conn->drv->select(s->conn, sql, track_row_head, s, &e) != 0) {
+        /* (what it read before failing is forgotten) */
+        s->rows.n = 0;
+        memset(&s->by_key, 0, sizeof(s->by_key));
+        memset(&s->by_uid, 0, sizeof(s->by_uid));
+        s->by_key.arena = s->by_uid.arena = &s->arena;
+        s->max_seq = s->last_run = 0;
+        s->target_id[0] = 0;
+        return false;
+    }
+    s->has_table = s->has_runs = true;
+    s->legacy_table = s->old_table = false;
+    s->jt.id = s->target_id[0] ? s->target_id : NULL;
+    return true;
+}
+
 int mig_session_load(struct mig_session *s)
 {
     s->rows.n = 0;
@@ -225,6 +281,8 @@ int mig_session_load(struct mig_session *s)
     s->max_seq = s->last_run = 0;
     s->target_id[0] = 0;
     if (!s->conn->exists)
+        return 0;
+    if (load_at_once(s))
         return 0;
     bool meta = false;
     if (exists_table(s, "mig_applied", &s->has_table) != 0 || exists_table(s, "mig_runs", &s->has_runs) != 0 ||

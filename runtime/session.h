@@ -26,6 +26,7 @@ struct mig_tracked {
     int64_t seq, run, line, timeout_ms, lock_timeout_ms, retry, retry_every_ms;
     bool legacy;            /* recorded by an older migrun: no undo information in the target */
     bool was_interrupted;   /* this run ran it again after an interrupted run had partly run it */
+    bool seen;              /* migrun status: a step of the sources */
 };
 
 struct mig_session {

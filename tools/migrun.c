@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <libpq-fe.h>
 #include "load.h"
 #include "migconf.h"
@@ -492,6 +494,28 @@ static void free_args(struct args *a)
     free(a->paths);
 }
 
+/* After an apply that opened its journal, the .migrun/journal.db of the
+ * current folder, the compile cache's folder (tools/load.c) is made beside
+ * it: the next command given the sources keeps their compilation there and
+ * the ones after it load it (status and plan never create the folder, and
+ * a usage error leaves nothing). */
+static void make_cache_dir(const char *journal)
+{
+    size_t n = journal ? strlen(journal) : 0;
+    static const char tail[] = ".migrun/journal.db";
+    if (n < sizeof(tail) - 1 || strcmp(journal + n - (sizeof(tail) - 1), tail) != 0 ||
+        (n > sizeof(tail) - 1 && journal[n - sizeof(tail)] != '/'))
+        return;
+    char *parent = n > sizeof(tail) - 1 ? strndup(journal, n - (sizeof(tail) - 1)) : strdup(".");
+    char *a = parent ? realpath(parent, NULL) : NULL, *b = realpath(".", NULL);
+    struct stat st;
+    if (a && b && strcmp(a, b) == 0 && stat(".migrun/journal.db", &st) == 0)
+        mkdir(".migrun/cache", 0700);
+    free(parent);
+    free(a);
+    free(b);
+}
+
 /* Parses the command's options, loads its plan where it takes one, runs it. */
 static int dispatch(const struct mig_command *cmd, int argc, char **argv)
 {
@@ -519,6 +543,8 @@ static int dispatch(const struct mig_command *cmd, int argc, char **argv)
         }
     }
     rc = a.o.targets || a.o.targets_query ? mig_fleet_run(cmd, p, &a.o) : cmd->run(p, &a.o);
+    if (a.npaths && strcmp(cmd->name, "apply") == 0 && !a.o.targets && !a.o.targets_query)
+        make_cache_dir(a.o.journal);
     mig_plan_free(p);
     free_args(&a);
     mig_conf_free(&conf);

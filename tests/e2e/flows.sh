@@ -480,6 +480,23 @@ MIG
     check "journal mtime and size unchanged" test "$(stat -c '%y %s' .migrun/journal.db)" = "$j_before"
     check "no new files" test "$(ls -A . .migrun)" = "$files2"
     check "the database unchanged" test "$(snapshot)" = "$snap"
+    # apply made the compile cache's folder (its journal is the default one
+    # here); the status after it kept its compilation there
+    check "apply made .migrun/cache, mode 0700" test "$(stat -c %a .migrun/cache 2>/dev/null)" = 700
+    check "one compilation in the cache" test "$(ls .migrun/cache | grep -c '\.migb$')" = 1
+    # the entry is what status loads: replaced by another compilation, status shows that one
+    cat > other.mig <<'MIG'
+migration from_the_cache {
+  step t { up sql { CREATE TABLE t2 (x integer); } down sql { DROP TABLE t2; } }
+}
+MIG
+    "$MIGC" build other.mig -o other.migb >/dev/null 2>&1
+    cp other.migb .migrun/cache/"$(ls .migrun/cache | grep '\.migb$')"
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "status loads the cached compilation" contains "from_the_cache"
+    rm -rf .migrun/cache/*
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "without it, status compiles the sources" contains "applied  ro"
 }
 
 # ---- adoption: baseline, mark, repair ------------------------------------------

@@ -890,6 +890,38 @@ MIG
     check "nothing left" test "$(has_table ok_table)" = 0
 }
 
+# A COMMIT that fails (a deferred constraint): the tracking rows go with the
+# COMMIT in one message (driver commit_with), so it is the COMMIT's error
+# that is reported, nothing of the migration stays, earlier ones do.
+pg_commit_fails_on_a_deferred_constraint() {
+    cat > m.mig <<'MIG'
+migration a_parent {
+  step tables {
+    up sql {
+      CREATE TABLE parent (id integer PRIMARY KEY);
+      CREATE TABLE child (p integer REFERENCES parent DEFERRABLE INITIALLY DEFERRED);
+    }
+    down sql { DROP TABLE child; DROP TABLE parent; }
+  }
+}
+migration b_orphan {
+  after a_parent;
+  step one { up sql { CREATE TABLE marker (x integer); } down sql { DROP TABLE marker; } }
+  step two { up sql { INSERT INTO child VALUES (42); } down sql { DELETE FROM child; } }
+}
+MIG
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    check "the COMMIT's error" contains "commit failed"
+    check "its SQLSTATE" contains "SQLSTATE 23503"
+    check "the first migration stays" test "$(q "SELECT count(*) FROM mig_applied WHERE migration = 'a_parent'")" = 1
+    check "nothing of the second is tracked" test "$(q "SELECT count(*) FROM mig_applied WHERE migration = 'b_orphan'")" = 0
+    check "nor left in the database" test "$(has_table marker)" = 0
+    check "no orphan row" test "$(q "SELECT count(*) FROM child")" = 0
+    check "no transaction left open" test "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'")" = 0
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "status: the second pending" contains "pending  b_orphan"
+}
+
 pg_statement_timeout() {
     cat > m.mig <<'MIG'
 migration slow {
