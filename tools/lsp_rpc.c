@@ -157,6 +157,8 @@ enum { MSG_NONE, MSG_OK, MSG_BAD };
  * answering a framing error, MSG_NONE when more bytes are needed. */
 static int next_message(struct input *in, char **body, size_t *blen)
 {
+    if (!in->buf || in->pos >= in->len)     /* nothing read yet (buf is NULL: no arithmetic on it) */
+        return MSG_NONE;
     char *start = in->buf + in->pos;
     size_t avail = in->len - in->pos;
     /* blank lines between messages are tolerated */

@@ -400,7 +400,9 @@ Test(vm, polling_retries_until_true_or_time_is_up) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     cr_assert(!never.require_ok);
-    cr_assert_eq(never.calls, 3, "tries at 0, 20 and 40 ms, none at 60 (got %d)", never.calls);
+    /* tries at 0, 20 and 40 ms, none at 60; a loaded machine may wake late
+     * from the second wait and find the time up after two tries */
+    cr_assert(never.calls == 3 || never.calls == 2, "tries at 0, 20 and 40 ms, none at 60 (got %d)", never.calls);
     cr_assert(ms >= 40 && ms < 1000, "%ld ms", ms);
     mig_plan_free(plan);
     mig_vm_free(&vm);
