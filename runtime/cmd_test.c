@@ -23,25 +23,10 @@
  * statement); so do a closed terminal (SIGHUP) and a closed output
  * (SIGPIPE: `migrun test … | head`), which would otherwise end migrun at
  * once and leave the scratch copy behind. */
-static struct mig_conn *volatile test_conn;
-
-static void on_hangup(int sig)
-{
-    mig_signals++;
-    mig_last_signal = sig;
-    struct mig_conn *c = test_conn;
-    if (c)
-        c->drv->cancel(c);
-}
-
 static void catch_hangups(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_hangup;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGPIPE, &sa, NULL);
+    mig_session_catch(SIGHUP);
+    mig_session_catch(SIGPIPE);
 }
 
 static const char *signal_name(int sig)
@@ -112,7 +97,6 @@ static int drop_scratch(struct mig_test *t, bool at_end)
 
 static void close_scratch(struct mig_test *t)
 {
-    test_conn = NULL;
     mig_snapper_free(t->snap);
     t->snap = NULL;
     if (t->opened)
@@ -146,7 +130,6 @@ static int open_scratch(struct mig_test *t)
         mig_report_error(&s->rep, "out of memory");
         return MIG_EXIT_FAILED;
     }
-    test_conn = s->conn;
     t->tracked = mig_snapper_track(t->snap, t->untracked, sizeof(t->untracked));
     if (mig_ctx_vm(&t->c, &mig_test_host, t) != 0)
         return MIG_EXIT_FAILED;

@@ -29,6 +29,15 @@ static void on_signal(int sig)
         c->drv->cancel(c);
 }
 
+void mig_session_catch(int sig)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
 bool mig_session_txn_locks(const struct mig_session *s)
 {
     return s->conn->drv->dialect == MIG_D_POSTGRES && (s->o->lock == MIG_LOCK_XACT || s->o->lock == MIG_LOCK_TABLE);
@@ -243,6 +252,18 @@ static int track_row_head(void *ctx, int n, const char *const *v)
     return v[0] ? track_row(ctx, 21, v) : 0;
 }
 
+/* The session knows no tracking row (before reading them, or after a
+ * reading that failed part way). */
+static void forget_rows(struct mig_session *s)
+{
+    s->rows.n = 0;
+    memset(&s->by_key, 0, sizeof(s->by_key));
+    memset(&s->by_uid, 0, sizeof(s->by_uid));
+    s->by_key.arena = s->by_uid.arena = &s->arena;
+    s->max_seq = s->last_run = 0;
+    s->target_id[0] = 0;
+}
+
 /* The tracking tables of this migrun (the three of them, every column):
  * read in one query. Anything else (no tables yet, an older migrun's
  * table) fails it, and the reading goes step by step. */
@@ -257,13 +278,7 @@ static bool load_at_once(struct mig_session *s)
         "ORDER BY a.seq, a.applied_at", x, x, x);
     struct mig_dberr e;
     if (s->conn->drv->select(s->conn, sql, track_row_head, s, &e) != 0) {
-        /* (what it read before failing is forgotten) */
-        s->rows.n = 0;
-        memset(&s->by_key, 0, sizeof(s->by_key));
-        memset(&s->by_uid, 0, sizeof(s->by_uid));
-        s->by_key.arena = s->by_uid.arena = &s->arena;
-        s->max_seq = s->last_run = 0;
-        s->target_id[0] = 0;
+        forget_rows(s);     /* what it read before failing */
         return false;
     }
     s->has_table = s->has_runs = true;
@@ -274,12 +289,7 @@ static bool load_at_once(struct mig_session *s)
 
 int mig_session_load(struct mig_session *s)
 {
-    s->rows.n = 0;
-    memset(&s->by_key, 0, sizeof(s->by_key));
-    memset(&s->by_uid, 0, sizeof(s->by_uid));
-    s->by_key.arena = s->by_uid.arena = &s->arena;
-    s->max_seq = s->last_run = 0;
-    s->target_id[0] = 0;
+    forget_rows(s);
     if (!s->conn->exists)
         return 0;
     if (load_at_once(s))
@@ -589,12 +599,8 @@ int mig_session_open(struct mig_session *s, const struct mig_run_opts *o, unsign
     s->rep.quiet = o->quiet && !o->json;
     s->rep.color = o->color;
     s->by_key.arena = s->by_uid.arena = &s->arena;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    mig_session_catch(SIGINT);
+    mig_session_catch(SIGTERM);
     /* a journal that is the target itself would be written inside the
      * target's own transactions */
     if (mig_driver_for(o->db_url) == &mig_driver_sqlite) {

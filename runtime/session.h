@@ -84,6 +84,9 @@ bool mig_session_txn_locks(const struct mig_session *s);
  * counted; the runner checks the count between operations. */
 extern volatile sig_atomic_t mig_signals, mig_last_signal;
 const char *mig_signal_name(int sig);
+/* Another signal that stops the run as SIGINT and SIGTERM do, canceling the
+ * running statement (migrun test: SIGHUP, SIGPIPE). */
+void mig_session_catch(int sig);
 
 /* The monotonic clock in ms, and a sleep that a signal cuts short. */
 int64_t mig_now_ms(void);
