@@ -378,29 +378,7 @@ f_fleet_through_a_transaction_pooler() {
     fi
     local bdir bport=$((20000 + ($$ + 7) % 20000))
     bdir=$(mktemp -d)
-    chmod 777 "$bdir"
-    cat > "$bdir/pgbouncer.ini" <<INI
-[databases]
-* = host=${PGHOST:-localhost} port=${PGPORT:-5432} user=${PGUSER:-postgres} password=${PGPASSWORD:-}
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $bport
-unix_socket_dir =
-auth_type = trust
-auth_file = $bdir/users.txt
-pool_mode = transaction
-default_pool_size = 3
-server_reset_query =
-ignore_startup_parameters = extra_float_digits,options,application_name
-logfile = $bdir/pgbouncer.log
-pidfile = $bdir/pgbouncer.pid
-INI
-    echo "\"${PGUSER:-postgres}\" \"\"" > "$bdir/users.txt"
-    chmod 644 "$bdir"/*
-    local as_user=()
-    [ "$(id -u)" -eq 0 ] && as_user=(-u postgres)
-    "$pgbouncer" -d "${as_user[@]}" "$bdir/pgbouncer.ini" || { echo "    pgbouncer did not start"; touch "$CASE_DIR/.failed"; return; }
-    for _ in $(seq 1 50); do psql -X -q -h 127.0.0.1 -p "$bport" -d postgres -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+    start_pgbouncer "$pgbouncer" "$bdir" "$bport" || { echo "    pgbouncer did not start"; touch "$CASE_DIR/.failed"; return; }
     write_plan
     databases 5
     sed -i "s|postgresql:///|postgresql://${PGUSER:-postgres}@127.0.0.1:$bport/|" targets

@@ -151,3 +151,34 @@ finish() {
     echo "$pass passed, $fail failed"
     [ "$fail" -eq 0 ]
 }
+
+# start_pgbouncer PGBOUNCER DIR PORT: a PgBouncer in transaction mode on
+# 127.0.0.1:PORT in front of the server of PG*, its files in DIR (made
+# world-writable: it runs as postgres when the tests run as root); waits
+# until it answers. Non-zero (its log printed) when it does not start.
+start_pgbouncer() {
+    local bin=$1 dir=$2 port=$3
+    chmod 777 "$dir"
+    cat > "$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=${PGHOST:-localhost} port=${PGPORT:-5432} user=${PGUSER:-postgres} password=${PGPASSWORD:-}
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/users.txt
+pool_mode = transaction
+default_pool_size = 3
+server_reset_query =
+ignore_startup_parameters = extra_float_digits,options,application_name
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+    echo "\"${PGUSER:-postgres}\" \"\"" > "$dir/users.txt"
+    chmod 644 "$dir"/*
+    local as_user=()
+    [ "$(id -u)" -eq 0 ] && as_user=(-u postgres)
+    "$bin" -d "${as_user[@]}" "$dir/pgbouncer.ini" || { cat "$dir/pgbouncer.log" 2>/dev/null; return 1; }
+    for _ in $(seq 1 50); do psql -X -q -h 127.0.0.1 -p "$port" -d postgres -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+}

@@ -20,31 +20,9 @@ if [ ! -x "$PGBOUNCER" ]; then
 fi
 
 BDIR=$(mktemp -d)
-chmod 777 "$BDIR"
 BPORT=$((20000 + $$ % 20000))
-cat > "$BDIR/pgbouncer.ini" <<INI
-[databases]
-* = host=${PGHOST:-localhost} port=${PGPORT:-5432} user=${PGUSER:-postgres} password=${PGPASSWORD:-}
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $BPORT
-unix_socket_dir =
-auth_type = trust
-auth_file = $BDIR/users.txt
-pool_mode = transaction
-default_pool_size = 3
-server_reset_query =
-ignore_startup_parameters = extra_float_digits,options,application_name
-logfile = $BDIR/pgbouncer.log
-pidfile = $BDIR/pgbouncer.pid
-INI
-echo "\"${PGUSER:-postgres}\" \"\"" > "$BDIR/users.txt"
-chmod 644 "$BDIR"/*
-as_user=()
-[ "$(id -u)" -eq 0 ] && as_user=(-u postgres)
-"$PGBOUNCER" -d "${as_user[@]}" "$BDIR/pgbouncer.ini" || { echo "FAIL: pgbouncer did not start"; cat "$BDIR/pgbouncer.log"; echo "0 passed, 1 failed"; exit 1; }
+start_pgbouncer "$PGBOUNCER" "$BDIR" "$BPORT" || { echo "FAIL: pgbouncer did not start"; echo "0 passed, 1 failed"; exit 1; }
 trap 'kill "$(cat "$BDIR/pgbouncer.pid" 2>/dev/null)" 2>/dev/null; rm -rf "$BDIR"' EXIT
-for _ in $(seq 1 50); do psql -X -q -h 127.0.0.1 -p "$BPORT" -d postgres -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
 
 pooled_url() { echo "postgresql://${PGUSER:-postgres}@127.0.0.1:$BPORT/$PGDB"; }
 
