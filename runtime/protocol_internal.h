@@ -28,6 +28,11 @@ void mig_proto_committed(struct mig_proto *p, const struct mig_record *r, size_t
 void mig_proto_journal_write(struct mig_proto *p, struct mig_jentry *e, size_t n, const char *holds);
 void mig_proto_journal_entries(struct mig_proto *p, const struct mig_record *r, size_t n, const char *action,
                                const char *note);
+/* Runs the recorded down command of t (what: "down" or "restore" in the
+ * note): mig_exec_command's result with *ok; -2 with why when the record
+ * cannot be read. */
+int mig_proto_run_down_command(struct mig_proto *p, const struct mig_tracked *t, const char *what, bool *ok,
+                               char *why, size_t n);
 void mig_proto_journal_tracked(struct mig_proto *p, struct mig_tracked *const *t, size_t n, const char *action,
                                const char *note, const char *const *sums);
 /* Runs the restore point rows[at] (see protocol_restore.c): the steps that

@@ -10,7 +10,6 @@
  * step still applied must be there (else: a person must look). */
 #include "protocol.h"
 #include "protocol_internal.h"
-#include "exec_steps.h"
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -229,17 +228,8 @@ static int run_down(struct mig_proto *p, struct mig_tracked *r, char *why, size_
 {
     struct mig_conn *c = p->s->conn;
     if (r->down_kind && strcmp(r->down_kind, "exec") == 0) {
-        struct mig_exec_args args;
-        if (mig_exec_from_json(r->down_exec, &args) != 0) {
-            snprintf(why, n, "its recorded down command cannot be read");
-            return -1;
-        }
-        mig_report_note(&p->s->rep, "    running the restore of %s.%s.%s: %s", r->migration, r->phase, r->step,
-                        args.argv[0]);
         bool ok = false;
-        int rc = mig_exec_command(p, &args, false, &ok, NULL, why, n);
-        mig_exec_args_free(&args);
-        return rc == 0 && ok ? 0 : -1;
+        return mig_proto_run_down_command(p, r, "restore", &ok, why, n) == 0 && ok ? 0 : -1;
     }
     if (!r->down) {
         snprintf(why, n, "no down recorded");

@@ -179,6 +179,21 @@ static int undo_group(struct mig_proto *p, struct mig_tracked *const *t, size_t 
     return MIG_P_OK;
 }
 
+int mig_proto_run_down_command(struct mig_proto *p, const struct mig_tracked *t, const char *what, bool *ok,
+                               char *why, size_t n)
+{
+    struct mig_exec_args args;
+    if (mig_exec_from_json(t->down_exec, &args) != 0) {
+        snprintf(why, n, "its recorded down command cannot be read");
+        return -2;
+    }
+    mig_report_note(&p->s->rep, "    running the %s of %s.%s.%s: %s", what, t->migration, t->phase, t->step,
+                    args.argv[0]);
+    int rc = mig_exec_command(p, &args, false, ok, NULL, why, n);
+    mig_exec_args_free(&args);
+    return rc;
+}
+
 /* A step that ran outside a transaction: its down in autocommit under the
  * recorded timeouts, then its row. */
 static int undo_outside(struct mig_proto *p, struct mig_tracked *t)
@@ -187,16 +202,11 @@ static int undo_outside(struct mig_proto *p, struct mig_tracked *t)
     struct mig_dberr e, e2;
     int64_t t0 = mig_now_ms(), rows = 0;
     if (kind(t, "exec") && !skipped(t)) {
-        struct mig_exec_args args;
-        if (mig_exec_from_json(t->down_exec, &args) != 0)
-            return mig_proto_fail(p, MIG_P_FAIL, NULL, "%s.%s.%s: its recorded down command cannot be read",
-                                  t->migration, t->phase, t->step);
-        mig_report_note(&p->s->rep, "    running the down of %s.%s.%s: %s", t->migration, t->phase, t->step,
-                        args.argv[0]);
         bool ok = false;
         char why[512] = "";
-        int rc = mig_exec_command(p, &args, false, &ok, NULL, why, sizeof(why));
-        mig_exec_args_free(&args);
+        int rc = mig_proto_run_down_command(p, t, "down", &ok, why, sizeof(why));
+        if (rc == -2)
+            return mig_proto_fail(p, MIG_P_FAIL, NULL, "%s.%s.%s: %s", t->migration, t->phase, t->step, why);
         if (rc != 0 || !ok) {
             /* a command that started may have done part of its work: never "as before" */
             if (!has_flag(t, "optional"))
