@@ -1,5 +1,5 @@
 /* driver.h — the one interface between the runner and a database. Each
- * driver owns its URL schemes, its runner lock, the DDL of the tracking
+ * driver (picked by the URL's dialect, runtime/url.c) owns its runner lock, the DDL of the tracking
  * tables, its schema snapshot (migrun test), its version rule (`target
  * postgres >= 13`), its boolean literals and its transaction status; the
  * registry (drivers.c) picks a driver by URL scheme. Every call returns 0
@@ -76,7 +76,6 @@ struct mig_snapshot_sql {
 struct mig_driver {
     const char *name;       /* "sqlite", "postgres" */
     enum mig_dialect dialect;
-    const char *const *schemes;     /* URL prefixes it owns */
     int (*open)(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen);
     /* Runs one or more statements; *rows gets the rows they changed. */
     int (*exec)(struct mig_conn *c, const char *sql, int64_t *rows, struct mig_dberr *e);

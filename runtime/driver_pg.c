@@ -879,7 +879,6 @@ static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_co
     " UNION ALL SELECT 'extension ' || x.extname FROM pg_catalog.pg_extension x" \
     ") s WHERE x !~ '\\.mig_(applied|runs|meta)(\\M|_)' ORDER BY x COLLATE \"C\""
 
-static const char *const pg_schemes[] = { "postgres://", "postgresql://", NULL };
 
 static const char *const pg_ddl[] = {
     "CREATE TABLE IF NOT EXISTS %smig_meta (key text PRIMARY KEY, value text NOT NULL)",
@@ -895,7 +894,7 @@ static const char *const pg_ddl[] = {
 };
 
 const struct mig_driver mig_driver_pg = {
-    .name = "postgres", .dialect = MIG_D_POSTGRES, .schemes = pg_schemes, .open = pg_open,
+    .name = "postgres", .dialect = MIG_D_POSTGRES, .open = pg_open,
     .exec = pg_exec, .query = pg_query, .select = pg_select, .begin = pg_begin, .commit = pg_commit,
     .commit_with = pg_commit_with,
     .rollback = pg_rollback, .quote_literal = pg_quote_literal, .quote_ident = pg_quote_ident,

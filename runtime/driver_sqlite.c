@@ -429,7 +429,6 @@ static void sq_close(struct mig_conn *base)
 
 static int sq_open(const char *url, const struct mig_open_opts *o, struct mig_conn **out, char *err, size_t errlen);
 
-static const char *const sq_schemes[] = { "sqlite:", NULL };
 
 static const char *const sq_ddl[] = {
     "CREATE TABLE IF NOT EXISTS %smig_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -445,7 +444,7 @@ static const char *const sq_ddl[] = {
 };
 
 const struct mig_driver mig_driver_sqlite = {
-    .name = "sqlite", .dialect = MIG_D_SQLITE, .schemes = sq_schemes, .open = sq_open,
+    .name = "sqlite", .dialect = MIG_D_SQLITE, .open = sq_open,
     .exec = sq_exec, .query = sq_query, .select = sq_select, .begin = sq_begin, .commit = sq_commit,
     .rollback = sq_rollback, .quote_literal = sq_quote_literal, .quote_ident = sq_quote_ident,
     .server_version = sq_server_version, .target_version = sq_target_version, .set_timeouts = sq_set_timeouts,

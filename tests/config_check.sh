@@ -281,6 +281,17 @@ out=$(cd "$tmp/fresh2" && "$MIGC" init --db "postgresql://u:In1t-S3cret@h/db" 2>
 check "migc init --db with a password: refused, not printed, nothing written" \
     eval '[ $rc -eq 2 ] && hasnt "S3cret" && [ ! -e "$tmp/fresh2/mig.conf" ] && [ ! -e "$tmp/fresh2/migrations" ]'
 
+mkdir -p "$tmp/fresh3"
+out=$(cd "$tmp/fresh3" && "$MIGC" init --db "service=app" 2>&1); rc=$?
+check "migc init --db service=NAME: PostgreSQL through pg_service.conf, written as given" \
+    eval '[ $rc -eq 0 ] && grep -q "service=app" "$tmp/fresh3/mig.conf"'
+mkdir -p "$tmp/fresh4"
+for bad in "mysql://h/db" "service=" "dbname=x" "service=app password=hunter2" "service='app"; do
+    out=$(cd "$tmp/fresh4" && "$MIGC" init --db "$bad" 2>&1); rc=$?
+    check "migc init --db '${bad%%password*}…': refused (exit 2), nothing written, no password printed" \
+        eval '[ $rc -eq 2 ] && hasnt "hunter2" && [ ! -e "$tmp/fresh4/mig.conf" ]'
+done
+
 # ---- --help, --version, one-line usage errors -------------------------------------------
 cd "$tmp" || exit 99
 for c in check build disasm fmt import new init; do

@@ -19,7 +19,7 @@
 #include "load.h"
 #include "lsp.h"
 #include "migconf.h"
-#include "runtime/driver.h"
+#include "runtime/url.h"
 
 enum { EXIT_CLEAN = 0, EXIT_ERRORS = 1, EXIT_USAGE = 2 };
 
@@ -653,10 +653,13 @@ static int cmd_init(int argc, char **argv)
         }
     }
     if (db) {
-        if (!mig_driver_for(db))
+        if (mig_url_dialect(db) == MIG_D_ANY)
             return usage_error("unsupported database URL (expected sqlite:PATH, sqlite:///ABS/PATH, postgres://…, "
                                "postgresql://… or service=NAME)");
-        if (mig_url_inspect(db) & MIG_URL_PASSWORD)
+        char *masked = mig_mask_url_raw(db);
+        bool secret = !masked || strcmp(masked, db) != 0;
+        free(masked);
+        if (secret)
             return usage_error("--db carries a password: mig.conf is no place for it; use service=NAME with "
                                "pg_service.conf and ~/.pgpass, or PGPASSWORD");
     }
