@@ -74,18 +74,40 @@ void mig_now_iso(char out[64])
              tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
 }
 
+/* 32 hex digits: the time in milliseconds (12) and 20 of a counter that
+ * starts at a random value in each process (drawn again after a fork) and
+ * counts up. Uids of one process never repeat; across processes they would
+ * need the same millisecond and overlapping 80-bit ranges. Being ordered by
+ * time, they go to the right-hand end of the uid indexes of the journal and
+ * of the tracking table: a transaction's rows touch one leaf page there,
+ * not one random page per step. */
 void mig_journal_uid(char out[33])
 {
-    unsigned char b[16];
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        srand((unsigned)(ts.tv_nsec ^ getpid()));
-        for (size_t i = 0; i < sizeof(b); i++)
-            b[i] = (unsigned char)rand();
+    static pid_t pid;
+    static uint64_t hi; /* 16 bits */
+    static uint64_t lo; /* 64 bits */
+    if (pid != getpid()) {
+        unsigned char b[10];
+        if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            srand((unsigned)(ts.tv_nsec ^ getpid()));
+            for (size_t i = 0; i < sizeof(b); i++)
+                b[i] = (unsigned char)rand();
+        }
+        hi = (uint64_t)b[0] << 8 | b[1];
+        lo = 0;
+        for (size_t i = 2; i < sizeof(b); i++)
+            lo = lo << 8 | b[i];
+        pid = getpid();
     }
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
+    if (++lo == 0)
+        hi = (hi + 1) & 0xffff;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) & 0xffffffffffffULL;
+    snprintf(out, 33, "%012llx%04llx%016llx", (unsigned long long)ms, (unsigned long long)hi,
+             (unsigned long long)lo);
 }
 
 static int jfail(struct mig_journal *j, const char *what)

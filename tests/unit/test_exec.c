@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "runtime/exec.h"
+#include "runtime/journal.h"
 #include "runtime/session.h"
 
 static struct mig_report rep;
@@ -17,7 +19,7 @@ static FILE *sink;
 static void setup(void)
 {
     sink = tmpfile();
-    rep = (struct mig_report){ sink, sink, false, false, false };
+    rep = (struct mig_report){ .out = sink, .err = sink };
 }
 
 static void teardown(void)
@@ -166,4 +168,40 @@ Test(exec, megabytes_of_output_keep_the_last_8k)
     cr_assert_eq(run(argv, 0, false, NULL, NULL, &r), 0);
     cr_assert_eq(r.tail_len, MIG_EXEC_TAIL);
     cr_assert(strstr(r.tail, "THE-END"));
+}
+
+/* Entry uids: 32 hex digits, never repeated, in increasing order within a
+ * process (they go to the end of the uid indexes), and a forked child (a
+ * fleet worker) draws its own counter: its uids are not the parent's next. */
+Test(journal, entry_uids_unique_ordered_and_distinct_after_fork)
+{
+    enum { N = 20000 };
+    static char u[N][33];
+    for (int i = 0; i < N; i++) {
+        mig_journal_uid(u[i]);
+        cr_assert_eq(strlen(u[i]), 32);
+        cr_assert_eq(strspn(u[i], "0123456789abcdef"), 32, "not hex: %s", u[i]);
+        if (i)
+            cr_assert(strcmp(u[i - 1], u[i]) < 0, "not increasing: %s then %s", u[i - 1], u[i]);
+    }
+    int fd[2];
+    cr_assert_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c[33];
+        mig_journal_uid(c);
+        ssize_t w = write(fd[1], c, 32);
+        _exit(w == 32 ? 0 : 1);
+    }
+    char child[33] = { 0 }, next[33];
+    mig_journal_uid(next);
+    cr_assert_eq(read(fd[0], child, 32), 32);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* the counter part (after the 12 digits of time) differs */
+    cr_assert_neq(strcmp(child + 12, next + 12), 0, "child and parent drew the same uid counter: %s %s", child,
+                  next);
+    close(fd[0]);
+    close(fd[1]);
 }
