@@ -7,7 +7,7 @@
 #include "driver.h"
 #include "fault.h"
 #include "lib/sqllex.h"
-#include <libpq-fe.h>
+#include "pq.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
  * given database is only read. */
 #include "driver.h"
 #include <errno.h>
-#include <libpq-fe.h>
+#include "pq.h"
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>

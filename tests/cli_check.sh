@@ -276,5 +276,14 @@ out=$(cd "$tmp/run" && MIGRUN_DB="postgresql://u:env-S3cret@localhost:1/db" PGCO
 rc=$?
 verdict "MIGRUN_DB: masked and no warning" eval '[ $rc -eq 3 ] && hasnt "S3cret" && hasnt "carries a password"'
 
+# libpq is loaded when a PostgreSQL target is first used, not at every start
+# (runtime/pq.c): ~18 ms of dynamic loading that SQLite targets do not pay
+out=$(cd "$tmp/run" && env -u MIGRUN_DB LD_DEBUG=files "$MIGRUN" status mig --db sqlite:lazy.sqlite 2>&1); rc=$?
+verdict "a SQLite target: libpq is never loaded" eval '[ $rc -eq 0 ] && has "libsqlite3" && hasnt "libpq"'
+out=$(cd "$tmp/run" && env -u MIGRUN_DB LD_DEBUG=files PGCONNECT_TIMEOUT=5 "$MIGRUN" status mig \
+      --db "postgresql://u@localhost:1/db" 2>&1); rc=$?
+verdict "a PostgreSQL target: libpq loaded at its first use, the connection error as before" \
+    eval '[ $rc -eq 3 ] && has "libpq.so" && has "localhost"'
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <limits.h>
 #include <sys/stat.h>
-#include <libpq-fe.h>
+#include "runtime/pq.h"
 #include "load.h"
 #include "migconf.h"
 #include "runtime/driver.h"
