@@ -536,7 +536,14 @@ static void each_statement(struct lctx *c, const struct mig_sql *q, bool up,
 {
     const struct mig_sql *saved = c->q;
     c->q = q;
-    MIG_VEC(struct stok) toks = { 0 };
+    /* the tokens of one statement at a time: a buffer of the heap reused
+     * for every statement of the body and freed at the end, not arena
+     * memory (thousands of bodies would leave their token arrays there
+     * for the whole check, zeroed and faulted in for nothing) */
+    struct {
+        struct stok *v;
+        size_t n, cap;
+    } toks = { 0 };
     struct mig_sqltoken t;
     c->resume_at = 0;
     for (size_t pos = 0;; pos = t.end) {
@@ -567,9 +574,19 @@ static void each_statement(struct lctx *c, const struct mig_sql *q, bool up,
             t.end = skip;
             continue;
         }
-        struct stok st = { t.kind, (uint32_t)t.start, (uint32_t)t.end };
-        MIG_PUSH(&c->p->arena, toks, st);
+        if (toks.n == toks.cap) {
+            size_t cap = toks.cap ? toks.cap * 2 : 64;
+            struct stok *v = realloc(toks.v, cap * sizeof(*v));
+            if (!v) {
+                fputs("fatal: out of memory\n", stderr);
+                abort();
+            }
+            toks.v = v;
+            toks.cap = cap;
+        }
+        toks.v[toks.n++] = (struct stok){ t.kind, (uint32_t)t.start, (uint32_t)t.end };
     }
+    free(toks.v);
     c->q = saved;
 }
 
