@@ -366,6 +366,48 @@ MIG
     check "--db and --targets" contains "--db is only the control database"
     expect_exit 2 "$MIGRUN" apply s.mig --db sqlite:x.db --parallel 2
     check "--parallel without a fleet" contains "apply to a fleet"
+    expect_exit 2 "$MIGRUN" log --targets targets
+    check "log over a fleet: refused, saying what to do" contains "is for apply, status, rollback and plan; run this command with --db URL"
+}
+
+# plan --sql over a fleet: every target's rendered SQL, each line with its
+# target, nothing applied; and a worker's notes in text mode (what its
+# target line does not say: "the database is as before") with its target
+f_plan_sql_and_notes_over_a_fleet() {
+    cat > s.mig <<'MIG'
+migration one {
+  phase schema {
+    step t { up sql { CREATE TABLE t (id integer PRIMARY KEY, v text); } down sql { DROP TABLE t; } }
+  }
+}
+MIG
+    printf 'a.db\nb.db\nc.db\n' > targets
+    expect_exit 0 "$MIGRUN" plan s.mig --targets targets --parallel 2 --sql
+    local f
+    for f in a b c; do
+        check "$f.db: its SQL, with its target" contains "sqlite:$f.db: CREATE TABLE t (id integer PRIMARY KEY, v text);"
+        check "$f.db: its down" contains "sqlite:$f.db: -- down: DROP TABLE t;"
+    done
+    check "three would apply" contains "3 would apply"
+    check "nothing applied" test "$(ls ./*.db 2>/dev/null | wc -l)" = 0
+    expect_exit 0 "$MIGRUN" plan s.mig --targets targets --sql --json
+    check "JSON: the lines as output events with their target" contains '"event":"output","target":"sqlite:b.db","line":"CREATE TABLE t (id integer PRIMARY KEY, v text);"'
+    cat >> s.mig <<'MIG'
+migration two {
+  after one;
+  phase data {
+    step u { up sql { INSERT INTO t VALUES (1, 'x'); } down sql { DELETE FROM t WHERE id = 1; } }
+    step bad { up sql { INSERT INTO nope VALUES (1); } down sql { DELETE FROM nope; } }
+  }
+}
+MIG
+    expect_exit 1 "$MIGRUN" apply s.mig --targets targets --continue-on-error
+    check "three failed" contains "3 failed"
+    for f in a b c; do
+        check "$f.db: its note that it is as before" contains "sqlite:$f.db: nothing of two was committed: the database is as before"
+    done
+    expect_exit 1 "$MIGRUN" apply s.mig --targets targets -q
+    check "not with -q" not_contains "the database is as before"
 }
 
 f_fleet_through_a_transaction_pooler() {
