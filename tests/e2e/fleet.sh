@@ -546,6 +546,12 @@ MIG
     # the documented way: that target with a direct connection
     expect_exit 0 "$MIGRUN" apply m.mig --db "$URL" --schema tenant_01
     check "applied directly" test "$(q "SELECT count(*) FROM pg_indexes WHERE schemaname = 'tenant_01' AND indexname = 'accounts_owner'")" = 1
+    # its down (DROP INDEX CONCURRENTLY) cannot go through the pooler either
+    expect_exit 3 "$MIGRUN" rollback --targets one_target --lock xact
+    check "rollback through the pooler refused, naming the step" contains "cannot roll back idx.build.owner through the connection pooler"
+    check "the index still there" test "$(q "SELECT count(*) FROM pg_indexes WHERE schemaname = 'tenant_01' AND indexname = 'accounts_owner'")" = 1
+    expect_exit 0 "$MIGRUN" rollback --db "$URL" --schema tenant_01
+    check "rolled back directly" test "$(q "SELECT count(*) FROM pg_indexes WHERE schemaname = 'tenant_01' AND indexname = 'accounts_owner'")" = 0
     kill "$(cat "$bdir/pgbouncer.pid" 2>/dev/null)" 2>/dev/null
     sleep 0.2
     rm -rf "$bdir"
