@@ -5,7 +5,9 @@
 # target's catalog checked afterwards, a failing tenant (stop launching,
 # --continue-on-error, --canary), a killed fleet run again, JSON events
 # that all carry their target, --targets-query, rollback over a fleet,
-# SQLite fleets, and a fleet through a real PgBouncer in transaction mode.
+# SQLite fleets, plan --sql and the workers' notes over a fleet, and fleets
+# of databases and of tenant schemas through a real PgBouncer in
+# transaction mode.
 . "$(dirname "$0")/lib.sh"
 DIALECT=postgres
 
