@@ -226,10 +226,14 @@ f_killed_fleet_runs_again_exactly() {
     # SIGKILL of a worker: its target cannot say what it left (exit 4);
     # the same command again resumes it exactly and says so
     "$MIGRUN" rollback --all --targets targets --parallel 4 >/dev/null 2>&1
+    # (a longer sleep, so that a loaded machine's slow psql cannot miss it
+    # before the fleet ends: the step is not applied anywhere, its source
+    # may change)
+    sed -i 's/pg_sleep(0.4)/pg_sleep(3)/' m.mig
     "$MIGRUN" apply m.mig --targets targets --parallel 1 >wk.out 2>&1 &
     pid=$!
-    for _ in $(seq 1 100); do   # the worker in its slow step
-        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(0.4)%' AND state = 'active' AND datname = current_database()")" = 1 ] && break
+    for _ in $(seq 1 200); do   # the worker in its slow step
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(3)%' AND state = 'active' AND datname = current_database()")" = 1 ] && break
         sleep 0.05
     done
     pkill -KILL -P "$pid"
