@@ -363,7 +363,8 @@ static int preflight(struct apply *a, const uint32_t *pending, size_t npending, 
     unsigned refused = mig_ctx_drift(c);
     for (size_t i = 0; i < npending; i++) {
         char why[512];
-        if (!mig_ctx_target_ok(c, pending[i], why, sizeof(why))) {
+        if (!mig_ctx_target_ok(c, pending[i], why, sizeof(why)) ||
+            !mig_ctx_pooled_ok(c, pending[i], why, sizeof(why))) {
             mig_report_error(&c->s.rep, "%s:%u: %s", S(a, plan->migrations[pending[i]].file),
                              plan->migrations[pending[i]].line, why);
             refused++;

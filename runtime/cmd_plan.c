@@ -205,7 +205,8 @@ int mig_cmd_plan(struct mig_plan *plan, const struct mig_run_opts *o)
     unsigned refused = mig_ctx_drift(c);
     for (size_t i = 0; i < pending.n; i++) {
         char why[512];
-        if (!mig_ctx_target_ok(c, pending.v[i], why, sizeof(why))) {
+        if (!mig_ctx_target_ok(c, pending.v[i], why, sizeof(why)) ||
+            !mig_ctx_pooled_ok(c, pending.v[i], why, sizeof(why))) {
             mig_report_error(&c->s.rep, "%s:%u: %s", S(c, plan->migrations[pending.v[i]].file),
                              plan->migrations[pending.v[i]].line, why);
             refused++;

@@ -258,6 +258,15 @@ int mig_cmd_rollback(struct mig_plan *plan, const struct mig_run_opts *o)
             mig_report_error(&s->rep, "%s:%" PRId64 ": cannot roll back %s.%s.%s: it was %s", t->file ? t->file : "",
                              t->line, t->migration, t->phase, t->step, t->irreversible ? t->irreversible : "");
             blocked++;
+        } else if (strcmp(t->status, "skipped") != 0 && s->conn->local_search_path && t->down && t->txn &&
+                   strcmp(t->txn, "none") == 0 && mig_pg_outside_only(t->down, NULL, 0) >= 0) {
+            /* through a pooler, the schema is SET LOCAL: see mig_ctx_pooled_ok */
+            mig_report_error(&s->rep, "%s:%" PRId64 ": cannot roll back %s.%s.%s through the connection pooler: its "
+                             "down runs outside a transaction a statement that cannot run inside a transaction "
+                             "block, where the schema '%s' (SET LOCAL search_path) cannot reach it; roll it back "
+                             "with a direct connection to the server", t->file ? t->file : "", t->line,
+                             t->migration, t->phase, t->step, s->conn->schema);
+            blocked++;
         } else if (strcmp(t->status, "skipped") != 0 && no_down) {
             mig_report_error(&s->rep, "%s:%" PRId64 ": cannot roll back %s.%s.%s: its down is irreversible: \"%s\"",
                              t->file ? t->file : "", t->line, t->migration, t->phase, t->step,

@@ -310,7 +310,8 @@ int mig_cmd_test(struct mig_plan *plan, const struct mig_run_opts *o)
     /* the targets, as apply checks them */
     for (uint32_t mi = 0; mi < plan->nmigrations && (t->only < 0 || (int)mi <= t->only); mi++) {
         char why[512];
-        if (!mig_ctx_target_ok(&t->c, mi, why, sizeof(why))) {
+        if (!mig_ctx_target_ok(&t->c, mi, why, sizeof(why)) ||
+            !mig_ctx_pooled_ok(&t->c, mi, why, sizeof(why))) {
             mig_report_error(&s->rep, "%s; nothing was tested", why);
             rc = MIG_EXIT_REFUSED;
             goto out;

@@ -236,6 +236,45 @@ bool mig_ctx_target_ok(struct mig_ctx *c, uint32_t mi, char *why, size_t n)
     return false;
 }
 
+bool mig_ctx_pooled_ok(struct mig_ctx *c, uint32_t mi, char *why, size_t n)
+{
+    const struct mig_conn *conn = c->s.conn;
+    if (!conn || !conn->local_search_path)
+        return true;
+    const struct mig_plan *plan = c->plan;
+    const struct mig_pmigration *m = &plan->migrations[mi];
+    for (uint32_t p = m->first_phase; p < m->first_phase + m->nphases; p++) {
+        const struct mig_pphase *ph = &plan->phases[p];
+        if (ph->txn != MIG_TXN_NONE)
+            continue;
+        for (uint32_t k = 0; k < ph->nsteps; k++) {
+            uint32_t si = ph->first_step + k;
+            const struct mig_pstep *st = &plan->steps[si];
+            if (mig_ctx_step_done(c, si) || mig_pstep_up_kind(st) != MIG_ACTION_SQL || st->up == MIG_NONE)
+                continue;
+            const struct mig_pvariant *up = mig_plan_variant(plan, st->up, conn->drv->dialect);
+            if (!up)
+                continue;
+            const char *text = mig_ctx_str(c, up->text);
+            char what[64];
+            long off = mig_pg_outside_only(text, what, sizeof(what));
+            if (off < 0)
+                continue;
+            uint32_t line = up->line;
+            for (long i = 0; i < off && text[i]; i++)
+                line += text[i] == '\n';
+            snprintf(why, n, "step %s.%s.%s (transaction none) runs '%s' at %s:%u, which cannot run inside a "
+                     "transaction block; %s is reached through a connection pooler, where the schema '%s' can only "
+                     "be the search_path of a transaction (SET LOCAL), so this statement would not run in it: apply "
+                     "this migration with a direct connection to the server (then the pooler again for the rest); "
+                     "nothing was changed", mig_ctx_str(c, m->name), mig_ctx_str(c, ph->name),
+                     mig_ctx_str(c, st->name), what, mig_ctx_str(c, up->file), line, conn->display, conn->schema);
+            return false;
+        }
+    }
+    return true;
+}
+
 int mig_ctx_require(void *ctx, struct mig_vm *vm, uint32_t check, bool ok)
 {
     struct mig_ctx *c = ctx;

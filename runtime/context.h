@@ -38,6 +38,10 @@ int mig_ctx_parse_to(struct mig_ctx *c, const char *to, int *last_mig, int *last
 unsigned mig_ctx_drift(struct mig_ctx *c);
 /* Whether migration mi targets the database (why not in why). */
 bool mig_ctx_target_ok(struct mig_ctx *c, uint32_t mi, char *why, size_t n);
+/* Whether migration mi's steps not yet done can run through a pooler that
+ * gives its schema only with SET LOCAL (conn->local_search_path): not a
+ * step outside a transaction whose SQL cannot run inside one (why). */
+bool mig_ctx_pooled_ok(struct mig_ctx *c, uint32_t mi, char *why, size_t n);
 /* Runs a migration's prologue (params, lets, requires): 0 when every
  * require holds, else -1 (printed when report). */
 int mig_ctx_prologue(struct mig_ctx *c, uint32_t mi, bool report);

@@ -169,6 +169,10 @@ struct mig_conn {
     bool exists;            /* false: a read-only open of a database that is not there */
     bool created;           /* the open created it (a new SQLite file) */
     bool pooled;            /* a connection pooler stands between us and the server */
+    /* pooled with a schema: its search_path is set with SET LOCAL in each
+     * transaction and before each statement outside one (a session setting
+     * would land on one pooled server connection) */
+    bool local_search_path;
     /* Messages the server sends besides results (PostgreSQL NOTICE,
      * WARNING): severity and text; NULL drops them. */
     void (*on_notice)(void *ctx, const char *severity, const char *message);
@@ -195,6 +199,11 @@ unsigned mig_url_inspect(const char *url);
 char *mig_mask_url(const char *url);
 
 extern const struct mig_driver mig_driver_pg, mig_driver_sqlite;
+
+/* The first statement of sql (PostgreSQL) that cannot run inside a
+ * transaction block (CREATE INDEX CONCURRENTLY, VACUUM, CREATE DATABASE,
+ * ...): a few words of it in what, and its byte offset; -1 when none. */
+long mig_pg_outside_only(const char *sql, char *what, size_t n);
 
 /* What migrun test reads of each (runtime/snapshot_pg.c, snapshot_sqlite.c). */
 extern const struct mig_snapshot_sql mig_snapshot_pg, mig_snapshot_sqlite;

@@ -21,6 +21,8 @@ struct pg_conn {
     bool locked;
     bool pipeline;          /* statements in a transaction may be pipelined (libpq pipeline mode) */
     int queued;             /* queries sent in pipeline mode whose results are not read yet (BEGIN, SET LOCAL) */
+    char *local_sp;         /* through a pooler with a schema: "SET LOCAL search_path TO \"s\"" (base.local_search_path) */
+    long shift;             /* characters of local_sp put before the last query sent (error positions) */
 };
 
 /* The session advisory lock of PostgreSQL runners ('mig' in ASCII): held by
@@ -77,8 +79,8 @@ static void set_error(struct pg_conn *c, struct mig_dberr *e, const PGresult *re
         copy_field(e->detail, sizeof(e->detail), PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
         copy_field(e->hint, sizeof(e->hint), PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
         const char *pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
-        if (pos && stmt && stmt_off >= 0)
-            e->offset = stmt_off + char_to_byte(stmt, stmt_len, atol(pos));
+        if (pos && stmt && stmt_off >= 0 && atol(pos) > c->shift)
+            e->offset = stmt_off + char_to_byte(stmt, stmt_len, atol(pos) - c->shift);
     }
     if (!e->message[0])
         copy_field(e->message, sizeof(e->message), PQerrorMessage(c->pg));
@@ -95,6 +97,42 @@ static void set_error(struct pg_conn *c, struct mig_dberr *e, const PGresult *re
                    strcmp(e->sqlstate, "55P03") == 0;
 }
 
+/* PQexec, except that through a pooler with a schema a statement sent
+ * outside any transaction goes in one message after the schema's SET LOCAL
+ * search_path: the two are one implicit transaction on one server
+ * connection, so the statement sees the run's search_path and no session
+ * setting is left on the pooled connection. */
+static PGresult *pexec(struct pg_conn *c, const char *sql)
+{
+    c->shift = 0;
+    if (!c->local_sp || PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        return PQexec(c->pg, sql);
+    size_t n = strlen(c->local_sp), m = strlen(sql);
+    char *all = malloc(n + m + 3);
+    if (!all)
+        return NULL;
+    memcpy(all, c->local_sp, n);
+    memcpy(all + n, "; ", 2);
+    memcpy(all + n + 2, sql, m + 1);
+    for (size_t i = 0; i < n + 2; i++)
+        c->shift += ((unsigned char)all[i] & 0xC0) != 0x80;
+    PGresult *r = PQexec(c->pg, all);
+    free(all);
+    return r;
+}
+
+/* After a failed pexec: a statement that cannot run inside a transaction
+ * block could not have the schema's search_path through the pooler. */
+static void outside_hint(struct pg_conn *c, struct mig_dberr *e)
+{
+    if (c->shift && strcmp(e->sqlstate, "25001") == 0) {
+        size_t k = strlen(e->message);
+        snprintf(e->message + k, sizeof(e->message) - k, " (through a connection pooler the schema '%s' is set "
+                 "with SET LOCAL search_path in a transaction around each statement, and this statement cannot run "
+                 "in one: run it with a direct connection to the server)", c->base.schema ? c->base.schema : "");
+    }
+}
+
 /* Runs one statement; rows changed added to *rows. */
 static int run_one(struct pg_conn *c, const char *stmt, long len, long off, int64_t *rows, struct mig_dberr *e)
 {
@@ -103,7 +141,7 @@ static int run_one(struct pg_conn *c, const char *stmt, long len, long off, int6
         snprintf(e->message, sizeof(e->message), "out of memory");
         return -1;
     }
-    PGresult *res = PQexec(c->pg, s);
+    PGresult *res = pexec(c, s);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     int rc = 0;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -123,6 +161,7 @@ static int run_one(struct pg_conn *c, const char *stmt, long len, long off, int6
         return rc;
     } else {
         set_error(c, e, res, s, len, off);
+        outside_hint(c, e);
         rc = -1;
     }
     PQclear(res);
@@ -297,6 +336,67 @@ static int split(const char *sql, struct pg_stmt **out, bool *solo)
     return n;
 }
 
+/* See driver.h. Each statement's first code words: a CONCURRENTLY
+ * anywhere but in REFRESH MATERIALIZED VIEW (CREATE/DROP INDEX, REINDEX,
+ * DETACH PARTITION), VACUUM, CREATE/DROP DATABASE, TABLESPACE or
+ * SUBSCRIPTION, ALTER SYSTEM, REINDEX SYSTEM/DATABASE. */
+long mig_pg_outside_only(const char *sql, char *what, size_t n)
+{
+    size_t len = strlen(sql), pos = 0, start = 0;
+    struct mig_sqltoken t, w[2];
+    int nw = 0;
+    bool hit = false;
+    memset(w, 0, sizeof(w));
+    for (;;) {
+        mig_sql_next(sql, pos, len, &t);
+        if (t.kind == SQLT_EOF || t.kind == SQLT_SEMI) {
+            if (hit) {
+                /* its first words, white space collapsed */
+                size_t k = 0, cap = n < 64 ? n : 64;
+                bool sp = false;
+                for (size_t i = start; i < t.start && k + 1 < cap; i++) {
+                    if (sql[i] == ' ' || sql[i] == '\n' || sql[i] == '\t' || sql[i] == '\r') {
+                        sp = k > 0;
+                        continue;
+                    }
+                    if (sp && k + 2 < cap)
+                        what[k++] = ' ';
+                    sp = false;
+                    what[k++] = sql[i];
+                }
+                if (cap)
+                    what[k] = 0;
+                return (long)start;
+            }
+            if (t.kind == SQLT_EOF)
+                return -1;
+            nw = 0;
+            memset(w, 0, sizeof(w));
+        } else if (t.kind == SQLT_WORD) {
+            if (nw == 0)
+                start = t.start;
+            if (nw < 2)
+                w[nw] = t;
+            nw++;
+            if ((tok_word(sql, &t, "CONCURRENTLY") && !tok_word(sql, &w[0], "REFRESH")) ||
+                (nw == 1 && tok_word(sql, &t, "VACUUM")))
+                hit = true;
+            if (nw == 2) {
+                bool cd = tok_word(sql, &w[0], "CREATE") || tok_word(sql, &w[0], "DROP");
+                if ((cd && (tok_word(sql, &t, "DATABASE") || tok_word(sql, &t, "TABLESPACE") ||
+                            tok_word(sql, &t, "SUBSCRIPTION"))) ||
+                    (tok_word(sql, &w[0], "ALTER") && tok_word(sql, &t, "SYSTEM")) ||
+                    (tok_word(sql, &w[0], "REINDEX") && (tok_word(sql, &t, "SYSTEM") || tok_word(sql, &t, "DATABASE"))))
+                    hit = true;
+            }
+        } else if (mig_sqltok_is_code(t.kind) && nw == 0) {
+            start = t.start;
+            nw = 3;     /* a statement not starting with a word */
+        }
+        pos = t.end;
+    }
+}
+
 /* The statements of a body in one round trip (and what pg_begin queued). */
 static int exec_pipelined(struct pg_conn *c, const char *sql, const struct pg_stmt *v, int n, int64_t *rows,
                           struct mig_dberr *e)
@@ -372,7 +472,7 @@ static int pg_query(struct mig_conn *base, const char *sql, bool *has_row, struc
     memset(out, 0, sizeof(*out));
     if (settle(c, e) != 0)
         return -1;
-    PGresult *res = PQexec(c->pg, sql);
+    PGresult *res = pexec(c, sql);
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
             *has_row = false;
@@ -421,7 +521,7 @@ static int pg_select(struct mig_conn *base, const char *sql,
     struct pg_conn *c = (struct pg_conn *)base;
     if (settle(c, e) != 0)
         return -1;
-    PGresult *res = PQexec(c->pg, sql);
+    PGresult *res = pexec(c, sql);
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         set_error(c, e, res, sql, (long)strlen(sql), 0);
         PQclear(res);
@@ -495,6 +595,9 @@ static int pg_begin(struct mig_conn *base, int64_t statement_ms, int64_t lock_ms
     if (simple(c, "BEGIN", e) != 0)
         return -1;
     base->in_txn = true;
+    /* through a pooler with a schema, every transaction sets it first */
+    if (c->local_sp && run_one(c, c->local_sp, (long)strlen(c->local_sp), -1, NULL, e) != 0)
+        return -1;
     if (statement_ms || lock_ms) {
         char sql[160];
         snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %lld; SET LOCAL lock_timeout = %lld",
@@ -842,6 +945,7 @@ static void pg_close(struct mig_conn *base)
     free(base->display);
     free(base->prefix);
     free(base->schema);
+    free(c->local_sp);
     free(c);
 }
 
@@ -1059,25 +1163,24 @@ static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_co
     /* the tracking tables' schema: --schema (which also becomes the
      * search_path of the bodies), else the current schema */
     struct mig_dberr e;
-    if (o && o->schema && *o->schema && c->base.pooled) {
-        /* SET search_path would land on one pooled server connection (and
-         * stay there for its next client), not on the run's transactions */
-        snprintf(err, errlen, "%s is reached through a connection pooler: the schema '%s' (--schema or URL#schema) "
-                 "would be a session setting on one pooled server connection, not the search_path of the run; "
-                 "connect to the server directly for a schema of one database (a pooler works for a database per "
-                 "target); nothing was changed", c->base.display, o->schema);
-        pg_close(&c->base);
-        return -1;
-    }
     if (o && o->schema && *o->schema) {
         free(current);
         current = NULL;
         char *qs = own(PQescapeIdentifier(pg, o->schema, strlen(o->schema)));
         char *set = qs ? malloc(strlen(qs) + 32) : NULL;
         if (set)
-            sprintf(set, "SET search_path TO %s", qs);
+            sprintf(set, "SET %ssearch_path TO %s", c->base.pooled ? "LOCAL " : "", qs);
         free(qs);
-        int rc = set ? pg_exec(&c->base, set, NULL, &e) : -1;
+        /* Through a pooler a session setting would land on one pooled
+         * server connection (and stay there for its next client): the
+         * schema is set with SET LOCAL in every transaction of the run and
+         * before every statement sent outside one (pexec, pg_begin). */
+        if (set && c->base.pooled) {
+            c->local_sp = set;
+            c->base.local_search_path = true;
+            set = NULL;
+        }
+        int rc = set ? pg_exec(&c->base, set, NULL, &e) : c->local_sp ? 0 : -1;
         free(set);
         if (rc != 0) {
             snprintf(err, errlen, "cannot use schema '%s': %s", o->schema, set ? e.message : "out of memory");

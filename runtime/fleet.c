@@ -454,6 +454,18 @@ static void on_out_line(struct fleet *f, struct target *t, const char *line)
                (strncmp(msg, "an earlier run ", 15) == 0 || strstr(msg, "is recorded as running"))) {
         t->resumed = true;
     }
+    /* A worker's notes reach only its stdout (its warnings and errors also
+     * go to its stderr, printed with the target): in text mode each is
+     * printed with its target too, but those its target line says already. */
+    if (!f->o->json && !f->o->quiet && strcmp(ev, "note") == 0 && msg) {
+        static const char *const routine[] = { "applying ", "nothing to do: ", "plan: ", "rolling back ",
+                                                "nothing to roll back: ", NULL };
+        bool said = false;
+        for (const char *const *r = routine; *r && !said; r++)
+            said = strncmp(msg, *r, strlen(*r)) == 0;
+        if (!said)
+            fprintf(f->out, "%s: %s\n", t->display, msg);
+    }
     if (f->o->json) {
         /* the same event, its target second */
         json_t *e = json_object();

@@ -423,6 +423,12 @@ static int parse(int argc, char **argv, unsigned allowed, struct args *a)
             if (!v || !*v)
                 return usage_error("%s needs %s", which, arg[2] == 's' ? "a .sql file" : "a migration");
             *(arg[2] == 's' ? &a->o.seed : arg[2] == 'f' ? &a->o.from : &a->o.only) = v;
+        } else if (TAKES("--targets") || TAKES("--targets-query") || TAKES("--parallel") || TAKES("--canary") ||
+                   strcmp(arg, "--continue-on-error") == 0) {
+            /* (log, test, baseline, mark, repair: one target each) */
+            return usage_error("%s: a fleet (--targets, --targets-query, --parallel, --canary, --continue-on-error) "
+                               "is for apply, status, rollback and plan; run this command with --db URL (and "
+                               "--schema S) for each target", arg);
         } else {
             return usage_error("unknown option '%s'", arg);
         }

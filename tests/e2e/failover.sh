@@ -40,6 +40,8 @@
 #   pooler    the sync case through PgBouncer in transaction mode with
 #             --lock xact; after the promotion the pooler is pointed at the
 #             new primary (RELOAD), as a failover hook would
+#   pooler_table  the same with --lock table and a tenant schema (--schema:
+#             SET LOCAL search_path through the pooler): every table in it.
 #   timeout   --reconnect-timeout 2s and no standby promoted: exit 4 within
 #             bounds, saying that it could not connect again (never "as
 #             before").
@@ -397,11 +399,19 @@ MIG
 # the primary; after the promotion the pooler is pointed at the new primary
 # (what a failover hook does: its [databases] entry rewritten, then RELOAD
 # with SIGHUP); meanwhile migrun's reconnections wait or fail and are retried
-case_pooler() {
+# pooler_run NAME LOCK [SCHEMA]: the pooler case with --lock LOCK (and the
+# tenant schema SCHEMA, set with SET LOCAL through the pooler)
+pooler_run() {
+    local name=$1 lock=$2 schema=${3:-}
     local PGBOUNCER
     PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
-    [ -x "$PGBOUNCER" ] || { bad "pooler: pgbouncer is not installed"; return; }
-    cluster sync || { bad "pooler: the cluster did not start"; return; }
+    [ -x "$PGBOUNCER" ] || { bad "$name: pgbouncer is not installed"; return; }
+    cluster sync || { bad "$name: the cluster did not start"; return; }
+    local sch=()
+    if [ -n "$schema" ]; then
+        q $P1 "CREATE SCHEMA $schema" || { bad "$name: cannot create the schema"; return; }
+        sch=(--schema "$schema")
+    fi
     local BP=5752
     mkdir -p pgb
     pooler_ini() {
@@ -432,7 +442,7 @@ INI
     pooler_ini $P1
     local as_user=()
     [ "$(id -u)" -eq 0 ] && as_user=(-u postgres)
-    "$PGBOUNCER" -d "${as_user[@]}" "$work/pgb/pgbouncer.ini" || { bad "pooler: pgbouncer did not start"; return; }
+    "$PGBOUNCER" -d "${as_user[@]}" "$work/pgb/pgbouncer.ini" || { bad "$name: pgbouncer did not start"; return; }
     local i
     for ((i = 0; i < 50; i++)); do psql -X -q -h 127.0.0.1 -p $BP -U postgres -d app -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
     cat > h.mig <<MIG
@@ -447,22 +457,32 @@ migration base {
   }
 }
 MIG
-    "$MIGRUN" apply h.mig --db "postgresql://postgres@127.0.0.1:$BP/app" --lock xact --journal j.db >out 2>&1 &
+    "$MIGRUN" apply h.mig --db "postgresql://postgres@127.0.0.1:$BP/app" --lock "$lock" "${sch[@]}" --journal j.db >out 2>&1 &
     local pid=$!
     bg="$pid"
-    wait_for $P1 "wait_event = 'PgSleep'" || { bad "pooler: migrun never reached the sleeping step"; kill "$(cat pgb/pgbouncer.pid 2>/dev/null)" 2>/dev/null; return; }
+    wait_for $P1 "wait_event = 'PgSleep'" || { bad "$name: migrun never reached the sleeping step"; kill "$(cat pgb/pgbouncer.pid 2>/dev/null)" 2>/dev/null; return; }
     failover
     pooler_ini $P2
     kill -HUP "$(cat pgb/pgbouncer.pid)"
     say "the pooler points at the new primary"
     wait_pid "$pid" 90
     kill "$(cat pgb/pgbouncer.pid)" 2>/dev/null
-    once $P2 "a,b,log,nap" "a,b,log,nap"
+    if [ -n "$schema" ]; then
+        PGOPTIONS="-c search_path=$schema" once $P2 "a,b,log,nap" "a,b,log,nap"
+        [ "$(q $P2 "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 0 ] ||
+            PROBLEMS="$PROBLEMS; tables in public: $(q $P2 "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'")"
+        [ "$(q $P2 "SELECT count(*) FROM pg_tables WHERE schemaname = '$schema'")" = 6 ] ||
+            PROBLEMS="$PROBLEMS; tables in $schema: $(q $P2 "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = '$schema'")"
+    else
+        once $P2 "a,b,log,nap" "a,b,log,nap"
+    fi
     [ "$RC" = 0 ] || PROBLEMS="$PROBLEMS; exit $RC, want 0"
     grep -q "was lost during base.fill.nap" out || PROBLEMS="$PROBLEMS; no word of the lost connection during base.fill.nap"
     grep -q "as before" out && PROBLEMS="$PROBLEMS; claims 'as before'"
-    if [ -n "$PROBLEMS" ]; then bad "pooler${PROBLEMS}"; else ok "pooler: through PgBouncer (transaction mode, --lock xact), failover mid-step, each step once"; fi
+    if [ -n "$PROBLEMS" ]; then bad "$name${PROBLEMS}"; else ok "$name: through PgBouncer (transaction mode, --lock $lock${schema:+, --schema $schema}), failover mid-step, each step once"; fi
 }
+case_pooler() { pooler_run pooler xact; }
+case_pooler_table() { pooler_run pooler_table table tenant; }
 
 # ---- timeout -----------------------------------------------------------------------------
 
@@ -496,7 +516,7 @@ if ! command -v sqlite3 >/dev/null; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-for c in sync async none exec rollback pooler timeout; do
+for c in sync async none exec rollback pooler pooler_table timeout; do
     [[ $c =~ ${FAILOVER_CASES:-.} ]] || continue
     PROBLEMS=""
     "case_$c"

@@ -5,7 +5,9 @@
 # target's catalog checked afterwards, a failing tenant (stop launching,
 # --continue-on-error, --canary), a killed fleet run again, JSON events
 # that all carry their target, --targets-query, rollback over a fleet,
-# SQLite fleets, and a fleet through a real PgBouncer in transaction mode.
+# SQLite fleets, plan --sql and the workers' notes over a fleet, and fleets
+# of databases and of tenant schemas through a real PgBouncer in
+# transaction mode.
 . "$(dirname "$0")/lib.sh"
 DIALECT=postgres
 
@@ -224,10 +226,14 @@ f_killed_fleet_runs_again_exactly() {
     # SIGKILL of a worker: its target cannot say what it left (exit 4);
     # the same command again resumes it exactly and says so
     "$MIGRUN" rollback --all --targets targets --parallel 4 >/dev/null 2>&1
+    # (a longer sleep, so that a loaded machine's slow psql cannot miss it
+    # before the fleet ends: the step is not applied anywhere, its source
+    # may change)
+    sed -i 's/pg_sleep(0.4)/pg_sleep(3)/' m.mig
     "$MIGRUN" apply m.mig --targets targets --parallel 1 >wk.out 2>&1 &
     pid=$!
-    for _ in $(seq 1 100); do   # the worker in its slow step
-        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(0.4)%' AND state = 'active' AND datname = current_database()")" = 1 ] && break
+    for _ in $(seq 1 200); do   # the worker in its slow step
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(3)%' AND state = 'active' AND datname = current_database()")" = 1 ] && break
         sleep 0.05
     done
     pkill -KILL -P "$pid"
@@ -366,6 +372,48 @@ MIG
     check "--db and --targets" contains "--db is only the control database"
     expect_exit 2 "$MIGRUN" apply s.mig --db sqlite:x.db --parallel 2
     check "--parallel without a fleet" contains "apply to a fleet"
+    expect_exit 2 "$MIGRUN" log --targets targets
+    check "log over a fleet: refused, saying what to do" contains "is for apply, status, rollback and plan; run this command with --db URL"
+}
+
+# plan --sql over a fleet: every target's rendered SQL, each line with its
+# target, nothing applied; and a worker's notes in text mode (what its
+# target line does not say: "the database is as before") with its target
+f_plan_sql_and_notes_over_a_fleet() {
+    cat > s.mig <<'MIG'
+migration one {
+  phase schema {
+    step t { up sql { CREATE TABLE t (id integer PRIMARY KEY, v text); } down sql { DROP TABLE t; } }
+  }
+}
+MIG
+    printf 'a.db\nb.db\nc.db\n' > targets
+    expect_exit 0 "$MIGRUN" plan s.mig --targets targets --parallel 2 --sql
+    local f
+    for f in a b c; do
+        check "$f.db: its SQL, with its target" contains "sqlite:$f.db: CREATE TABLE t (id integer PRIMARY KEY, v text);"
+        check "$f.db: its down" contains "sqlite:$f.db: -- down: DROP TABLE t;"
+    done
+    check "three would apply" contains "3 would apply"
+    check "nothing applied" test "$(ls ./*.db 2>/dev/null | wc -l)" = 0
+    expect_exit 0 "$MIGRUN" plan s.mig --targets targets --sql --json
+    check "JSON: the lines as output events with their target" contains '"event":"output","target":"sqlite:b.db","line":"CREATE TABLE t (id integer PRIMARY KEY, v text);"'
+    cat >> s.mig <<'MIG'
+migration two {
+  after one;
+  phase data {
+    step u { up sql { INSERT INTO t VALUES (1, 'x'); } down sql { DELETE FROM t WHERE id = 1; } }
+    step bad { up sql { INSERT INTO nope VALUES (1); } down sql { DELETE FROM nope; } }
+  }
+}
+MIG
+    expect_exit 1 "$MIGRUN" apply s.mig --targets targets --continue-on-error
+    check "three failed" contains "3 failed"
+    for f in a b c; do
+        check "$f.db: its note that it is as before" contains "sqlite:$f.db: nothing of two was committed: the database is as before"
+    done
+    expect_exit 1 "$MIGRUN" apply s.mig --targets targets -q
+    check "not with -q" not_contains "the database is as before"
 }
 
 f_fleet_through_a_transaction_pooler() {
@@ -394,16 +442,125 @@ f_fleet_through_a_transaction_pooler() {
     check "rolled back through the pooler" contains "5 rolled back"
     check "no advisory lock left" test "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database IN
         (SELECT oid FROM pg_database WHERE datname LIKE '${PGDB}%')")" = 0
-    # a schema of one database through the pooler: refused, nothing changed
-    echo "postgresql://${PGUSER:-postgres}@127.0.0.1:$bport/$PGDB#tenant_x" > schema_targets
-    q "CREATE SCHEMA tenant_x"
-    expect_exit 3 "$MIGRUN" apply m.mig --targets schema_targets --lock xact
-    check "says why" contains "connect to the server directly"
-    check "nothing created" test "$(q "SELECT count(*) FROM pg_tables WHERE schemaname = 'tenant_x'")" = 0
     kill "$(cat "$bdir/pgbouncer.pid" 2>/dev/null)" 2>/dev/null
     sleep 0.2
     rm -rf "$bdir"
     drop_databases 5
+}
+
+# Tenant schemas of one database through a PgBouncer in transaction mode:
+# the schema is no session setting there (it would stay on one pooled server
+# connection for its next client) but SET LOCAL search_path in each
+# transaction and before each statement sent outside one. 20 schemas at
+# --parallel 4 over 3 server connections, while another client of the
+# pooler keeps asking for its own search_path: every schema gets its own
+# tables and rows, the other client never sees a tenant's search_path,
+# nothing lands in public; a step that cannot run in a transaction block
+# (CREATE INDEX CONCURRENTLY, transaction none) is refused before anything
+# runs, and runs with a direct connection.
+write_pooled_plan() {
+    write_plan
+    cat >> m.mig <<'MIG'
+migration outside {
+  phase fill {
+    transaction none;
+    step account {
+      up   sql { INSERT INTO accounts VALUES (2, current_schema()); }
+      down sql { DELETE FROM accounts WHERE id = 2; }
+    }
+    step note {
+      up   sql { INSERT INTO notes VALUES (1, 2, current_setting('search_path')); }
+      down sql { DELETE FROM notes WHERE id = 1; }
+    }
+  }
+}
+MIG
+}
+
+f_tenant_schemas_through_a_transaction_pooler() {
+    local pgbouncer
+    pgbouncer=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+    if [ ! -x "$pgbouncer" ]; then
+        echo "    pgbouncer is not installed (Debian package pgbouncer; ./dev.sh installs it)"
+        touch "$CASE_DIR/.failed"
+        return
+    fi
+    local bdir bport=$((20000 + ($$ + 11) % 20000))
+    bdir=$(mktemp -d)
+    start_pgbouncer "$pgbouncer" "$bdir" "$bport" || { echo "    pgbouncer did not start"; touch "$CASE_DIR/.failed"; return; }
+    local pooled="postgresql://${PGUSER:-postgres}@127.0.0.1:$bport/$PGDB"
+    write_pooled_plan
+    schemas 20
+    sed -i "s|^$URL#|$pooled#|" targets
+    # another client of the pooler, asking for its search_path all along
+    ( while [ ! -e stop_watch ]; do
+          psql -X -q -A -t -d "$pooled" -c "SELECT current_setting('search_path') || '|' || current_schema()" 2>&1
+      done > watch.txt ) &
+    local watcher=$!
+    expect_exit 0 "$MIGRUN" apply m.mig --targets targets --parallel 4 --lock xact
+    touch stop_watch
+    wait "$watcher"
+    check "applied through the pooler" contains "20 applied"
+    check "every tenant's tables in its own schema" test "$(q "SELECT count(*) FROM pg_tables
+        WHERE schemaname LIKE 'tenant\\_%' AND tablename IN ('accounts', 'notes', 'mig_applied', 'mig_runs', 'mig_meta')")" = 100
+    check "its rows written with its search_path (in and outside a transaction)" test \
+        "$(per_schema 'SELECT string_agg(owner, $$,$$ ORDER BY id) AS v FROM %I.accounts' | awk -F'|' '$2 == $1 "," $1' |
+           wc -l)" = 20
+    local sp_ok=0
+    [ "$(per_schema 'SELECT body AS v FROM %I.notes' | awk -F'|' '$2 == $1' | wc -l)" = 20 ] && sp_ok=1
+    check "a statement outside a transaction saw only its schema" test $sp_ok = 1
+    check "its tracking rows" test "$(per_schema 'SELECT count(*) AS v FROM %I.mig_applied' | awk -F'|' '$2 == 5' | wc -l)" = 20
+    check "nothing in public" test "$(q "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 0
+    check "the other client asked while the fleet ran" test "$(wc -l < watch.txt)" -gt 0
+    check "and never saw a tenant's search_path" test "$(grep -cv '^"\$user", public|public$' watch.txt)" = 0
+    # every pooled server connection afterwards: the default search_path
+    local i
+    for i in 1 2 3 4 5 6; do
+        psql -X -q -A -t -d "$pooled" -c "SELECT current_setting('search_path'), pg_sleep(0.2)" &
+    done > after.txt 2>&1
+    wait
+    check "no pooled server connection kept a schema" test "$(grep -c '^"\$user", public|$' after.txt)" = 6
+    check "a direct session is not affected" test "$(q "SELECT current_schema()")" = public
+    expect_exit 0 "$MIGRUN" status m.mig --targets targets --parallel 4
+    check "status through the pooler" contains "20 up to date"
+    expect_exit 0 "$MIGRUN" plan m.mig --targets targets --parallel 2 --sql
+    check "plan through the pooler" contains "20 up to date"
+    expect_exit 0 "$MIGRUN" rollback --targets targets --parallel 4 --lock table
+    check "rolled back through the pooler" contains "20 rolled back"
+    check "every tenant's tables gone, its tracking tables kept" test "$(q "SELECT count(*) FROM pg_tables
+        WHERE schemaname LIKE 'tenant\\_%'")" = 60
+    # a step outside a transaction that cannot run in one: refused before anything runs
+    cat >> m.mig <<'MIG'
+migration idx {
+  phase build {
+    transaction none;
+    step owner {
+      up   sql { CREATE INDEX CONCURRENTLY accounts_owner ON accounts (owner); }
+      down sql { DROP INDEX CONCURRENTLY accounts_owner; }
+    }
+  }
+}
+MIG
+    head -1 targets > one_target
+    expect_exit 3 "$MIGRUN" apply m.mig --targets one_target --lock xact
+    check "refused, naming the step, its line and why" contains "step idx.build.owner (transaction none) runs 'CREATE INDEX CONCURRENTLY accounts_owner ON accounts (owner)' at m.mig:"
+    check "says what to do" contains "apply this migration with a direct connection to the server"
+    check "nothing ran" test "$(q "SELECT count(*) FROM pg_tables WHERE schemaname = 'tenant_01'")" = 3
+    check "no row written" test "$(q "SELECT count(*) FROM tenant_01.mig_applied WHERE status = 'applied'")" = 0
+    expect_exit 3 "$MIGRUN" plan m.mig --targets one_target
+    check "plan says so too" contains "step idx.build.owner (transaction none)"
+    # the documented way: that target with a direct connection
+    expect_exit 0 "$MIGRUN" apply m.mig --db "$URL" --schema tenant_01
+    check "applied directly" test "$(q "SELECT count(*) FROM pg_indexes WHERE schemaname = 'tenant_01' AND indexname = 'accounts_owner'")" = 1
+    # its down (DROP INDEX CONCURRENTLY) cannot go through the pooler either
+    expect_exit 3 "$MIGRUN" rollback --targets one_target --lock xact
+    check "rollback through the pooler refused, naming the step" contains "cannot roll back idx.build.owner through the connection pooler"
+    check "the index still there" test "$(q "SELECT count(*) FROM pg_indexes WHERE schemaname = 'tenant_01' AND indexname = 'accounts_owner'")" = 1
+    expect_exit 0 "$MIGRUN" rollback --db "$URL" --schema tenant_01
+    check "rolled back directly" test "$(q "SELECT count(*) FROM pg_indexes WHERE schemaname = 'tenant_01' AND indexname = 'accounts_owner'")" = 0
+    kill "$(cat "$bdir/pgbouncer.pid" 2>/dev/null)" 2>/dev/null
+    sleep 0.2
+    rm -rf "$bdir"
 }
 
 for t in $(declare -F | awk '{print $3}' | grep -E '^f_'); do

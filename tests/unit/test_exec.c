@@ -205,3 +205,43 @@ Test(journal, entry_uids_unique_ordered_and_distinct_after_fork)
     close(fd[0]);
     close(fd[1]);
 }
+
+/* (Not the command runner: the runtime's scanner of the PostgreSQL
+ * statements that cannot run inside a transaction block, which decides
+ * what a schema through a connection pooler refuses — here because this
+ * program links the runtime.) */
+#include "runtime/driver.h"
+
+static long outside(const char *sql, char *what)
+{
+    return mig_pg_outside_only(sql, what, 64);
+}
+
+Test(pg_outside_only, statements_that_cannot_run_in_a_transaction_block) {
+    char w[64];
+    const char *sql = "UPDATE t SET x = 1;\n  CREATE   INDEX\n CONCURRENTLY i ON t (x);";
+    cr_assert_eq(outside(sql, w), 22);
+    cr_assert_str_eq(w, "CREATE INDEX CONCURRENTLY i ON t (x)");
+    cr_assert_geq(outside("drop index concurrently i", w), 0);
+    cr_assert_geq(outside("REINDEX INDEX CONCURRENTLY i", w), 0);
+    cr_assert_geq(outside("REINDEX DATABASE app", w), 0);
+    cr_assert_geq(outside("ALTER TABLE p DETACH PARTITION c CONCURRENTLY", w), 0);
+    cr_assert_geq(outside("VACUUM (ANALYZE) t", w), 0);
+    cr_assert_geq(outside("CREATE DATABASE x", w), 0);
+    cr_assert_geq(outside("DROP TABLESPACE x", w), 0);
+    cr_assert_geq(outside("ALTER SYSTEM SET work_mem = '8MB'", w), 0);
+    cr_assert_geq(outside("/* c */ VACUUM t", w), 0);
+}
+
+Test(pg_outside_only, statements_that_can) {
+    char w[64];
+    cr_assert_eq(outside("REFRESH MATERIALIZED VIEW CONCURRENTLY v", w), -1);
+    cr_assert_eq(outside("CREATE INDEX i ON t (x); -- not CONCURRENTLY", w), -1);
+    cr_assert_eq(outside("INSERT INTO t VALUES ('CONCURRENTLY'), ($$VACUUM$$)", w), -1);
+    cr_assert_eq(outside("SELECT vacuum FROM t", w), -1);
+    cr_assert_eq(outside("CREATE TABLE database (x int)", w), -1);
+    cr_assert_eq(outside("ALTER TABLE system ADD COLUMN y int", w), -1);
+    cr_assert_eq(outside("DO $$ BEGIN EXECUTE 'VACUUM t'; END $$", w), -1);
+    cr_assert_eq(outside("", w), -1);
+    cr_assert_eq(mig_pg_outside_only("CREATE INDEX CONCURRENTLY i ON t (x)", NULL, 0), 0);
+}
