@@ -85,6 +85,33 @@ bool mig_is_bytecode_path(const char *path)
     return yes;
 }
 
+/* The whole of an open file in one malloc'd buffer (*n bytes), or NULL:
+ * one read of the size fstat says (a .migb of thousands of migrations is
+ * megabytes: growing a buffer by doubling copied it over and over), then
+ * on to the end in case the file grew meanwhile. */
+static unsigned char *read_whole(FILE *f, size_t *n)
+{
+    struct stat st;
+    size_t cap = fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16, len = 0;
+    unsigned char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += got;
+        if (len == cap) {
+            unsigned char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                free(buf);
+            buf = nb;
+        }
+    }
+    if (buf && ferror(f)) {
+        free(buf);
+        buf = NULL;
+    }
+    *n = len;
+    return buf;
+}
+
 static struct mig_plan *load_bytecode(const char *prog, const char *path, FILE *err, bool *usage)
 {
     const char *why = NULL;
@@ -94,25 +121,11 @@ static struct mig_plan *load_bytecode(const char *prog, const char *path, FILE *
         *usage = true;
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            unsigned char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-        }
-    }
-    bool rerr = ferror(f);
+    size_t n = 0;
+    unsigned char *buf = read_whole(f, &n);
     fclose(f);
-    if (!buf || rerr) {
+    if (!buf) {
         fprintf(err, "%s: error: cannot read '%s'\n", prog, path);
-        free(buf);
         return NULL;
     }
     char msg[512];
@@ -219,21 +232,13 @@ static struct mig_plan *cache_load(const char *path)
     FILE *f = open_regular(path, NULL);
     if (!f)
         return NULL;
-    struct cbuf b = { 0 };
-    char chunk[65536];
-    size_t got;
-    bool ok = true;
-    while (ok && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        ok = cput(&b, chunk, got);
-    ok = ok && !ferror(f);
+    size_t n = 0;
+    unsigned char *buf = read_whole(f, &n);
     fclose(f);
     char msg[512];
-    struct mig_plan *p = ok && b.n ? mig_plan_load(b.p, b.n, msg, sizeof(msg)) : NULL;
-    free(b.p);
-    if (p && mig_plan_verify(p, msg, sizeof(msg)) != 0) {
-        mig_plan_free(p);
-        p = NULL;
-    }
+    /* (mig_plan_load verifies the plan it loads) */
+    struct mig_plan *p = buf && n ? mig_plan_load(buf, n, msg, sizeof(msg)) : NULL;
+    free(buf);
     return p;
 }
 
