@@ -291,6 +291,47 @@ static void forget_rows(struct mig_session *s)
     s->target_id[0] = 0;
 }
 
+/* Whether tracking row a comes before b: ORDER BY seq, applied_at (a NULL
+ * seq, read as 0, and a NULL applied_at first, as SQL sorts them). */
+static bool row_before(const struct mig_tracked *a, const struct mig_tracked *b)
+{
+    if (a->seq != b->seq)
+        return a->seq < b->seq;
+    if (!a->applied_at || !b->applied_at)
+        return !a->applied_at && b->applied_at;
+    return strcmp(a->applied_at, b->applied_at) < 0;
+}
+
+/* s->rows sorted by seq and applied_at: a stable merge sort (rows that tie
+ * stay in the order the database gave them), in order already at once. */
+static void rows_in_order(struct mig_session *s)
+{
+    size_t n = s->rows.n;
+    struct mig_tracked **v = s->rows.v;
+    size_t i = 1;
+    while (i < n && !row_before(v[i], v[i - 1]))
+        i++;
+    if (i >= n)
+        return;
+    struct mig_tracked **tmp = mig_arena_alloc_raw(&s->arena, n * sizeof(*tmp)), **from = v, **to = tmp;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, a = lo, b = mid, k = lo;
+            while (a < mid && b < hi)
+                to[k++] = row_before(from[b], from[a]) ? from[b++] : from[a++];
+            while (a < mid)
+                to[k++] = from[a++];
+            while (b < hi)
+                to[k++] = from[b++];
+        }
+        struct mig_tracked **t = from;
+        from = to;
+        to = t;
+    }
+    if (from != v)
+        memcpy(v, from, n * sizeof(*v));
+}
+
 /* The tracking tables of this migrun (the three of them, every column):
  * read in one query. Anything else (no tables yet, an older migrun's
  * table) fails it, and the reading goes step by step. */
@@ -300,18 +341,21 @@ static bool load_at_once(struct mig_session *s)
     /* status reads no undo information: the texts of the downs are most
      * of a tracking table, and sorting them by seq most of the reading */
     bool brief = s->needs & MIG_BRIEF_ROWS;
+    /* in the table's order: sorted by seq here (rows_in_order), not by the
+     * database (SQLite would copy every row through a sorter) */
     char *sql = mig_arena_printf(&s->arena,
         "SELECT a.migration, a.phase, a.step, a.status, a.checksum, a.entry_uid, a.applied_at, a.seq, a.run, a.txn, "
-        "%s, a.timeout_ms, a.lock_timeout_ms, a.retry, a.retry_every_ms, %s, a.line, a.down_kind, %s, h.tid, h.mr "
-        "FROM (SELECT (SELECT value FROM %smig_meta WHERE key = 'target_id') AS tid, (SELECT max(run) FROM "
-        "%smig_runs) AS mr) h LEFT JOIN %smig_applied a ON 1 = 1 ORDER BY a.seq, a.applied_at",
-        brief ? "NULL, NULL" : "a.down_sql, a.irreversible", brief ? "NULL" : "a.file",
-        brief ? "NULL, NULL" : "a.down_exec, a.down_flags", x, x, x);
+        "%s, %s, %s, a.down_kind, %s, h.tid, h.mr FROM (SELECT (SELECT value FROM %smig_meta WHERE key = "
+        "'target_id') AS tid, (SELECT max(run) FROM %smig_runs) AS mr) h LEFT JOIN %smig_applied a ON 1 = 1",
+        brief ? "NULL, NULL" : "a.down_sql, a.irreversible",
+        brief ? "NULL, NULL, NULL, NULL" : "a.timeout_ms, a.lock_timeout_ms, a.retry, a.retry_every_ms",
+        brief ? "NULL, NULL" : "a.file, a.line", brief ? "NULL, NULL" : "a.down_exec, a.down_flags", x, x, x);
     struct mig_dberr e;
     if (s->conn->drv->select(s->conn, sql, track_row_head, s, &e) != 0) {
         forget_rows(s);     /* what it read before failing */
         return false;
     }
+    rows_in_order(s);
     s->has_table = s->has_runs = true;
     s->legacy_table = s->old_table = false;
     s->jt.id = s->target_id[0] ? s->target_id : NULL;
