@@ -10,7 +10,9 @@
 # PostgreSQL: a throwaway cluster from pg_virtualenv (port BENCH_PGPORT, else
 # its choice), or the server the PG* variables name (PGHOST set);
 # BENCH_NO_PG=1 measures SQLite only. BUILD: the folder with migc and migrun
-# (default: the source tree).
+# (default: the source tree). BASE: another build's folder (say, of main):
+# its migrun is timed too, right after this one on each line, for a
+# before/after on the same machine at the same load.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -43,12 +45,17 @@ else
     echo "status.sh: no PostgreSQL server: SQLite only" >&2
 fi
 
-median() {  # median COMMAND — hyperfine's median in ms
-    hyperfine -N --style none --runs "$runs" --warmup 3 --export-json "$work/h.json" "$1" >/dev/null 2>"$work/h.err" || {
+median() {  # median ARGS — hyperfine's median in ms of migrun ARGS (and of BASE's migrun ARGS)
+    local cmds=("$migrun $1")
+    [ -n "${BASE:-}" ] && cmds+=("$BASE/migrun $1")
+    hyperfine -N --style none --runs "$runs" --warmup 3 --export-json "$work/h.json" "${cmds[@]}" >/dev/null 2>"$work/h.err" || {
         echo "failed: $(tail -n 1 "$work/h.err")"
         return
     }
-    python3 -c 'import json,sys; print("%.1f ms" % (json.load(open(sys.argv[1]))["results"][0]["median"] * 1000))' "$work/h.json"
+    python3 -c 'import json,sys
+r = json.load(open(sys.argv[1]))["results"]
+print(", ".join("%.1f ms (user %.1f, system %.1f)%s" % (x["median"] * 1000, x["user"] * 1000, x["system"] * 1000,
+                 " [BASE]" if i else "") for i, x in enumerate(r)))' "$work/h.json"
 }
 
 rc=0
@@ -65,12 +72,12 @@ for d in "${dbs[@]}"; do
         rc=1
         continue
     }
-    st="$migrun status $work/g/mig --db $url --journal $journal"
+    st="status $work/g/mig --db $url --journal $journal"
     cd "$work/nocache" || exit 2
     echo "$d, $n applied, status from sources, no cache: $(median "$st")"
     cd "$work/cache" && rm -rf .migrun/cache/*
     echo "$d, $n applied, status from sources, with cache: $(median "$st")"
     cd "$work/nocache" || exit 2
-    echo "$d, $n applied, status from .migb: $(median "$migrun status $work/g/plan.migb --db $url --journal $journal")"
+    echo "$d, $n applied, status from .migb: $(median "status $work/g/plan.migb --db $url --journal $journal")"
 done
 exit $rc

@@ -266,12 +266,23 @@ static int exists_table(struct mig_session *s, const char *name, bool *yes)
 }
 
 /* A row of the one-query reading: the tracking row's 21 columns (all NULL
- * when mig_applied is empty), then the target's identity and last run. */
+ * when mig_applied is empty), then the target's identity and last run; or,
+ * read brief (MIG_BRIEF_ROWS), columns 0 to 9 and 18 of those 21, then the
+ * two. */
+enum { BRIEF_COLS = 13 };
 static int track_row_head(void *ctx, int n, const char *const *v)
 {
     struct mig_session *s = ctx;
-    if (n != 23)
+    const char *full[23] = { 0 };
+    if (n == BRIEF_COLS) {
+        memcpy(full, v, 10 * sizeof(*v));
+        full[18] = v[10];
+        full[21] = v[11];
+        full[22] = v[12];
+        v = full;
+    } else if (n != 23) {
         return 0;
+    }
     if (v[21] && !s->target_id[0])
         snprintf(s->target_id, sizeof(s->target_id), "%s", v[21]);
     if (v[22] && num(v[22]) > s->last_run)
@@ -332,24 +343,23 @@ static void rows_in_order(struct mig_session *s)
         memcpy(v, from, n * sizeof(*v));
 }
 
-/* The tracking tables of this migrun (the three of them, every column):
- * read in one query. Anything else (no tables yet, an older migrun's
+/* The tracking tables of this migrun (the three of them, every column, or
+ * for status the columns it shows): read in one query. Anything else (no tables yet, an older migrun's
  * table) fails it, and the reading goes step by step. */
 static bool load_at_once(struct mig_session *s)
 {
     const char *x = s->conn->prefix;
     /* status reads no undo information: the texts of the downs are most
-     * of a tracking table, and sorting them by seq most of the reading */
+     * of a tracking table, and each column read costs a call per row */
     bool brief = s->needs & MIG_BRIEF_ROWS;
     /* in the table's order: sorted by seq here (rows_in_order), not by the
      * database (SQLite would copy every row through a sorter) */
     char *sql = mig_arena_printf(&s->arena,
         "SELECT a.migration, a.phase, a.step, a.status, a.checksum, a.entry_uid, a.applied_at, a.seq, a.run, a.txn, "
-        "%s, %s, %s, a.down_kind, %s, h.tid, h.mr FROM (SELECT (SELECT value FROM %smig_meta WHERE key = "
-        "'target_id') AS tid, (SELECT max(run) FROM %smig_runs) AS mr) h LEFT JOIN %smig_applied a ON 1 = 1",
-        brief ? "NULL, NULL" : "a.down_sql, a.irreversible",
-        brief ? "NULL, NULL, NULL, NULL" : "a.timeout_ms, a.lock_timeout_ms, a.retry, a.retry_every_ms",
-        brief ? "NULL, NULL" : "a.file, a.line", brief ? "NULL, NULL" : "a.down_exec, a.down_flags", x, x, x);
+        "%sa.down_kind%s, h.tid, h.mr FROM (SELECT (SELECT value FROM %smig_meta WHERE key = 'target_id') AS tid, "
+        "(SELECT max(run) FROM %smig_runs) AS mr) h LEFT JOIN %smig_applied a ON 1 = 1",
+        brief ? "" : "a.down_sql, a.irreversible, a.timeout_ms, a.lock_timeout_ms, a.retry, a.retry_every_ms, "
+                     "a.file, a.line, ", brief ? "" : ", a.down_exec, a.down_flags", x, x, x);
     struct mig_dberr e;
     if (s->conn->drv->select(s->conn, sql, track_row_head, s, &e) != 0) {
         forget_rows(s);     /* what it read before failing */
