@@ -22,7 +22,7 @@ static size_t rounded(size_t size)
     return (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
 }
 
-void *mig_arena_alloc(struct mig_arena *a, size_t size)
+void *mig_arena_alloc_raw(struct mig_arena *a, size_t size)
 {
     size = rounded(size);
     struct mig_arena_block *b = a->head;
@@ -42,13 +42,19 @@ void *mig_arena_alloc(struct mig_arena *a, size_t size)
     }
     void *p = (char *)b->data + b->used;
     b->used += size;
+    return p;
+}
+
+void *mig_arena_alloc(struct mig_arena *a, size_t size)
+{
+    void *p = mig_arena_alloc_raw(a, size);
     memset(p, 0, size);
     return p;
 }
 
 char *mig_arena_strndup(struct mig_arena *a, const char *s, size_t n)
 {
-    char *p = mig_arena_alloc(a, n + 1);
+    char *p = mig_arena_alloc_raw(a, n + 1);
     memcpy(p, s, n);
     p[n] = 0;
     return p;
@@ -65,7 +71,8 @@ char *mig_arena_printf(struct mig_arena *a, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    char *p = mig_arena_alloc(a, (size_t)(n < 0 ? 0 : n) + 1);
+    char *p = mig_arena_alloc_raw(a, (size_t)(n < 0 ? 0 : n) + 1);
+    p[0] = 0;   /* (an encoding error writes nothing) */
     va_start(ap, fmt);
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);

@@ -12,6 +12,9 @@ struct mig_arena {
 /* Zeroed memory owned by the arena. Aborts the process when memory is out
  * (there is nothing sensible a compiler can do then). */
 void *mig_arena_alloc(struct mig_arena *a, size_t size);
+/* Like mig_arena_alloc, but the memory is not zeroed: for a caller that
+ * writes all of it at once (a copy of a string, of a buffer). */
+void *mig_arena_alloc_raw(struct mig_arena *a, size_t size);
 /* NUL-terminated copy of s[0..n) owned by the arena. */
 char *mig_arena_strndup(struct mig_arena *a, const char *s, size_t n);
 char *mig_arena_strdup(struct mig_arena *a, const char *s);

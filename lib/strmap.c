@@ -23,9 +23,9 @@ void *mig_strmap_get(const struct mig_strmap *m, const char *key)
     }
 }
 
-static void insert(const char **keys, void **vals, size_t cap, const char *key, void *val)
+static void insert(const char **keys, void **vals, size_t cap, uint64_t h, const char *key, void *val)
 {
-    size_t i = hash(key) & (cap - 1);
+    size_t i = h & (cap - 1);
     while (keys[i])
         i = (i + 1) & (cap - 1);
     keys[i] = key;
@@ -34,8 +34,11 @@ static void insert(const char **keys, void **vals, size_t cap, const char *key, 
 
 void *mig_strmap_put(struct mig_strmap *m, const char *key, void *val)
 {
+    /* one hash of the key for the look-up and the insertion (a reading of
+     * thousands of tracking rows puts as many keys) */
+    uint64_t h = hash(key);
     if (m->cap) {
-        for (size_t i = hash(key) & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1))
+        for (size_t i = h & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1))
             if (strcmp(m->keys[i], key) == 0) {
                 void *old = m->vals[i];
                 m->vals[i] = val;
@@ -45,15 +48,15 @@ void *mig_strmap_put(struct mig_strmap *m, const char *key, void *val)
     if ((m->n + 1) * 2 > m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 16;
         const char **keys = mig_arena_alloc(m->arena, cap * sizeof(*keys));
-        void **vals = mig_arena_alloc(m->arena, cap * sizeof(*vals));
+        void **vals = mig_arena_alloc_raw(m->arena, cap * sizeof(*vals));
         for (size_t i = 0; i < m->cap; i++)
             if (m->keys[i])
-                insert(keys, vals, cap, m->keys[i], m->vals[i]);
+                insert(keys, vals, cap, hash(m->keys[i]), m->keys[i], m->vals[i]);
         m->keys = keys;
         m->vals = vals;
         m->cap = cap;
     }
-    insert(m->keys, m->vals, m->cap, key, val);
+    insert(m->keys, m->vals, m->cap, h, key, val);
     m->n++;
     return NULL;
 }

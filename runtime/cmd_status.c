@@ -13,7 +13,7 @@ int mig_cmd_status(struct mig_plan *plan, const struct mig_run_opts *o)
 {
     struct mig_ctx cc, *c = &cc;
     mig_ctx_init(c, plan);
-    int rc = mig_session_open(&c->s, o, 0);
+    int rc = mig_session_open(&c->s, o, MIG_BRIEF_ROWS);
     if (rc != 0)
         goto out;
     struct mig_session *s = &c->s;

@@ -70,6 +70,8 @@ enum {
     MIG_READS_JOURNAL = 16,     /* reads the journal if there is one (log) */
     MIG_WRITES_TARGET = 32,     /* changes a scratch target without lock or journal (test) */
     MIG_NEEDS_EXISTING = 64,    /* a target that is not there is an error, not created (rollback) */
+    MIG_BRIEF_ROWS = 128,       /* the tracking rows without their undo information (down_sql, down_exec,
+                                   down_flags, irreversible, file: NULL) nor the map by entry uid (status) */
 };
 
 /* The command-line options a command takes. */

@@ -149,20 +149,29 @@ struct mig_tracked *mig_session_by_uid(struct mig_session *s, const char *uid)
     return mig_strmap_get(&s->by_uid, uid);
 }
 
-void mig_session_track(struct mig_session *s, struct mig_tracked *t)
+/* mig_session_track with the row's key (arena-owned) already made */
+static void track_keyed(struct mig_session *s, struct mig_tracked *t, const char *key)
 {
-    struct mig_tracked *old = mig_strmap_put(&s->by_key, key3(&s->arena, t->migration, t->phase, t->step), t);
+    struct mig_tracked *old = mig_strmap_put(&s->by_key, key, t);
+    bool uids = !(s->needs & MIG_BRIEF_ROWS);
     if (old) {
-        mig_strmap_put(&s->by_uid, old->uid, NULL);
+        if (uids)
+            mig_strmap_put(&s->by_uid, old->uid, NULL);
         for (size_t i = 0; i < s->rows.n; i++)
             if (s->rows.v[i] == old)
                 s->rows.v[i] = t;
     } else {
         MIG_PUSH(&s->arena, s->rows, t);
     }
-    mig_strmap_put(&s->by_uid, t->uid, t);
+    if (uids)
+        mig_strmap_put(&s->by_uid, t->uid, t);
     if (t->seq > s->max_seq)
         s->max_seq = t->seq;
+}
+
+void mig_session_track(struct mig_session *s, struct mig_tracked *t)
+{
+    track_keyed(s, t, key3(&s->arena, t->migration, t->phase, t->step));
 }
 
 void mig_session_untrack(struct mig_session *s, struct mig_tracked *t)
@@ -182,42 +191,60 @@ static int64_t num(const char *v)
     return v ? strtoll(v, NULL, 10) : 0;
 }
 
+/* The text columns of a tracking row (of the 21 of the full reading). */
+enum { TEXT_COLS = 14 };
+static const unsigned char text_col[TEXT_COLS] = { 0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 16, 18, 19, 20 };
+
 static int track_row(void *ctx, int n, const char *const *v)
 {
     struct mig_session *s = ctx;
     if (n < 7 || !v[0] || !v[1] || !v[2] || !v[3] || !v[5])
         return 0;
-    struct mig_arena *a = &s->arena;
-    struct mig_tracked *t = MIG_NEW(a, struct mig_tracked);
-#define DUP(i) (n > (i) && v[i] ? mig_arena_strdup(a, v[i]) : NULL)
-    t->migration = DUP(0);
-    t->phase = DUP(1);
-    t->step = DUP(2);
-    t->status = DUP(3);
-    t->checksum = DUP(4);
-    t->uid = DUP(5);
-    t->applied_at = DUP(6);
+    /* the row, its texts and its key in one allocation of the arena (a
+     * status of thousands of steps reads as many rows) */
+    size_t len[TEXT_COLS], size = sizeof(struct mig_tracked), ml = strlen(v[0]), pl = strlen(v[1]), sl = strlen(v[2]);
+    for (int k = 0; k < TEXT_COLS; k++) {
+        int i = text_col[k];
+        len[k] = n > i && v[i] ? strlen(v[i]) + 1 : 0;
+        size += len[k];
+    }
+    size += ml + pl + sl + 3;
+    char *mem = mig_arena_alloc_raw(&s->arena, size);
+    struct mig_tracked *t = (struct mig_tracked *)mem;
+    memset(t, 0, sizeof(*t));
+    char *text[21] = { 0 }, *at = mem + sizeof(*t);
+    for (int k = 0; k < TEXT_COLS; k++)
+        if (len[k]) {
+            text[text_col[k]] = memcpy(at, v[text_col[k]], len[k]);
+            at += len[k];
+        }
+    t->migration = text[0];
+    t->phase = text[1];
+    t->step = text[2];
+    t->status = text[3];
+    t->checksum = text[4];
+    t->uid = text[5];
+    t->applied_at = text[6];
     if (n >= 18) {
         t->seq = num(v[7]);
         t->run = num(v[8]);
-        t->txn = DUP(9);
-        t->down = DUP(10);
-        t->irreversible = DUP(11);
+        t->txn = text[9];
+        t->down = text[10];
+        t->irreversible = text[11];
         t->timeout_ms = num(v[12]);
         t->lock_timeout_ms = num(v[13]);
         t->retry = num(v[14]);
         t->retry_every_ms = num(v[15]);
-        t->file = DUP(16);
+        t->file = text[16];
         t->line = num(v[17]);
     }
     if (n >= 21) {
-        t->down_kind = DUP(18);
-        t->down_exec = DUP(19);
-        t->down_flags = DUP(20);
+        t->down_kind = text[18];
+        t->down_exec = text[19];
+        t->down_flags = text[20];
     }
-#undef DUP
     t->legacy = t->txn == NULL;     /* rows of an older migrun carry no undo information */
-    mig_session_track(s, t);
+    track_keyed(s, t, key3_into(at, v[0], ml, v[1], pl, v[2], sl));
     if (t->run > s->last_run)
         s->last_run = t->run;
     return 0;
@@ -239,12 +266,23 @@ static int exists_table(struct mig_session *s, const char *name, bool *yes)
 }
 
 /* A row of the one-query reading: the tracking row's 21 columns (all NULL
- * when mig_applied is empty), then the target's identity and last run. */
+ * when mig_applied is empty), then the target's identity and last run; or,
+ * read brief (MIG_BRIEF_ROWS), columns 0 to 9 and 18 of those 21, then the
+ * two. */
+enum { BRIEF_COLS = 13 };
 static int track_row_head(void *ctx, int n, const char *const *v)
 {
     struct mig_session *s = ctx;
-    if (n != 23)
+    const char *full[23] = { 0 };
+    if (n == BRIEF_COLS) {
+        memcpy(full, v, 10 * sizeof(*v));
+        full[18] = v[10];
+        full[21] = v[11];
+        full[22] = v[12];
+        v = full;
+    } else if (n != 23) {
         return 0;
+    }
     if (v[21] && !s->target_id[0])
         snprintf(s->target_id, sizeof(s->target_id), "%s", v[21]);
     if (v[22] && num(v[22]) > s->last_run)
@@ -264,23 +302,70 @@ static void forget_rows(struct mig_session *s)
     s->target_id[0] = 0;
 }
 
-/* The tracking tables of this migrun (the three of them, every column):
- * read in one query. Anything else (no tables yet, an older migrun's
+/* Whether tracking row a comes before b: ORDER BY seq, applied_at (a NULL
+ * seq, read as 0, and a NULL applied_at first, as SQL sorts them). */
+static bool row_before(const struct mig_tracked *a, const struct mig_tracked *b)
+{
+    if (a->seq != b->seq)
+        return a->seq < b->seq;
+    if (!a->applied_at || !b->applied_at)
+        return !a->applied_at && b->applied_at;
+    return strcmp(a->applied_at, b->applied_at) < 0;
+}
+
+/* s->rows sorted by seq and applied_at: a stable merge sort (rows that tie
+ * stay in the order the database gave them), in order already at once. */
+static void rows_in_order(struct mig_session *s)
+{
+    size_t n = s->rows.n;
+    struct mig_tracked **v = s->rows.v;
+    size_t i = 1;
+    while (i < n && !row_before(v[i], v[i - 1]))
+        i++;
+    if (i >= n)
+        return;
+    struct mig_tracked **tmp = mig_arena_alloc_raw(&s->arena, n * sizeof(*tmp)), **from = v, **to = tmp;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, a = lo, b = mid, k = lo;
+            while (a < mid && b < hi)
+                to[k++] = row_before(from[b], from[a]) ? from[b++] : from[a++];
+            while (a < mid)
+                to[k++] = from[a++];
+            while (b < hi)
+                to[k++] = from[b++];
+        }
+        struct mig_tracked **t = from;
+        from = to;
+        to = t;
+    }
+    if (from != v)
+        memcpy(v, from, n * sizeof(*v));
+}
+
+/* The tracking tables of this migrun (the three of them, every column, or
+ * for status the columns it shows): read in one query. Anything else (no tables yet, an older migrun's
  * table) fails it, and the reading goes step by step. */
 static bool load_at_once(struct mig_session *s)
 {
     const char *x = s->conn->prefix;
+    /* status reads no undo information: the texts of the downs are most
+     * of a tracking table, and each column read costs a call per row */
+    bool brief = s->needs & MIG_BRIEF_ROWS;
+    /* in the table's order: sorted by seq here (rows_in_order), not by the
+     * database (SQLite would copy every row through a sorter) */
     char *sql = mig_arena_printf(&s->arena,
         "SELECT a.migration, a.phase, a.step, a.status, a.checksum, a.entry_uid, a.applied_at, a.seq, a.run, a.txn, "
-        "a.down_sql, a.irreversible, a.timeout_ms, a.lock_timeout_ms, a.retry, a.retry_every_ms, a.file, a.line, "
-        "a.down_kind, a.down_exec, a.down_flags, h.tid, h.mr FROM (SELECT (SELECT value FROM %smig_meta WHERE key = "
-        "'target_id') AS tid, (SELECT max(run) FROM %smig_runs) AS mr) h LEFT JOIN %smig_applied a ON 1 = 1 "
-        "ORDER BY a.seq, a.applied_at", x, x, x);
+        "%sa.down_kind%s, h.tid, h.mr FROM (SELECT (SELECT value FROM %smig_meta WHERE key = 'target_id') AS tid, "
+        "(SELECT max(run) FROM %smig_runs) AS mr) h LEFT JOIN %smig_applied a ON 1 = 1",
+        brief ? "" : "a.down_sql, a.irreversible, a.timeout_ms, a.lock_timeout_ms, a.retry, a.retry_every_ms, "
+                     "a.file, a.line, ", brief ? "" : ", a.down_exec, a.down_flags", x, x, x);
     struct mig_dberr e;
     if (s->conn->drv->select(s->conn, sql, track_row_head, s, &e) != 0) {
         forget_rows(s);     /* what it read before failing */
         return false;
     }
+    rows_in_order(s);
     s->has_table = s->has_runs = true;
     s->legacy_table = s->old_table = false;
     s->jt.id = s->target_id[0] ? s->target_id : NULL;

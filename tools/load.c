@@ -85,6 +85,33 @@ bool mig_is_bytecode_path(const char *path)
     return yes;
 }
 
+/* The whole of an open file in one malloc'd buffer (*n bytes), or NULL:
+ * one read of the size fstat says (a .migb of thousands of migrations is
+ * megabytes: growing a buffer by doubling copied it over and over), then
+ * on to the end in case the file grew meanwhile. */
+static unsigned char *read_whole(FILE *f, size_t *n)
+{
+    struct stat st;
+    size_t cap = fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16, len = 0;
+    unsigned char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += got;
+        if (len == cap) {
+            unsigned char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                free(buf);
+            buf = nb;
+        }
+    }
+    if (buf && ferror(f)) {
+        free(buf);
+        buf = NULL;
+    }
+    *n = len;
+    return buf;
+}
+
 static struct mig_plan *load_bytecode(const char *prog, const char *path, FILE *err, bool *usage)
 {
     const char *why = NULL;
@@ -94,25 +121,11 @@ static struct mig_plan *load_bytecode(const char *prog, const char *path, FILE *
         *usage = true;
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            unsigned char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-        }
-    }
-    bool rerr = ferror(f);
+    size_t n = 0;
+    unsigned char *buf = read_whole(f, &n);
     fclose(f);
-    if (!buf || rerr) {
+    if (!buf) {
         fprintf(err, "%s: error: cannot read '%s'\n", prog, path);
-        free(buf);
         return NULL;
     }
     char msg[512];
@@ -157,19 +170,44 @@ static bool cput(struct cbuf *b, const void *data, size_t n)
     return true;
 }
 
-/* Appends the whole of a regular file; false when it cannot be read. */
-static bool cput_file(struct cbuf *b, const char *path)
+/* Appends an input of the cache key: its path, its size and its bytes;
+ * false when it cannot be read whole. One open, fstat, read and close per
+ * input (a thousand sources are hashed at every status). */
+static bool cput_input(struct cbuf *b, const char *path)
 {
-    FILE *f = open_regular(path, NULL);
-    if (!f)
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return false;
-    bool ok = true;
-    char chunk[65536];
-    size_t got;
-    while (ok && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        ok = cput(b, chunk, got);
-    ok = ok && !ferror(f);
-    fclose(f);
+    struct stat st;
+    char len[64];
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    int ln = snprintf(len, sizeof(len), "\n%lld\n", ok ? (long long)st.st_size : 0LL);
+    ok = ok && cput(b, path, strlen(path) + 1) && cput(b, len, (size_t)ln);
+    size_t want = ok ? (size_t)st.st_size : 0, got = 0;
+    /* room for a byte more than the size: a file that grew since says so */
+    if (ok && b->n + want + 1 > b->cap) {
+        size_t cap = (b->n + want + 1) * 2 + 4096;
+        unsigned char *np = realloc(b->p, cap);
+        ok = np != NULL;
+        if (np) {
+            b->p = np;
+            b->cap = cap;
+        }
+    }
+    while (ok) {
+        ssize_t r = read(fd, b->p + b->n + got, want + 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 || (got += (size_t)r) > want)
+            ok = false;
+        /* a regular file reads short only at its end */
+        if (r <= 0 || got == want)
+            break;
+    }
+    close(fd);
+    ok = ok && got == want;
+    if (ok)
+        b->n += want;
     return ok;
 }
 
@@ -188,16 +226,8 @@ static bool cache_path(struct mig_program *pr, char *out, size_t n)
                       (unsigned long long)ex.st_dev, (unsigned long long)ex.st_ino, (long long)ex.st_size,
                       (long long)ex.st_mtim.tv_sec, ex.st_mtim.tv_nsec);
     bool ok = cput(&b, head, (size_t)hn);
-    for (size_t i = 0; ok && i < pr->input_paths.n; i++) {
-        const char *path = pr->input_paths.v[i];
-        struct stat fs;
-        char len[64];
-        ok = stat(path, &fs) == 0;
-        int ln = snprintf(len, sizeof(len), "\n%lld\n", ok ? (long long)fs.st_size : 0LL);
-        size_t before = b.n;
-        ok = ok && cput(&b, path, strlen(path) + 1) && cput(&b, len, (size_t)ln) && cput_file(&b, path) &&
-             b.n - before - strlen(path) - 1 - (size_t)ln == (size_t)fs.st_size;
-    }
+    for (size_t i = 0; ok && i < pr->input_paths.n; i++)
+        ok = cput_input(&b, pr->input_paths.v[i]);
     uint8_t sum[32];
     if (ok)
         mig_sha256(b.p, b.n, sum);
@@ -219,21 +249,13 @@ static struct mig_plan *cache_load(const char *path)
     FILE *f = open_regular(path, NULL);
     if (!f)
         return NULL;
-    struct cbuf b = { 0 };
-    char chunk[65536];
-    size_t got;
-    bool ok = true;
-    while (ok && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        ok = cput(&b, chunk, got);
-    ok = ok && !ferror(f);
+    size_t n = 0;
+    unsigned char *buf = read_whole(f, &n);
     fclose(f);
     char msg[512];
-    struct mig_plan *p = ok && b.n ? mig_plan_load(b.p, b.n, msg, sizeof(msg)) : NULL;
-    free(b.p);
-    if (p && mig_plan_verify(p, msg, sizeof(msg)) != 0) {
-        mig_plan_free(p);
-        p = NULL;
-    }
+    /* (mig_plan_load verifies the plan it loads) */
+    struct mig_plan *p = buf && n ? mig_plan_load(buf, n, msg, sizeof(msg)) : NULL;
+    free(buf);
     return p;
 }
 
