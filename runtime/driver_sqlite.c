@@ -486,7 +486,10 @@ static int sq_open(const char *url, const struct mig_open_opts *o, struct mig_co
     /* a read-only command treats a missing file as an empty database and
      * does not create it */
     const char *file = o && o->readonly && !c->base.exists ? ":memory:" : path;
-    int flags = o && o->readonly ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* one thread uses a connection (sqlite3_interrupt from the signal
+     * handler takes no mutex): no per-call mutexes of the serialized mode */
+    int flags = (o && o->readonly ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(file, &c->db, flags, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open SQLite database '%s': %s", path,

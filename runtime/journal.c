@@ -154,7 +154,9 @@ int mig_journal_open(const char *path, bool readonly, struct mig_journal **out, 
     /* the journal is history: nobody else should read it (it holds the
      * rendered SQL of every step) */
     mode_t old = umask(077);
-    int rc = sqlite3_open_v2(path, &j->db, readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+    int rc = sqlite3_open_v2(path, &j->db,
+                             (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                                 SQLITE_OPEN_NOMUTEX,
                              NULL);
     umask(old);
     char *msg = NULL;
