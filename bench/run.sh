@@ -336,12 +336,12 @@ for d in "${dbs[@]}"; do
     sh "$S/reset" 2>/dev/null
     fp_empty=$(fingerprint)
     if ! sh "$S/migrun_up" >"$work/status.log" 2>&1; then
-        for w in src cache migb; do skip "$k/$w" "the apply before it failed"; done
+        for w in src cache migb query; do skip "$k/$w" "the apply before it failed"; done
         problem "$k: migrun apply of $status_n migrations failed: $(tail -n 1 "$work/status.log")"
         continue
     fi
     if [ "$(fingerprint)" = "$fp_empty" ]; then
-        for w in src cache migb; do skip "$k/$w" "WRONG: the apply before it changed nothing"; done
+        for w in src cache migb query; do skip "$k/$w" "WRONG: the apply before it changed nothing"; done
         problem "$k: migrun apply of $status_n migrations changed nothing"
         continue
     fi
@@ -352,6 +352,13 @@ for d in "${dbs[@]}"; do
     median "$k/cache" "" "$st" "$fast_runs" --warmup 2
     cd "$work/nocache" || exit 2
     median "$k/migb" "" "$migrun status $g/plan.migb --db $url --journal $work/journal.db" "$fast_runs" --warmup 2
+    # what one query of the tracking table costs its database's own client
+    # (start, connect, the schema read): the floor under any status
+    if [ "$d" = sqlite ]; then
+        median "$k/query" "" "sqlite3 $work/bench.db 'SELECT count(*) FROM mig_applied'" "$fast_runs" --warmup 2
+    else
+        median "$k/query" "" "psql -X -A -t -d bench -c 'SELECT count(*) FROM mig_applied'" "$fast_runs" --warmup 2
+    fi
 done
 
 # ---- migc check against squawk ----------------------------------------------
@@ -531,14 +538,16 @@ cores=$(nproc)
     echo
     echo "From sources: \`migrun status mig/\` compiles the $status_n \`.mig\` files (without, then with,"
     echo "the opt-in compile cache \`.migrun/cache\`, filled by the warm-up); from \`.migb\`: the plan"
-    echo "of \`migc build\`."
+    echo "of \`migc build\`. One query: \`sqlite3\` / \`psql\` counting the rows of \`mig_applied\` in the"
+    echo "same database — its client's start, connection and reading of the schema, the floor under any"
+    echo "\`status\`."
     echo
-    echo "| database | from sources | from sources, cache | from .migb |"
-    echo "| --- | --- | --- | --- |"
+    echo "| database | from sources | from sources, cache | from .migb | one query (sqlite3 / psql) |"
+    echo "| --- | --- | --- | --- | --- |"
     for d in sqlite postgres; do
         k=$d/$status_n/status
         [ -n "${RES[$k/src]:-}" ] || continue
-        echo "| $d | $(mscell $k/src) | $(mscell $k/cache) | $(mscell $k/migb) |"
+        echo "| $d | $(mscell $k/src) | $(mscell $k/cache) | $(mscell $k/migb) | $(mscell $k/query) |"
     done
     echo
     echo "## \`migc check\` and squawk, $check_n migrations"
