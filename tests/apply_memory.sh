@@ -1,0 +1,87 @@
+#!/bin/sh
+# apply_memory.sh — the peak memory of `migrun apply` does not grow with
+# the number of migrations it applies beyond what the plan itself takes.
+# 500 and 4,000 one-step migrations (each a reversible UPDATE of one row of
+# one table, so SQLite's own memory — its schema, its page cache — stays
+# the same), applied to a fresh SQLite file each, from the .migb of
+# `migc build`; peak RSS from wait4(2)'s ru_maxrss (python3). What the
+# 3,500 more migrations add must stay under BYTES_PER bytes each: the
+# plan in memory and one small tracking row per step (about 1 KiB); the
+# runner before the fix kept every step's rendered SQL, checksum and
+# names twice over (about 1.6 KiB more per step), which fails.
+: "${MIGC:?}" "${MIGRUN:?}"
+pass=0 fail=0
+# (in memory where there is a tmpfs: 4,500 commits wait for no disk)
+tmp=$( { [ -d /dev/shm ] && [ -w /dev/shm ] && mktemp -d -p /dev/shm; } 2>/dev/null || mktemp -d) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+BYTES_PER=1536
+
+gen() {   # gen N DIR
+    mkdir -p "$2" && python3 - "$1" "$2" <<'PY'
+import sys
+n, d = int(sys.argv[1]), sys.argv[2]
+with open(f"{d}/m00000.mig", "w") as f:
+    f.write('''migration m00000 {
+  step base {
+    up sql { CREATE TABLE counter (id integer PRIMARY KEY, v integer NOT NULL); INSERT INTO counter VALUES (1, 0); }
+    down sql { DROP TABLE counter; }
+  }
+}
+''')
+for k in range(1, n):
+    with open(f"{d}/m{k:05d}.mig", "w") as f:
+        f.write(f'''migration m{k:05d} {{
+  after m{k - 1:05d};
+  step bump {{
+    up sql {{ UPDATE counter SET v = v + 1 WHERE id = 1; }}
+    down sql {{ UPDATE counter SET v = v - 1 WHERE id = 1; }}
+  }}
+}}
+''')
+PY
+}
+
+# measure DIR — "PEAK_RSS_KIB EXIT" of migrun apply of DIR/plan.migb on a new file
+measure() {
+    python3 - "$MIGRUN" "$1" <<'PY'
+import os, sys
+migrun, d = sys.argv[1], sys.argv[2]
+argv = [migrun, "apply", f"{d}/plan.migb", "--db", f"sqlite:{d}/db.sqlite", "--journal", f"{d}/journal.db"]
+pid = os.fork()
+if pid == 0:
+    fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.execv(migrun, argv)
+_, status, ru = os.wait4(pid, 0)
+print(ru.ru_maxrss, os.waitstatus_to_exitcode(status))
+PY
+}
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+for n in 500 4000; do
+    gen "$n" "$tmp/c$n" || exit 99
+    "$MIGC" build -o "$tmp/c$n/plan.migb" "$tmp/c$n" >"$tmp/build.out" 2>&1 || { cat "$tmp/build.out"; exit 99; }
+done
+set -- $(measure "$tmp/c500")
+rss1=$1 rc1=$2
+set -- $(measure "$tmp/c4000")
+rss2=$1 rc2=$2
+echo "     500 migrations: ${rss1} KiB; 4,000: ${rss2} KiB"
+
+if [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$(sqlite3 "$tmp/c4000/db.sqlite" 'SELECT v FROM counter')" = 3999 ]; then
+    ok "both applies succeed (the counter at 3999)"
+else
+    bad "apply exit $rc1 and $rc2, want 0 (or the counter is not 3999)"
+fi
+limit=$((3500 * BYTES_PER / 1024))
+if [ $((rss2 - rss1)) -le "$limit" ]; then
+    ok "3,500 more migrations add $((rss2 - rss1)) KiB of peak memory (at most ${limit})"
+else
+    bad "3,500 more migrations add $((rss2 - rss1)) KiB of peak memory, more than ${limit} (${BYTES_PER} bytes a migration): what does the runner keep per step?"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
