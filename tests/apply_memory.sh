@@ -85,5 +85,30 @@ else
     bad "3,500 more migrations add $((rss2 - rss1)) KiB of peak memory, more than ${limit} (${BYTES_PER} bytes a migration): what does the runner keep per step?"
 fi
 
+# the plan of 4,000 migrations is over 1 MiB, so its loader gave pages of
+# the mapped file back while hashing and reading it (runtime/plan.c): a
+# byte changed after the first MiB, or a file cut short, is still refused
+plan=$tmp/c4000/plan.migb
+python3 - "$plan" "$tmp/flipped.migb" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+assert len(b) > (1 << 20) + 4096, len(b)
+b[len(b) - 100] ^= 1
+open(sys.argv[2], "wb").write(b)
+PY
+head -c $(($(wc -c <"$plan") - 1)) "$plan" >"$tmp/short.migb"
+out=$("$MIGC" disasm "$tmp/flipped.migb" 2>&1); rc=$?
+if [ "$rc" = 2 ] && printf '%s\n' "$out" | grep -q "checksum mismatch"; then
+    ok "a byte changed after the first MiB of a .migb: checksum mismatch"
+else
+    bad "a byte changed after the first MiB of a .migb: exit $rc, $out"
+fi
+out=$("$MIGC" disasm "$tmp/short.migb" 2>&1); rc=$?
+if [ "$rc" = 2 ] && printf '%s\n' "$out" | grep -q "the file is truncated"; then
+    ok "a .migb one byte short: truncated"
+else
+    bad "a .migb one byte short: exit $rc, $out"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
