@@ -3,13 +3,9 @@
  * from opcodes.h. */
 #include "plan.h"
 #include "opcodes.h"
-#include <errno.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define OP_OPERANDS(n, k0, k1) n, { k0, k1 }
 const struct mig_opinfo mig_opinfo[OP__COUNT] = {
@@ -147,23 +143,7 @@ struct rbuf {
     const unsigned char *b;
     size_t n, pos;
     int bad;
-    size_t dropped;     /* a mapped file (mig_plan_load_fd): the pages before this offset are given back */
-    bool mapped;
 };
-
-/* The pages of a mapped file behind the reader go back to the system every
- * MiB: a runner's peak memory holds the plan, not the plan and its file. */
-enum { DROP_EVERY = 1 << 20 };
-
-static void drop_behind(struct rbuf *r, size_t upto)
-{
-    if (!r->mapped || upto < r->dropped + DROP_EVERY)
-        return;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t end = upto / page * page;
-    if (end > r->dropped && madvise((void *)(r->b + r->dropped), end - r->dropped, MADV_DONTNEED) == 0)
-        r->dropped = end;
-}
 
 static int need(struct rbuf *r, size_t n)
 {
@@ -171,7 +151,6 @@ static int need(struct rbuf *r, size_t n)
         r->bad = 1;
         return 0;
     }
-    drop_behind(r, r->pos);
     return 1;
 }
 
@@ -220,63 +199,8 @@ static void *alloc_n(struct mig_plan *p, size_t n, size_t sz)
     return mig_arena_alloc(&p->arena, (n ? n : 1) * sz);
 }
 
-static struct mig_plan *load(struct rbuf *r0, char *err, size_t errlen);
-
 struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err, size_t errlen)
 {
-    struct rbuf r = { buf, size, 0, 0, 0, false };
-    return load(&r, err, errlen);
-}
-
-struct mig_plan *mig_plan_load_fd(int fd, char *err, size_t errlen)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        snprintf(err, errlen, "cannot read it: %s", strerror(errno));
-        return NULL;
-    }
-    void *m = st.st_size >= MIG_MIGB_HEADER && S_ISREG(st.st_mode)
-            ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-    if (m != MAP_FAILED) {
-        madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
-        struct rbuf r = { m, (size_t)st.st_size, 0, 0, 0, true };
-        struct mig_plan *p = load(&r, err, errlen);
-        munmap(m, (size_t)st.st_size);
-        return p;
-    }
-    /* not mappable (a pipe, a short file): read whole */
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf = malloc(cap);
-    ssize_t got;
-    while (buf && (got = read(fd, buf + n, cap - n)) != 0) {
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            snprintf(err, errlen, "cannot read it: %s", strerror(errno));
-            free(buf);
-            return NULL;
-        }
-        n += (size_t)got;
-        if (n == cap) {
-            unsigned char *nb = realloc(buf, cap *= 2);
-            if (!nb)
-                free(buf);
-            buf = nb;
-        }
-    }
-    if (!buf) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    struct mig_plan *p = mig_plan_load(buf, n, err, errlen);
-    free(buf);
-    return p;
-}
-
-static struct mig_plan *load(struct rbuf *r0, char *err, size_t errlen)
-{
-    const unsigned char *buf = r0->b;
-    size_t size = r0->n;
     if (size < MIG_MIGB_HEADER || memcmp(buf, "MIGB", 4) != 0) {
         snprintf(err, errlen, "not a mig bytecode file (bad magic number)");
         return NULL;
@@ -303,21 +227,7 @@ static struct mig_plan *load(struct rbuf *r0, char *err, size_t errlen)
     }
     unsigned char sha[32];
     unsigned len = 32;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    bool hashed = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
-    for (size_t at = MIG_MIGB_HEADER; hashed && at < size;) {
-        size_t k = size - at < DROP_EVERY ? size - at : DROP_EVERY;
-        hashed = EVP_DigestUpdate(md, buf + at, k) == 1;
-        at += k;
-        drop_behind(r0, at);
-    }
-    hashed = hashed && EVP_DigestFinal_ex(md, sha, &len) == 1;
-    EVP_MD_CTX_free(md);
-    r0->dropped = 0;    /* (the reading starts again from the header) */
-    if (!hashed) {
-        snprintf(err, errlen, "cannot compute the checksum of the file (out of memory?)");
-        return NULL;
-    }
+    EVP_Digest(buf + MIG_MIGB_HEADER, size - MIG_MIGB_HEADER, sha, &len, EVP_sha256(), NULL);
     if (memcmp(sha, buf + 20, 32) != 0) {
         snprintf(err, errlen, "checksum mismatch: the file is corrupted");
         return NULL;
@@ -327,8 +237,7 @@ static struct mig_plan *load(struct rbuf *r0, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    struct rbuf r = *r0;
-    r.pos = MIG_MIGB_HEADER;
+    struct rbuf r = { buf, size, MIG_MIGB_HEADER, 0 };
     p->nstrings = get_count(&r, 4);
     p->strings = alloc_n(p, p->nstrings, sizeof(*p->strings));
     p->string_len = alloc_n(p, p->nstrings, sizeof(*p->string_len));
@@ -346,10 +255,7 @@ static struct mig_plan *load(struct rbuf *r0, char *err, size_t errlen)
         }
         at += 4 + n;
         total += n + 1;
-        drop_behind(&r, at);
     }
-    if (r.mapped)   /* the pages of the texts come back once more, and go again */
-        r.dropped = r.pos / (size_t)sysconf(_SC_PAGESIZE) * (size_t)sysconf(_SC_PAGESIZE);
     char *texts = r.bad ? NULL : mig_arena_alloc(&p->arena, total ? total : 1);
     for (uint32_t i = 0; i < p->nstrings && !r.bad; i++) {
         uint32_t n = get_u32(&r);

@@ -291,10 +291,6 @@ char *mig_pexec_text(const struct mig_plan *p, uint32_t exec);
 unsigned char *mig_plan_write(const struct mig_plan *p, size_t *size);
 /* Loads and verifies a .migb image. NULL on any problem, with a message. */
 struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err, size_t errlen);
-/* Likewise, the .migb file open on fd: mapped, and each MiB given back to
- * the system once read, so that loading a plan costs the plan and not its
- * file too (a file that cannot be mapped is read whole). */
-struct mig_plan *mig_plan_load_fd(int fd, char *err, size_t errlen);
 /* Verifies a plan (bounds, blocks, jumps, stack depth); 0 or -1 with err. */
 int mig_plan_verify(struct mig_plan *p, char *err, size_t errlen);
 /* EXPLAIN-style listing. */

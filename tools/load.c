@@ -94,11 +94,30 @@ static struct mig_plan *load_bytecode(const char *prog, const char *path, FILE *
         *usage = true;
         return NULL;
     }
-    /* mapped and given back as it is read (runtime/plan.c): the plan's
-     * file does not add to a runner's peak memory */
-    char msg[512];
-    struct mig_plan *p = mig_plan_load_fd(fileno(f), msg, sizeof(msg));
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            unsigned char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = nb;
+        }
+    }
+    bool rerr = ferror(f);
     fclose(f);
+    if (!buf || rerr) {
+        fprintf(err, "%s: error: cannot read '%s'\n", prog, path);
+        free(buf);
+        return NULL;
+    }
+    char msg[512];
+    struct mig_plan *p = mig_plan_load(buf, n, msg, sizeof(msg));
+    free(buf);
     if (!p)
         fprintf(err, "%s: error: %s: %s\n", prog, path, msg);
     return p;
