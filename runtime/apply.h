@@ -10,6 +10,9 @@ struct apply {
     struct mig_ctx c;
     struct mig_proto p;
     bool *deferred;             /* steps after --to M.PHASE */
+    struct mig_arena work;      /* the records' texts of the migration running (checksums, rendered
+                                   up and down): released when the next one starts, so a run's
+                                   memory does not grow with its number of steps */
     int proto_rc;               /* the protocol's result behind the last failure */
     unsigned failovers, stalled, failover_mark;     /* failover.c: reconnections, and without progress */
 };

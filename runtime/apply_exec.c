@@ -44,7 +44,7 @@ int mig_apply_exec_down(struct apply *a, struct mig_vm *vm, uint32_t si, struct 
     }
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    r->down_exec = text ? mig_arena_strdup(&a->c.s.arena, text) : NULL;
+    r->down_exec = text ? mig_arena_strdup(&a->work, text) : NULL;
     free(text);
     return 0;
 }
@@ -63,9 +63,9 @@ int mig_apply_exec_up(struct apply *a, struct mig_vm *vm, uint32_t si)
         return -1;
     char sum[65];
     mig_ctx_checksum(&a->c, si, sum);
-    r.checksum = mig_arena_strdup(&a->c.s.arena, sum);
+    r.checksum = mig_arena_strdup(&a->work, sum);
     char *text = mig_exec_args_text(&args);
-    r.up_sql = text ? mig_arena_strdup(&a->c.s.arena, text) : NULL;
+    r.up_sql = text ? mig_arena_strdup(&a->work, text) : NULL;
     free(text);
     mig_report_note(&a->c.s.rep, "    running %s", r.up_sql ? r.up_sql : args.argv[0]);
     size_t owned = 0;

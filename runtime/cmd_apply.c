@@ -56,6 +56,7 @@ void mig_apply_record(struct apply *a, uint32_t si, struct mig_record *r)
     r->lock_timeout_ms = ph->lock_timeout_ms;
     r->retry = ph->retry;
     r->retry_every_ms = ph->retry_every_ms;
+    r->kept = true;     /* the plan's strings and literals: the plan outlives the session */
 }
 
 static int skip(struct apply *a, uint32_t si, const char *why)
@@ -243,9 +244,9 @@ static int h_up(void *ctx, struct mig_vm *vm, uint32_t si)
              r.file, r.line);
     char sum[65];
     mig_ctx_checksum(&a->c, si, sum);
-    r.checksum = mig_arena_strdup(&a->c.s.arena, sum);
-    r.up_sql = mig_arena_strdup(&a->c.s.arena, up_sql);
-    r.down_sql = down_sql ? mig_arena_strdup(&a->c.s.arena, down_sql) : NULL;
+    r.checksum = mig_arena_strdup(&a->work, sum);
+    r.up_sql = mig_arena_strdup(&a->work, up_sql);
+    r.down_sql = down_sql ? mig_arena_strdup(&a->work, down_sql) : NULL;
     free(up_sql);
     free(down_sql);
     int64_t t0 = mig_now_ms(), rows = 0;
@@ -481,6 +482,10 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
         a->c.phase = a->c.step = MIG_NONE;
         if (!resumed)
             a->p.committed.n = 0;
+        /* the texts of the records of the migration before are in the
+         * tracking rows and the journal now (and in the session's copies) */
+        if (!resumed && !a->p.txn_open && a->p.pending.n == 0 && a->p.unknown.n == 0)
+            mig_arena_free(&a->work);
         resumed = false;
         a->proto_rc = 0;
         mig_report_migration(&s->rep, "migration", S(a, plan->migrations[mi].name), S(a, plan->migrations[mi].file),
@@ -526,5 +531,6 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
     }
 out:
     mig_ctx_close(&a->c);
+    mig_arena_free(&a->work);
     return rc;
 }

@@ -187,8 +187,15 @@ static uint32_t get_count(struct rbuf *r, size_t min)
     return n;
 }
 
+/* An empty table points here (never written: its loops run zero times),
+ * not to an allocation of its own: one plan has thousands of them (the
+ * interpolations, targets and parameters of each query and migration). */
+static max_align_t empty_table[16];
+
 static void *alloc_n(struct mig_plan *p, size_t n, size_t sz)
 {
+    if (n == 0 && sz <= sizeof(empty_table))
+        return empty_table;
     return mig_arena_alloc(&p->arena, (n ? n : 1) * sz);
 }
 
@@ -234,12 +241,31 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
     p->nstrings = get_count(&r, 4);
     p->strings = alloc_n(p, p->nstrings, sizeof(*p->strings));
     p->string_len = alloc_n(p, p->nstrings, sizeof(*p->string_len));
+    /* the texts in one block of their exact size (their lengths first) */
+    size_t total = 0;
+    for (size_t i = 0, at = r.pos; i < p->nstrings && !r.bad; i++) {
+        if (r.n - at < 4) {
+            r.bad = 1;
+            break;
+        }
+        size_t n = (size_t)r.b[at] | (size_t)r.b[at + 1] << 8 | (size_t)r.b[at + 2] << 16 | (size_t)r.b[at + 3] << 24;
+        if (r.n - at - 4 < n) {
+            r.bad = 1;
+            break;
+        }
+        at += 4 + n;
+        total += n + 1;
+    }
+    char *texts = r.bad ? NULL : mig_arena_alloc(&p->arena, total ? total : 1);
     for (uint32_t i = 0; i < p->nstrings && !r.bad; i++) {
         uint32_t n = get_u32(&r);
         if (!need(&r, n))
             break;
-        p->strings[i] = mig_arena_strndup(&p->arena, (const char *)r.b + r.pos, n);
+        memcpy(texts, r.b + r.pos, n);
+        texts[n] = 0;
+        p->strings[i] = texts;
         p->string_len[i] = n;
+        texts += n + 1;
         r.pos += n;
     }
     p->nconsts = get_count(&r, 9);

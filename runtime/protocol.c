@@ -275,19 +275,23 @@ static struct mig_tracked *tracked_of(struct mig_proto *p, const struct mig_reco
     struct mig_arena *a = &p->s->arena;
     struct mig_tracked *t = MIG_NEW(a, struct mig_tracked);
 #define DUP(x) ((x) ? mig_arena_strdup(a, (x)) : NULL)
-    t->migration = DUP(r->migration);
-    t->phase = DUP(r->phase);
-    t->step = DUP(r->step);
-    t->status = DUP(status);
+    /* what outlives the session is borrowed: a run of N steps keeps one
+     * small row per step, not N copies of the same names */
+#define KEEP(x) (r->kept ? (char *)(x) : DUP(x))
+    t->migration = KEEP(r->migration);
+    t->phase = KEEP(r->phase);
+    t->step = KEEP(r->step);
+    t->status = (char *)status;     /* a literal ("applied", "running", "skipped") */
     t->checksum = DUP(r->checksum);
     t->uid = DUP(r->uid);
     t->down = DUP(r->down_sql);
-    t->irreversible = DUP(r->irreversible);
-    t->txn = DUP(r->txn);
-    t->file = DUP(r->file);
-    t->down_kind = DUP(r->down_kind);
+    t->irreversible = KEEP(r->irreversible);
+    t->txn = KEEP(r->txn);
+    t->file = KEEP(r->file);
+    t->down_kind = KEEP(r->down_kind);
     t->down_exec = DUP(r->down_exec);
-    t->down_flags = DUP(r->down_flags);
+    t->down_flags = KEEP(r->down_flags);
+#undef KEEP
 #undef DUP
     t->seq = r->seq;
     t->run = p->run;

@@ -25,6 +25,9 @@ struct mig_record {
     const char *down_exec;          /* exec downs: the rendered command as JSON */
     const char *down_flags;         /* "optional", "restores", "optional,restores" or NULL */
     const char *output;             /* exec ups: the last 8 KiB of the command's output (journal only) */
+    bool kept;                      /* migration, phase, step, file, irreversible, txn, down_kind and
+                                       down_flags outlive the session (the plan's strings, literals):
+                                       the tracked row borrows them instead of copying */
 };
 
 enum mig_proto_rc {
