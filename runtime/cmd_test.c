@@ -53,8 +53,8 @@ static int make_scratch(struct mig_test *t)
     char err[2048];
     struct mig_report rep = { .out = t->o->junit ? t->o->err : t->o->out, .err = t->o->err, .json = t->o->json,
                               .color = t->o->color };
-    if (t->drv->scratch_create(t->o->db_url, t->o->empty, &t->scratch_url, &t->scratch_name, &t->copied, err,
-                               sizeof(err)) != 0) {
+    if (t->drv->scratch_create(t->o->db_url, t->o->empty, t->o->schema, &t->scratch_url, &t->scratch_name,
+                               &t->copied, err, sizeof(err)) != 0) {
         mig_report_error(&rep, "%s", err);
         return MIG_EXIT_REFUSED;
     }

@@ -133,11 +133,13 @@ struct mig_driver {
     /* migrun test's schema (and --data) snapshot: see struct mig_snapshot_sql. */
     const struct mig_snapshot_sql *snapshot;
     /* The throwaway database of migrun test (runtime/test_scratch.c): a
-     * copy of the database url names (empty: a new empty one), its URL and
-     * a name to print in *scratch_url and *name (malloc'd), *copied false
-     * when it is empty; drop removes it. 0, or -1 with a message in err. */
-    int (*scratch_create)(const char *url, bool empty, char **scratch_url, char **name, bool *copied, char *err,
-                          size_t errlen);
+     * copy of the database url names (empty: a new empty one), with the
+     * schema of --schema made when it lacks it (schema NULL or ""; none),
+     * its URL and a name to print in *scratch_url and *name (malloc'd),
+     * *copied false when it is empty; drop removes it. 0, or -1 with a
+     * message in err. */
+    int (*scratch_create)(const char *url, bool empty, const char *schema, char **scratch_url, char **name,
+                          bool *copied, char *err, size_t errlen);
     int (*scratch_drop)(const char *url, const char *scratch_url, const char *name, char *err, size_t errlen);
     const char *true_lit, *false_lit;
     /* A query returning a row when a table exists: %s the schema and %s the
@@ -209,11 +211,11 @@ long mig_pg_outside_only(const char *sql, char *what, size_t n);
 extern const struct mig_snapshot_sql mig_snapshot_pg, mig_snapshot_sqlite;
 
 /* The scratch databases of migrun test (runtime/test_scratch.c). */
-int mig_pg_scratch_create(const char *url, bool empty, char **scratch_url, char **name, bool *copied, char *err,
-                          size_t errlen);
+int mig_pg_scratch_create(const char *url, bool empty, const char *schema, char **scratch_url, char **name,
+                          bool *copied, char *err, size_t errlen);
 int mig_pg_scratch_drop(const char *url, const char *scratch_url, const char *name, char *err, size_t errlen);
-int mig_sqlite_scratch_create(const char *url, bool empty, char **scratch_url, char **name, bool *copied, char *err,
-                              size_t errlen);
+int mig_sqlite_scratch_create(const char *url, bool empty, const char *schema, char **scratch_url, char **name,
+                              bool *copied, char *err, size_t errlen);
 int mig_sqlite_scratch_drop(const char *url, const char *scratch_url, const char *name, char *err, size_t errlen);
 
 #endif

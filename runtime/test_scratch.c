@@ -95,8 +95,8 @@ static char *pg_ident(PGconn *c, const char *s)
     return out;
 }
 
-int mig_pg_scratch_create(const char *url, bool empty, char **scratch_url, char **name, bool *copied, char *err,
-                          size_t errlen)
+int mig_pg_scratch_create(const char *url, bool empty, const char *schema, char **scratch_url, char **name,
+                          bool *copied, char *err, size_t errlen)
 {
     *scratch_url = *name = NULL;
     *copied = false;
@@ -163,6 +163,31 @@ int mig_pg_scratch_create(const char *url, bool empty, char **scratch_url, char 
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    /* the schema of --schema (a tenant's): an empty scratch database, or a
+     * copy of a database without it, gets it, empty, owned by the role */
+    if (schema && *schema) {
+        PGconn *c = pg_connect_db(url, db);
+        char *q = c && PQstatus(c) == CONNECTION_OK ? pg_ident(c, schema) : NULL;
+        PGresult *sr = NULL;
+        if (q) {
+            snprintf(sql, sizeof(sql), "CREATE SCHEMA IF NOT EXISTS %s", q);
+            sr = PQexec(c, sql);
+        }
+        if (!sr || PQresultStatus(sr) != PGRES_COMMAND_OK) {
+            char what[512];
+            snprintf(what, sizeof(what), "cannot create the schema '%s' in the scratch database %s", schema, db);
+            pg_message(err, errlen, what, c, sr);
+            rc = -1;
+        }
+        PQclear(sr);
+        free(q);
+        PQfinish(c);
+        if (rc != 0) {
+            char derr[512];
+            mig_pg_scratch_drop(url, *scratch_url, db, derr, sizeof(derr));
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -204,9 +229,10 @@ static const char *sqlite_path(const char *url)
     return url[7] == '/' && url[8] == '/' ? url + 9 : url + 7;
 }
 
-int mig_sqlite_scratch_create(const char *url, bool empty, char **scratch_url, char **name, bool *copied, char *err,
-                              size_t errlen)
+int mig_sqlite_scratch_create(const char *url, bool empty, const char *schema, char **scratch_url, char **name,
+                              bool *copied, char *err, size_t errlen)
 {
+    (void)schema;   /* SQLite has none */
     *scratch_url = *name = NULL;
     *copied = false;
     const char *path = sqlite_path(url);

@@ -174,6 +174,23 @@ MIG
     fi
 }
 
+p_schema_of_the_run_in_the_scratch_database() {
+    [ "$DIALECT" = postgres ] || return 0    # (SQLite has no schemas)
+    case_tmp
+    cat > m.mig <<'MIG'
+migration a { step t { up sql { CREATE TABLE t (a integer); } down sql { DROP TABLE t; } } }
+MIG
+    # an empty scratch database lacks the tenant's schema: test makes it
+    expect_exit 0 "$MIGRUN" test m.mig --db $URL --schema "tenant 7" --empty --keep --json
+    printf '%s\n' "$OUT" >keep.json
+    local name
+    name=$(scratch_names keep.json)
+    check "the up and the down ran in the schema" eval '[ -n "$name" ] &&
+        [ "$(psql -X -q -A -t -d "$name" -c "SELECT count(*) FROM pg_tables WHERE schemaname = '"'"'tenant 7'"'"' AND tablename = '"'"'t'"'"'")" = 1 ] &&
+        [ "$(psql -X -q -A -t -d "$name" -c "SELECT count(*) FROM pg_tables WHERE schemaname = '"'"'public'"'"' AND tablename = '"'"'t'"'"'")" = 0 ]'
+    [ -z "$name" ] || dropdb "$name"
+}
+
 p_signals_remove_the_copy() {
     case_tmp
     given
