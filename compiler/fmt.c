@@ -6,6 +6,7 @@
  * steps, phases, migrations and functions, at most one blank line kept
  * elsewhere. Formatting formatted text changes nothing. */
 #include "fmt.h"
+#include "lib/sbuf.h"
 #include "lib/sqllex.h"
 #include <ctype.h>
 #include <stdbool.h>
@@ -20,33 +21,6 @@ struct ftok {
     size_t start, end;
     int nl_before;      /* newlines between the previous token and this one */
 };
-
-struct fbuf {
-    char *s;
-    size_t n, cap;
-    bool oom;
-};
-
-static void put(struct fbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = true;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
 
 static const char *const keywords[] = {
     "import", "module", "migration", "after", "target", "param", "let", "fn", "require", "else", "phase",
@@ -203,7 +177,7 @@ struct fmt {
     const char *src;
     struct ftok *t;
     size_t n;
-    struct fbuf out;
+    struct mig_sbuf out;
     int depth;
     int paren;
     bool line_start;        /* nothing on the current output line yet */
@@ -229,7 +203,7 @@ static void newline(struct fmt *f)
         f->out.n--;
     f->last_line_opened = f->brace_last;
     f->brace_last = false;
-    put(&f->out, "\n", 1);
+    mig_sb_add(&f->out, "\n", 1);
     f->line_start = true;
     f->last_line_blank = false;
     f->line_len = 0;
@@ -241,14 +215,14 @@ static void blank_line(struct fmt *f)
     newline(f);
     if (f->lines == 0 || f->last_line_blank || f->last_line_opened)
         return;
-    put(&f->out, "\n", 1);
+    mig_sb_add(&f->out, "\n", 1);
     f->last_line_blank = true;
 }
 
 static void indent(struct fmt *f, int cols)
 {
     for (int i = 0; i < cols; i++)
-        put(&f->out, " ", 1);
+        mig_sb_add(&f->out, " ", 1);
     f->line_start = false;
     f->line_len = (size_t)cols;
 }
@@ -256,7 +230,7 @@ static void indent(struct fmt *f, int cols)
 static void word(struct fmt *f, const struct ftok *t)
 {
     f->brace_last = t->kind == F_LBRACE;
-    put(&f->out, f->src + t->start, t->end - t->start);
+    mig_sb_add(&f->out, f->src + t->start, t->end - t->start);
     f->line_len += t->end - t->start;
     f->line_start = false;
 }
@@ -327,7 +301,7 @@ static void format_tokens(struct fmt *f)
                 f->lines--;
             }
             if (t->nl_before == 0 && !f->line_start && i > 0) {
-                put(&f->out, " ", 1);
+                mig_sb_add(&f->out, " ", 1);
                 word(f, t);
                 newline(f);
                 continue;
@@ -358,7 +332,7 @@ static void format_tokens(struct fmt *f)
         if (t->kind == F_RBRACE && f->inline_braces > 0) {
             /* the end of `env { … }`, on its line */
             f->inline_braces--;
-            put(&f->out, " ", 1);
+            mig_sb_add(&f->out, " ", 1);
             word(f, t);
             f->brace_last = false;
             f->after_inline = true;
@@ -366,7 +340,7 @@ static void format_tokens(struct fmt *f)
             continue;
         }
         if (t->kind == F_LBRACE && prev && is_word(f->src, prev, "env")) {
-            put(&f->out, " ", 1);
+            mig_sb_add(&f->out, " ", 1);
             word(f, t);
             f->brace_last = false;
             f->inline_braces++;
@@ -399,7 +373,7 @@ static void format_tokens(struct fmt *f)
                 indent(f, f->item_indent + (int)f->item_kw_len + 1);
             }
         } else if (needs_space(f, prev, t)) {
-            put(&f->out, " ", 1);
+            mig_sb_add(&f->out, " ", 1);
             f->line_len++;
         }
         f->unary = false;

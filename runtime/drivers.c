@@ -3,6 +3,7 @@
  * are never printed or journaled), with libpq's own parser. */
 #include "driver.h"
 #include "url.h"
+#include "lib/sbuf.h"
 #include "pq.h"
 #include <stdio.h>
 #include <stdlib.h>

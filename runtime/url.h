@@ -19,14 +19,4 @@ bool mig_url_is_uri(const char *url);
  * libpq's parse: errs on the side of masking. Malloc'd (NULL: no memory). */
 char *mig_mask_url_raw(const char *url);
 
-/* a growing string: NULL from mig_sb_done when memory ran out */
-struct mig_sbuf {
-    char *s;
-    size_t n, cap;
-    bool oom;
-};
-void mig_sb_add(struct mig_sbuf *b, const char *s, size_t n);
-void mig_sb_str(struct mig_sbuf *b, const char *s);
-char *mig_sb_done(struct mig_sbuf *b);
-
 #endif
