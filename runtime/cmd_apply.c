@@ -175,10 +175,7 @@ static int statement_failed(struct apply *a, const struct mig_pvariant *up, cons
         return mig_apply_failed(a, mig_proto_fail(&a->p, MIG_P_FAIL, e, "interrupted by %s: the running statement was "
                                         "canceled (%s)", mig_signal_name(mig_last_signal), e->message));
     if (e->offset >= 0) {
-        uint32_t line = up->line;
-        const char *t = S(a, up->text);
-        for (long i = 0; i < e->offset && t[i]; i++)
-            line += t[i] == '\n';
+        uint32_t line = mig_ctx_variant_line(&a->c, up, e->offset);
         return mig_apply_failed(a, mig_proto_fail(&a->p, e->connection_lost ? MIG_P_UNKNOWN : MIG_P_FAIL, e,
                                         "statement failed at %s:%u: %s", S(a, up->file), line, e->message));
     }

@@ -236,6 +236,15 @@ bool mig_ctx_target_ok(struct mig_ctx *c, uint32_t mi, char *why, size_t n)
     return false;
 }
 
+uint32_t mig_ctx_variant_line(struct mig_ctx *c, const struct mig_pvariant *v, long off)
+{
+    uint32_t line = v->line;
+    const char *t = mig_ctx_str(c, v->text);
+    for (long i = 0; i < off && t[i]; i++)
+        line += t[i] == '\n';
+    return line;
+}
+
 bool mig_ctx_pooled_ok(struct mig_ctx *c, uint32_t mi, char *why, size_t n)
 {
     const struct mig_conn *conn = c->s.conn;
@@ -260,9 +269,7 @@ bool mig_ctx_pooled_ok(struct mig_ctx *c, uint32_t mi, char *why, size_t n)
             long off = mig_pg_outside_only(text, what, sizeof(what));
             if (off < 0)
                 continue;
-            uint32_t line = up->line;
-            for (long i = 0; i < off && text[i]; i++)
-                line += text[i] == '\n';
+            uint32_t line = mig_ctx_variant_line(c, up, off);
             snprintf(why, n, "step %s.%s.%s (transaction none) runs '%s' at %s:%u, which cannot run inside a "
                      "transaction block; %s is reached through a connection pooler, where the schema '%s' can only "
                      "be the search_path of a transaction (SET LOCAL), so this statement would not run in it: apply "

@@ -49,6 +49,8 @@ bool mig_ctx_step_done(struct mig_ctx *c, uint32_t si);
 bool mig_ctx_migration_done(struct mig_ctx *c, uint32_t mi);
 /* A string of the plan. */
 const char *mig_ctx_str(struct mig_ctx *c, uint32_t s);
+/* The source line of byte off of a SQL variant's text. */
+uint32_t mig_ctx_variant_line(struct mig_ctx *c, const struct mig_pvariant *v, long off);
 /* The hex SHA-256 of a step's up for the target's dialect, or of its
  * command's source for an exec up ("" when none). */
 void mig_ctx_checksum(struct mig_ctx *c, uint32_t si, char out[65]);
