@@ -243,19 +243,15 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
     p->string_len = alloc_n(p, p->nstrings, sizeof(*p->string_len));
     /* the texts in one block of their exact size (their lengths first) */
     size_t total = 0;
-    for (size_t i = 0, at = r.pos; i < p->nstrings && !r.bad; i++) {
-        if (r.n - at < 4) {
-            r.bad = 1;
+    struct rbuf ahead = r;      /* (read by the same checked readers) */
+    for (uint32_t i = 0; i < p->nstrings && !ahead.bad; i++) {
+        uint32_t n = get_u32(&ahead);
+        if (!need(&ahead, n))
             break;
-        }
-        size_t n = (size_t)r.b[at] | (size_t)r.b[at + 1] << 8 | (size_t)r.b[at + 2] << 16 | (size_t)r.b[at + 3] << 24;
-        if (r.n - at - 4 < n) {
-            r.bad = 1;
-            break;
-        }
-        at += 4 + n;
-        total += n + 1;
+        ahead.pos += n;
+        total += (size_t)n + 1;
     }
+    r.bad = ahead.bad;
     char *texts = r.bad ? NULL : mig_arena_alloc(&p->arena, total ? total : 1);
     for (uint32_t i = 0; i < p->nstrings && !r.bad; i++) {
         uint32_t n = get_u32(&r);
