@@ -1,8 +1,8 @@
 /* driver.h — the one interface between the runner and a database. Each
- * driver (picked by the URL's dialect, runtime/url.c) owns its runner lock, the DDL of the tracking
- * tables, its schema snapshot (migrun test), its version rule (`target
- * postgres >= 13`), its boolean literals and its transaction status; the
- * registry (drivers.c) picks a driver by URL scheme. Every call returns 0
+ * driver owns its runner lock, the DDL of the tracking tables, its schema
+ * snapshot (migrun test), its version rule (`target postgres >= 13`), its
+ * boolean literals and its transaction status; the registry (drivers.c)
+ * picks a driver by the URL's dialect (runtime/url.c). Every call returns 0
  * or -1 with the database's own error in struct mig_dberr. Strings returned
  * to the caller are malloc'd. */
 #ifndef MIG_DRIVER_H

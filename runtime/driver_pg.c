@@ -1180,10 +1180,11 @@ static int pg_open(const char *url, const struct mig_open_opts *o, struct mig_co
             c->base.local_search_path = true;
             set = NULL;
         }
-        int rc = set ? pg_exec(&c->base, set, NULL, &e) : c->local_sp ? 0 : -1;
+        bool oom = !set && !c->local_sp;
+        int rc = set ? pg_exec(&c->base, set, NULL, &e) : oom ? -1 : 0;
         free(set);
         if (rc != 0) {
-            snprintf(err, errlen, "cannot use schema '%s': %s", o->schema, set ? e.message : "out of memory");
+            snprintf(err, errlen, "cannot use schema '%s': %s", o->schema, oom ? "out of memory" : e.message);
             pg_close(&c->base);
             return -1;
         }

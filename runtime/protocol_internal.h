@@ -20,7 +20,8 @@ char *mig_proto_delete_sql(struct mig_proto *p, const char *uid);
 /* Removes the `running` row an interrupted run left for r's step. */
 int mig_proto_clear_interrupted(struct mig_proto *p, struct mig_record *r, struct mig_dberr *e);
 int mig_proto_refresh_seq(struct mig_proto *p, struct mig_dberr *e);
-/* Records that committed: tracked by the session, in the run's list. */
+/* Records that committed: tracked by the session, in the run's list.
+ * status must outlive the session (a literal: the tracked rows keep it). */
 void mig_proto_committed(struct mig_proto *p, const struct mig_record *r, size_t n, const char *status);
 /* Journal entries (a failure is a warning ending with holds: what holds the
  * record): of records (action, or "skipped"), and of tracked rows (undone,
