@@ -416,17 +416,26 @@ MIG
     check "not with -q" not_contains "the database is as before"
 }
 
-f_fleet_through_a_transaction_pooler() {
+# pooler_up K: a PgBouncer in transaction mode for this case, on a port of
+# its own (K apart from the other cases'), its folder in $bdir and its port
+# in $bport (the caller's locals); 1, the case marked failed, when it is not
+# installed or does not start
+pooler_up() {
     local pgbouncer
     pgbouncer=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
     if [ ! -x "$pgbouncer" ]; then
         echo "    pgbouncer is not installed (Debian package pgbouncer; ./dev.sh installs it)"
         touch "$CASE_DIR/.failed"
-        return
+        return 1
     fi
-    local bdir bport=$((20000 + ($$ + 7) % 20000))
+    bport=$((20000 + ($$ + $1) % 20000))
     bdir=$(mktemp -d)
-    start_pgbouncer "$pgbouncer" "$bdir" "$bport" || { echo "    pgbouncer did not start"; touch "$CASE_DIR/.failed"; return; }
+    start_pgbouncer "$pgbouncer" "$bdir" "$bport" || { echo "    pgbouncer did not start"; touch "$CASE_DIR/.failed"; return 1; }
+}
+
+f_fleet_through_a_transaction_pooler() {
+    local bdir bport
+    pooler_up 7 || return
     write_plan
     databases 5
     sed -i "s|postgresql:///|postgresql://${PGUSER:-postgres}@127.0.0.1:$bport/|" targets
@@ -478,16 +487,8 @@ MIG
 }
 
 f_tenant_schemas_through_a_transaction_pooler() {
-    local pgbouncer
-    pgbouncer=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
-    if [ ! -x "$pgbouncer" ]; then
-        echo "    pgbouncer is not installed (Debian package pgbouncer; ./dev.sh installs it)"
-        touch "$CASE_DIR/.failed"
-        return
-    fi
-    local bdir bport=$((20000 + ($$ + 11) % 20000))
-    bdir=$(mktemp -d)
-    start_pgbouncer "$pgbouncer" "$bdir" "$bport" || { echo "    pgbouncer did not start"; touch "$CASE_DIR/.failed"; return; }
+    local bdir bport
+    pooler_up 11 || return
     local pooled="postgresql://${PGUSER:-postgres}@127.0.0.1:$bport/$PGDB"
     write_pooled_plan
     schemas 20
