@@ -863,11 +863,14 @@ static int pg_try_lock(struct mig_conn *base, char *who, size_t n, struct mig_db
         return 0;
     }
     snprintf(who, n, "another session");
-    char holder_sql[512];
+    /* Advisory locks are per database: a runner holding the same key in another database of the
+     * cluster (tenant databases, parallel CI suites) is not the holder. */
+    char holder_sql[640];
     snprintf(holder_sql, sizeof(holder_sql),
              "SELECT format('pid %%s (%%s) connected since %%s', a.pid, coalesce(nullif(a.application_name, ''), "
              "'no application_name'), date_trunc('second', a.backend_start)) FROM pg_locks l JOIN pg_stat_activity a "
-             "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND %s AND l.granted LIMIT 1", cond);
+             "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND %s AND l.granted AND l.database = "
+             "(SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1", cond);
     struct mig_value h;
     bool hr = false;
     struct mig_dberr e2;

@@ -619,7 +619,17 @@ t_concurrent_runner_waits_then_gives_up() {
     q "SELECT 1" >/dev/null
     # hold the lock as a running migrun would
     local holder
+    local others=()
     if [ "$DIALECT" = postgres ]; then
+        # runners holding the same key in other databases of the cluster are
+        # not the holder (advisory locks are per database; the holder named
+        # once was one of them when other suites ran beside this one)
+        local i
+        for i in 1 2 3; do
+            createdb "${PGDB}_o$i"
+            psql -X -q -d "${PGDB}_o$i" -c "SET application_name = 'elsewhere-$i'; SELECT pg_advisory_lock(7235943); SELECT pg_sleep(3)" >/dev/null &
+            others+=($!)
+        done
         psql -X -q -d "$PGDB" -c "SET application_name = 'other-runner'; SELECT pg_advisory_lock(7235943); SELECT pg_sleep(3)" >/dev/null &
         holder=$!
         sleep 1
@@ -630,7 +640,11 @@ t_concurrent_runner_waits_then_gives_up() {
     expect_exit 3 "$MIGRUN" apply m.mig --db $URL --lock-wait 300ms
     check "names the lock" contains "another migrun holds the lock"
     [ "$DIALECT" = postgres ] && check "names the holder" contains "(other-runner)"
-    if [ "$DIALECT" = postgres ]; then wait "$holder"; else exec 9>&-; fi
+    [ "$DIALECT" = postgres ] && check "not a runner of another database" not_contains "elsewhere"
+    if [ "$DIALECT" = postgres ]; then
+        wait "$holder" "${others[@]}"
+        for i in 1 2 3; do dropdb "${PGDB}_o$i"; done
+    else exec 9>&-; fi
     expect_exit 0 "$MIGRUN" apply m.mig --db $URL --lock-wait 300ms
 }
 
