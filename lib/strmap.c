@@ -1,5 +1,6 @@
 /* strmap.c — open addressing with linear probing, FNV-1a hashes. */
 #include "strmap.h"
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -59,4 +60,31 @@ void *mig_strmap_put(struct mig_strmap *m, const char *key, void *val)
     insert(m->keys, m->vals, m->cap, h, key, val);
     m->n++;
     return NULL;
+}
+
+void *mig_strmap_del(struct mig_strmap *m, const char *key)
+{
+    if (!m->cap)
+        return NULL;
+    size_t mask = m->cap - 1, i = hash(key) & mask;
+    while (m->keys[i] && strcmp(m->keys[i], key) != 0)
+        i = (i + 1) & mask;
+    if (!m->keys[i])
+        return NULL;
+    void *old = m->vals[i];
+    /* backward shift (no tombstones): a later key of the same cluster moves
+     * into the hole unless its home slot lies cyclically in (hole, its slot] */
+    for (size_t j = (i + 1) & mask; m->keys[j]; j = (j + 1) & mask) {
+        size_t h = hash(m->keys[j]) & mask;
+        bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
+        if (!stays) {
+            m->keys[i] = m->keys[j];
+            m->vals[i] = m->vals[j];
+            i = j;
+        }
+    }
+    m->keys[i] = NULL;
+    m->vals[i] = NULL;
+    m->n--;
+    return old;
 }

@@ -15,5 +15,8 @@ struct mig_strmap {
 void *mig_strmap_get(const struct mig_strmap *m, const char *key);
 /* Sets key → val; returns the previous value (NULL when new). */
 void *mig_strmap_put(struct mig_strmap *m, const char *key, void *val);
+/* Removes key (its slot is free again, the key no longer referenced);
+ * returns its value (NULL when absent). */
+void *mig_strmap_del(struct mig_strmap *m, const char *key);
 
 #endif

@@ -13,6 +13,10 @@ struct apply {
     struct mig_arena work;      /* the records' texts of the migration running (checksums, rendered
                                    up and down): released when the next one starts, so a run's
                                    memory does not grow with its number of steps */
+    struct mig_arena rows;      /* the session's rows of the migration running (s->row_arena) */
+    /* this run's steps of the migrations it finished, whose session rows are
+     * forgotten: what failover.c compares with a new primary's rows */
+    MIG_VEC(struct apply_done { char uid[33]; bool skipped; uint32_t step; }) done;
     int proto_rc;               /* the protocol's result behind the last failure */
     unsigned failovers, stalled, failover_mark;     /* failover.c: reconnections, and without progress */
 };

@@ -428,6 +428,41 @@ static int run_body(struct apply *a, uint32_t mi, int64_t *retries)
     return vrc;
 }
 
+/* Migration mi finished (every step applied or skipped, all committed): the
+ * session forgets its rows — a run holds the rows of the migration running,
+ * not of all it applied — keeping what failover.c needs of them. */
+static void finish_migration(struct apply *a, uint32_t mi)
+{
+    struct mig_session *s = &a->c.s;
+    if (a->p.txn_open || a->p.pending.n || a->p.unknown.n || !s->finished || mi >= s->nfinished)
+        return;
+    const struct mig_plan *plan = a->c.plan;
+    const struct mig_pmigration *m = &plan->migrations[mi];
+    /* (only a run that may go on after a failover compares them) */
+    bool failover = s->conn->drv->dialect == MIG_D_POSTGRES && s->o->reconnect_timeout_ms > 0;
+    for (size_t k = 0; k < a->p.committed.n && failover; k++) {
+        struct mig_tracked *t = a->p.committed.v[k];
+        if (mig_session_by_uid(s, t->uid) != t)
+            continue;
+        struct apply_done d = { .skipped = strcmp(t->status, "skipped") == 0, .step = MIG_NONE };
+        snprintf(d.uid, sizeof(d.uid), "%s", t->uid);
+        for (uint32_t ph = m->first_phase; ph < m->first_phase + m->nphases && d.step == MIG_NONE; ph++)
+            for (uint32_t j = 0; j < plan->phases[ph].nsteps; j++) {
+                uint32_t si = plan->phases[ph].first_step + j;
+                if (strcmp(S(a, plan->steps[si].name), t->step) == 0 && strcmp(S(a, plan->phases[ph].name), t->phase) == 0) {
+                    d.step = si;
+                    break;
+                }
+            }
+        if (d.step != MIG_NONE)
+            MIG_PUSH(&s->arena, a->done, d);
+    }
+    a->p.committed.n = 0;
+    mig_session_forget_transient(s);
+    s->finished[mi] = true;
+    mig_arena_free(&a->rows);
+}
+
 int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
 {
     struct apply aa, *a = &aa;
@@ -444,6 +479,9 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
     rc = MIG_EXIT_REFUSED;
     struct mig_session *s = &a->c.s;
     mig_proto_init(&a->p, s, "apply");
+    s->row_arena = &a->rows;
+    s->nfinished = plan->nmigrations;
+    s->finished = mig_arena_alloc(&s->arena, (plan->nmigrations + 1) * sizeof(bool));
     a->deferred = mig_arena_alloc(&s->arena, (plan->nsteps + 1) * sizeof(bool));
     if (last_phase >= 0) {
         const struct mig_pmigration *m = &plan->migrations[last_mig];
@@ -496,6 +534,8 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
         }
         if (run_body(a, mi, retries) == 0) {
             i++;
+            if (i < pending.n)
+                finish_migration(a, mi);
             continue;
         }
         long from = mig_apply_failover(a, pending.v, i);
@@ -507,8 +547,9 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
         rc = from == -2 ? MIG_EXIT_DIRTY : mig_apply_failure(a, mi);
         break;
     }
-    /* rolled_back: nothing of the run stays applied */
-    bool left = false;
+    /* rolled_back: nothing of the run stays applied (the rows of finished
+     * migrations are forgotten: counted) */
+    bool left = s->forgotten_live > 0 || a->done.n > 0;
     for (size_t i = 0; i < s->rows.n && !left; i++)
         left = s->rows.v[i]->run == a->p.run && mig_session_by_uid(s, s->rows.v[i]->uid) == s->rows.v[i];
     const char *outcome = rc == MIG_EXIT_OK ? "success" : rc == MIG_EXIT_REFUSED ? "refused"
@@ -527,7 +568,9 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
                          (json_int_t)(mig_now_ms() - t0));
     }
 out:
+    a->c.s.row_arena = NULL;
     mig_ctx_close(&a->c);
     mig_arena_free(&a->work);
+    mig_arena_free(&a->rows);
     return rc;
 }

@@ -173,6 +173,10 @@ static struct mig_tracked *tracked_step(struct mig_ctx *c, uint32_t si)
 /* Done: applied or skipped (a `running` step is not: it runs again). */
 bool mig_ctx_step_done(struct mig_ctx *c, uint32_t si)
 {
+    /* a migration this run finished (its rows are forgotten: session.h) */
+    uint32_t mi = c->plan->steps[si].migration;
+    if (c->s.finished && mi < c->s.nfinished && c->s.finished[mi])
+        return true;
     struct mig_tracked *t = tracked_step(c, si);
     return t && strcmp(t->status, "running") != 0;
 }

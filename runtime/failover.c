@@ -87,12 +87,24 @@ long mig_apply_failover(struct apply *a, const uint32_t *pending, size_t i)
                         "its transaction did not commit before the connection was lost; it runs again");
     }
     mig_proto_abort(&a->p);
-    /* what this run committed, as the old server acknowledged it */
-    MIG_VEC(struct mig_tracked *) mine = { 0 };
+    /* what this run committed, as the old server acknowledged it: the rows
+     * the session holds, and the steps of the migrations it finished (whose
+     * rows it forgot: cmd_apply.c finish_migration) */
+    struct acked { const char *uid, *status, *migration, *phase, *step; };
+    MIG_VEC(struct acked) mine = { 0 };
     for (size_t k = 0; k < s->rows.n; k++) {
         struct mig_tracked *t = s->rows.v[k];
-        if (t->run == a->p.run && mig_session_by_uid(s, t->uid) == t)
-            MIG_PUSH(&s->arena, mine, t);
+        if (t->run == a->p.run && mig_session_by_uid(s, t->uid) == t) {
+            struct acked x = { t->uid, t->status, t->migration, t->phase, t->step };
+            MIG_PUSH(&s->arena, mine, x);
+        }
+    }
+    for (size_t k = 0; k < a->done.n; k++) {
+        const struct mig_pstep *st = &plan->steps[a->done.v[k].step];
+        struct acked x = { a->done.v[k].uid, a->done.v[k].skipped ? "skipped" : "applied",
+                           S(a, plan->migrations[st->migration].name), S(a, plan->phases[st->phase].name),
+                           S(a, st->name) };
+        MIG_PUSH(&s->arena, mine, x);
     }
     int64_t our_run = a->p.run;
     if (mig_session_reconnect(s) != 0) {
@@ -113,8 +125,10 @@ long mig_apply_failover(struct apply *a, const uint32_t *pending, size_t i)
     }
     /* commits acknowledged by the old server that the new one lacks */
     unsigned lost = 0;
+    /* the rows read again hold those steps now (or lack them: below) */
+    a->done.n = 0;
     for (size_t k = 0; k < mine.n; k++) {
-        struct mig_tracked *t = mine.v[k];
+        struct acked *t = &mine.v[k];
         struct mig_tracked *now = mig_session_by_uid(s, t->uid);
         if (now) {
             if (strcmp(now->status, "running") == 0 && strcmp(t->status, "running") != 0)

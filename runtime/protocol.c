@@ -272,7 +272,8 @@ void mig_proto_add(struct mig_proto *p, const struct mig_record *r)
 
 static struct mig_tracked *tracked_of(struct mig_proto *p, const struct mig_record *r, const char *status)
 {
-    struct mig_arena *a = &p->s->arena;
+    /* apply's rows live only as long as their migration (session.h row_arena) */
+    struct mig_arena *a = p->s->row_arena ? p->s->row_arena : &p->s->arena;
     struct mig_tracked *t = MIG_NEW(a, struct mig_tracked);
 #define DUP(x) ((x) ? mig_arena_strdup(a, (x)) : NULL)
     /* what outlives the session is borrowed: a run of N steps keeps one

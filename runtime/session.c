@@ -149,18 +149,26 @@ struct mig_tracked *mig_session_by_uid(struct mig_session *s, const char *uid)
     return mig_strmap_get(&s->by_uid, uid);
 }
 
-/* mig_session_track with the row's key (arena-owned) already made */
-static void track_keyed(struct mig_session *s, struct mig_tracked *t, const char *key)
+/* mig_session_track with the row's key (owned by the row's arena) already
+ * made; transient: a row of s->row_arena (see session.h). */
+static void track_keyed(struct mig_session *s, struct mig_tracked *t, const char *key, bool transient)
 {
     struct mig_tracked *old = mig_strmap_put(&s->by_key, key, t);
     bool uids = !(s->needs & MIG_BRIEF_ROWS);
-    if (old) {
-        if (uids)
-            mig_strmap_put(&s->by_uid, old->uid, NULL);
+    if (old && uids)
+        mig_strmap_put(&s->by_uid, old->uid, NULL);
+    if (old && !transient) {
         for (size_t i = 0; i < s->rows.n; i++)
             if (s->rows.v[i] == old)
                 s->rows.v[i] = t;
     } else {
+        /* a transient row goes after every other (the one it replaces stays
+         * where it is, no longer in the maps: walkers of s->rows check that),
+         * so that forgetting the transient rows is cutting the list there */
+        if (transient && !s->has_transient) {
+            s->has_transient = true;
+            s->transient_from = s->rows.n;
+        }
         MIG_PUSH(&s->arena, s->rows, t);
     }
     if (uids)
@@ -171,7 +179,37 @@ static void track_keyed(struct mig_session *s, struct mig_tracked *t, const char
 
 void mig_session_track(struct mig_session *s, struct mig_tracked *t)
 {
-    track_keyed(s, t, key3(&s->arena, t->migration, t->phase, t->step));
+    struct mig_arena *a = s->row_arena ? s->row_arena : &s->arena;
+    track_keyed(s, t, key3(a, t->migration, t->phase, t->step), s->row_arena != NULL);
+}
+
+void mig_session_forget_transient(struct mig_session *s)
+{
+    if (!s->has_transient)
+        return;
+    bool uids = !(s->needs & MIG_BRIEF_ROWS);
+    for (size_t i = s->transient_from; i < s->rows.n; i++) {
+        struct mig_tracked *t = s->rows.v[i];
+        char buf[768];
+        size_t ml = strlen(t->migration), pl = strlen(t->phase), sl = strlen(t->step);
+        char *key = ml + pl + sl + 3 > sizeof(buf) ? key3(&s->arena, t->migration, t->phase, t->step)
+                                                   : key3_into(buf, t->migration, ml, t->phase, pl, t->step, sl);
+        /* a slot that holds t, or nothing (t was undone or replaced and the
+         * slot's key may be t's own text): absent from now on */
+        struct mig_tracked *k = mig_strmap_get(&s->by_key, key);
+        if (k == t || k == NULL) {
+            if (k == t && strcmp(t->status, "undone") != 0)
+                s->forgotten_live++;
+            mig_strmap_del(&s->by_key, key);
+        }
+        if (uids) {
+            struct mig_tracked *u = mig_strmap_get(&s->by_uid, t->uid);
+            if (u == t || u == NULL)
+                mig_strmap_del(&s->by_uid, t->uid);
+        }
+    }
+    s->rows.n = s->transient_from;
+    s->has_transient = false;
 }
 
 void mig_session_untrack(struct mig_session *s, struct mig_tracked *t)
@@ -244,7 +282,7 @@ static int track_row(void *ctx, int n, const char *const *v)
         t->down_flags = text[20];
     }
     t->legacy = t->txn == NULL;     /* rows of an older migrun carry no undo information */
-    track_keyed(s, t, key3_into(at, v[0], ml, v[1], pl, v[2], sl));
+    track_keyed(s, t, key3_into(at, v[0], ml, v[1], pl, v[2], sl), false);
     if (t->run > s->last_run)
         s->last_run = t->run;
     return 0;
@@ -295,6 +333,10 @@ static int track_row_head(void *ctx, int n, const char *const *v)
 static void forget_rows(struct mig_session *s)
 {
     s->rows.n = 0;
+    s->has_transient = false;
+    s->forgotten_live = 0;
+    if (s->finished)
+        memset(s->finished, 0, s->nfinished * sizeof(*s->finished));
     memset(&s->by_key, 0, sizeof(s->by_key));
     memset(&s->by_uid, 0, sizeof(s->by_uid));
     s->by_key.arena = s->by_uid.arena = &s->arena;

@@ -45,6 +45,18 @@ struct mig_session {
     MIG_VEC(struct mig_tracked *) rows;     /* in order of application (seq) */
     struct mig_strmap by_key, by_uid;
     int64_t max_seq, last_run;
+    /* apply: the rows it commits are allocated in row_arena (NULL: in
+     * arena) and put after every row read (from transient_from on); when
+     * their migration is finished they are forgotten (forget_transient) and
+     * the migration marked in finished[] (indexed by the plan's migrations),
+     * so that a run of N migrations holds the rows of one, not of N. A
+     * reading of the rows (reconnection) clears both: the target knows. */
+    struct mig_arena *row_arena;
+    bool has_transient;
+    size_t transient_from;
+    bool *finished;
+    size_t nfinished;
+    size_t forgotten_live;          /* rows forgotten that stayed applied or skipped */
     char where[512];                /* the step running, for the server's notices ("" outside) */
 };
 
@@ -64,6 +76,9 @@ struct mig_tracked *mig_session_by_uid(struct mig_session *s, const char *uid);
 /* Adds a row the protocol just committed (or forgets one it undid). */
 void mig_session_track(struct mig_session *s, struct mig_tracked *t);
 void mig_session_untrack(struct mig_session *s, struct mig_tracked *t);
+/* Forgets the rows tracked in s->row_arena (their maps' entries and their
+ * place in s->rows; the caller then frees the arena). */
+void mig_session_forget_transient(struct mig_session *s);
 /* The text of s as a SQL literal of the target (arena-owned); NULL → NULL. */
 const char *mig_session_lit(struct mig_session *s, const char *text);
 /* The indexes that sql creates (CREATE INDEX … name) which exist in the

@@ -96,6 +96,45 @@ t_failure_in_second_phase_rolls_back_everything() {
     check "nothing tracked" test "$(q "SELECT count(*) FROM mig_applied")" = 0
 }
 
+# A run forgets the session rows of each migration it finished (a run of N
+# migrations holds one migration's rows: session.h row_arena); what it
+# finished must still count: the run is "failed", not "rolled_back", the
+# finished migrations stay recorded, and `rollback` (the last run) undoes
+# them from the target's rows.
+t_failure_after_finished_migrations_keeps_them() {
+    cat > m.mig <<'MIG'
+migration a {
+  step t { up sql { CREATE TABLE a_t (x integer); } down sql { DROP TABLE a_t; } }
+  step seed { up sql { INSERT INTO a_t VALUES (1); } down sql { DELETE FROM a_t; } }
+}
+migration b {
+  after a;
+  step skip_me { when false; up sql { CREATE TABLE never (x integer); } down sql { DROP TABLE never; } }
+  step t { up sql { CREATE TABLE b_t (x integer); } down sql { DROP TABLE b_t; } }
+}
+migration c {
+  after b;
+  step t { up sql { CREATE TABLE c_t (x integer); } down sql { DROP TABLE c_t; } }
+  phase more {
+    step bad { up sql { INSERT INTO no_such_table VALUES (1); } down sql { SELECT 1; } }
+  }
+}
+MIG
+    expect_exit 1 "$MIGRUN" apply m.mig --db $URL
+    check "c undone" contains "rolled back: c is as it was before this run"
+    check "a and b stay" test "$(has_table a_t)$(has_table b_t)$(has_table c_t)" = 110
+    check "their rows stay (b's skip too)" test "$(q "SELECT count(*) FROM mig_applied")" = 4
+    check "the run failed (it left a and b)" test "$(q "SELECT outcome FROM mig_runs ORDER BY run DESC LIMIT 1")" = failed
+    expect_exit 0 "$MIGRUN" status m.mig --db $URL
+    check "a applied" contains "applied  a  (2 steps: 2 applied, 0 skipped)"
+    check "b applied, its skip kept" contains "applied  b  (2 steps: 1 applied, 1 skipped)"
+    expect_exit 0 "$MIGRUN" apply m.mig --db $URL --to b
+    check "nothing left to do up to b" contains "nothing to do"
+    expect_exit 0 "$MIGRUN" rollback --db $URL
+    check "rollback of the failed run undid a and b" test "$(has_table a_t)$(has_table b_t)" = 00
+    check "nothing tracked" test "$(q "SELECT count(*) FROM mig_applied")" = 0
+}
+
 t_failure_with_on_error_stop_keeps_first_phase() {
     write_two_phase
     sed -i "s/INSERT INTO items (id, name, price)/INSERT INTO no_such_table (id, name, price)/" m.mig

@@ -12,6 +12,8 @@
 #include "runtime/exec.h"
 #include "runtime/journal.h"
 #include "runtime/session.h"
+#include "lib/strmap.h"
+#include <stdint.h>
 
 static struct mig_report rep;
 static FILE *sink;
@@ -244,4 +246,41 @@ Test(pg_outside_only, statements_that_can) {
     cr_assert_eq(outside("DO $$ BEGIN EXECUTE 'VACUUM t'; END $$", w), -1);
     cr_assert_eq(outside("", w), -1);
     cr_assert_eq(mig_pg_outside_only("CREATE INDEX CONCURRENTLY i ON t (x)", NULL, 0), 0);
+}
+
+/* mig_strmap_del against a model: random puts and deletes over few keys in
+ * a small table (long probe clusters, wrap-around), every key checked after
+ * each operation; deleting keeps the table from growing. */
+Test(strmap, delete_keeps_every_other_key_reachable) {
+    struct mig_arena a = { 0 };
+    struct mig_strmap m = { .arena = &a };
+    enum { K = 40 };
+    char names[K][8];
+    void *model[K] = { 0 };
+    for (int k = 0; k < K; k++)
+        snprintf(names[k], sizeof(names[k]), "k%d", k);
+    unsigned seed = 12345;
+    size_t cap_seen = 0;
+    for (int op = 0; op < 20000; op++) {
+        seed = seed * 1103515245u + 12345u;
+        int k = (int)((seed >> 8) % K);
+        if ((seed >> 20) % 3 == 0) {
+            cr_assert_eq(mig_strmap_del(&m, names[k]), model[k]);
+            model[k] = NULL;
+        } else if (!model[k]) {
+            model[k] = (void *)(uintptr_t)(op + 1);
+            mig_strmap_put(&m, names[k], model[k]);
+        }
+        size_t live = 0;
+        for (int j = 0; j < K; j++) {
+            cr_assert_eq(mig_strmap_get(&m, names[j]), model[j], "op %d key %s", op, names[j]);
+            live += model[j] != NULL;
+        }
+        cr_assert_eq(m.n, live);
+        if (m.cap > cap_seen)
+            cap_seen = m.cap;
+    }
+    cr_assert_leq(cap_seen, 128);
+    cr_assert_null(mig_strmap_del(&m, "absent"));
+    mig_arena_free(&a);
 }
