@@ -4,6 +4,7 @@
 #include "plan.h"
 #include "opcodes.h"
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,17 +140,78 @@ char *mig_pexec_text(const struct mig_plan *p, uint32_t exec)
 
 /* ---- loader ----------------------------------------------------------------- */
 
+/* The image is read through a window: the whole of it for a buffer in
+ * memory, or 64 KiB of a file at a time (mig_plan_load_file), so a plan of
+ * thousands of migrations is never in memory twice — as bytes and as
+ * tables. pos and n are positions in the image; the window holds
+ * [wstart, wstart + wlen). A file's bytes after the header are hashed as
+ * they are read, and the sum compared once the last is. */
 struct rbuf {
-    const unsigned char *b;
+    const unsigned char *b;     /* the window */
     size_t n, pos;
+    size_t wstart, wlen;
+    FILE *f;                    /* NULL: b is the whole image */
+    unsigned char *win;         /* (file) the window's buffer, WINDOW bytes */
+    EVP_MD_CTX *md;             /* (file) the SHA-256 of what was read after the header */
     int bad;
+    int short_read;             /* (file) it ended before the size its header says */
 };
+
+enum { WINDOW = 1 << 16 };
+
+/* Makes the window hold [pos, pos + k), k <= WINDOW (file mode). */
+static int fill(struct rbuf *r, size_t k)
+{
+    size_t keep = r->wstart + r->wlen - r->pos;
+    memmove(r->win, r->win + (r->pos - r->wstart), keep);
+    r->wstart = r->pos;
+    r->wlen = keep;
+    while (r->wlen < k) {
+        size_t want = WINDOW - r->wlen;
+        if (want > r->n - (r->wstart + r->wlen))
+            want = r->n - (r->wstart + r->wlen);
+        size_t got = want ? fread(r->win + r->wlen, 1, want, r->f) : 0;
+        if (got == 0) {
+            r->short_read = 1;
+            return 0;
+        }
+        if (r->md)
+            EVP_DigestUpdate(r->md, r->win + r->wlen, got);
+        r->wlen += got;
+    }
+    r->b = r->win;
+    return 1;
+}
 
 static int need(struct rbuf *r, size_t n)
 {
     if (r->bad || r->n - r->pos < n) {
         r->bad = 1;
         return 0;
+    }
+    if (r->f && r->pos + n > r->wstart + r->wlen && (n > WINDOW || !fill(r, n))) {
+        r->bad = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* n bytes into dst (any n: a file's are copied a window at a time). */
+static int get_bytes(struct rbuf *r, void *dst, size_t n)
+{
+    if (r->bad || r->n - r->pos < n) {
+        r->bad = 1;
+        return 0;
+    }
+    unsigned char *d = dst;
+    while (n) {
+        size_t k = n < WINDOW ? n : WINDOW;
+        if (!need(r, k))
+            return 0;
+        memcpy(d, r->b + (r->pos - r->wstart), k);
+        r->pos += k;
+        d += k;
+        n -= k;
     }
     return 1;
 }
@@ -158,14 +220,14 @@ static uint8_t get_u8(struct rbuf *r)
 {
     if (!need(r, 1))
         return 0;
-    return r->b[r->pos++];
+    return r->b[r->pos++ - r->wstart];
 }
 
 static uint32_t get_u32(struct rbuf *r)
 {
     if (!need(r, 4))
         return 0;
-    const unsigned char *b = r->b + r->pos;
+    const unsigned char *b = r->b + (r->pos - r->wstart);
     r->pos += 4;
     return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
@@ -199,23 +261,25 @@ static void *alloc_n(struct mig_plan *p, size_t n, size_t sz)
     return mig_arena_alloc(&p->arena, (n ? n : 1) * sz);
 }
 
-struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err, size_t errlen)
+/* The header's checks (magic, version, flags, the size against the file's
+ * size): 0, or -1 with err set. */
+static int check_header(const unsigned char *buf, size_t size, char *err, size_t errlen)
 {
     if (size < MIG_MIGB_HEADER || memcmp(buf, "MIGB", 4) != 0) {
         snprintf(err, errlen, "not a mig bytecode file (bad magic number)");
-        return NULL;
+        return -1;
     }
     uint32_t ver = (uint32_t)buf[4] | (uint32_t)buf[5] << 8 | (uint32_t)buf[6] << 16 | (uint32_t)buf[7] << 24;
     if (ver != MIG_FORMAT_VERSION) {
         snprintf(err, errlen, "bytecode format version %u is not supported (this migrun reads version %u)%s",
                  ver, MIG_FORMAT_VERSION,
                  ver < MIG_FORMAT_VERSION ? ": compile the sources again with this migc (migc build)" : "");
-        return NULL;
+        return -1;
     }
     uint32_t flags = (uint32_t)buf[8] | (uint32_t)buf[9] << 8 | (uint32_t)buf[10] << 16 | (uint32_t)buf[11] << 24;
     if (flags != 0) {
         snprintf(err, errlen, "unknown bytecode flags 0x%x (written by a newer mig?)", flags);
-        return NULL;
+        return -1;
     }
     uint64_t sz = 0;
     for (int i = 0; i < 8; i++)
@@ -223,8 +287,17 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
     if (sz != size) {
         snprintf(err, errlen, "the file is %s (%zu bytes, the header says %llu)",
                  size < sz ? "truncated" : "longer than written", size, (unsigned long long)sz);
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+static struct mig_plan *parse(struct rbuf *r, const unsigned char *sum, char *err, size_t errlen);
+
+struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err, size_t errlen)
+{
+    if (check_header(buf, size, err, errlen) != 0)
+        return NULL;
     unsigned char sha[32];
     unsigned len = 32;
     EVP_Digest(buf + MIG_MIGB_HEADER, size - MIG_MIGB_HEADER, sha, &len, EVP_sha256(), NULL);
@@ -232,212 +305,256 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
         snprintf(err, errlen, "checksum mismatch: the file is corrupted");
         return NULL;
     }
+    struct rbuf r = { .b = buf, .n = size, .pos = MIG_MIGB_HEADER, .wlen = size };
+    return parse(&r, NULL, err, errlen);
+}
+
+struct mig_plan *mig_plan_load_file(FILE *f, size_t size, char *err, size_t errlen)
+{
+    unsigned char head[MIG_MIGB_HEADER];
+    size_t got = fread(head, 1, sizeof(head), f);
+    if (check_header(head, got < sizeof(head) ? got : size, err, errlen) != 0)
+        return NULL;
+    unsigned char *win = malloc(WINDOW);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!win || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        free(win);
+        EVP_MD_CTX_free(md);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    struct rbuf r = { .b = win, .n = size, .pos = MIG_MIGB_HEADER, .wstart = MIG_MIGB_HEADER,
+                      .f = f, .win = win, .md = md };
+    struct mig_plan *p = parse(&r, head + 20, err, errlen);
+    free(win);
+    EVP_MD_CTX_free(md);
+    return p;
+}
+
+/* (file mode, tables found malformed part way) Whether the file's bytes
+ * after the header, the rest read now, have the sum its header gives: a
+ * corrupted file is named so, not "malformed". */
+static bool intact(struct rbuf *r, const unsigned char *sum)
+{
+    unsigned char buf[4096], sha[32];
+    unsigned len = 32;
+    size_t got;
+    while ((got = fread(buf, 1, sizeof(buf), r->f)) > 0)
+        EVP_DigestUpdate(r->md, buf, got);
+    return EVP_DigestFinal_ex(r->md, sha, &len) == 1 && memcmp(sha, sum, 32) == 0;
+}
+
+/* The tables of the image after its header; sum: (file mode) the SHA-256
+ * the header gives, compared with r's once every byte is read. */
+static struct mig_plan *parse(struct rbuf *r, const unsigned char *sum, char *err, size_t errlen)
+{
     struct mig_plan *p = calloc(1, sizeof(*p));
     if (!p) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    struct rbuf r = { buf, size, MIG_MIGB_HEADER, 0 };
-    p->nstrings = get_count(&r, 4);
+    p->nstrings = get_count(r, 4);
     p->strings = alloc_n(p, p->nstrings, sizeof(*p->strings));
     p->string_len = alloc_n(p, p->nstrings, sizeof(*p->string_len));
-    /* the texts in one block of their exact size (their lengths first) */
-    size_t total = 0;
-    struct rbuf ahead = r;      /* (read by the same checked readers) */
-    for (uint32_t i = 0; i < p->nstrings && !ahead.bad; i++) {
-        uint32_t n = get_u32(&ahead);
-        if (!need(&ahead, n))
+    for (uint32_t i = 0; i < p->nstrings && !r->bad; i++) {
+        uint32_t n = get_u32(r);
+        if (!need(r, 0) || r->n - r->pos < n) {
+            r->bad = 1;
             break;
-        ahead.pos += n;
-        total += (size_t)n + 1;
-    }
-    r.bad = ahead.bad;
-    char *texts = r.bad ? NULL : mig_arena_alloc(&p->arena, total ? total : 1);
-    for (uint32_t i = 0; i < p->nstrings && !r.bad; i++) {
-        uint32_t n = get_u32(&r);
-        if (!need(&r, n))
+        }
+        char *text = mig_arena_alloc_raw(&p->arena, (size_t)n + 1);
+        if (!get_bytes(r, text, n))
             break;
-        memcpy(texts, r.b + r.pos, n);
-        texts[n] = 0;
-        p->strings[i] = texts;
+        text[n] = 0;
+        p->strings[i] = text;
         p->string_len[i] = n;
-        texts += n + 1;
-        r.pos += n;
     }
-    p->nconsts = get_count(&r, 9);
+    p->nconsts = get_count(r, 9);
     p->consts = alloc_n(p, p->nconsts, sizeof(*p->consts));
-    for (uint32_t i = 0; i < p->nconsts && !r.bad; i++) {
-        p->consts[i].t = (enum mig_vtype)get_u8(&r);
-        p->consts[i].i = get_i64(&r);
+    for (uint32_t i = 0; i < p->nconsts && !r->bad; i++) {
+        p->consts[i].t = (enum mig_vtype)get_u8(r);
+        p->consts[i].i = get_i64(r);
     }
-    p->nqueries = get_count(&r, 4);
+    p->nqueries = get_count(r, 4);
     p->queries = alloc_n(p, p->nqueries, sizeof(*p->queries));
-    for (uint32_t i = 0; i < p->nqueries && !r.bad; i++) {
+    for (uint32_t i = 0; i < p->nqueries && !r->bad; i++) {
         struct mig_pquery *q = &p->queries[i];
-        q->nvariants = get_count(&r, 49);
+        q->nvariants = get_count(r, 49);
         q->v = alloc_n(p, q->nvariants, sizeof(*q->v));
-        for (uint32_t k = 0; k < q->nvariants && !r.bad; k++) {
+        for (uint32_t k = 0; k < q->nvariants && !r->bad; k++) {
             struct mig_pvariant *v = &q->v[k];
-            v->dialect = get_u8(&r);
-            v->text = get_u32(&r);
-            v->file = get_u32(&r);
-            v->line = get_u32(&r);
-            if (need(&r, 32)) {
-                memcpy(v->sha256, r.b + r.pos, 32);
-                r.pos += 32;
-            }
-            v->ninterps = get_count(&r, 18);
+            v->dialect = get_u8(r);
+            v->text = get_u32(r);
+            v->file = get_u32(r);
+            v->line = get_u32(r);
+            get_bytes(r, v->sha256, 32);
+            v->ninterps = get_count(r, 18);
             v->interps = alloc_n(p, v->ninterps, sizeof(*v->interps));
-            for (uint32_t j = 0; j < v->ninterps && !r.bad; j++) {
-                v->interps[j].off = get_u32(&r);
-                v->interps[j].len = get_u32(&r);
-                v->interps[j].mode = get_u8(&r);
-                v->interps[j].kind = get_u8(&r);
-                v->interps[j].index = get_u32(&r);
-                v->interps[j].name = get_u32(&r);
+            for (uint32_t j = 0; j < v->ninterps && !r->bad; j++) {
+                v->interps[j].off = get_u32(r);
+                v->interps[j].len = get_u32(r);
+                v->interps[j].mode = get_u8(r);
+                v->interps[j].kind = get_u8(r);
+                v->interps[j].index = get_u32(r);
+                v->interps[j].name = get_u32(r);
             }
         }
     }
-    p->nchecks = get_count(&r, 37);
+    p->nchecks = get_count(r, 37);
     p->checks = alloc_n(p, p->nchecks, sizeof(*p->checks));
-    for (uint32_t i = 0; i < p->nchecks && !r.bad; i++) {
-        p->checks[i].kind = get_u8(&r);
-        p->checks[i].msg = get_u32(&r);
-        p->checks[i].text = get_u32(&r);
-        p->checks[i].file = get_u32(&r);
-        p->checks[i].line = get_u32(&r);
-        p->checks[i].poll_block = get_u32(&r);
-        p->checks[i].within_ms = get_i64(&r);
-        p->checks[i].every_ms = get_i64(&r);
+    for (uint32_t i = 0; i < p->nchecks && !r->bad; i++) {
+        p->checks[i].kind = get_u8(r);
+        p->checks[i].msg = get_u32(r);
+        p->checks[i].text = get_u32(r);
+        p->checks[i].file = get_u32(r);
+        p->checks[i].line = get_u32(r);
+        p->checks[i].poll_block = get_u32(r);
+        p->checks[i].within_ms = get_i64(r);
+        p->checks[i].every_ms = get_i64(r);
     }
-    p->nexecs = get_count(&r, 62);
+    p->nexecs = get_count(r, 62);
     p->execs = alloc_n(p, p->nexecs, sizeof(*p->execs));
-    for (uint32_t i = 0; i < p->nexecs && !r.bad; i++) {
+    for (uint32_t i = 0; i < p->nexecs && !r->bad; i++) {
         struct mig_pexec *e = &p->execs[i];
-        e->block = get_u32(&r);
-        e->nargv = get_count(&r, 4);
+        e->block = get_u32(r);
+        e->nargv = get_count(r, 4);
         e->argv_text = alloc_n(p, e->nargv, sizeof(*e->argv_text));
-        for (uint32_t k = 0; k < e->nargv && !r.bad; k++)
-            e->argv_text[k] = get_u32(&r);
-        e->nenv = get_count(&r, 4);
+        for (uint32_t k = 0; k < e->nargv && !r->bad; k++)
+            e->argv_text[k] = get_u32(r);
+        e->nenv = get_count(r, 4);
         e->env_names = alloc_n(p, e->nenv, sizeof(*e->env_names));
-        for (uint32_t k = 0; k < e->nenv && !r.bad; k++)
-            e->env_names[k] = get_u32(&r);
-        e->has_cwd = get_u8(&r);
-        e->output = get_u8(&r);
-        e->timeout_ms = get_i64(&r);
-        e->file = get_u32(&r);
-        e->line = get_u32(&r);
-        if (need(&r, 32)) {
-            memcpy(e->sha256, r.b + r.pos, 32);
-            r.pos += 32;
-        }
+        for (uint32_t k = 0; k < e->nenv && !r->bad; k++)
+            e->env_names[k] = get_u32(r);
+        e->has_cwd = get_u8(r);
+        e->output = get_u8(r);
+        e->timeout_ms = get_i64(r);
+        e->file = get_u32(r);
+        e->line = get_u32(r);
+        get_bytes(r, e->sha256, 32);
     }
-    p->nfns = get_count(&r, 12);
+    p->nfns = get_count(r, 12);
     p->fns = alloc_n(p, p->nfns, sizeof(*p->fns));
-    for (uint32_t i = 0; i < p->nfns && !r.bad; i++) {
-        p->fns[i].name = get_u32(&r);
-        p->fns[i].nparams = get_u32(&r);
-        p->fns[i].block = get_u32(&r);
+    for (uint32_t i = 0; i < p->nfns && !r->bad; i++) {
+        p->fns[i].name = get_u32(r);
+        p->fns[i].nparams = get_u32(r);
+        p->fns[i].block = get_u32(r);
     }
-    p->nglobals = get_count(&r, 4);
+    p->nglobals = get_count(r, 4);
     p->global_names = alloc_n(p, p->nglobals, sizeof(*p->global_names));
-    for (uint32_t i = 0; i < p->nglobals && !r.bad; i++)
-        p->global_names[i] = get_u32(&r);
-    p->globals_block = get_u32(&r);
-    p->nmigrations = get_count(&r, 48);
+    for (uint32_t i = 0; i < p->nglobals && !r->bad; i++)
+        p->global_names[i] = get_u32(r);
+    p->globals_block = get_u32(r);
+    p->nmigrations = get_count(r, 48);
     p->migrations = alloc_n(p, p->nmigrations, sizeof(*p->migrations));
-    for (uint32_t i = 0; i < p->nmigrations && !r.bad; i++) {
+    for (uint32_t i = 0; i < p->nmigrations && !r->bad; i++) {
         struct mig_pmigration *m = &p->migrations[i];
-        m->name = get_u32(&r);
-        m->title = get_u32(&r);
-        m->file = get_u32(&r);
-        m->line = get_u32(&r);
-        m->ntargets = get_count(&r, 9);
+        m->name = get_u32(r);
+        m->title = get_u32(r);
+        m->file = get_u32(r);
+        m->line = get_u32(r);
+        m->ntargets = get_count(r, 9);
         m->targets = alloc_n(p, m->ntargets, sizeof(*m->targets));
-        for (uint32_t k = 0; k < m->ntargets && !r.bad; k++) {
-            m->targets[k].dialect = get_u8(&r);
-            m->targets[k].min_version = get_i64(&r);
+        for (uint32_t k = 0; k < m->ntargets && !r->bad; k++) {
+            m->targets[k].dialect = get_u8(r);
+            m->targets[k].min_version = get_i64(r);
         }
-        m->nafter = get_count(&r, 4);
+        m->nafter = get_count(r, 4);
         m->after = alloc_n(p, m->nafter, sizeof(*m->after));
-        for (uint32_t k = 0; k < m->nafter && !r.bad; k++)
-            m->after[k] = get_u32(&r);
-        m->nparams = get_count(&r, 9);
+        for (uint32_t k = 0; k < m->nafter && !r->bad; k++)
+            m->after[k] = get_u32(r);
+        m->nparams = get_count(r, 9);
         m->params = alloc_n(p, m->nparams, sizeof(*m->params));
-        for (uint32_t k = 0; k < m->nparams && !r.bad; k++) {
-            m->params[k].name = get_u32(&r);
-            m->params[k].type = get_u8(&r);
-            m->params[k].slot = get_u32(&r);
+        for (uint32_t k = 0; k < m->nparams && !r->bad; k++) {
+            m->params[k].name = get_u32(r);
+            m->params[k].type = get_u8(r);
+            m->params[k].slot = get_u32(r);
         }
-        m->nslots = get_u32(&r);
-        m->prologue = get_u32(&r);
-        m->body = get_u32(&r);
-        m->first_phase = get_u32(&r);
-        m->nphases = get_u32(&r);
+        m->nslots = get_u32(r);
+        m->prologue = get_u32(r);
+        m->body = get_u32(r);
+        m->first_phase = get_u32(r);
+        m->nphases = get_u32(r);
     }
-    p->nphases = get_count(&r, 62);
+    p->nphases = get_count(r, 62);
     p->phases = alloc_n(p, p->nphases, sizeof(*p->phases));
-    for (uint32_t i = 0; i < p->nphases && !r.bad; i++) {
+    for (uint32_t i = 0; i < p->nphases && !r->bad; i++) {
         struct mig_pphase *ph = &p->phases[i];
-        ph->name = get_u32(&r);
-        ph->title = get_u32(&r);
-        ph->migration = get_u32(&r);
-        ph->file = get_u32(&r);
-        ph->line = get_u32(&r);
-        ph->txn = get_u8(&r);
-        ph->implicit = get_u8(&r);
-        ph->timeout_ms = get_i64(&r);
-        ph->lock_timeout_ms = get_i64(&r);
-        ph->retry = get_i64(&r);
-        ph->retry_every_ms = get_i64(&r);
-        ph->first_step = get_u32(&r);
-        ph->nsteps = get_u32(&r);
+        ph->name = get_u32(r);
+        ph->title = get_u32(r);
+        ph->migration = get_u32(r);
+        ph->file = get_u32(r);
+        ph->line = get_u32(r);
+        ph->txn = get_u8(r);
+        ph->implicit = get_u8(r);
+        ph->timeout_ms = get_i64(r);
+        ph->lock_timeout_ms = get_i64(r);
+        ph->retry = get_i64(r);
+        ph->retry_every_ms = get_i64(r);
+        ph->first_step = get_u32(r);
+        ph->nsteps = get_u32(r);
     }
-    p->nsteps = get_count(&r, 60);
+    p->nsteps = get_count(r, 60);
     p->steps = alloc_n(p, p->nsteps, sizeof(*p->steps));
-    for (uint32_t i = 0; i < p->nsteps && !r.bad; i++) {
+    for (uint32_t i = 0; i < p->nsteps && !r->bad; i++) {
         struct mig_pstep *s = &p->steps[i];
-        s->name = get_u32(&r);
-        s->title = get_u32(&r);
-        s->migration = get_u32(&r);
-        s->phase = get_u32(&r);
-        s->file = get_u32(&r);
-        s->line = get_u32(&r);
-        s->up = get_u32(&r);
-        s->down = get_u32(&r);
-        s->irreversible = get_u32(&r);
-        s->batch = get_u8(&r);
-        s->batch_max = get_i64(&r);
-        s->up_kind = get_u8(&r);
-        s->down_kind = get_u8(&r);
-        s->down_flags = get_u8(&r);
-        s->up_exec = get_u32(&r);
-        s->down_exec = get_u32(&r);
-        s->none_reason = get_u32(&r);
+        s->name = get_u32(r);
+        s->title = get_u32(r);
+        s->migration = get_u32(r);
+        s->phase = get_u32(r);
+        s->file = get_u32(r);
+        s->line = get_u32(r);
+        s->up = get_u32(r);
+        s->down = get_u32(r);
+        s->irreversible = get_u32(r);
+        s->batch = get_u8(r);
+        s->batch_max = get_i64(r);
+        s->up_kind = get_u8(r);
+        s->down_kind = get_u8(r);
+        s->down_flags = get_u8(r);
+        s->up_exec = get_u32(r);
+        s->down_exec = get_u32(r);
+        s->none_reason = get_u32(r);
     }
-    p->nblocks = get_count(&r, 13);
+    p->nblocks = get_count(r, 13);
     p->blocks = alloc_n(p, p->nblocks, sizeof(*p->blocks));
-    for (uint32_t i = 0; i < p->nblocks && !r.bad; i++) {
-        p->blocks[i].kind = get_u8(&r);
-        p->blocks[i].owner = get_u32(&r);
-        p->blocks[i].start = get_u32(&r);
-        p->blocks[i].end = get_u32(&r);
+    for (uint32_t i = 0; i < p->nblocks && !r->bad; i++) {
+        p->blocks[i].kind = get_u8(r);
+        p->blocks[i].owner = get_u32(r);
+        p->blocks[i].start = get_u32(r);
+        p->blocks[i].end = get_u32(r);
     }
-    p->ncode = get_count(&r, 4);
+    p->ncode = get_count(r, 4);
     p->code = alloc_n(p, p->ncode, sizeof(*p->code));
-    for (uint32_t i = 0; i < p->ncode && !r.bad; i++)
-        p->code[i] = get_u32(&r);
-    p->nlines = get_count(&r, 12);
+    for (uint32_t i = 0; i < p->ncode && !r->bad; i++)
+        p->code[i] = get_u32(r);
+    p->nlines = get_count(r, 12);
     p->lines = alloc_n(p, p->nlines, sizeof(*p->lines));
-    for (uint32_t i = 0; i < p->nlines && !r.bad; i++) {
-        p->lines[i].addr = get_u32(&r);
-        p->lines[i].file = get_u32(&r);
-        p->lines[i].line = get_u32(&r);
+    for (uint32_t i = 0; i < p->nlines && !r->bad; i++) {
+        p->lines[i].addr = get_u32(r);
+        p->lines[i].file = get_u32(r);
+        p->lines[i].line = get_u32(r);
     }
-    if (r.bad || r.pos != r.n) {
-        snprintf(err, errlen, "malformed bytecode: %s at byte %zu", r.bad ? "a table runs past the end" :
-                 "unexpected bytes after the last table", r.pos);
+    if (sum && !r->bad && r->pos == r->n) {
+        /* (a file: the rest of its last window was hashed when read) */
+        unsigned char sha[32];
+        unsigned len = 32;
+        bool longer = fgetc(r->f) != EOF;
+        if (longer || EVP_DigestFinal_ex(r->md, sha, &len) != 1 || memcmp(sha, sum, 32) != 0) {
+            snprintf(err, errlen, longer ? "the file is longer than written (it changed while it was read)"
+                                         : "checksum mismatch: the file is corrupted");
+            mig_plan_free(p);
+            return NULL;
+        }
+    }
+    if (r->bad || r->pos != r->n) {
+        /* a file is hashed as it is read: a corrupted one fails here or in
+         * the tables, and says so as a whole file does */
+        if (sum && (r->short_read || !intact(r, sum)))
+            snprintf(err, errlen, r->short_read ? "the file is truncated (it changed while it was read)"
+                                               : "checksum mismatch: the file is corrupted");
+        else
+            snprintf(err, errlen, "malformed bytecode: %s at byte %zu", r->bad ? "a table runs past the end" :
+                     "unexpected bytes after the last table", r->pos);
         mig_plan_free(p);
         return NULL;
     }

@@ -291,6 +291,9 @@ char *mig_pexec_text(const struct mig_plan *p, uint32_t exec);
 unsigned char *mig_plan_write(const struct mig_plan *p, size_t *size);
 /* Loads and verifies a .migb image. NULL on any problem, with a message. */
 struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err, size_t errlen);
+/* The same from an open file of size bytes (fstat), read 64 KiB at a time
+ * and hashed as it is read: the bytes are never all in memory. */
+struct mig_plan *mig_plan_load_file(FILE *f, size_t size, char *err, size_t errlen);
 /* Verifies a plan (bounds, blocks, jumps, stack depth); 0 or -1 with err. */
 int mig_plan_verify(struct mig_plan *p, char *err, size_t errlen);
 /* EXPLAIN-style listing. */

@@ -110,5 +110,47 @@ else
     bad "a .migb one byte short: exit $rc, $out"
 fi
 
+# a byte changed early (in the strings) and in the middle: the loader reads
+# the file a window at a time and hashes it as it goes, so it may meet the
+# damage before the end: it still says the file is corrupted
+for at in 200 half; do
+    python3 - "$plan" "$tmp/flip-$at.migb" "$at" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+i = len(b) // 2 if sys.argv[3] == "half" else int(sys.argv[3])
+b[i] ^= 0x40
+open(sys.argv[2], "wb").write(b)
+PY
+    out=$("$MIGRUN" status "$tmp/flip-$at.migb" --db "sqlite:$tmp/flip.sqlite" 2>&1); rc=$?
+    if [ "$rc" != 0 ] && printf '%s\n' "$out" | grep -q "checksum mismatch: the file is corrupted" && [ ! -e "$tmp/flip.sqlite" ]; then
+        ok "a byte changed at $at of the .migb: refused as corrupted, nothing touched"
+    else
+        bad "a byte changed at $at of the .migb: exit $rc, $out"
+    fi
+done
+# a SQL body longer than the loader's 64 KiB window: read across windows
+mkdir -p "$tmp/big"
+python3 - "$tmp/big/big.mig" <<'PY'
+import sys
+pad = "x" * 40
+rows = ",\n".join(f"({i}, 'row {i:06d} {pad}')" for i in range(4000))
+open(sys.argv[1], "w").write(f"""migration big {{
+  step t {{
+    up sql {{ CREATE TABLE big (id integer PRIMARY KEY, v text NOT NULL); INSERT INTO big VALUES
+{rows}; }}
+    down sql {{ DROP TABLE big; }}
+  }}
+}}
+""")
+PY
+"$MIGC" build -o "$tmp/big/plan.migb" "$tmp/big/big.mig" >"$tmp/build.out" 2>&1 || cat "$tmp/build.out"
+size=$(wc -c <"$tmp/big/plan.migb")
+if "$MIGRUN" apply "$tmp/big/plan.migb" --db "sqlite:$tmp/big/db.sqlite" --journal "$tmp/big/j.db" >/dev/null 2>&1 &&
+   [ "$(sqlite3 "$tmp/big/db.sqlite" "SELECT count(*) || ' ' || max(v) FROM big")" = "4000 row 003999 $(printf 'x%.0s' $(seq 40))" ] &&
+   [ "$size" -gt 200000 ]; then
+    ok "a ${size}-byte .migb with one SQL body over 64 KiB applies every row"
+else
+    bad "a ${size}-byte .migb with one SQL body over 64 KiB did not apply whole"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -85,31 +85,16 @@ bool mig_is_bytecode_path(const char *path)
     return yes;
 }
 
-/* The whole of an open file in one malloc'd buffer (*n bytes), or NULL:
- * one read of the size fstat says (a .migb of thousands of migrations is
- * megabytes: growing a buffer by doubling copied it over and over), then
- * on to the end in case the file grew meanwhile. */
-static unsigned char *read_whole(FILE *f, size_t *n)
+/* The plan of an open .migb file, read a window at a time (its bytes are
+ * never all in memory beside its tables: runtime/plan.c). */
+static struct mig_plan *load_open(FILE *f, char *msg, size_t n)
 {
     struct stat st;
-    size_t cap = fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 1 << 16, len = 0;
-    unsigned char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            unsigned char *nb = realloc(buf, cap *= 2);
-            if (!nb)
-                free(buf);
-            buf = nb;
-        }
+    if (fstat(fileno(f), &st) != 0) {
+        snprintf(msg, n, "%s", strerror(errno));
+        return NULL;
     }
-    if (buf && ferror(f)) {
-        free(buf);
-        buf = NULL;
-    }
-    *n = len;
-    return buf;
+    return mig_plan_load_file(f, (size_t)st.st_size, msg, n);
 }
 
 static struct mig_plan *load_bytecode(const char *prog, const char *path, FILE *err, bool *usage)
@@ -121,16 +106,11 @@ static struct mig_plan *load_bytecode(const char *prog, const char *path, FILE *
         *usage = true;
         return NULL;
     }
-    size_t n = 0;
-    unsigned char *buf = read_whole(f, &n);
-    fclose(f);
-    if (!buf) {
-        fprintf(err, "%s: error: cannot read '%s'\n", prog, path);
-        return NULL;
-    }
     char msg[512];
-    struct mig_plan *p = mig_plan_load(buf, n, msg, sizeof(msg));
-    free(buf);
+    struct mig_plan *p = load_open(f, msg, sizeof(msg));
+    if (!p && ferror(f))
+        snprintf(msg, sizeof(msg), "cannot read it: %s", strerror(errno));
+    fclose(f);
     if (!p)
         fprintf(err, "%s: error: %s: %s\n", prog, path, msg);
     return p;
@@ -249,13 +229,10 @@ static struct mig_plan *cache_load(const char *path)
     FILE *f = open_regular(path, NULL);
     if (!f)
         return NULL;
-    size_t n = 0;
-    unsigned char *buf = read_whole(f, &n);
-    fclose(f);
     char msg[512];
-    /* (mig_plan_load verifies the plan it loads) */
-    struct mig_plan *p = buf && n ? mig_plan_load(buf, n, msg, sizeof(msg)) : NULL;
-    free(buf);
+    /* (the loader verifies the plan it loads) */
+    struct mig_plan *p = load_open(f, msg, sizeof(msg));
+    fclose(f);
     return p;
 }
 
