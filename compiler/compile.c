@@ -37,6 +37,7 @@ struct mig_program *mig_program_new(void)
         fputs("fatal: out of memory\n", stderr);
         abort();
     }
+    p->arena.large = true;
     p->sources.arena = &p->arena;
     p->walked_dirs.arena = &p->arena;
     p->diags.sources = &p->sources;

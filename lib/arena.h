@@ -2,11 +2,16 @@
  * compilation; everything is released by one mig_arena_free() call. */
 #ifndef MIG_ARENA_H
 #define MIG_ARENA_H
+#include <stdbool.h>
 #include <stddef.h>
 
 struct mig_arena_block;
 struct mig_arena {
     struct mig_arena_block *head;
+    /* Set by the owner of an arena expected to grow to megabytes (a
+     * compilation): after its first 64 KiB block it takes memory in 2 MiB
+     * huge pages at once, not from 1 MiB of doubling blocks of 4 KiB pages. */
+    bool large;
 };
 
 /* Zeroed memory owned by the arena. Aborts the process when memory is out
