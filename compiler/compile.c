@@ -66,9 +66,7 @@ static int cmp_str(const void *a, const void *b)
 static char *join_path(struct mig_arena *a, const char *dir, const char *name)
 {
     size_t n = strlen(dir);
-    if (n && dir[n - 1] == '/')
-        return mig_arena_printf(a, "%s%s", dir, name);
-    return mig_arena_printf(a, "%s/%s", dir, name);
+    return mig_arena_cat(a, dir, n && dir[n - 1] == '/' ? "" : "/", name, (char *)NULL);
 }
 
 /* Whether the directory st was walked already in this program: a symlink

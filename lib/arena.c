@@ -106,6 +106,26 @@ char *mig_arena_strdup(struct mig_arena *a, const char *s)
     return mig_arena_strndup(a, s, strlen(s));
 }
 
+char *mig_arena_cat(struct mig_arena *a, ...)
+{
+    va_list ap;
+    size_t n = 0;
+    va_start(ap, a);
+    for (const char *s; (s = va_arg(ap, const char *));)
+        n += strlen(s);
+    va_end(ap);
+    char *p = mig_arena_alloc_raw(a, n + 1), *q = p;
+    va_start(ap, a);
+    for (const char *s; (s = va_arg(ap, const char *));) {
+        size_t k = strlen(s);
+        memcpy(q, s, k);
+        q += k;
+    }
+    va_end(ap);
+    *q = 0;
+    return p;
+}
+
 char *mig_arena_printf(struct mig_arena *a, const char *fmt, ...)
 {
     va_list ap;

@@ -23,6 +23,10 @@ void *mig_arena_alloc_raw(struct mig_arena *a, size_t size);
 /* NUL-terminated copy of s[0..n) owned by the arena. */
 char *mig_arena_strndup(struct mig_arena *a, const char *s, size_t n);
 char *mig_arena_strdup(struct mig_arena *a, const char *s);
+/* The concatenation of the strings given, up to a NULL, into the arena:
+ * what printf("%s%s…") makes, without parsing a format (the linter builds
+ * a key such as "table.column" for every column it sees). */
+char *mig_arena_cat(struct mig_arena *a, ...) __attribute__((sentinel));
 /* printf into the arena. */
 char *mig_arena_printf(struct mig_arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
