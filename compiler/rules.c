@@ -98,27 +98,21 @@ static bool has_control_word(const char *s, size_t len)
 {
     static const char *const words[] = { "BEGIN", "COMMIT", "ROLLBACK", "END", "ABORT", "SAVEPOINT", "RELEASE",
                                          "START", "PREPARE", NULL };
+    const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(c >= 'A' && c <= 'Z') && !(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '_' && c < 0x80) {
+        if (!(mig_sql_cclass[u[i]] & MIG_SQL_C_IDENT)) {
             i++;
             continue;
         }
-        size_t start = i;
-        while (i < len) {
-            c = (unsigned char)s[i];
-            if (!(c >= 'A' && c <= 'Z') && !(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '_' &&
-                c < 0x80)
-                break;
+        size_t start = i++;
+        while (i < len && (mig_sql_cclass[u[i]] & MIG_SQL_C_IDENT))
             i++;
-        }
         size_t n = i - start;
         if (n < 3 || n > 9)
             continue;
         char first = (char)(s[start] & ~0x20);      /* upper case of a letter */
         for (size_t k = 0; words[k]; k++)
-            if (words[k][0] == first && strlen(words[k]) == n &&
-                strncasecmp(s + start, words[k], n) == 0)
+            if (words[k][0] == first && strlen(words[k]) == n && strncasecmp(s + start, words[k], n) == 0)
                 return true;
     }
     return false;
