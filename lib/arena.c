@@ -17,13 +17,15 @@ struct mig_arena_block {
 /* Blocks start at 64 kB and double up to 1 MB: a small arena (one
  * snapshot, one report) stays small, a large one (a compilation of
  * thousands of files) asks the system for memory a few times, not
- * hundreds. Past BLOCK_MAX (past the first block for an arena marked
- * large), blocks are mappings of HUGE bytes (2 MiB)
- * aligned on HUGE and marked for transparent huge pages: `migc check` of
- * 1,000 files fills about 10 MB of arena, and one page fault per 4 KiB
- * page cost a third of its time on a VM where each fault takes ~15 µs; a
- * huge page is one fault. A mapping is zeroed by the kernel and an arena
- * never hands the same bytes out twice, so its memory needs no memset. */
+ * hundreds. An arena marked large (a compilation: mig_program_new) takes,
+ * after its first block, mappings of HUGE bytes (2 MiB) aligned on HUGE and
+ * marked for transparent huge pages: `migc check` of 1,000 files fills
+ * about 10 MB of arena, and one page fault per 4 KiB page cost a third of
+ * its time on a VM where each fault takes ~15 µs; a huge page is one
+ * fault. A mapping is zeroed by the kernel and an arena never hands the
+ * same bytes out twice, so its memory needs no memset. The other arenas
+ * keep 4 KiB pages: a huge page is resident whole, which the runner's
+ * memory, measured against sqlite3's and psql's, cannot afford. */
 enum { BLOCK_MIN = 64 * 1024, BLOCK_MAX = 1024 * 1024, HUGE = 2 * 1024 * 1024 };
 
 static _Noreturn void out_of_memory(void)
@@ -64,10 +66,10 @@ void *mig_arena_alloc_raw(struct mig_arena *a, size_t size)
     size = rounded(size);
     struct mig_arena_block *b = a->head;
     if (!b || b->size - b->used < size) {
-        if (b && (b->mapped || b->size >= (a->large ? BLOCK_MIN : BLOCK_MAX))) {
+        if (b && a->large) {
             b = map_block(size);
         } else {
-            size_t cap = b ? b->size * 2 : BLOCK_MIN;
+            size_t cap = b ? (b->size < BLOCK_MAX / 2 ? b->size * 2 : BLOCK_MAX) : BLOCK_MIN;
             if (cap < size)
                 cap = size;
             b = malloc(sizeof(*b) + cap);

@@ -10,7 +10,8 @@ struct mig_arena {
     struct mig_arena_block *head;
     /* Set by the owner of an arena expected to grow to megabytes (a
      * compilation): after its first 64 KiB block it takes memory in 2 MiB
-     * huge pages at once, not from 1 MiB of doubling blocks of 4 KiB pages. */
+     * huge pages at once, not in doubling blocks of 4 KiB pages (a huge
+     * page is resident whole: up to 2 MiB more of peak memory). */
     bool large;
 };
 
