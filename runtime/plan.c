@@ -3,7 +3,7 @@
  * from opcodes.h. */
 #include "plan.h"
 #include "opcodes.h"
-#include <openssl/evp.h>
+#include "lib/sha256.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,8 +226,7 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
         return NULL;
     }
     unsigned char sha[32];
-    unsigned len = 32;
-    EVP_Digest(buf + MIG_MIGB_HEADER, size - MIG_MIGB_HEADER, sha, &len, EVP_sha256(), NULL);
+    mig_sha256(buf + MIG_MIGB_HEADER, size - MIG_MIGB_HEADER, sha);
     if (memcmp(sha, buf + 20, 32) != 0) {
         snprintf(err, errlen, "checksum mismatch: the file is corrupted");
         return NULL;
