@@ -2,7 +2,7 @@
  * runtime's loader in runtime/plan.c reads and verifies). Only the compiler
  * writes plans, so the writer lives beside codegen and migrun never links it. */
 #include "runtime/plan.h"
-#include <openssl/evp.h>
+#include "lib/sha256.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,8 +214,7 @@ unsigned char *mig_plan_write(const struct mig_plan *p, size_t *size)
     }
     for (int i = 0; i < 8; i++)
         h[8 + i] = (unsigned char)(sz >> (8 * i));
-    unsigned len = 32;
-    EVP_Digest(w.b + MIG_MIGB_HEADER, w.n - MIG_MIGB_HEADER, w.b + 20, &len, EVP_sha256(), NULL);
+    mig_sha256(w.b + MIG_MIGB_HEADER, w.n - MIG_MIGB_HEADER, w.b + 20);
     *size = w.n;
     return w.b;
 }

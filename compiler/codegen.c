@@ -5,19 +5,9 @@
 #include "codegen.h"
 #include "lib/strmap.h"
 #include "runtime/opcodes.h"
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-void mig_sha256(const void *data, size_t n, uint8_t out[32])
-{
-    unsigned len = 32;
-    if (!EVP_Digest(data, n, out, &len, EVP_sha256(), NULL)) {
-        fputs("fatal: SHA-256 failed\n", stderr);
-        abort();
-    }
-}
 
 struct pending_poll {
     uint32_t check, migration;

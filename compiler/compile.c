@@ -37,8 +37,10 @@ struct mig_program *mig_program_new(void)
         fputs("fatal: out of memory\n", stderr);
         abort();
     }
+    p->arena.large = true;
     p->sources.arena = &p->arena;
     p->walked_dirs.arena = &p->arena;
+    p->real_paths.arena = &p->arena;
     p->diags.sources = &p->sources;
     return p;
 }
@@ -57,17 +59,16 @@ static int ends_with_mig(const char *name)
     return n > 4 && strcmp(name + n - 4, ".mig") == 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+/* Names after their type byte (add_dir), in the order of the names. */
+static int cmp_name(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(*(const char *const *)a + 1, *(const char *const *)b + 1);
 }
 
 static char *join_path(struct mig_arena *a, const char *dir, const char *name)
 {
     size_t n = strlen(dir);
-    if (n && dir[n - 1] == '/')
-        return mig_arena_printf(a, "%s%s", dir, name);
-    return mig_arena_printf(a, "%s/%s", dir, name);
+    return mig_arena_cat(a, dir, n && dir[n - 1] == '/' ? "" : "/", name, (char *)NULL);
 }
 
 /* Whether the directory st was walked already in this program: a symlink
@@ -92,25 +93,41 @@ static int add_dir(struct mig_program *p, const char *dir, const struct stat *ds
         snprintf(err, errlen, "cannot read directory '%s': %s", dir, strerror(errno));
         return -1;
     }
+    /* each name after one byte of its type from readdir (DT_REG: a regular
+     * file, not a link, so it needs no stat and its real path is the
+     * folder's real path and its name) */
     MIG_VEC(const char *) names = { 0 };
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;       /* ., .., and hidden entries such as .git */
-        MIG_PUSH(&p->arena, names, mig_arena_strdup(&p->arena, e->d_name));
+        char type[2] = { e->d_type == DT_REG ? 'f' : '?', 0 };
+        MIG_PUSH(&p->arena, names, mig_arena_cat(&p->arena, type, e->d_name, (char *)NULL));
     }
     closedir(d);
     if (names.n > 1)
-        qsort(names.v, names.n, sizeof(*names.v), cmp_str);
+        qsort(names.v, names.n, sizeof(*names.v), cmp_name);
+    char rbuf[PATH_MAX];
+    const char *real_dir = realpath(dir, rbuf) ? mig_arena_strdup(&p->arena, rbuf) : NULL;
     for (size_t i = 0; i < names.n; i++) {
-        const char *full = join_path(&p->arena, dir, names.v[i]);
+        const char *name = names.v[i] + 1;
+        if (names.v[i][0] == 'f') {
+            if (ends_with_mig(name)) {
+                const char *full = join_path(&p->arena, dir, name);
+                MIG_PUSH(&p->arena, p->input_paths, full);
+                if (real_dir)
+                    mig_strmap_put(&p->real_paths, full, join_path(&p->arena, real_dir, name));
+            }
+            continue;
+        }
+        const char *full = join_path(&p->arena, dir, name);
         struct stat st;
         if (stat(full, &st) != 0)
             continue;       /* a dangling link inside a tree is not an input */
         if (S_ISDIR(st.st_mode)) {
             if (add_dir(p, full, &st, err, errlen) != 0)
                 return -1;
-        } else if (S_ISREG(st.st_mode) && ends_with_mig(names.v[i])) {
+        } else if (S_ISREG(st.st_mode) && ends_with_mig(name)) {
             MIG_PUSH(&p->arena, p->input_paths, full);
         }
     }
@@ -150,7 +167,13 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len)
         size_t n;
         unsigned lo = 0x80, hi = 0xBF;  /* the range of the second byte */
         if (c < 0x80) {
-            i++;
+            /* ASCII, most of any source: eight bytes at a time */
+            for (i++; i + 8 <= len; i += 8) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                if (w & 0x8080808080808080u)
+                    break;
+            }
             continue;
         }
         if (c >= 0xC2 && c <= 0xDF) {
@@ -223,7 +246,9 @@ static struct mig_file *parse_text(struct mig_program *p, struct mig_source *src
 static struct mig_file *load_file(struct mig_program *p, const char *path, const char **why)
 {
     char rbuf[PATH_MAX];
-    const char *real = realpath(path, rbuf) ? rbuf : path;
+    const char *real = mig_strmap_get(&p->real_paths, path);    /* known from the folder's walk */
+    if (!real)
+        real = realpath(path, rbuf) ? rbuf : path;
     struct mig_file *f = find_file(real);
     if (f)
         return f;

@@ -20,6 +20,7 @@ struct mig_program {
     MIG_VEC(const char *) input_paths;          /* collected .mig paths, sorted per argument */
     MIG_VEC(struct mig_source *) input_texts;   /* inputs given as text */
     struct mig_strmap walked_dirs;              /* "dev:ino" of directories walked */
+    struct mig_strmap real_paths;               /* input path -> its real path, where a walk knew it */
     const char *const *lint_enable;             /* opt-in rules to run (NULL-terminated, borrowed) */
 };
 

@@ -90,6 +90,7 @@ char *lint_key(struct lctx *c, const char *table, const char *name);
 void lint_alter_table(struct lctx *c, const struct stmt *s, size_t i);
 void lint_create_table(struct lctx *c, const struct stmt *s, size_t i, const char *table);
 void lint_hist_drop_table(struct lctx *c, const char *table);
-void lint_style_type(struct lctx *c, const struct stmt *s, size_t start, size_t end, const char *what);
+void lint_style_type(struct lctx *c, const struct stmt *s, size_t start, size_t end, const char *what,
+                     const char *table, const char *col);
 
 #endif

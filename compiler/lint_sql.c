@@ -73,7 +73,7 @@ char *lint_schema_at(struct lctx *c, const struct stmt *s, size_t i)
 
 char *lint_key(struct lctx *c, const char *table, const char *name)
 {
-    return mig_arena_printf(&c->p->arena, "%s.%s", table ? table : "?", name ? name : "?");
+    return mig_arena_cat(&c->p->arena, table ? table : "?", ".", name ? name : "?", (char *)NULL);
 }
 
 struct mig_span lint_span(struct lctx *c, const struct stok *t)

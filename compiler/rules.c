@@ -88,6 +88,36 @@ static unsigned count_statements(const struct mig_sql *q, size_t *second)
     return n;
 }
 
+/* Whether s[0, len) holds, as a whole run of identifier characters
+ * ('$' and everything else ending it), a word that can start a
+ * transaction-control statement. A statement's first word is such a run
+ * (the token before it ends in a quote, '$', '}', a newline or
+ * punctuation), so a text without one needs no statement splitting; a
+ * hit in a literal or comment only costs the exact reading below. */
+static bool has_control_word(const char *s, size_t len)
+{
+    static const char *const words[] = { "BEGIN", "COMMIT", "ROLLBACK", "END", "ABORT", "SAVEPOINT", "RELEASE",
+                                         "START", "PREPARE", NULL };
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        if (!(mig_sql_cclass[u[i]] & MIG_SQL_C_IDENT)) {
+            i++;
+            continue;
+        }
+        size_t start = i++;
+        while (i < len && (mig_sql_cclass[u[i]] & MIG_SQL_C_IDENT))
+            i++;
+        size_t n = i - start;
+        if (n < 3 || n > 9)
+            continue;
+        char first = (char)(s[start] & ~0x20);      /* upper case of a letter */
+        for (size_t k = 0; words[k]; k++)
+            if (words[k][0] == first && strlen(words[k]) == n && strncasecmp(s + start, words[k], n) == 0)
+                return true;
+    }
+    return false;
+}
+
 /* Transaction control at the top level of a body that runs inside mig's
  * transaction would end it (COMMIT: the step's work commits without its
  * record; ROLLBACK: the steps before it vanish while mig carries on). */
@@ -97,7 +127,7 @@ static void check_transaction_control(struct mig_program *p, const struct mig_ph
     static const char *const words[] = { "BEGIN", "COMMIT", "ROLLBACK", "END", "ABORT", "SAVEPOINT", "RELEASE",
                                          NULL };
     for (const struct mig_sql *q = first; q; q = q->next) {
-        if (!q->text)
+        if (!q->text || !has_control_word(q->text, q->len))
             continue;
         struct statement st;
         for (size_t pos = 0; next_statement(q, &pos, &st);) {

@@ -72,6 +72,8 @@ struct mig_source *mig_source_read(struct mig_sources *t, const char *path, cons
         if (r == 0)
             break;
         n += (size_t)r;
+        if (n == (size_t)st.st_size)
+            break;      /* the size fstat gave (less than asked for): the end, without one more read(2) */
         if (n > MIG_SOURCE_MAX) {
             *why = "the file is larger than 64 MiB, the limit for sources and SQL files";
             free(buf);

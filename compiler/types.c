@@ -617,6 +617,15 @@ static void check_quoted_interps(struct tctx *c, const struct mig_sql *q, const 
     }
 }
 
+/* Whether "${" occurs in s[0, len). */
+static bool has_interp_open(const char *s, size_t len)
+{
+    for (const char *d = s, *end = s + len; (d = memchr(d, '$', (size_t)(end - d))); d++)
+        if (d + 1 < end && d[1] == '{')
+            return true;
+    return false;
+}
+
 static void check_sql(struct tctx *c, struct mig_sql *first, const char *what)
 {
     struct mig_program *p = c->p;
@@ -636,6 +645,13 @@ static void check_sql(struct tctx *c, struct mig_sql *first, const char *what)
             }
         if (q->is_file && !q->text)
             load_sql_file(c, q);
+        /* what the scans below look for all starts with "${" (an
+         * interpolation, a malformed one, one inside quotes), but for an
+         * unterminated literal, which a body cannot hold (the lexer found
+         * its end with these rules): a body without "${" has nothing to
+         * find, and most have none */
+        if (!q->is_file && q->text && !has_interp_open(q->text, q->len))
+            continue;
         /* the interpolations are found by the rules of the variant's
          * dialect (PostgreSQL's without one, as its body's end was); a
          * variant that may also run on SQLite is scanned again with

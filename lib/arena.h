@@ -2,11 +2,17 @@
  * compilation; everything is released by one mig_arena_free() call. */
 #ifndef MIG_ARENA_H
 #define MIG_ARENA_H
+#include <stdbool.h>
 #include <stddef.h>
 
 struct mig_arena_block;
 struct mig_arena {
     struct mig_arena_block *head;
+    /* Set by the owner of an arena expected to grow to megabytes (a
+     * compilation): after its first 64 KiB block it takes memory in 2 MiB
+     * huge pages at once, not in doubling blocks of 4 KiB pages (a huge
+     * page is resident whole: up to 2 MiB more of peak memory). */
+    bool large;
 };
 
 /* Zeroed memory owned by the arena. Aborts the process when memory is out
@@ -18,6 +24,10 @@ void *mig_arena_alloc_raw(struct mig_arena *a, size_t size);
 /* NUL-terminated copy of s[0..n) owned by the arena. */
 char *mig_arena_strndup(struct mig_arena *a, const char *s, size_t n);
 char *mig_arena_strdup(struct mig_arena *a, const char *s);
+/* The concatenation of the strings given, up to a NULL, into the arena:
+ * what printf("%s%s…") makes, without parsing a format (the linter builds
+ * a key such as "table.column" for every column it sees). */
+char *mig_arena_cat(struct mig_arena *a, ...) __attribute__((sentinel));
 /* printf into the arena. */
 char *mig_arena_printf(struct mig_arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

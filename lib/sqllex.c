@@ -2,14 +2,35 @@
 #include "sqllex.h"
 #include <string.h>
 
+/* One load per byte in the loops that read words and space, which is most
+ * of every SQL body. */
+enum { C_START = MIG_SQL_C_START, C_IDENT = MIG_SQL_C_IDENT, C_SPACE = MIG_SQL_C_SPACE };
+#define cclass mig_sql_cclass
+#define R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+const unsigned char mig_sql_cclass[256] = {
+    [' '] = C_SPACE, ['\t'] = C_SPACE, ['\n'] = C_SPACE, ['\r'] = C_SPACE, ['\f'] = C_SPACE, ['\v'] = C_SPACE,
+    ['0'] = C_IDENT, ['1'] = C_IDENT, ['2'] = C_IDENT, ['3'] = C_IDENT, ['4'] = C_IDENT,
+    ['5'] = C_IDENT, ['6'] = C_IDENT, ['7'] = C_IDENT, ['8'] = C_IDENT, ['9'] = C_IDENT,
+    ['_'] = C_START | C_IDENT,
+    ['A'] = 3, ['B'] = 3, ['C'] = 3, ['D'] = 3, ['E'] = 3, ['F'] = 3, ['G'] = 3, ['H'] = 3, ['I'] = 3,
+    ['J'] = 3, ['K'] = 3, ['L'] = 3, ['M'] = 3, ['N'] = 3, ['O'] = 3, ['P'] = 3, ['Q'] = 3, ['R'] = 3,
+    ['S'] = 3, ['T'] = 3, ['U'] = 3, ['V'] = 3, ['W'] = 3, ['X'] = 3, ['Y'] = 3, ['Z'] = 3,
+    ['a'] = 3, ['b'] = 3, ['c'] = 3, ['d'] = 3, ['e'] = 3, ['f'] = 3, ['g'] = 3, ['h'] = 3, ['i'] = 3,
+    ['j'] = 3, ['k'] = 3, ['l'] = 3, ['m'] = 3, ['n'] = 3, ['o'] = 3, ['p'] = 3, ['q'] = 3, ['r'] = 3,
+    ['s'] = 3, ['t'] = 3, ['u'] = 3, ['v'] = 3, ['w'] = 3, ['x'] = 3, ['y'] = 3, ['z'] = 3,
+    [0x80] = R16(3), [0x90] = R16(3), [0xA0] = R16(3), [0xB0] = R16(3),
+    [0xC0] = R16(3), [0xD0] = R16(3), [0xE0] = R16(3), [0xF0] = R16(3),
+};
+#undef R16
+
 static int is_ident_start(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80;
+    return cclass[c] & C_START;
 }
 
 static int is_ident_char(unsigned char c)
 {
-    return is_ident_start(c) || (c >= '0' && c <= '9');
+    return cclass[c] & C_IDENT;
 }
 
 /* Length of a dollar-quote tag "$tag$" or "$$" at s[pos], or 0. */
@@ -135,8 +156,7 @@ void mig_sql_next_in(enum mig_sqlrules rules, const char *s, size_t pos, size_t 
     size_t i = pos + 1;
     switch (c) {
     case ' ': case '\t': case '\n': case '\r': case '\f': case '\v':
-        while (i < end && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r' || s[i] == '\f' ||
-                           s[i] == '\v'))
+        while (i < end && (cclass[(unsigned char)s[i]] & C_SPACE))
             i++;
         t->kind = SQLT_SPACE;
         t->end = i;

@@ -67,6 +67,12 @@ int mig_sql_body_end(const char *s, size_t pos, size_t end, size_t *close,
 int mig_sql_body_end_in(enum mig_sqlrules rules, const char *s, size_t pos, size_t end, size_t *close,
                         const char **why, size_t *why_off);
 
+/* Character classes of a byte: MIG_SQL_C_START starts an identifier (a
+ * letter, '_', a byte of a UTF-8 sequence), MIG_SQL_C_IDENT continues one
+ * (those and digits), MIG_SQL_C_SPACE is white space. */
+enum { MIG_SQL_C_START = 1, MIG_SQL_C_IDENT = 2, MIG_SQL_C_SPACE = 4 };
+extern const unsigned char mig_sql_cclass[256];
+
 /* Whether the token is "significant" for statement splitting (not space or
  * comment). */
 int mig_sqltok_is_code(enum mig_sqltok k);

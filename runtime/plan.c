@@ -3,7 +3,7 @@
  * from opcodes.h. */
 #include "plan.h"
 #include "opcodes.h"
-#include <openssl/evp.h>
+#include "lib/sha256.h"
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,7 +152,7 @@ struct rbuf {
     size_t wstart, wlen;
     FILE *f;                    /* NULL: b is the whole image */
     unsigned char *win;         /* (file) the window's buffer, WINDOW bytes */
-    EVP_MD_CTX *md;             /* (file) the SHA-256 of what was read after the header */
+    struct mig_sha256_ctx *md;  /* (file) the SHA-256 of what was read after the header */
     int bad;
     int short_read;             /* (file) it ended before the size its header says */
 };
@@ -176,7 +176,7 @@ static int fill(struct rbuf *r, size_t k)
             return 0;
         }
         if (r->md)
-            EVP_DigestUpdate(r->md, r->win + r->wlen, got);
+            mig_sha256_update(r->md, r->win + r->wlen, got);
         r->wlen += got;
     }
     r->b = r->win;
@@ -299,8 +299,7 @@ struct mig_plan *mig_plan_load(const unsigned char *buf, size_t size, char *err,
     if (check_header(buf, size, err, errlen) != 0)
         return NULL;
     unsigned char sha[32];
-    unsigned len = 32;
-    EVP_Digest(buf + MIG_MIGB_HEADER, size - MIG_MIGB_HEADER, sha, &len, EVP_sha256(), NULL);
+    mig_sha256(buf + MIG_MIGB_HEADER, size - MIG_MIGB_HEADER, sha);
     if (memcmp(sha, buf + 20, 32) != 0) {
         snprintf(err, errlen, "checksum mismatch: the file is corrupted");
         return NULL;
@@ -316,18 +315,17 @@ struct mig_plan *mig_plan_load_file(FILE *f, size_t size, char *err, size_t errl
     if (check_header(head, got < sizeof(head) ? got : size, err, errlen) != 0)
         return NULL;
     unsigned char *win = malloc(WINDOW);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!win || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        free(win);
-        EVP_MD_CTX_free(md);
+    if (!win) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    struct mig_sha256_ctx md;
+    mig_sha256_init(&md);
     struct rbuf r = { .b = win, .n = size, .pos = MIG_MIGB_HEADER, .wstart = MIG_MIGB_HEADER,
-                      .f = f, .win = win, .md = md };
+                      .f = f, .win = win, .md = &md };
     struct mig_plan *p = parse(&r, head + 20, err, errlen);
     free(win);
-    EVP_MD_CTX_free(md);
+    mig_sha256_free(&md);
     return p;
 }
 
@@ -337,11 +335,11 @@ struct mig_plan *mig_plan_load_file(FILE *f, size_t size, char *err, size_t errl
 static bool intact(struct rbuf *r, const unsigned char *sum)
 {
     unsigned char buf[4096], sha[32];
-    unsigned len = 32;
     size_t got;
     while ((got = fread(buf, 1, sizeof(buf), r->f)) > 0)
-        EVP_DigestUpdate(r->md, buf, got);
-    return EVP_DigestFinal_ex(r->md, sha, &len) == 1 && memcmp(sha, sum, 32) == 0;
+        mig_sha256_update(r->md, buf, got);
+    mig_sha256_final(r->md, sha);
+    return memcmp(sha, sum, 32) == 0;
 }
 
 /* The tables of the image after its header; sum: (file mode) the SHA-256
@@ -537,9 +535,9 @@ static struct mig_plan *parse(struct rbuf *r, const unsigned char *sum, char *er
     if (sum && !r->bad && r->pos == r->n) {
         /* (a file: the rest of its last window was hashed when read) */
         unsigned char sha[32];
-        unsigned len = 32;
         bool longer = fgetc(r->f) != EOF;
-        if (longer || EVP_DigestFinal_ex(r->md, sha, &len) != 1 || memcmp(sha, sum, 32) != 0) {
+        mig_sha256_final(r->md, sha);
+        if (longer || memcmp(sha, sum, 32) != 0) {
             snprintf(err, errlen, longer ? "the file is longer than written (it changed while it was read)"
                                          : "checksum mismatch: the file is corrupted");
             mig_plan_free(p);
