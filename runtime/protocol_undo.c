@@ -42,29 +42,36 @@ static bool skipped(const struct mig_tracked *t)
     return strcmp(t->status, "skipped") == 0;
 }
 
+/* The removal of n tracking rows in one statement. SQLite: each row by
+ * its key (mig_pbuf_row_key; its targets have no entry_uid index since
+ * 2026-12), the conditions joined by OR, which SQLite answers with one
+ * search of the primary key per row; PostgreSQL: by entry_uid IN (...),
+ * which its index on entry_uid answers. */
 static char *delete_rows_sql(struct mig_proto *p, struct mig_tracked *const *t, size_t n)
 {
     struct mig_conn *c = p->s->conn;
-    size_t cap = 64 + strlen(c->prefix) + n * 40, k = 0;
-    char *sql = malloc(cap);
-    if (!sql)
-        abort();
-    k += (size_t)snprintf(sql, cap, "DELETE FROM %smig_applied WHERE entry_uid IN (", c->prefix);
+    bool by_key = c->drv->dialect == MIG_D_SQLITE;
+    struct buf b = { 0 };
+    mig_pbuf_put(&b, "DELETE FROM ");
+    mig_pbuf_put(&b, c->prefix);
+    mig_pbuf_put(&b, by_key ? "mig_applied" : "mig_applied WHERE entry_uid IN (");
     for (size_t i = 0; i < n; i++) {
-        char *q = c->drv->quote_literal(c, t[i]->uid, strlen(t[i]->uid));
-        size_t ql = q ? strlen(q) : 4;
-        if (k + ql + 4 > cap) {
-            cap = (k + ql + 4) * 2;
-            char *ns = realloc(sql, cap);
-            if (!ns)
-                abort();
-            sql = ns;
+        if (by_key) {
+            struct buf k = { 0 };
+            mig_pbuf_row_key(&k, c, t[i]->migration, t[i]->phase, t[i]->step, t[i]->uid);
+            /* k is " WHERE cond": the first row's as it is, the others' as " OR (cond)" */
+            mig_pbuf_put(&b, i ? " OR (" : " WHERE (");
+            mig_pbuf_put(&b, k.s + strlen(" WHERE "));
+            mig_pbuf_put(&b, ")");
+            free(k.s);
+        } else {
+            mig_pbuf_put(&b, i ? ", " : "");
+            mig_pbuf_lit(&b, c, t[i]->uid);
         }
-        k += (size_t)snprintf(sql + k, cap - k, "%s%s", i ? ", " : "", q ? q : "NULL");
-        free(q);
     }
-    snprintf(sql + k, cap - k, ")");
-    return sql;
+    if (!by_key)
+        mig_pbuf_put(&b, ")");
+    return b.s;
 }
 
 void mig_proto_journal_tracked(struct mig_proto *p, struct mig_tracked *const *t, size_t n, const char *action,
