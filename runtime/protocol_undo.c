@@ -42,11 +42,13 @@ static bool skipped(const struct mig_tracked *t)
     return strcmp(t->status, "skipped") == 0;
 }
 
-/* The removal of n tracking rows in one statement. SQLite: each row by
- * its key (mig_pbuf_row_key; its targets have no entry_uid index since
- * 2026-12), the conditions joined by OR, which SQLite answers with one
- * search of the primary key per row; PostgreSQL: by entry_uid IN (...),
- * which its index on entry_uid answers. */
+/* The removal of n tracking rows in one statement. SQLite (whose targets
+ * have no entry_uid index since 2026-12): the rows of each migration and
+ * phase (an undo group is one) by `migration = … AND phase = … AND (step,
+ * entry_uid) IN (VALUES …)`, one search of the primary key's prefix, joined
+ * by OR when there are several (a condition per row, joined by OR, costs
+ * SQLite's planner half again the instructions of the whole rollback);
+ * PostgreSQL: by entry_uid IN (...), which its index on entry_uid answers. */
 static char *delete_rows_sql(struct mig_proto *p, struct mig_tracked *const *t, size_t n)
 {
     struct mig_conn *c = p->s->conn;
@@ -54,23 +56,30 @@ static char *delete_rows_sql(struct mig_proto *p, struct mig_tracked *const *t, 
     struct buf b = { 0 };
     mig_pbuf_put(&b, "DELETE FROM ");
     mig_pbuf_put(&b, c->prefix);
-    mig_pbuf_put(&b, by_key ? "mig_applied" : "mig_applied WHERE entry_uid IN (");
+    mig_pbuf_put(&b, by_key ? "mig_applied WHERE " : "mig_applied WHERE entry_uid IN (");
     for (size_t i = 0; i < n; i++) {
-        if (by_key) {
-            struct buf k = { 0 };
-            mig_pbuf_row_key(&k, c, t[i]->migration, t[i]->phase, t[i]->step, t[i]->uid);
-            /* k is " WHERE cond": the first row's as it is, the others' as " OR (cond)" */
-            mig_pbuf_put(&b, i ? " OR (" : " WHERE (");
-            mig_pbuf_put(&b, k.s + strlen(" WHERE "));
-            mig_pbuf_put(&b, ")");
-            free(k.s);
-        } else {
+        if (!by_key) {
             mig_pbuf_put(&b, i ? ", " : "");
             mig_pbuf_lit(&b, c, t[i]->uid);
+            continue;
         }
-    }
-    if (!by_key)
+        bool first = i == 0 || strcmp(t[i]->migration, t[i - 1]->migration) != 0 ||
+                     strcmp(t[i]->phase, t[i - 1]->phase) != 0;
+        if (first) {
+            mig_pbuf_put(&b, i ? ")) OR (migration = " : "(migration = ");
+            mig_pbuf_lit(&b, c, t[i]->migration);
+            mig_pbuf_put(&b, " AND phase = ");
+            mig_pbuf_lit(&b, c, t[i]->phase);
+            mig_pbuf_put(&b, " AND (step, entry_uid) IN (VALUES (");
+        } else {
+            mig_pbuf_put(&b, ", (");
+        }
+        mig_pbuf_lit(&b, c, t[i]->step);
+        mig_pbuf_put(&b, ", ");
+        mig_pbuf_lit(&b, c, t[i]->uid);
         mig_pbuf_put(&b, ")");
+    }
+    mig_pbuf_put(&b, by_key ? (n ? "))" : "0") : ")");
     return b.s;
 }
 
