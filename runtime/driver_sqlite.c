@@ -439,7 +439,11 @@ static const char *const sq_ddl[] = {
     "txn TEXT, down_sql TEXT, irreversible TEXT, timeout_ms INTEGER, lock_timeout_ms INTEGER, retry INTEGER, "
     "retry_every_ms INTEGER, file TEXT, line INTEGER, down_kind TEXT, down_exec TEXT, down_flags TEXT, "
     "PRIMARY KEY (migration, phase, step))",
-    "CREATE UNIQUE INDEX IF NOT EXISTS %smig_applied_uid ON mig_applied (entry_uid)",
+    /* no index on entry_uid (a target made before 2026-12 has one,
+     * mig_applied_uid, and keeps it): every statement finds a tracking row
+     * by its primary key (mig_pbuf_row_key), and each b-tree of the table
+     * costs every apply transaction a leaf or more of the file and of the
+     * rollback journal — doc/journal.md, "The tracking tables" */
     NULL,
 };
 

@@ -79,8 +79,9 @@ void mig_now_iso(char out[64])
  * counts up. Uids of one process never repeat; across processes they would
  * need the same millisecond and overlapping 80-bit ranges. Being ordered by
  * time, they go to the right-hand end of the uid indexes of the journal and
- * of the tracking table: a transaction's rows touch one leaf page there,
- * not one random page per step. */
+ * of the tracking table (PostgreSQL's, and a SQLite target's made before
+ * 2026-12): a transaction's rows touch one leaf page there, not one random
+ * page per step. */
 void mig_journal_uid(char out[33])
 {
     static pid_t pid;

@@ -425,13 +425,27 @@ int mig_proto_write_rows(struct mig_proto *p, struct mig_record *r, size_t n, co
     return 0;
 }
 
-char *mig_proto_delete_sql(struct mig_proto *p, const char *uid)
+void mig_pbuf_row_key(struct buf *b, struct mig_conn *c, const char *migration, const char *phase, const char *step,
+                      const char *uid)
+{
+    mig_pbuf_put(b, " WHERE migration = ");
+    mig_pbuf_lit(b, c, migration);
+    mig_pbuf_put(b, " AND phase = ");
+    mig_pbuf_lit(b, c, phase);
+    mig_pbuf_put(b, " AND step = ");
+    mig_pbuf_lit(b, c, step);
+    mig_pbuf_put(b, " AND entry_uid = ");
+    mig_pbuf_lit(b, c, uid);
+}
+
+char *mig_proto_delete_sql(struct mig_proto *p, const char *migration, const char *phase, const char *step,
+                           const char *uid)
 {
     struct buf b = { 0 };
     mig_pbuf_put(&b, "DELETE FROM ");
     mig_pbuf_put(&b, p->s->conn->prefix);
-    mig_pbuf_put(&b, "mig_applied WHERE entry_uid = ");
-    mig_pbuf_lit(&b, p->s->conn, uid);
+    mig_pbuf_put(&b, "mig_applied");
+    mig_pbuf_row_key(&b, p->s->conn, migration, phase, step, uid);
     return b.s;
 }
 
@@ -442,7 +456,7 @@ int mig_proto_clear_interrupted(struct mig_proto *p, struct mig_record *r, struc
     struct mig_tracked *old = mig_session_find(p->s, r->migration, r->phase, r->step);
     if (!old || strcmp(old->status, "running") != 0)
         return 0;
-    char *sql = mig_proto_delete_sql(p, old->uid);
+    char *sql = mig_proto_delete_sql(p, old->migration, old->phase, old->step, old->uid);
     int rc = p->s->conn->drv->exec(p->s->conn, sql, NULL, e);
     free(sql);
     if (rc == 0)

@@ -56,7 +56,7 @@ int mig_proto_forget(struct mig_proto *p, struct mig_tracked *const *t, size_t n
     if (!sql)
         abort();
     for (size_t i = 0; i < n; i++)
-        sql[i] = mig_proto_delete_sql(p, t[i]->uid);
+        sql[i] = mig_proto_delete_sql(p, t[i]->migration, t[i]->phase, t[i]->step, t[i]->uid);
     int rc = in_one_transaction(p, sql, n);
     free(sql);
     if (rc != MIG_P_OK)
@@ -80,8 +80,7 @@ int mig_proto_accept(struct mig_proto *p, struct mig_tracked *const *t, const ch
         mig_pbuf_put(&b, c->prefix);
         mig_pbuf_put(&b, "mig_applied SET checksum = ");
         mig_pbuf_lit(&b, c, sums[i]);
-        mig_pbuf_put(&b, " WHERE entry_uid = ");
-        mig_pbuf_lit(&b, c, t[i]->uid);
+        mig_pbuf_row_key(&b, c, t[i]->migration, t[i]->phase, t[i]->step, t[i]->uid);
         sql[i] = b.s;
     }
     int rc = in_one_transaction(p, sql, n);

@@ -16,7 +16,14 @@ void mig_pbuf_int(struct buf *b, int64_t v);
 int mig_proto_exec_autocommit(struct mig_proto *p, const char *sql, struct mig_dberr *e);
 /* The tracking rows of records (numbered when they have no seq yet). */
 int mig_proto_write_rows(struct mig_proto *p, struct mig_record *r, size_t n, const char *status, struct mig_dberr *e);
-char *mig_proto_delete_sql(struct mig_proto *p, const char *uid);
+/* " WHERE " and the condition that finds one tracking row: its primary
+ * key (migration, phase, step), which every layout of mig_applied indexes
+ * (a SQLite target made since 2026-12 has no index on entry_uid), and its
+ * entry_uid, which makes the match exact. */
+void mig_pbuf_row_key(struct buf *b, struct mig_conn *c, const char *migration, const char *phase, const char *step,
+                      const char *uid);
+char *mig_proto_delete_sql(struct mig_proto *p, const char *migration, const char *phase, const char *step,
+                           const char *uid);
 /* Removes the `running` row an interrupted run left for r's step. */
 int mig_proto_clear_interrupted(struct mig_proto *p, struct mig_record *r, struct mig_dberr *e);
 int mig_proto_refresh_seq(struct mig_proto *p, struct mig_dberr *e);

@@ -18,8 +18,7 @@ static char *set_status_sql(struct mig_proto *p, const struct mig_record *r, con
     mig_pbuf_put(&b, p->s->conn->prefix);
     mig_pbuf_put(&b, "mig_applied SET status = ");
     mig_pbuf_lit(&b, p->s->conn, status);
-    mig_pbuf_put(&b, " WHERE entry_uid = ");
-    mig_pbuf_lit(&b, p->s->conn, r->uid);
+    mig_pbuf_row_key(&b, p->s->conn, r->migration, r->phase, r->step, r->uid);
     return b.s;
 }
 
@@ -90,7 +89,7 @@ static int after_failure(struct mig_proto *p, struct mig_record *r, const struct
         mig_proto_committed(p, r, 1, "running");
         return mig_proto_fail(p, MIG_P_FAIL, e, "%s: %s", what, e->message);
     }
-    char *del = mig_proto_delete_sql(p, r->uid);
+    char *del = mig_proto_delete_sql(p, r->migration, r->phase, r->step, r->uid);
     int rc = mig_proto_exec_autocommit(p, del, &e2);
     free(del);
     if (rc != 0) {

@@ -209,7 +209,7 @@ static int put_right(struct mig_proto *p, const struct saved_runs *sr, struct mi
         rc = c->drv->exec(c, b.s, NULL, e);
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        char *del = mig_proto_delete_sql(p, gone[i]->uid);
+        char *del = mig_proto_delete_sql(p, gone[i]->migration, gone[i]->phase, gone[i]->step, gone[i]->uid);
         rc = c->drv->exec(c, del, NULL, e);
         free(del);
     }

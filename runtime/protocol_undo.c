@@ -42,29 +42,45 @@ static bool skipped(const struct mig_tracked *t)
     return strcmp(t->status, "skipped") == 0;
 }
 
+/* The removal of n tracking rows in one statement. SQLite (whose targets
+ * have no entry_uid index since 2026-12): the rows of each migration and
+ * phase (an undo group is one) by `migration = … AND phase = … AND (step,
+ * entry_uid) IN (VALUES …)`, one search of the primary key's prefix, joined
+ * by OR when there are several (a condition per row, joined by OR, costs
+ * SQLite's planner half again the instructions of the whole rollback);
+ * PostgreSQL: by entry_uid IN (...), which its index on entry_uid answers. */
 static char *delete_rows_sql(struct mig_proto *p, struct mig_tracked *const *t, size_t n)
 {
     struct mig_conn *c = p->s->conn;
-    size_t cap = 64 + strlen(c->prefix) + n * 40, k = 0;
-    char *sql = malloc(cap);
-    if (!sql)
-        abort();
-    k += (size_t)snprintf(sql, cap, "DELETE FROM %smig_applied WHERE entry_uid IN (", c->prefix);
+    bool by_key = c->drv->dialect == MIG_D_SQLITE;
+    struct buf b = { 0 };
+    mig_pbuf_put(&b, "DELETE FROM ");
+    mig_pbuf_put(&b, c->prefix);
+    mig_pbuf_put(&b, by_key ? "mig_applied WHERE " : "mig_applied WHERE entry_uid IN (");
     for (size_t i = 0; i < n; i++) {
-        char *q = c->drv->quote_literal(c, t[i]->uid, strlen(t[i]->uid));
-        size_t ql = q ? strlen(q) : 4;
-        if (k + ql + 4 > cap) {
-            cap = (k + ql + 4) * 2;
-            char *ns = realloc(sql, cap);
-            if (!ns)
-                abort();
-            sql = ns;
+        if (!by_key) {
+            mig_pbuf_put(&b, i ? ", " : "");
+            mig_pbuf_lit(&b, c, t[i]->uid);
+            continue;
         }
-        k += (size_t)snprintf(sql + k, cap - k, "%s%s", i ? ", " : "", q ? q : "NULL");
-        free(q);
+        bool first = i == 0 || strcmp(t[i]->migration, t[i - 1]->migration) != 0 ||
+                     strcmp(t[i]->phase, t[i - 1]->phase) != 0;
+        if (first) {
+            mig_pbuf_put(&b, i ? ")) OR (migration = " : "(migration = ");
+            mig_pbuf_lit(&b, c, t[i]->migration);
+            mig_pbuf_put(&b, " AND phase = ");
+            mig_pbuf_lit(&b, c, t[i]->phase);
+            mig_pbuf_put(&b, " AND (step, entry_uid) IN (VALUES (");
+        } else {
+            mig_pbuf_put(&b, ", (");
+        }
+        mig_pbuf_lit(&b, c, t[i]->step);
+        mig_pbuf_put(&b, ", ");
+        mig_pbuf_lit(&b, c, t[i]->uid);
+        mig_pbuf_put(&b, ")");
     }
-    snprintf(sql + k, cap - k, ")");
-    return sql;
+    mig_pbuf_put(&b, by_key ? (n ? "))" : "0") : ")");
+    return b.s;
 }
 
 void mig_proto_journal_tracked(struct mig_proto *p, struct mig_tracked *const *t, size_t n, const char *action,

@@ -499,6 +499,62 @@ MIG
     check "the old table stays" test "$(has_table a)" = 1
 }
 
+# The statements that find one tracking row (rollback's DELETE, mark
+# --pending, repair, a transaction-none step's `applied` mark) find it by its
+# key on both layouts of a SQLite mig_applied: this migrun's (no index on
+# entry_uid: every b-tree of the table costs each apply transaction a page
+# and its rollback-journal copy) and the one before (mig_applied_uid), which
+# keeps its index.
+t_tracking_layouts_without_and_with_the_uid_index() {
+    [ "$DIALECT" = sqlite ] || return 0
+    cat > m.mig <<'MIG'
+migration one {
+  step a { up sql { CREATE TABLE a (x integer); } down sql { DROP TABLE a; } }
+  step b { up sql { CREATE TABLE b (x integer); } down sql { DROP TABLE b; } }
+}
+migration two {
+  after one;
+  phase slow {
+    transaction none;
+    step c { up sql { CREATE TABLE c (x integer); } down sql { DROP TABLE c; } }
+  }
+  phase quick {
+    step d { up sql { CREATE TABLE d (x integer); } down sql { DROP TABLE d; } }
+  }
+}
+MIG
+    local layout
+    for layout in new previous; do
+        rm -rf db.sqlite db.sqlite-* .migrun
+        expect_exit 0 "$MIGRUN" apply m.mig --db $URL --to one
+        check "$layout: a new target's mig_applied is two b-trees, the table and its primary key" \
+            test "$(q "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE tbl_name = 'mig_applied' ORDER BY name)")" = "mig_applied sqlite_autoindex_mig_applied_1"
+        if [ $layout = previous ]; then
+            # what the migrun before this one made: the same table and an index on entry_uid
+            q "CREATE UNIQUE INDEX mig_applied_uid ON mig_applied (entry_uid)"
+        fi
+        expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+        check "$layout: applied" test "$(q "SELECT group_concat(step || '=' || status, ' ') FROM (SELECT step, status FROM mig_applied ORDER BY seq)")" = "a=applied b=applied c=applied d=applied"
+        check "$layout: the index is kept, none is added" test "$(q "SELECT count(*) FROM sqlite_master WHERE name = 'mig_applied_uid'")" = "$([ $layout = previous ] && echo 1 || echo 0)"
+        sed -i 's/CREATE TABLE b (x integer)/CREATE TABLE b (x integer, y integer)/' m.mig
+        expect_exit 0 "$MIGRUN" repair m.mig --db $URL --accept one.main.b --reason "edited"
+        check "$layout: repair rewrote b's checksum only" test "$(q "SELECT count(DISTINCT checksum) FROM mig_applied WHERE step = 'b'") $(q "SELECT count(*) FROM mig_applied")" = "1 4"
+        expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+        check "$layout: no drift after the repair" contains "nothing to do"
+        expect_exit 0 "$MIGRUN" mark two.quick --pending --db $URL --reason "by hand"
+        check "$layout: mark --pending removed d's row only" test "$(q "SELECT group_concat(step, ' ') FROM (SELECT step FROM mig_applied ORDER BY seq)")" = "a b c"
+        q "DROP TABLE d"
+        expect_exit 0 "$MIGRUN" apply m.mig --db $URL
+        check "$layout: d applied again" test "$(has_table d)" = 1
+        expect_exit 0 "$MIGRUN" status m.mig --db $URL
+        check "$layout: status reads the rows" contains "two"
+        expect_exit 0 "$MIGRUN" rollback --all --db $URL
+        check "$layout: every row removed" test "$(q "SELECT count(*) FROM mig_applied")" = 0
+        check "$layout: every table dropped" test "$(has_table a)$(has_table b)$(has_table c)$(has_table d)" = 0000
+        sed -i 's/CREATE TABLE b (x integer, y integer)/CREATE TABLE b (x integer)/' m.mig
+    done
+}
+
 t_exec_steps_need_allow_exec_and_undo() {
     cat > m.mig <<'MIG'
 migration ops {
