@@ -14,6 +14,7 @@ struct apply {
                                    up and down): released when the next one starts, so a run's
                                    memory does not grow with its number of steps */
     struct mig_arena rows;      /* the session's rows of the migration running (s->row_arena) */
+    bool keep_rows;             /* forget no finished migration's rows (cmd_apply.c finish_migration) */
     /* this run's steps of the migrations it finished, whose session rows are
      * forgotten: what failover.c compares with a new primary's rows */
     MIG_VEC(struct apply_done { char uid[33]; bool skipped; uint32_t step; }) done;

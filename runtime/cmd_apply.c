@@ -434,8 +434,14 @@ static int run_body(struct apply *a, uint32_t mi, int64_t *retries)
 static void finish_migration(struct apply *a, uint32_t mi)
 {
     struct mig_session *s = &a->c.s;
-    if (a->p.txn_open || a->p.pending.n || a->p.unknown.n || !s->finished || mi >= s->nfinished)
+    if (a->keep_rows)
         return;
+    if (a->p.txn_open || a->p.pending.n || a->p.unknown.n || !s->finished || mi >= s->nfinished) {
+        /* (not expected after a migration succeeded) its rows cannot be
+         * told from the next one's: none is forgotten from now on */
+        a->keep_rows = true;
+        return;
+    }
     const struct mig_plan *plan = a->c.plan;
     const struct mig_pmigration *m = &plan->migrations[mi];
     /* (only a run that may go on after a failover compares them) */
