@@ -329,17 +329,27 @@ struct mig_plan *mig_plan_load_file(FILE *f, size_t size, char *err, size_t errl
     return p;
 }
 
-/* (file mode, tables found malformed part way) Whether the file's bytes
- * after the header, the rest read now, have the sum its header gives: a
- * corrupted file is named so, not "malformed". */
-static bool intact(struct rbuf *r, const unsigned char *sum)
+/* (file mode) What is wrong with the file as a whole, or NULL: the rest of
+ * it (after the bytes the tables took) is hashed now, and the sum compared
+ * with its header's — so a damaged file met part way through its tables is
+ * named corrupted, not malformed, as a whole file read at once is. */
+static const char *file_problem(struct rbuf *r, const unsigned char *sum)
 {
+    static const char truncated[] = "the file is truncated (it changed while it was read)";
+    if (r->short_read)
+        return truncated;
     unsigned char buf[4096], sha[32];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof(buf), r->f)) > 0)
+    size_t at = r->wstart + r->wlen, got;
+    while ((got = fread(buf, 1, sizeof(buf), r->f)) > 0) {
+        if (got > r->n - at)
+            return "the file is longer than written (it changed while it was read)";
         mig_sha256_update(r->md, buf, got);
+        at += got;
+    }
+    if (at < r->n)
+        return truncated;
     mig_sha256_final(r->md, sha);
-    return memcmp(sha, sum, 32) == 0;
+    return memcmp(sha, sum, 32) == 0 ? NULL : "checksum mismatch: the file is corrupted";
 }
 
 /* The tables of the image after its header; sum: (file mode) the SHA-256
@@ -356,7 +366,7 @@ static struct mig_plan *parse(struct rbuf *r, const unsigned char *sum, char *er
     p->string_len = alloc_n(p, p->nstrings, sizeof(*p->string_len));
     for (uint32_t i = 0; i < p->nstrings && !r->bad; i++) {
         uint32_t n = get_u32(r);
-        if (!need(r, 0) || r->n - r->pos < n) {
+        if (r->n - r->pos < n) {    /* (before allocating what a damaged length says) */
             r->bad = 1;
             break;
         }
@@ -532,24 +542,10 @@ static struct mig_plan *parse(struct rbuf *r, const unsigned char *sum, char *er
         p->lines[i].file = get_u32(r);
         p->lines[i].line = get_u32(r);
     }
-    if (sum && !r->bad && r->pos == r->n) {
-        /* (a file: the rest of its last window was hashed when read) */
-        unsigned char sha[32];
-        bool longer = fgetc(r->f) != EOF;
-        mig_sha256_final(r->md, sha);
-        if (longer || memcmp(sha, sum, 32) != 0) {
-            snprintf(err, errlen, longer ? "the file is longer than written (it changed while it was read)"
-                                         : "checksum mismatch: the file is corrupted");
-            mig_plan_free(p);
-            return NULL;
-        }
-    }
-    if (r->bad || r->pos != r->n) {
-        /* a file is hashed as it is read: a corrupted one fails here or in
-         * the tables, and says so as a whole file does */
-        if (sum && (r->short_read || !intact(r, sum)))
-            snprintf(err, errlen, r->short_read ? "the file is truncated (it changed while it was read)"
-                                               : "checksum mismatch: the file is corrupted");
+    const char *damaged = sum ? file_problem(r, sum) : NULL;
+    if (damaged || r->bad || r->pos != r->n) {
+        if (damaged)
+            snprintf(err, errlen, "%s", damaged);
         else
             snprintf(err, errlen, "malformed bytecode: %s at byte %zu", r->bad ? "a table runs past the end" :
                      "unexpected bytes after the last table", r->pos);
