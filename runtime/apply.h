@@ -6,6 +6,14 @@
 #include "context.h"
 #include "protocol.h"
 
+/* A step of a migration the run finished (its names and status are the
+ * plan's strings and literals, which apply's rows borrow: mig_apply_record
+ * sets kept). */
+struct apply_done {
+    char uid[33];
+    const char *status, *migration, *phase, *step;
+};
+
 struct apply {
     struct mig_ctx c;
     struct mig_proto p;
@@ -17,7 +25,7 @@ struct apply {
     bool keep_rows;             /* forget no finished migration's rows (cmd_apply.c finish_migration) */
     /* this run's steps of the migrations it finished, whose session rows are
      * forgotten: what failover.c compares with a new primary's rows */
-    MIG_VEC(struct apply_done { char uid[33]; bool skipped; uint32_t step; }) done;
+    MIG_VEC(struct apply_done) done;
     int proto_rc;               /* the protocol's result behind the last failure */
     unsigned failovers, stalled, failover_mark;     /* failover.c: reconnections, and without progress */
 };

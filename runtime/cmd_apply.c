@@ -442,26 +442,15 @@ static void finish_migration(struct apply *a, uint32_t mi)
         a->keep_rows = true;
         return;
     }
-    const struct mig_plan *plan = a->c.plan;
-    const struct mig_pmigration *m = &plan->migrations[mi];
     /* (only a run that may go on after a failover compares them) */
     bool failover = s->conn->drv->dialect == MIG_D_POSTGRES && s->o->reconnect_timeout_ms > 0;
     for (size_t k = 0; k < a->p.committed.n && failover; k++) {
         struct mig_tracked *t = a->p.committed.v[k];
         if (mig_session_by_uid(s, t->uid) != t)
             continue;
-        struct apply_done d = { .skipped = strcmp(t->status, "skipped") == 0, .step = MIG_NONE };
+        struct apply_done d = { .status = t->status, .migration = t->migration, .phase = t->phase, .step = t->step };
         snprintf(d.uid, sizeof(d.uid), "%s", t->uid);
-        for (uint32_t ph = m->first_phase; ph < m->first_phase + m->nphases && d.step == MIG_NONE; ph++)
-            for (uint32_t j = 0; j < plan->phases[ph].nsteps; j++) {
-                uint32_t si = plan->phases[ph].first_step + j;
-                if (strcmp(S(a, plan->steps[si].name), t->step) == 0 && strcmp(S(a, plan->phases[ph].name), t->phase) == 0) {
-                    d.step = si;
-                    break;
-                }
-            }
-        if (d.step != MIG_NONE)
-            MIG_PUSH(&s->arena, a->done, d);
+        MIG_PUSH(&s->arena, a->done, d);
     }
     a->p.committed.n = 0;
     mig_session_forget_transient(s);
@@ -555,7 +544,7 @@ int mig_cmd_apply(struct mig_plan *plan, const struct mig_run_opts *o)
     }
     /* rolled_back: nothing of the run stays applied (the rows of finished
      * migrations are forgotten: counted) */
-    bool left = s->forgotten_live > 0 || a->done.n > 0;
+    bool left = s->forgotten_live > 0;
     for (size_t i = 0; i < s->rows.n && !left; i++)
         left = s->rows.v[i]->run == a->p.run && mig_session_by_uid(s, s->rows.v[i]->uid) == s->rows.v[i];
     const char *outcome = rc == MIG_EXIT_OK ? "success" : rc == MIG_EXIT_REFUSED ? "refused"

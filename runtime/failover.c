@@ -100,10 +100,8 @@ long mig_apply_failover(struct apply *a, const uint32_t *pending, size_t i)
         }
     }
     for (size_t k = 0; k < a->done.n; k++) {
-        const struct mig_pstep *st = &plan->steps[a->done.v[k].step];
-        struct acked x = { a->done.v[k].uid, a->done.v[k].skipped ? "skipped" : "applied",
-                           S(a, plan->migrations[st->migration].name), S(a, plan->phases[st->phase].name),
-                           S(a, st->name) };
+        const struct apply_done *d = &a->done.v[k];
+        struct acked x = { d->uid, d->status, d->migration, d->phase, d->step };
         MIG_PUSH(&s->arena, mine, x);
     }
     int64_t our_run = a->p.run;
