@@ -59,6 +59,17 @@ migration slow {
 MIG
 }
 
+# s.mig: one migration, one table t (any dialect: the SQLite fleets)
+write_one_table() {
+    cat > s.mig <<'MIG'
+migration one {
+  phase schema {
+    step t { up sql { CREATE TABLE t (id integer PRIMARY KEY, v text); } down sql { DROP TABLE t; } }
+  }
+}
+MIG
+}
+
 # schemas N — tenant_01 … tenant_N in the case's database, and a targets
 # file naming them
 schemas() {
@@ -336,13 +347,7 @@ f_passwords_stay_out_of_output_and_journals() {
 }
 
 f_sqlite_fleet_and_bad_lists() {
-    cat > s.mig <<'MIG'
-migration one {
-  phase schema {
-    step t { up sql { CREATE TABLE t (id integer PRIMARY KEY, v text); } down sql { DROP TABLE t; } }
-  }
-}
-MIG
+    write_one_table
     printf '# the tenants\nsqlite:a.db\nb.db   # a path is a SQLite file\n\nsqlite:c.db\nd.db\ne.db\n' > targets
     expect_exit 0 "$MIGRUN" apply s.mig --targets targets --parallel 3
     check "five applied" contains "5 applied"
@@ -380,13 +385,7 @@ MIG
 # target, nothing applied; and a worker's notes in text mode (what its
 # target line does not say: "the database is as before") with its target
 f_plan_sql_and_notes_over_a_fleet() {
-    cat > s.mig <<'MIG'
-migration one {
-  phase schema {
-    step t { up sql { CREATE TABLE t (id integer PRIMARY KEY, v text); } down sql { DROP TABLE t; } }
-  }
-}
-MIG
+    write_one_table
     printf 'a.db\nb.db\nc.db\n' > targets
     expect_exit 0 "$MIGRUN" plan s.mig --targets targets --parallel 2 --sql
     local f
