@@ -94,10 +94,24 @@ static unsigned count_statements(const struct mig_sql *q, size_t *second)
  * (the token before it ends in a quote, '$', '}', a newline or
  * punctuation), so a text without one needs no statement splitting; a
  * hit in a literal or comment only costs the exact reading below. */
+/* The words a transaction-control statement starts with: alone, or (the
+ * second list) before TRANSACTION. */
+static const char *const control_words[] = { "BEGIN", "COMMIT", "ROLLBACK", "END", "ABORT", "SAVEPOINT", "RELEASE",
+                                             NULL };
+static const char *const control_before_transaction[] = { "START", "PREPARE", NULL };
+
+/* Whether s[0, n) is one of words, in any case. */
+static bool one_of(const char *s, size_t n, const char *const *words)
+{
+    char first = (char)(s[0] & ~0x20);      /* upper case of a letter */
+    for (size_t k = 0; words[k]; k++)
+        if (words[k][0] == first && strlen(words[k]) == n && strncasecmp(s, words[k], n) == 0)
+            return true;
+    return false;
+}
+
 static bool has_control_word(const char *s, size_t len)
 {
-    static const char *const words[] = { "BEGIN", "COMMIT", "ROLLBACK", "END", "ABORT", "SAVEPOINT", "RELEASE",
-                                         "START", "PREPARE", NULL };
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         if (!(mig_sql_cclass[u[i]] & MIG_SQL_C_IDENT)) {
@@ -108,12 +122,8 @@ static bool has_control_word(const char *s, size_t len)
         while (i < len && (mig_sql_cclass[u[i]] & MIG_SQL_C_IDENT))
             i++;
         size_t n = i - start;
-        if (n < 3 || n > 9)
-            continue;
-        char first = (char)(s[start] & ~0x20);      /* upper case of a letter */
-        for (size_t k = 0; words[k]; k++)
-            if (words[k][0] == first && strlen(words[k]) == n && strncasecmp(s + start, words[k], n) == 0)
-                return true;
+        if (n >= 3 && n <= 9 && (one_of(s + start, n, control_words) || one_of(s + start, n, control_before_transaction)))
+            return true;
     }
     return false;
 }
@@ -124,8 +134,6 @@ static bool has_control_word(const char *s, size_t len)
 static void check_transaction_control(struct mig_program *p, const struct mig_phase *ph,
                                       const struct mig_step *stp, const struct mig_sql *first, const char *what)
 {
-    static const char *const words[] = { "BEGIN", "COMMIT", "ROLLBACK", "END", "ABORT", "SAVEPOINT", "RELEASE",
-                                         NULL };
     for (const struct mig_sql *q = first; q; q = q->next) {
         if (!q->text || !has_control_word(q->text, q->len))
             continue;
@@ -133,9 +141,9 @@ static void check_transaction_control(struct mig_program *p, const struct mig_ph
         for (size_t pos = 0; next_statement(q, &pos, &st);) {
             const char *hit = NULL;
             uint32_t end = (uint32_t)st.first.end;
-            for (size_t k = 0; words[k] && !hit; k++)
-                if (word_is(q, &st.first, words[k]))
-                    hit = words[k];
+            for (size_t k = 0; control_words[k] && !hit; k++)
+                if (word_is(q, &st.first, control_words[k]))
+                    hit = control_words[k];
             if (!hit && (word_is(q, &st.first, "START") || word_is(q, &st.first, "PREPARE")) &&
                 word_is(q, &st.second, "TRANSACTION")) {
                 hit = word_is(q, &st.first, "START") ? "START TRANSACTION" : "PREPARE TRANSACTION";
