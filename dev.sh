@@ -12,7 +12,7 @@ BUILD=$TOP/build
 
 PKGS=(build-essential flex bison autoconf automake libtool pkg-config
       libpq-dev libsqlite3-dev libcriterion-dev libssl-dev libjansson-dev libinih-dev
-      postgresql postgresql-common pgbouncer sqlite3 python3)
+      postgresql postgresql-common pgbouncer sqlite3 python3 strace)
 
 install_missing() {
     local missing=() p

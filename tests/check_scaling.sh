@@ -134,5 +134,22 @@ else
     ok "migc links neither libpq, SQLite nor libcrypto ($needed)"
 fi
 
+# diagnostics go out through one buffer: checking the lint corpus (about
+# 1,500 lines of diagnostics) takes a handful of write(2) calls to stderr,
+# not one per piece of a diagnostic (once 62 per diagnostic: the caret line
+# byte by byte on an unbuffered stderr). strace comes with ./dev.sh.
+if ! command -v strace >/dev/null; then
+    bad "strace is not installed (./dev.sh installs it): cannot count migc's writes"
+else
+    strace -f -qq -e trace=write -o "$tmp/writes" "$MIGC" check "$TOP_SRCDIR"/tests/lint_corpus/* >/dev/null 2>"$tmp/diags"
+    lines=$(wc -l <"$tmp/diags")
+    writes=$(grep -c '^[0-9 ]*write(2,' "$tmp/writes")
+    if [ "$lines" -gt 1000 ] && [ "$writes" -le $((lines / 50)) ]; then
+        ok "$lines lines of diagnostics in $writes write(2) calls"
+    else
+        bad "$lines lines of diagnostics in $writes write(2) calls (want over 1,000 lines, at most one write per 50)"
+    fi
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
